@@ -1,0 +1,62 @@
+"""Cloudinary's request and URL signatures, as the server side checks them (pure functions).
+
+From ``reference/cloudinary-api.md`` §1.5 (upload signatures, v1 and v2), §3.4 (``s--SIG--``
+delivery signatures) and §6.3–6.6 (what an emulator must verify).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+# Never part of the string to sign (§1.5).
+UNSIGNED_PARAMS = frozenset({"file", "api_key", "signature", "resource_type", "cloud_name"})
+# Sent unsigned by SDK 1.46.3 on the tags/context/metadata endpoints (§1.9).
+NOTIFICATION_PARAMS = frozenset({"notification_url", "batch_id"})
+
+
+def string_to_sign(params: dict[str, Any], version: int = 2, exclude: frozenset[str] = frozenset()) -> str:
+    """``k=v`` pairs of every non-empty signable param, sorted, joined with ``&``.
+
+    Lists are comma-joined; version 2 escapes ``&`` inside each pair as ``%26``.
+    """
+    pairs = []
+    for key, value in params.items():
+        if key in UNSIGNED_PARAMS or key in exclude or value in (None, "", []):
+            continue
+        text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        pair = f"{key}={text}"
+        pairs.append(pair.replace("&", "%26") if version >= 2 else pair)
+    return "&".join(sorted(pairs))
+
+
+def hex_digest(text: str, algorithm: str) -> str:
+    return hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
+
+
+def verify_upload_signature(params: dict[str, Any], secret: str,
+                            exclude: frozenset[str] = frozenset()) -> tuple[bool, str]:
+    """Check ``params["signature"]``; returns ``(ok, string_to_sign)``.
+
+    Accepts sha1 or sha256 (told apart by the hex length) and signature versions 2 and 1.
+    """
+    given = str(params.get("signature") or "")
+    algorithm = "sha256" if len(given) == 64 else "sha1"
+    for version in (2, 1):
+        to_sign = string_to_sign(params, version, exclude)
+        if hex_digest(to_sign + secret, algorithm) == given:
+            return True, to_sign
+    return False, string_to_sign(params, 2, exclude)
+
+
+def response_signature(public_id: str, version: int, secret: str) -> str:
+    """The ``signature`` an upload result carries: sha1 of ``public_id=..&version=..`` + secret."""
+    return hex_digest(f"public_id={public_id}&version={version}" + secret, "sha1")
+
+
+def delivery_signature(to_sign: str, secret: str, long: bool = False) -> str:
+    """The ``s--XXXXXXXX--`` component for ``<transformation>/<escaped public_id.ext>``."""
+    algorithm = "sha256" if long else "sha1"
+    digest = hashlib.new(algorithm, (to_sign + secret).encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[: 32 if long else 8]

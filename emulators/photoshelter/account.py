@@ -1,0 +1,141 @@
+"""The one PhotoShelter account an emulator data dir holds: IDs, records and their shapes.
+
+Pure record logic shared by the server (``app.py``) and the seed command (``seed.py``).
+Facts from ``reference/photoshelter-api.md``: IDs are a 5-character type prefix plus 11
+characters of ``[a-zA-Z0-9._]`` (§2.2), booleans are ``"t"``/``"f"`` and timestamps
+``YYYY-MM-DD HH:MM:SS GMT`` (§2.3, §8.1), numbers may arrive as strings (§2.3).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from PIL import Image, IptcImagePlugin
+
+from emulators.common.store import DocStore
+
+ID_ALPHABET = string.ascii_letters + string.digits + "._"
+ACCOUNT = ("account", "account")
+
+# IPTC-IIM dataset numbers (record 2) → PhotoShelter's snake_case IPTC names.
+IPTC_DATASETS = {
+    5: "object_name", 25: "keyword", 80: "author", 105: "headline", 110: "credit",
+    115: "source", 116: "copyright", 120: "caption", 40: "special_instructions",
+    103: "job_id", 90: "city", 101: "country",
+}
+
+
+def new_id(prefix: str) -> str:
+    """A PhotoShelter-shaped ID, e.g. ``I0000`` + 11 characters."""
+    return prefix.ljust(5, "0") + "".join(secrets.choice(ID_ALPHABET) for _ in range(11))
+
+
+def ps_time(moment: datetime | None = None) -> str:
+    """Format a moment as PhotoShelter does: ``2024-01-01 10:00:00 GMT``."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S GMT")
+
+
+def flag(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def ensure_account(store: DocStore) -> dict[str, Any]:
+    """The account record (user, organisation, link-signing secret), created once per data dir."""
+    account = store.get(*ACCOUNT)
+    if account is None:
+        account = {
+            "user_id": new_id("U"),
+            "org_id": new_id("O"),
+            "org_name": "Emulated Brand Org",
+            "link_secret": secrets.token_hex(16),
+        }
+        store.put(*ACCOUNT, account)
+    return account
+
+
+def make_container(kind: str, name: str, parent: str | None, *, mode: str = "private",
+                   f_list: str = "t", description: str = "") -> dict[str, Any]:
+    """A new collection (``kind="collection"``) or gallery record."""
+    now = ps_time()
+    key = f"{kind}_id"
+    return {key: new_id("C" if kind == "collection" else "G"), "name": name,
+            "description": description, "mode": mode, "f_list": f_list,
+            "parent": parent or "root", "created_at": now, "modified_at": now}
+
+
+def add_container(store: DocStore, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    store.put(kind, record[f"{kind}_id"], record)
+    return record
+
+
+class NotAnImageError(ValueError):
+    """The uploaded bytes are empty or not an image PhotoShelter would accept."""
+
+
+def inspect_image(path: Path) -> dict[str, Any]:
+    """Width, height, MIME type and embedded IPTC of an image file; raises NotAnImageError."""
+    if path.stat().st_size == 0:
+        raise NotAnImageError("the file is empty (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            width, height = im.size
+            mime = Image.MIME.get(im.format or "", "application/octet-stream")
+            raw = IptcImagePlugin.getiptcinfo(im) or {}
+    except Exception as exc:  # Pillow raises many types for undecodable data
+        raise NotAnImageError(f"the file is not a readable image ({exc.__class__.__name__})") from exc
+    iptc: dict[str, str] = {}
+    for (record, dataset), value in raw.items():
+        name = IPTC_DATASETS.get(dataset) if record == 2 else None
+        if name:
+            values = value if isinstance(value, list) else [value]
+            iptc[name] = ", ".join(v.decode("utf-8", "replace") for v in values)
+    return {"width": width, "height": height, "content_type": mime, "iptc": iptc}
+
+
+def store_image(store: DocStore, gallery_id: str, file_name: str, source: BinaryIO | Path,
+                *, custom: list[dict[str, str]] | None = None, license_etime: str | None = None,
+                iptc: dict[str, str] | None = None, updated_at: str | None = None,
+                validate: bool = True) -> dict[str, Any]:
+    """Store an original in a gallery; validates first so nothing half-written remains.
+
+    ``validate=False`` is for the seed's deliberately broken records only.
+    """
+    image_id = new_id("I")
+    tmp = store.blob_path(f"originals/.{image_id}.part")
+    with open(tmp, "wb") as out:
+        if isinstance(source, Path):
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+        else:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    info: dict[str, Any] = {"width": None, "height": None,
+                            "content_type": "application/octet-stream", "iptc": {}}
+    try:
+        info = inspect_image(tmp)
+    except NotAnImageError:
+        if validate:
+            tmp.unlink(missing_ok=True)
+            raise
+    size = tmp.stat().st_size
+    tmp.rename(store.blob_path(f"originals/{image_id}"))
+    now = ps_time()
+    record = {
+        "image_id": image_id, "file_name": file_name, "file_size": str(size),
+        "width": str(info["width"] or ""), "height": str(info["height"] or ""),
+        "content_type": info["content_type"], "uploaded_at": now,
+        "updated_at": updated_at or now, "f_searchable": "t",
+        "Iptc": {**info["iptc"], **(iptc or {})},
+        "CustomMetadata": custom or [],
+        "License": {"license_etime": license_etime} if license_etime else {},
+        "galleries": [gallery_id],
+    }
+    store.put("image", image_id, record)
+    store.put("gallery_image", f"{gallery_id}/{image_id}", {"f_visible": "t"})
+    return record

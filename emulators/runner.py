@@ -1,0 +1,105 @@
+"""Start the emulators as real server processes on free loopback ports (tests, demo, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PS_CREDENTIALS = {"api_key": "PSEMULATOR1", "email": "pipeline@example.com", "password": "emulator-password"}
+CLD_CREDENTIALS = {"cloud_name": "democloud", "api_key": "123456789012345", "api_secret": "emulator-secret"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class EmulatorProcess:
+    """A running emulator: its URL, credentials, and its ``/_emulator`` controls."""
+
+    module: str
+    data_dir: Path
+    port: int
+    credentials: dict[str, str]
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmulatorProcess:
+        cmd = [sys.executable, "-m", self.module, "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        for key, value in self.credentials.items():
+            cmd += [f"--{key.replace('_', '-')}", value]
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's lifetime
+        self.process = subprocess.Popen(cmd + self.args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.module} exited early; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.module} did not answer /healthz within {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def restart(self) -> EmulatorProcess:
+        self.stop()
+        return self.start()
+
+    # ------------------------------------------------------------------ controls
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.request(method, f"{self.base_url}/_emulator/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def calls(self) -> dict[str, int]:
+        return self.control("GET", "calls")["calls"]
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return self.control("POST", "faults", faults)
+
+    def set_clock(self, **clock: Any) -> dict[str, Any]:
+        return self.control("POST", "clock", clock)
+
+    def reset(self) -> None:
+        """No faults, real time, counters at zero."""
+        self.control("POST", "faults", {"latency_ms": 0, "p_5xx": 0, "p_429": 0, "p_drop": 0,
+                                        "retry_after": 1.0, "seed": None, "path_prefix": ""})
+        self.control("POST", "clock", {})
+        self.control("POST", "calls/reset")
+
+
+def start_photoshelter(data_dir: Path, port: int | None = None, args: list[str] | None = None) -> EmulatorProcess:
+    return EmulatorProcess("emulators.photoshelter", Path(data_dir), port or free_port(),
+                           dict(PS_CREDENTIALS), args or []).start()
+
+
+def start_cloudinary(data_dir: Path, port: int | None = None, args: list[str] | None = None) -> EmulatorProcess:
+    return EmulatorProcess("emulators.cloudinary", Path(data_dir), port or free_port(),
+                           dict(CLD_CREDENTIALS), args or []).start()

@@ -1,0 +1,1 @@
+"""Campaign media pipelines: PhotoShelter (DAM) ↔ Cloudinary (transformation and delivery)."""

@@ -1,0 +1,339 @@
+"""CloudinaryHook: all I/O to Cloudinary, through the official ``cloudinary`` SDK.
+
+Connection::
+
+    AIRFLOW_CONN_CLOUDINARY_DEFAULT='{"conn_type": "cloudinary", "host": "<cloud name>",
+        "login": "<api key>", "password": "<api secret>",
+        "extra": {"timeout": 60}}'
+
+For the emulator add ``"upload_prefix": "http://127.0.0.1:PORT"`` and
+``"delivery_host": "127.0.0.1:PORT"`` to the extras (delivery URLs then use ``cname`` with
+``secure=False``). Real accounts leave both out: the SDK's defaults, with ``secure=True``.
+
+Every call passes the account's options explicitly (no global ``cloudinary.config()``), so
+two hooks for two accounts can live in one process. Facts used: ``reference/cloudinary-api.md``
+§1 (SDK transport, errors), §2 (upload parameters), §3 (delivery URLs), §4 (rate limits).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import cloudinary.api
+import cloudinary.api_client.call_api
+import cloudinary.exceptions
+import cloudinary.uploader
+import cloudinary.utils
+import httpx
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from campaign_media.hooks.retry import RetryPolicy, TransientError
+
+T = TypeVar("T")
+LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
+TRANSIENT_SDK_ERRORS = (cloudinary.exceptions.RateLimited, cloudinary.exceptions.GeneralError)
+
+
+class CloudinaryError(RuntimeError):
+    """A Cloudinary call failed; the message names the call and the service's reason."""
+
+
+class _ResponseHeaders:
+    """Wraps the SDK's urllib3 pool to remember the last response's headers per thread.
+
+    The SDK raises on 420/429 without exposing ``Retry-After`` or the
+    ``X-FeatureRateLimit-*`` headers (§1.7), and has no retries of its own. This is the
+    one place the hook reaches into the SDK: its module-level ``_http`` pools.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.local.headers = {}
+        response = self._inner.request(*args, **kwargs)
+        self.local.headers = {k.lower(): v for k, v in response.headers.items()}
+        return response
+
+    def last(self) -> dict[str, str]:
+        return getattr(self.local, "headers", {}) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _install_header_recorders() -> tuple[_ResponseHeaders, _ResponseHeaders]:
+    modules = (cloudinary.uploader, cloudinary.api_client.call_api)
+    for module in modules:
+        if not isinstance(module._http, _ResponseHeaders):
+            module._http = _ResponseHeaders(module._http)
+    return cloudinary.uploader._http, cloudinary.api_client.call_api._http
+
+
+def retry_hint(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` or, when the hourly quota is spent, the reset time."""
+    if headers.get("retry-after"):
+        try:
+            return max(0.0, float(headers["retry-after"]))
+        except ValueError:
+            pass
+    if headers.get("x-featureratelimit-remaining") == "0" and headers.get("x-featureratelimit-reset"):
+        try:
+            reset = parsedate_to_datetime(headers["x-featureratelimit-reset"])
+            return max(0.0, (reset - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+class CloudinaryHook(BaseHook):
+    """Uploads, transforms, lists, restricts and deletes assets; builds delivery URLs."""
+
+    conn_name_attr = "cloudinary_conn_id"
+    default_conn_name = "cloudinary_default"
+    conn_type = "cloudinary"
+    hook_name = "Cloudinary"
+
+    def __init__(self, cloudinary_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.cloudinary_conn_id = cloudinary_conn_id
+        conn = self.get_connection(cloudinary_conn_id)
+        extras = conn.extra_dejson
+        cloud_name = extras.get("cloud_name") or conn.host
+        if not (cloud_name and conn.login and conn.password):
+            raise ValueError(f"Connection {cloudinary_conn_id!r} needs host (the cloud name), login (API key) "
+                             "and password (API secret)")
+        mask_secret(conn.password)
+        self.cloud_name = cloud_name
+        self.timeout = float(extras.get("timeout", 60))
+        self.retry = retry or RetryPolicy.from_extras(extras)
+        self._auth = {"cloud_name": cloud_name, "api_key": conn.login, "api_secret": conn.password}
+        self._api = dict(self._auth, timeout=self.timeout)
+        if extras.get("upload_prefix"):
+            self._api["upload_prefix"] = extras["upload_prefix"].rstrip("/")
+        delivery_host = extras.get("delivery_host")
+        self._delivery = dict(self._auth, secure=True)
+        if delivery_host:  # the emulator (or a CNAME): http, no subdomain sharding
+            self._delivery.update(cname=delivery_host, secure=bool(extras.get("secure", False)),
+                                  cdn_subdomain=False)
+        self._recorders = _install_header_recorders()
+
+    # ------------------------------------------------------------------ plumbing
+    def _run(self, what: str, fn: Callable[[], T]) -> T:
+        """Call the SDK with the retry policy; translate its errors into clear ones."""
+        def attempt() -> T:
+            try:
+                return fn()
+            except TRANSIENT_SDK_ERRORS as exc:
+                headers = {**self._recorders[0].last(), **self._recorders[1].last()}
+                raise TransientError(str(exc), retry_hint(headers)) from exc
+            except cloudinary.exceptions.Error as exc:
+                if "Unexpected error" in str(exc) or "Socket error" in str(exc):  # dropped connection
+                    raise TransientError(str(exc)) from exc
+                raise CloudinaryError(f"Cloudinary {what} failed: {exc}") from exc
+
+        return self.retry.call(f"Cloudinary {what}", attempt)
+
+    @staticmethod
+    def rate_limit(response: Any) -> dict[str, Any]:
+        """The Admin API quota figures of a response (limit, remaining, reset)."""
+        return {"limit": getattr(response, "rate_limit_allowed", None),
+                "remaining": getattr(response, "rate_limit_remaining", None),
+                "reset_at": getattr(response, "rate_limit_reset_at", None)}
+
+    # ------------------------------------------------------------------ upload
+    def upload(self, file: str | os.PathLike[str] | BinaryIO, public_id: str, *, overwrite: bool = True,
+               tags: list[str] | None = None, context: dict[str, str] | None = None,
+               metadata: dict[str, Any] | None = None, eager: list[dict[str, Any]] | None = None,
+               access_control: list[dict[str, Any]] | None = None, delivery_type: str = "upload",
+               resource_type: str = "image", invalidate: bool = True, **extra: Any) -> dict[str, Any]:
+        """Upload a local file, a stream or a remote URL under a deterministic ``public_id``.
+
+        A local file larger than 20 MB goes up in chunks, so memory stays at one chunk.
+        ``overwrite=False`` returns the stored asset (``existing: true``) instead of replacing it.
+        """
+        options: dict[str, Any] = dict(
+            self._api, public_id=public_id, overwrite=overwrite, type=delivery_type,
+            resource_type=resource_type, invalidate=invalidate, **extra)
+        for key, value in (("tags", tags), ("context", context), ("metadata", metadata), ("eager", eager),
+                           ("access_control", access_control)):
+            if value:
+                options[key] = value
+        is_path = isinstance(file, (str, os.PathLike)) and not str(file).startswith(("http://", "https://", "data:"))
+        if is_path and Path(file).stat().st_size > LARGE_FILE_BYTES:  # type: ignore[arg-type]
+            return self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
+                str(file), chunk_size=LARGE_FILE_BYTES, **options))
+
+        def call() -> dict[str, Any]:
+            if hasattr(file, "seek"):
+                file.seek(0)  # type: ignore[union-attr]
+            return cloudinary.uploader.upload(str(file) if is_path else file, **options)
+
+        return self._run(f"upload {public_id}", call)
+
+    def explicit(self, public_id: str, *, eager: list[dict[str, Any]] | None = None,
+                 delivery_type: str = "upload", **extra: Any) -> dict[str, Any]:
+        """Apply actions to a stored asset: eager derivatives, tags, context, metadata."""
+        return self._run(f"explicit {public_id}", lambda: cloudinary.uploader.explicit(
+            public_id, type=delivery_type, **({"eager": eager} if eager else {}), **extra, **self._api))
+
+    # ------------------------------------------------------------------ governance
+    def update_access_control(self, public_id: str, rules: list[dict[str, Any]],
+                              delivery_type: str = "upload") -> dict[str, Any]:
+        """Replace an asset's ``access_control`` rules (anonymous windows, token)."""
+        return self._run(f"update access_control {public_id}", lambda: cloudinary.api.update(
+            public_id, type=delivery_type, access_control=rules, **self._api))
+
+    def add_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
+        result = self._run("add tags", lambda: cloudinary.uploader.add_tag(tags, public_ids, **self._api))
+        return result.get("public_ids", [])
+
+    def remove_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
+        result = self._run("remove tags", lambda: cloudinary.uploader.remove_tag(tags, public_ids, **self._api))
+        return result.get("public_ids", [])
+
+    def add_context(self, public_ids: list[str], context: dict[str, str]) -> list[str]:
+        result = self._run("add context", lambda: cloudinary.uploader.add_context(context, public_ids, **self._api))
+        return result.get("public_ids", [])
+
+    def update_metadata(self, public_ids: list[str], metadata: dict[str, Any]) -> list[str]:
+        result = self._run("update metadata", lambda: cloudinary.uploader.update_metadata(
+            metadata, public_ids, **self._api))
+        return result.get("public_ids", [])
+
+    def ensure_metadata_fields(self, fields: dict[str, str]) -> None:
+        """Define structured metadata fields (``external_id -> type``) that do not exist yet."""
+        existing = {f["external_id"] for f in self._run(
+            "list metadata fields", lambda: cloudinary.api.list_metadata_fields(**self._api))["metadata_fields"]}
+        for external_id, field_type in fields.items():
+            if external_id not in existing:
+                self._run(f"add metadata field {external_id}", lambda eid=external_id, ft=field_type:
+                          cloudinary.api.add_metadata_field(
+                              {"external_id": eid, "label": eid, "type": ft}, **self._api))
+
+    # ------------------------------------------------------------------ lookup
+    def resource(self, public_id: str, delivery_type: str = "upload",
+                 resource_type: str = "image") -> dict[str, Any] | None:
+        """An asset's details, or None when it does not exist."""
+        try:
+            return self._run(f"resource {public_id}", lambda: cloudinary.api.resource(
+                public_id, type=delivery_type, resource_type=resource_type, **self._api))
+        except CloudinaryError as exc:
+            if isinstance(exc.__cause__, cloudinary.exceptions.NotFound):
+                return None
+            raise
+
+    def iter_resources(self, *, prefix: str | None = None, tag: str | None = None,
+                       delivery_type: str = "upload", resource_type: str = "image",
+                       page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every asset under a public-ID prefix or with a tag, following ``next_cursor``."""
+        cursor: str | None = None
+        while True:
+            options = dict(self._api, max_results=page_size, tags=True, context=True, metadata=True,
+                           resource_type=resource_type, **({"next_cursor": cursor} if cursor else {}))
+            if tag:
+                page = self._run(f"resources by tag {tag}",
+                                 lambda o=options: cloudinary.api.resources_by_tag(tag, **o))
+            else:
+                page = self._run("resources", lambda o=options: cloudinary.api.resources(
+                    type=delivery_type, **({"prefix": prefix} if prefix else {}), **o))
+            yield from page.get("resources", [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    # ------------------------------------------------------------------ delete
+    def destroy(self, public_id: str, *, delivery_type: str = "upload", invalidate: bool = True) -> bool:
+        """Delete one asset and its derivatives (CDN invalidated); False if it did not exist."""
+        result = self._run(f"destroy {public_id}", lambda: cloudinary.uploader.destroy(
+            public_id, type=delivery_type, invalidate=invalidate, **self._api))
+        return result.get("result") == "ok"
+
+    def delete_resources(self, public_ids: list[str] | None = None, *, prefix: str | None = None,
+                         delivery_type: str = "upload", keep_original: bool = False,
+                         invalidate: bool = True) -> dict[str, str]:
+        """Delete by IDs (in chunks of 100) or by prefix; returns ``public_id -> status``."""
+        deleted: dict[str, str] = {}
+        options = dict(self._api, type=delivery_type, keep_original=keep_original, invalidate=invalidate)
+        if public_ids:
+            for start in range(0, len(public_ids), 100):
+                chunk = public_ids[start:start + 100]
+                deleted.update(self._run("delete resources", lambda c=chunk: cloudinary.api.delete_resources(
+                    c, **options))["deleted"])
+        elif prefix:
+            while True:
+                result = self._run(f"delete prefix {prefix}", lambda: cloudinary.api.delete_resources_by_prefix(
+                    prefix, **options))
+                deleted.update(result["deleted"])
+                if not result.get("partial"):
+                    break
+        return deleted
+
+    # ------------------------------------------------------------------ delivery
+    def delivery_url(self, public_id: str, *, transformation: list[dict[str, Any]] | dict[str, Any] | None = None,
+                     format: str | None = None, sign: bool = False, delivery_type: str = "upload",
+                     version: int | None = None) -> str:
+        """A delivery URL (signed with ``s--SIG--`` when ``sign`` or the type needs it)."""
+        options: dict[str, Any] = dict(self._delivery, type=delivery_type,
+                                       sign_url=sign or delivery_type in ("authenticated", "private"))
+        if transformation:
+            options["transformation"] = transformation if isinstance(transformation, list) else [transformation]
+        if format:
+            options["format"] = format
+        if version:
+            options["version"] = version
+        url, _ = cloudinary.utils.cloudinary_url(public_id, **options)
+        return url
+
+    def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024) -> int:
+        """Stream a delivery or archive URL to ``dest``; returns the bytes written."""
+        dest = Path(dest)
+
+        def fetch() -> int:
+            try:
+                with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
+                    if response.status_code in (420, 429) or response.status_code >= 500:
+                        raise TransientError(f"HTTP {response.status_code}", retry_hint(
+                            {k.lower(): v for k, v in response.headers.items()}))
+                    if response.status_code >= 400:
+                        raise CloudinaryError(f"Cloudinary download {url} failed: {response.status_code} "
+                                              f"{response.headers.get('x-cld-error', '')}".strip())
+                    size = 0
+                    with open(dest, "wb") as out:
+                        for block in response.iter_bytes(chunk_size):
+                            out.write(block)
+                            size += len(block)
+                    return size
+            except httpx.TransportError as exc:
+                raise TransientError(f"connection problem ({exc})") from exc
+
+        return self.retry.call("Cloudinary download", fetch)
+
+    def archive_url(self, *, public_ids: list[str] | None = None, prefixes: list[str] | None = None,
+                    tags: list[str] | None = None, resource_type: str = "image") -> str:
+        """A signed URL that streams a ZIP of the selected originals (``generate_archive``)."""
+        options = dict(self._api, resource_type=resource_type)
+        for key, value in (("public_ids", public_ids), ("prefixes", prefixes), ("tags", tags)):
+            if value:
+                options[key] = value
+        options.pop("timeout", None)
+        return cloudinary.utils.download_zip_url(**options)
+
+    def download_archive(self, dest: str | os.PathLike[str], **selection: Any) -> int:
+        """Stream a ZIP of the selected originals to ``dest``; returns its size."""
+        return self.download(self.archive_url(**selection), dest)
+
+    def usage(self, day: date | None = None) -> dict[str, Any]:
+        """The account's usage report (storage, bandwidth, transformations), for a day or overall."""
+        return dict(self._run("usage", lambda: cloudinary.api.usage(**({"date": day} if day else {}), **self._api)))
+
+    def ping(self) -> bool:
+        return self._run("ping", lambda: cloudinary.api.ping(**self._api)).get("status") == "ok"

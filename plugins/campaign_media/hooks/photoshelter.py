@@ -1,0 +1,376 @@
+"""PhotoShelterHook: all I/O to the PhotoShelter v3 API (``/psapi/v3/mem/...``), on httpx.
+
+Connection (``conn_type`` ``http``, from apache-airflow-providers-http)::
+
+    AIRFLOW_CONN_PHOTOSHELTER_DEFAULT='{"conn_type": "http", "host": "https://www.photoshelter.com",
+        "login": "<email>", "password": "<password>",
+        "extra": {"api_key": "<API key>", "org_id": "<optional O0000... id>", "timeout": 30}}'
+
+Facts used (``reference/photoshelter-api.md``): API key in ``X-PS-Api-Key`` (§3.1); token login
+with ``mode=token`` then ``X-PS-Auth-Token`` (§3.2); organisation login (§3.3); the ``ok``
+envelope and ``{"status":"error","error":{...}}`` errors (§5); ``page``/``per_page``/
+``Paging.next`` (§6.3); ``extend`` (§4); streamed download (§6.6); multipart upload (§6.7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from campaign_media.hooks.retry import RetryPolicy, TransientError
+
+API_PATH = "/psapi/v3"
+RETRYABLE_STATUS = frozenset({420, 429, 500, 502, 503, 504})
+# What a campaign pipeline needs about each master, in one listing call per page.
+MASTER_EXTEND: dict[str, Any] = {
+    "Image": {"fields": "image_id,file_name,file_size,width,height,updated_at,uploaded_at", "params": {}},
+    "Iptc": {"fields": "*", "params": {}},
+    "CustomMetadata": {"fields": "*", "params": {}},
+    "License": {"fields": "license_etime", "params": {}},
+    "ImageLink": {"fields": "link,auth_link", "params": {"f_https_link": "t"}},
+}
+# EMULATOR-ONLY CONTRACT: the public write API is unknown (reference §6.8). Override with the
+# connection extra ``metadata_write_paths`` once the real routes are confirmed.
+DEFAULT_METADATA_WRITE_PATHS = {
+    "iptc": "mem/image/{image_id}/iptc/update",
+    "custom": "mem/image/{image_id}/custom_metadata/update",
+}
+
+
+class PhotoShelterError(RuntimeError):
+    """A PhotoShelter call failed; the message names the call, the status and the reason."""
+
+    def __init__(self, call: str, status: int | None, code: str, message: str) -> None:
+        super().__init__(f"PhotoShelter {call} failed: {status or '-'} {code}: {message}")
+        self.call, self.status, self.code, self.reason = call, status, code, message
+
+
+class PhotoShelterAuthError(PhotoShelterError):
+    """Bad API key, credentials or organisation: fix the connection, retrying will not help."""
+
+
+class PhotoShelterNotFound(PhotoShelterError):
+    """The gallery, collection or image does not exist (or is not visible to this account)."""
+
+
+class EmptyOriginalError(PhotoShelterError):
+    """The original downloaded as zero bytes: the master is broken in PhotoShelter."""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A downloaded original: where it is, its size and SHA-256."""
+
+    path: Path
+    size: int
+    sha256: str
+    content_type: str
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse ``Retry-After`` (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class PhotoShelterHook(BaseHook):
+    """Talks to PhotoShelter: login, hierarchy, gallery listing, download, upload, metadata."""
+
+    conn_name_attr = "photoshelter_conn_id"
+    default_conn_name = "photoshelter_default"
+    conn_type = "http"
+    hook_name = "PhotoShelter"
+
+    def __init__(self, photoshelter_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.photoshelter_conn_id = photoshelter_conn_id
+        conn = self.get_connection(photoshelter_conn_id)
+        extras = conn.extra_dejson
+        host = (conn.host or "").rstrip("/")
+        if not host:
+            raise ValueError(f"Connection {photoshelter_conn_id!r} has no host: set it to "
+                             "https://www.photoshelter.com or the emulator's http://127.0.0.1:PORT")
+        if "://" not in host:
+            host = f"{conn.schema or 'https'}://{host}"
+        if conn.port:
+            host = f"{host}:{conn.port}"
+        self.base_url = host + extras.get("api_path", API_PATH)
+        self.api_key = extras.get("api_key") or ""
+        self.email, self.password = conn.login or "", conn.password or ""
+        if not (self.api_key and self.email and self.password):
+            raise ValueError(f"Connection {photoshelter_conn_id!r} needs login (email), password and "
+                             "extra.api_key")
+        self.org_id: str | None = extras.get("org_id") or None
+        self.timeout = float(extras.get("timeout", 30))
+        self.write_paths = {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})}
+        self.retry = retry or RetryPolicy.from_extras(extras)
+        for secret in (self.password, self.api_key):
+            mask_secret(secret)
+        self._token: str | None = None
+        self._client = httpx.Client(base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
+                                    headers={"X-PS-Api-Key": self.api_key})
+
+    # ------------------------------------------------------------------ session
+    def login(self) -> None:
+        """Token login, then organisation login (the configured org, or the user's first)."""
+        self._token = None
+        data = self._call("POST", "mem/authenticate", data={"email": self.email, "password": self.password,
+                                                           "mode": "token"}, auth=False)
+        token = data.get("token")
+        if not token:
+            raise PhotoShelterAuthError("POST mem/authenticate", None, "NoToken",
+                                        "the login answered without a token (is two-factor required?)")
+        mask_secret(token)
+        self._token = token
+        orgs = [o.get("id") for o in data.get("org") or []]
+        if self.org_id and self.org_id not in orgs:
+            raise PhotoShelterAuthError("POST mem/authenticate", None, "NotOrganizationMember",
+                                        f"user is not in organisation {self.org_id}; member of {orgs}")
+        org = self.org_id or (orgs[0] if orgs else None)
+        if org:
+            self._call("POST", f"mem/organization/{org}/authenticate", auth=True, relogin=False)
+            self.org_id = org
+
+    def logout(self) -> None:
+        if self._token:
+            try:
+                self._call("GET", "mem/authenticate/logout", relogin=False)
+            finally:
+                self._token = None
+
+    def close(self) -> None:
+        self.logout()
+        self._client.close()
+
+    def __enter__(self) -> PhotoShelterHook:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+    def _headers(self, auth: bool) -> dict[str, str]:
+        if not auth:
+            return {}
+        if self._token is None:
+            self.login()
+        return {"X-PS-Auth-Token": self._token or ""}
+
+    def _send(self, method: str, path: str, *, auth: bool,
+              sink: Callable[[httpx.Response], None] | None = None, **kwargs: Any) -> httpx.Response:
+        """One streamed HTTP exchange; transient failures become TransientError.
+
+        A successful body goes to ``sink`` when given (downloads), otherwise it is read.
+        File handles in ``files`` are rewound first, so a retried upload resends them whole.
+        """
+        for value in (kwargs.get("files") or {}).values():
+            value[1].seek(0)
+        try:
+            with self._client.stream(method, path, headers=self._headers(auth), **kwargs) as response:
+                if response.status_code in RETRYABLE_STATUS:
+                    raise TransientError(f"HTTP {response.status_code}",
+                                         retry_after_seconds(response.headers.get("retry-after")))
+                if sink is not None and response.status_code < 400:
+                    sink(response)
+                else:
+                    response.read()
+                return response
+        except httpx.TransportError as exc:
+            raise TransientError(f"connection problem ({exc.__class__.__name__}: {exc})") from exc
+
+    def _exchange(self, method: str, path: str, *, auth: bool = True, relogin: bool = True,
+                  **kwargs: Any) -> httpx.Response:
+        """Retry transient failures, log in again once on an expired session, raise on errors."""
+        what = f"{method} {path}"
+        response = self.retry.call(what, lambda: self._send(method, path, auth=auth, **kwargs))
+        if auth and relogin and response.status_code == 401 and self._session_expired(response):
+            self.log.info("PhotoShelter session expired; logging in again")
+            self.login()
+            response = self.retry.call(what, lambda: self._send(method, path, auth=auth, **kwargs))
+        if response.status_code >= 400:
+            self._raise(what, response.status_code, self._json(what, response).get("error") or {})
+        return response
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A JSON call; returns the envelope's ``data``."""
+        response = self._exchange(method, path, **kwargs)
+        body = self._json(f"{method} {path}", response)
+        if body.get("status") != "ok":
+            self._raise(f"{method} {path}", response.status_code, body.get("error") or {})
+        return body.get("data") or {}
+
+    def _session_expired(self, response: httpx.Response) -> bool:
+        try:
+            return "session" in str(response.json().get("error", {}).get("code", "")).lower()
+        except (json.JSONDecodeError, AttributeError):
+            return False
+
+    @staticmethod
+    def _json(what: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except json.JSONDecodeError as exc:
+            raise PhotoShelterError(what, response.status_code, "BadResponse",
+                                    f"not JSON: {response.text[:200]!r}") from exc
+        return body if isinstance(body, dict) else {"status": "error", "error": {"message": str(body)[:200]}}
+
+    @staticmethod
+    def _raise(what: str, status: int, error: dict[str, Any]) -> None:
+        code, message = str(error.get("code") or "Error"), str(error.get("message") or "no message")
+        if status == 404:
+            raise PhotoShelterNotFound(what, status, code, message)
+        if status in (401, 403):
+            raise PhotoShelterAuthError(what, status, code, message)
+        raise PhotoShelterError(what, status, code, message)
+
+    # ------------------------------------------------------------------ hierarchy
+    def get_children(self, collection_id: str = "root") -> dict[str, list[dict[str, Any]]]:
+        """The collections and galleries directly inside a collection (``root`` = top level)."""
+        data = self._call("GET", f"mem/collection/{collection_id}/children")
+        children = data.get("Children") or {}
+        return {"collections": children.get("Collection") or [], "galleries": children.get("Gallery") or []}
+
+    def walk_galleries(self, collection_id: str = "root",
+                       path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+        """Every gallery below a collection, depth first, with its collection-name path."""
+        children = self.get_children(collection_id)
+        for gallery in children["galleries"]:
+            yield path, gallery
+        for collection in children["collections"]:
+            yield from self.walk_galleries(collection["collection_id"], (*path, collection["name"]))
+
+    def get_gallery(self, gallery_id: str) -> dict[str, Any]:
+        return self._call("GET", f"mem/gallery/{gallery_id}",
+                          params={"extend": json.dumps({"Visibility": {}})})["Gallery"]
+
+    def find_galleries(self, name: str, parent: str | None = None) -> list[dict[str, Any]]:
+        params = {"name": name, **({"parent": parent} if parent else {})}
+        return [g for g in self._call("GET", "mem/gallery/query", params=params).get("Gallery") or []
+                if g.get("name") == name]
+
+    def create_gallery(self, name: str, parent: str | None = None, *, mode: str = "private",
+                       listed: bool = True) -> dict[str, Any]:
+        """Create a gallery under a collection (``parent``) or at the top level."""
+        data = {"name": name, "mode": mode, "f_list": "t" if listed else "f", **({"parent": parent} if parent else {})}
+        return self._call("POST", "mem/gallery/insert", data=data)["Gallery"]
+
+    def ensure_gallery(self, name: str, parent: str | None = None, *, mode: str = "private") -> dict[str, Any]:
+        """The gallery with this name under ``parent``, created once (idempotent)."""
+        found = self.find_galleries(name, parent)
+        return found[0] if found else self.create_gallery(name, parent, mode=mode)
+
+    def create_collection(self, name: str, parent: str | None = None) -> dict[str, Any]:
+        data = {"name": name, "f_list": "t", **({"parent": parent} if parent else {})}
+        return self._call("POST", "mem/collection/insert", data=data)["Collection"]
+
+    # ------------------------------------------------------------------ media
+    def iter_gallery_images(self, gallery_id: str, *, per_page: int = 500,
+                            extend: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield the gallery's ``GalleryImage`` records page by page (one call per page)."""
+        page = 1
+        extend_json = json.dumps(MASTER_EXTEND if extend is None else extend)
+        while True:
+            data = self._call("GET", f"mem/gallery/{gallery_id}/images",
+                              params={"page": page, "per_page": per_page, "extend": extend_json})
+            records = data.get("GalleryImage") or []
+            yield from records
+            paging = data.get("Paging")
+            if paging is not None:
+                if "next" not in paging:
+                    return
+                page = int(paging["next"])
+            elif len(records) < per_page:
+                return
+            else:
+                page += 1
+
+    def get_image(self, image_id: str, extend: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = {"extend": json.dumps(extend)} if extend else {}
+        return self._call("GET", f"mem/image/{image_id}", params=params)["Image"]
+
+    def image_link(self, image_id: str) -> dict[str, str]:
+        """``link`` and ``auth_link`` (a signed URL that works without a session)."""
+        return self._call("GET", f"mem/image/{image_id}/link", params={"f_https_link": "t"})["ImageLink"]
+
+    def count_images(self, gallery_id: str, file_name: str) -> int:
+        """How many images named ``file_name`` a gallery holds (for idempotent uploads)."""
+        return int(self._call("POST", "mem/image/query",
+                              data={"gallery_id": gallery_id, "file_name": file_name}).get("total", 0))
+
+    def download_original(self, image_id: str, dest: str | os.PathLike[str], *,
+                          chunk_size: int = 1024 * 1024) -> Download:
+        """Stream an original to ``dest`` (never whole in memory); verify it is not empty.
+
+        Written to ``dest.part`` and renamed when complete, so a failed download leaves
+        nothing that looks finished. A dropped connection restarts the download.
+        """
+        dest = Path(dest)
+        part = dest.with_name(dest.name + ".part")
+        stats: dict[str, Any] = {}
+
+        def sink(response: httpx.Response) -> None:
+            digest, size = hashlib.sha256(), 0
+            with open(part, "wb") as out:  # truncated on every attempt
+                for block in response.iter_bytes(chunk_size):
+                    out.write(block)
+                    digest.update(block)
+                    size += len(block)
+            stats.update(size=size, sha256=digest.hexdigest(), content_type=response.headers.get("content-type", ""))
+
+        try:
+            self._exchange("GET", f"mem/image/{image_id}/download", sink=sink)
+            if stats["size"] == 0:
+                raise EmptyOriginalError(f"GET mem/image/{image_id}/download", 200, "EmptyOriginal",
+                                         f"the original of {image_id} is zero bytes; fix or replace it in PhotoShelter")
+            part.replace(dest)
+            return Download(dest, stats["size"], stats["sha256"], stats["content_type"])
+        finally:
+            part.unlink(missing_ok=True)
+
+    def upload_image(self, gallery_id: str, source: str | os.PathLike[str], *, file_name: str | None = None,
+                     searchable: bool = True) -> dict[str, Any]:
+        """Upload a file into a gallery (multipart, streamed from disk); returns its ``Image``."""
+        source = Path(source)
+        name = file_name or source.name
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+        with open(source, "rb") as handle:
+            data = self._call("POST", "mem/image/upload", files={"file": (name, handle, mime)},
+                              data={"gallery_id": gallery_id, "f_searchable": "t" if searchable else "f"})
+        image = data["Image"]
+        return image[0] if isinstance(image, list) else image
+
+    # ------------------------------------------------------------------ metadata write
+    def update_metadata(self, image_id: str, *, iptc: dict[str, str] | None = None,
+                        custom: dict[str, str] | None = None) -> None:
+        """Write IPTC and custom metadata of one image.
+
+        UNVERIFIED CONTRACT — the one swappable place: PhotoShelter publishes no metadata-write
+        API (reference §6.8). The paths come from ``metadata_write_paths`` in the connection's
+        extras and default to the emulator's routes; point them at the real routes once known.
+        """
+        if iptc:
+            self._call("POST", self.write_paths["iptc"].format(image_id=image_id), data=iptc)
+        if custom:
+            self._call("POST", self.write_paths["custom"].format(image_id=image_id), data=custom)

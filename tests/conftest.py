@@ -1,0 +1,84 @@
+"""Shared fixtures: an isolated Airflow home, and both emulators as real HTTP servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration at import: point it at a throw-away home first.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-home-"))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+
+from emulators.runner import (  # noqa: E402
+    EmulatorProcess,
+    start_cloudinary,
+    start_photoshelter,
+)
+
+FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.2, "max_retries": 8, "retry_budget_seconds": 20}
+
+
+@pytest.fixture(scope="session")
+def ps_seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A seeded PhotoShelter data dir (16 masters over 2 galleries, plus the broken records)."""
+    from emulators.photoshelter.seed import seed
+
+    data_dir = tmp_path_factory.mktemp("ps-data")
+    return data_dir, seed(data_dir, images=16, galleries=2)
+
+
+@pytest.fixture(scope="session")
+def photoshelter(ps_seed: tuple[Path, dict]) -> EmulatorProcess:
+    proc = start_photoshelter(ps_seed[0])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def cloudinary_emulator(tmp_path_factory: pytest.TempPathFactory) -> EmulatorProcess:
+    proc = start_cloudinary(tmp_path_factory.mktemp("cld-data"))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def clean_emulators(photoshelter: EmulatorProcess, cloudinary_emulator: EmulatorProcess):
+    """Both emulators with counters zeroed and no faults; faults are cleared afterwards too."""
+    for proc in (photoshelter, cloudinary_emulator):
+        proc.reset()
+    yield photoshelter, cloudinary_emulator
+    for proc in (photoshelter, cloudinary_emulator):
+        proc.reset()
+
+
+def ps_connection(proc: EmulatorProcess, **overrides: object) -> str:
+    extra = {"api_key": proc.credentials["api_key"], **FAST_RETRY, **overrides.pop("extra", {})}
+    conn = {"conn_type": "http", "host": proc.base_url, "login": proc.credentials["email"],
+            "password": proc.credentials["password"], "extra": extra, **overrides}
+    return json.dumps(conn)
+
+
+def cld_connection(proc: EmulatorProcess, **overrides: object) -> str:
+    extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}", **FAST_RETRY,
+             **overrides.pop("extra", {})}
+    conn = {"conn_type": "cloudinary", "host": proc.credentials["cloud_name"],
+            "login": proc.credentials["api_key"], "password": proc.credentials["api_secret"],
+            "extra": extra, **overrides}
+    return json.dumps(conn)
+
+
+@pytest.fixture
+def connections(clean_emulators, monkeypatch: pytest.MonkeyPatch):
+    """``photoshelter_default`` and ``cloudinary_default`` pointing at the emulators."""
+    ps, cld = clean_emulators
+    monkeypatch.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
+    return ps, cld
