@@ -31,6 +31,7 @@ import cloudinary.exceptions
 import cloudinary.uploader
 import cloudinary.utils
 import httpx
+import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
@@ -45,12 +46,18 @@ class CloudinaryError(RuntimeError):
     """A Cloudinary call failed; the message names the call and the service's reason."""
 
 
+# urllib3's default policy would silently retry Admin GETs on 429/503 (sleeping on Retry-After)
+# and connection errors; the hook's RetryPolicy is the only retry layer, so urllib3 gets none.
+_NO_URLLIB3_RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5,
+                                    respect_retry_after_header=False, raise_on_status=False)
+
+
 class _ResponseHeaders:
-    """Wraps the SDK's urllib3 pool to remember the last response's headers per thread.
+    """Wraps the SDK's urllib3 pool: no hidden retries, and the last headers kept per thread.
 
     The SDK raises on 420/429 without exposing ``Retry-After`` or the
-    ``X-FeatureRateLimit-*`` headers (§1.7), and has no retries of its own. This is the
-    one place the hook reaches into the SDK: its module-level ``_http`` pools.
+    ``X-FeatureRateLimit-*`` headers (§1.7). This is the one place the hook reaches into the
+    SDK: its module-level ``_http`` pools.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -59,6 +66,7 @@ class _ResponseHeaders:
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         self.local.headers = {}
+        kwargs.setdefault("retries", _NO_URLLIB3_RETRIES)
         response = self._inner.request(*args, **kwargs)
         self.local.headers = {k.lower(): v for k, v in response.headers.items()}
         return response

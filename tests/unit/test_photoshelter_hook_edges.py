@@ -1,0 +1,78 @@
+"""PhotoShelterHook edge cases that the emulator does not produce (respx mocks, no network)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+import respx
+
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, retry_after_seconds
+from campaign_media.hooks.retry import RetryPolicy
+
+BASE = "https://ps.example.test/psapi/v3/"
+CONN = {"conn_type": "http", "host": "https://ps.example.test", "login": "a@example.com",
+        "password": "a-long-password-123", "extra": {"api_key": "KEY12345678"}}
+
+
+@pytest.fixture
+def hook(monkeypatch: pytest.MonkeyPatch) -> PhotoShelterHook:
+    monkeypatch.setenv("AIRFLOW_CONN_PS_MOCK", json.dumps(CONN))
+    h = PhotoShelterHook("ps_mock", retry=RetryPolicy(sleep=lambda s: None, base_delay=0))
+    h._token = "tok"  # logged in already
+    return h
+
+
+def ok(data: dict) -> httpx.Response:
+    return httpx.Response(200, json={"status": "ok", "data": data})
+
+
+@respx.mock
+def test_paging_without_paging_block_stops_on_a_short_page(hook) -> None:
+    route = respx.get(BASE + "mem/gallery/G1/images").mock(side_effect=[
+        ok({"GalleryImage": [{"image_id": "a"}, {"image_id": "b"}]}),
+        ok({"GalleryImage": [{"image_id": "c"}]}),
+    ])
+    assert [r["image_id"] for r in hook.iter_gallery_images("G1", per_page=2)] == ["a", "b", "c"]
+    assert [c.request.url.params["page"] for c in route.calls] == ["1", "2"]
+    assert route.calls[0].request.headers["X-PS-Api-Key"] == "KEY12345678"
+    assert route.calls[0].request.headers["X-PS-Auth-Token"] == "tok"
+
+
+@respx.mock
+def test_a_body_that_is_not_json_names_the_call(hook) -> None:
+    respx.get(BASE + "mem/gallery/G1").mock(return_value=httpx.Response(200, text="<html>maintenance</html>"))
+    with pytest.raises(PhotoShelterError, match=r"GET mem/gallery/G1 failed: 200 BadResponse: not JSON"):
+        hook.get_gallery("G1")
+
+
+@respx.mock
+def test_error_envelope_with_ok_status_code_is_still_an_error(hook) -> None:
+    respx.get(BASE + "mem/gallery/G1").mock(return_value=httpx.Response(
+        200, json={"status": "error", "error": {"code": "Weird", "message": "soft failure"}}))
+    with pytest.raises(PhotoShelterError, match="Weird: soft failure"):
+        hook.get_gallery("G1")
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds("7") == 7.0
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= retry_after_seconds(soon) <= 31
+    assert retry_after_seconds("soon-ish") is None and retry_after_seconds(None) is None
+
+
+def test_connection_without_api_key_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_PS_NOKEY", json.dumps({**CONN, "extra": {}}))
+    with pytest.raises(ValueError, match="extra.api_key"):
+        PhotoShelterHook("ps_nokey")
+
+
+def test_secrets_are_registered_with_the_masker(hook) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+
+    line = f"login with {CONN['password']} and key {CONN['extra']['api_key']}"
+    redacted = redact(line)
+    assert CONN["password"] not in redacted and CONN["extra"]["api_key"] not in redacted

@@ -1,0 +1,71 @@
+"""The shared retry policy (pure)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from campaign_media.hooks.retry import RetryBudgetExceeded, RetryPolicy, TransientError
+
+
+def flaky(failures: int, retry_after: float | None = None):
+    state = {"calls": 0}
+
+    def fn() -> str:
+        state["calls"] += 1
+        if state["calls"] <= failures:
+            raise TransientError("HTTP 503", retry_after)
+        return "ok"
+
+    return fn, state
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=10.0, rng=random.Random(1))
+    for attempt in range(8):
+        delays = [policy.delay(attempt, None) for _ in range(200)]
+        assert min(delays) >= 0 and max(delays) <= min(10.0, 2**attempt)
+    assert max(policy.delay(6, None) for _ in range(200)) > 5  # jitter spreads up to the cap
+
+
+def test_retry_after_is_used_as_given() -> None:
+    assert RetryPolicy(max_delay=1).delay(0, 42.0) == 42.0
+
+
+def test_transient_failures_are_retried_until_success() -> None:
+    waits: list[float] = []
+    fn, state = flaky(3, retry_after=0.5)
+    assert RetryPolicy(sleep=waits.append).call("op", fn) == "ok"
+    assert state["calls"] == 4 and waits == [0.5, 0.5, 0.5]
+
+
+def test_attempts_are_bounded() -> None:
+    fn, state = flaky(100)
+    with pytest.raises(RetryBudgetExceeded, match="op failed after 3 attempt"):
+        RetryPolicy(max_attempts=3, sleep=lambda s: None, base_delay=0).call("op", fn)
+    assert state["calls"] == 3
+
+
+def test_a_wait_beyond_the_budget_fails_at_once_and_says_so() -> None:
+    fn, state = flaky(1, retry_after=3600)
+    with pytest.raises(RetryBudgetExceeded, match="asked to wait 3600s"):
+        RetryPolicy(budget_seconds=60, sleep=lambda s: pytest.fail("must not sleep")).call("op", fn)
+    assert state["calls"] == 1
+
+
+def test_other_errors_are_not_retried() -> None:
+    calls = []
+
+    def fn() -> None:
+        calls.append(1)
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        RetryPolicy(sleep=lambda s: None).call("op", fn)
+    assert calls == [1]
+
+
+def test_policy_from_connection_extras() -> None:
+    policy = RetryPolicy.from_extras({"max_retries": "2", "retry_base_delay": "0.1", "retry_budget_seconds": 5})
+    assert (policy.max_attempts, policy.base_delay, policy.budget_seconds) == (3, 0.1, 5.0)
