@@ -18,6 +18,7 @@ two hooks for two accounts can live in one process. Facts used: ``reference/clou
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -40,6 +41,8 @@ from campaign_media.hooks.retry import RetryPolicy, TransientError
 T = TypeVar("T")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
 TRANSIENT_SDK_ERRORS = (cloudinary.exceptions.RateLimited, cloudinary.exceptions.GeneralError)
+# An upload from a URL fails with 400 "Error in loading <url> - 503 ..." when the source is busy.
+REMOTE_SOURCE_BUSY = re.compile(r"Error in loading .* - (420|429|5\d\d)\b")
 
 
 class CloudinaryError(RuntimeError):
@@ -145,6 +148,8 @@ class CloudinaryHook(BaseHook):
                 raise TransientError(str(exc), retry_hint(headers)) from exc
             except cloudinary.exceptions.Error as exc:
                 if "Unexpected error" in str(exc) or "Socket error" in str(exc):  # dropped connection
+                    raise TransientError(str(exc)) from exc
+                if REMOTE_SOURCE_BUSY.search(str(exc)):  # the URL we asked it to fetch was busy
                     raise TransientError(str(exc)) from exc
                 raise CloudinaryError(f"Cloudinary {what} failed: {exc}") from exc
 
