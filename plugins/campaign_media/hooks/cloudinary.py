@@ -74,6 +74,9 @@ class _ResponseHeaders:
         self.local.headers = {k.lower(): v for k, v in response.headers.items()}
         return response
 
+    def clear(self) -> None:
+        self.local.headers = {}
+
     def last(self) -> dict[str, str]:
         return getattr(self.local, "headers", {}) or {}
 
@@ -141,6 +144,8 @@ class CloudinaryHook(BaseHook):
     def _run(self, what: str, fn: Callable[[], T]) -> T:
         """Call the SDK with the retry policy; translate its errors into clear ones."""
         def attempt() -> T:
+            for recorder in self._recorders:
+                recorder.clear()  # only this call's headers may steer the wait
             try:
                 return fn()
             except TRANSIENT_SDK_ERRORS as exc:

@@ -1,0 +1,72 @@
+"""CloudinaryHook edge cases that need no server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import cloudinary.exceptions
+import pytest
+
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook, retry_hint
+from campaign_media.hooks.retry import RetryPolicy
+
+CONN = {"conn_type": "cloudinary", "host": "democloud", "login": "123456789012345", "password": "a-long-secret"}
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> tuple[CloudinaryHook, list[float]]:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_MOCK", json.dumps(CONN))
+    recorded: list[float] = []
+    policy = RetryPolicy(sleep=recorded.append, base_delay=0.01, max_delay=0.01)
+    return CloudinaryHook("cld_mock", retry=policy), recorded
+
+
+def failing_then(result, errors):
+    queue = list(errors)
+
+    def fn():
+        if queue:
+            raise queue.pop(0)
+        return result
+
+    return fn
+
+
+def test_stale_rate_limit_headers_of_an_earlier_call_are_ignored(waits) -> None:
+    hook, recorded = waits
+    far = format_datetime(datetime.now(UTC) + timedelta(minutes=40), usegmt=True)
+    hook._recorders[1].local.headers = {"x-featureratelimit-remaining": "0", "x-featureratelimit-reset": far}
+    assert hook._run("upload x", failing_then("ok", [cloudinary.exceptions.GeneralError("503")])) == "ok"
+    assert recorded and max(recorded) <= 0.01
+
+
+def test_busy_remote_source_is_transient_but_bad_input_is_not(waits) -> None:
+    hook, recorded = waits
+    busy = cloudinary.exceptions.BadRequest("Error in loading http://ps/img - 503 Service Unavailable")
+    assert hook._run("upload x", failing_then("ok", [busy])) == "ok"
+    with pytest.raises(CloudinaryError, match="upload x failed: Invalid image file"):
+        hook._run("upload x", failing_then("ok", [cloudinary.exceptions.BadRequest("Invalid image file")] * 5))
+
+
+def test_retry_hint_reads_retry_after_and_quota_reset() -> None:
+    assert retry_hint({"retry-after": "3"}) == 3.0
+    reset = format_datetime(datetime.now(UTC) + timedelta(seconds=100), usegmt=True)
+    assert 95 <= retry_hint({"x-featureratelimit-remaining": "0", "x-featureratelimit-reset": reset}) <= 101
+    assert retry_hint({"x-featureratelimit-remaining": "7", "x-featureratelimit-reset": reset}) is None
+
+
+def test_connection_without_secret_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_BAD", json.dumps({**CONN, "password": None}))
+    with pytest.raises(ValueError, match="API secret"):
+        CloudinaryHook("cld_bad")
+
+
+def test_delivery_urls_follow_the_connection(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_REAL", json.dumps(CONN))
+    real = CloudinaryHook("cld_real").delivery_url("a/b", format="jpg", transformation={"width": 10, "crop": "scale"})
+    assert real == "https://res.cloudinary.com/democloud/image/upload/c_scale,w_10/v1/a/b.jpg"
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_EMU", json.dumps({**CONN, "extra": {"delivery_host": "127.0.0.1:9"}}))
+    signed = CloudinaryHook("cld_emu").delivery_url("a", format="jpg", delivery_type="authenticated")
+    assert signed.startswith("http://127.0.0.1:9/democloud/image/authenticated/s--")
