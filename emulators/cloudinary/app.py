@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -416,61 +417,55 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         dtype = params.get("type") or "upload"
         return [r for r in (account.get(rt, dtype, pid) for pid in ids) if r is not None]
 
-    @app.post("/v1_1/{cloud}/{rt}/tags")
-    async def tags(cloud: str, rt: str, request: Request) -> JSONResponse:
-        params, _ = await signed_params(request, cloud, exclude=NOTIFICATION_PARAMS)
-        command = params.get("command")
-        given = parse_tags(params.get("tag"))
+    def update_targets(rt: str, params: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> JSONResponse:
+        """Apply ``change`` to every asset named in ``public_ids``; answer with those changed."""
         changed = []
         for res in targets(rt, params):
-            current = res.get("tags", [])
-            if command == "add":
-                current = current + [t for t in given if t not in current]
-            elif command == "remove":
-                current = [t for t in current if t not in given]
-            elif command in ("replace", "set_exclusive"):
-                current = list(given)
-                if command == "set_exclusive":
-                    for other in account.iter(rt):
-                        if other is not res and set(given) & set(other.get("tags", [])):
-                            other["tags"] = [t for t in other["tags"] if t not in given]
-                            account.save(other)
-            elif command == "remove_all":
-                current = []
-            else:
-                raise InvalidParameter(f"Invalid command - {command}")
-            res["tags"] = current
+            change(res)
             account.save(res)
             changed.append(res["public_id"])
         return JSONResponse({"public_ids": changed})
 
+    @app.post("/v1_1/{cloud}/{rt}/tags")
+    async def tags(cloud: str, rt: str, request: Request) -> JSONResponse:
+        params, _ = await signed_params(request, cloud, exclude=NOTIFICATION_PARAMS)
+        command, given = params.get("command"), parse_tags(params.get("tag"))
+        if command not in ("add", "remove", "replace", "set_exclusive", "remove_all"):
+            raise InvalidParameter(f"Invalid command - {command}")
+
+        def change(res: dict[str, Any]) -> None:
+            current = res.get("tags", [])
+            if command == "add":
+                res["tags"] = current + [t for t in given if t not in current]
+            elif command == "remove":
+                res["tags"] = [t for t in current if t not in given]
+            elif command == "remove_all":
+                res["tags"] = []
+            else:
+                res["tags"] = list(given)
+                if command == "set_exclusive":  # the tag leaves every other asset
+                    for other in account.iter(rt):
+                        if other["public_id"] != res["public_id"] and set(given) & set(other.get("tags", [])):
+                            other["tags"] = [t for t in other["tags"] if t not in given]
+                            account.save(other)
+
+        return update_targets(rt, params, change)
+
     @app.post("/v1_1/{cloud}/{rt}/context")
     async def context(cloud: str, rt: str, request: Request) -> JSONResponse:
         params, _ = await signed_params(request, cloud, exclude=NOTIFICATION_PARAMS)
-        command = params.get("command")
-        changed = []
-        for res in targets(rt, params):
-            if command == "add":
-                res["context"] = {**res.get("context", {}), **parse_context(params.get("context"))}
-            elif command == "remove_all":
-                res["context"] = {}
-            else:
-                raise InvalidParameter(f"Invalid command - {command}")
-            account.save(res)
-            changed.append(res["public_id"])
-        return JSONResponse({"public_ids": changed})
+        command, values = params.get("command"), parse_context(params.get("context"))
+        if command not in ("add", "remove_all"):
+            raise InvalidParameter(f"Invalid command - {command}")
+        return update_targets(rt, params, lambda res: res.update(
+            context={**res.get("context", {}), **values} if command == "add" else {}))
 
     @app.post("/v1_1/{cloud}/{rt}/metadata")
     async def metadata(cloud: str, rt: str, request: Request) -> JSONResponse:
         params, _ = await signed_params(request, cloud, exclude=NOTIFICATION_PARAMS)
         values = parse_metadata(params.get("metadata"))
         check_metadata(values)
-        changed = []
-        for res in targets(rt, params):
-            res["metadata"] = {**res.get("metadata", {}), **values}
-            account.save(res)
-            changed.append(res["public_id"])
-        return JSONResponse({"public_ids": changed})
+        return update_targets(rt, params, lambda res: res.update(metadata={**res.get("metadata", {}), **values}))
 
     @app.api_route("/v1_1/{cloud}/{rt}/generate_archive", methods=["GET", "POST"])
     async def generate_archive(cloud: str, rt: str, request: Request) -> Response:

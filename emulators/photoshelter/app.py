@@ -346,20 +346,15 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
             out["ImageLink"] = image_link(request, image_id, (extend["ImageLink"] or {}).get("params") or {})
         return ok({"Image": out})
 
-    @app.get("/psapi/v3/mem/image/{image_id}/iptc")
-    async def get_iptc(image_id: str, request: Request) -> Response:
-        await member(request)
-        return ok({"Iptc": image_or_404(image_id)["Iptc"]})
+    def sub_record(key: str):
+        async def endpoint(image_id: str, request: Request) -> Response:
+            await member(request)
+            return ok({key: image_or_404(image_id)[key]})
+        return endpoint
 
-    @app.get("/psapi/v3/mem/image/{image_id}/custom")
-    async def get_custom(image_id: str, request: Request) -> Response:
-        await member(request)
-        return ok({"CustomMetadata": image_or_404(image_id)["CustomMetadata"]})
-
-    @app.get("/psapi/v3/mem/image/{image_id}/license")
-    async def get_license(image_id: str, request: Request) -> Response:
-        await member(request)
-        return ok({"License": image_or_404(image_id)["License"]})
+    # /iptc, /custom and /license: one record of an image each (§6.4)
+    for part, key in (("iptc", "Iptc"), ("custom", "CustomMetadata"), ("license", "License")):
+        app.add_api_route(f"/psapi/v3/mem/image/{{image_id}}/{part}", sub_record(key), methods=["GET"])
 
     @app.get("/psapi/v3/mem/image/{image_id}/link")
     async def get_link(image_id: str, request: Request) -> Response:

@@ -259,3 +259,19 @@ def test_admin_rate_limit_headers_and_exhaustion(connections) -> None:
             hook.ping()  # Retry-After points at the next hour: beyond the retry budget
     finally:
         cld_proc.control("POST", "admin-limit", {"limit": 500})
+
+
+def test_tag_context_and_metadata_updates(connections) -> None:
+    hook = CloudinaryHook()
+    hook.ensure_metadata_fields({"ps_version": "string"})
+    a, b = uid("upd"), uid("upd")
+    for pid in (a, b):
+        hook.upload(jpeg((32, 32)), pid, tags=["base"])
+    assert sorted(hook.add_tags([a, b], ["market:de", "market:jp"])) == sorted([a, b])
+    assert hook.remove_tags([b], ["market:jp"]) == [b]
+    assert hook.add_context([a], {"approved_by": "legal=yes|brand"}) == [a]
+    assert hook.update_metadata([a], {"ps_version": "3"}) == [a]
+    first, second = hook.resource(a), hook.resource(b)
+    assert set(first["tags"]) == {"base", "market:de", "market:jp"} and set(second["tags"]) == {"base", "market:de"}
+    assert first["context"]["custom"] == {"approved_by": "legal=yes|brand"}
+    assert first["metadata"] == {"ps_version": "3"}
