@@ -280,6 +280,13 @@ class PhotoShelterHook(BaseHook):
         found = self.find_galleries(name, parent)
         return found[0] if found else self.create_gallery(name, parent, mode=mode)
 
+    def ensure_collection(self, name: str, parent: str | None = None) -> dict[str, Any]:
+        """The collection with this name under ``parent`` (top level by default), created once."""
+        for collection in self.get_children(parent or "root")["collections"]:
+            if collection["name"] == name:
+                return collection
+        return self.create_collection(name, parent)
+
     def create_collection(self, name: str, parent: str | None = None) -> dict[str, Any]:
         data = {"name": name, "f_list": "t", **({"parent": parent} if parent else {})}
         return self._call("POST", "mem/collection/insert", data=data)["Collection"]

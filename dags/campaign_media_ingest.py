@@ -1,0 +1,101 @@
+"""Ingest: approved PhotoShelter masters of every active campaign → Cloudinary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from campaign_media.config.loader import load_campaigns, load_markets
+
+CAMPAIGNS = load_campaigns(markets=load_markets()).items  # local YAML only: no I/O beyond the files
+MASTER_ASSETS = {cid: Asset(name=f"campaign_media.{cid}.masters", uri=f"campaign-media://{cid}/masters")
+                 for cid in sorted(CAMPAIGNS)}
+
+DOC_MD = """
+### Campaign media — ingest approved masters
+
+For every campaign in `include/campaigns/` whose window overlaps the run's data interval, lists
+the masters in its PhotoShelter source, keeps those **approved** by the campaign's approval rule
+(staff, contributor and UGC submissions alike) that were **approved or changed inside the data
+interval**, and pushes them to Cloudinary under a deterministic public ID
+(`campaigns/<campaign>/masters/<PhotoShelter image id>`) with tags (campaign, markets, owner) and
+governance context (owner, approval, usage rights, licence expiry, PhotoShelter ID and version).
+Cloudinary fetches each original from PhotoShelter's signed link: no original passes through a
+worker.
+
+* **Reads:** PhotoShelter (`photoshelter_default`), Cloudinary listing (`cloudinary_default`).
+* **Writes:** Cloudinary masters; per run, `<storage>/<campaign>/ingest/<run>/plan.json`,
+  `batch-*.json`, `result-*.json` and `report.json` (counts, uploads, skipped media and why).
+* **Idempotent:** a master whose version is already in Cloudinary is not uploaded again; a
+  changed master (new PhotoShelter `updated_at`) is re-uploaded in place.
+* **Emits:** `campaign-media://<campaign>/masters` when something was uploaded, which triggers the
+  market DAGs of that campaign.
+* **Backfill:** Trigger → Backfill over a date range re-examines exactly the media approved or
+  changed in each day; overlapping backfills upload nothing twice. `force=true` ignores the
+  interval and the stored versions (a full re-sync).
+"""
+
+
+@dag(
+    dag_id="campaign_media_ingest",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=3,
+    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "retry_exponential_backoff": True},
+    tags=["campaign-media", "ingest"],
+    doc_md=DOC_MD,
+    params={
+        "campaign": Param("all", enum=["all", *sorted(CAMPAIGNS)], description="one campaign, or all"),
+        "force": Param(False, type="boolean", description="ignore the data interval and stored versions"),
+    },
+)
+def campaign_media_ingest() -> None:
+    @task(pool="photoshelter_api")
+    def plan() -> list[dict[str, Any]]:
+        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+        from campaign_media.operators import ingest
+
+        context = get_current_context()
+        start, end = context["data_interval_start"], context["data_interval_end"]
+        chosen = context["params"]["campaign"]
+        campaigns = [c for cid, c in sorted(CAMPAIGNS.items()) if chosen in ("all", cid) and c.overlaps(start, end)]
+        with PhotoShelterHook() as ps:
+            return ingest.plan(ps, CloudinaryHook(), campaigns, context["run_id"], start, end,
+                               force=context["params"]["force"])
+
+    @task(pool="cloudinary_api", map_index_template="{{ batch_label }}")
+    def push(batch: dict[str, Any]) -> dict[str, Any]:
+        from campaign_media.hooks import CloudinaryHook
+        from campaign_media.operators import ingest
+
+        get_current_context()["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
+        return ingest.push(CloudinaryHook(), CAMPAIGNS[batch["campaign"]], batch)
+
+    @task(trigger_rule="all_done")
+    def report(batches: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
+        from campaign_media.operators import ingest
+
+        context = get_current_context()
+        chosen = context["params"]["campaign"]
+        ids = [cid for cid in sorted(CAMPAIGNS) if chosen in ("all", cid)]
+        totals = ingest.report(ids, context["run_id"], list(results or []))
+        print(f"ingest totals: {totals}")
+        return totals
+
+    @task(outlets=list(MASTER_ASSETS.values()))
+    def announce(totals: dict[str, Any]) -> None:
+        """Emit the masters assets only when something new reached Cloudinary."""
+        if not any(t.get("uploaded") for t in totals.values()):
+            raise AirflowSkipException("nothing new was uploaded; market DAGs are not triggered")
+
+    batches = plan()
+    results = push.expand(batch=batches)
+    announce(report(batches, results))
+
+
+campaign_media_ingest()

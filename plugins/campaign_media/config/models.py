@@ -1,0 +1,179 @@
+"""Typed models of campaigns and markets (pydantic), with defaults that keep a market file short."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
+LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+Crop = Literal["fill", "fit", "limit", "scale", "pad", "thumb", "crop"]
+Format = Literal["jpg", "png", "webp", "auto"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from exc
+    return value
+
+
+def moment(value: date | datetime, tz: str, *, end: bool = False) -> datetime:
+    """A window bound in UTC: a bare date means that day's midnight in ``tz`` (the start of the
+    day for a start, the start of the next day for an end, so an end date is inclusive)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))).astimezone(UTC)
+    local = datetime.combine(value, time.min, tzinfo=ZoneInfo(tz))
+    if end:
+        local = datetime.combine(date.fromordinal(value.toordinal() + 1), time.min, tzinfo=ZoneInfo(tz))
+    return local.astimezone(UTC)
+
+
+class Window(_Strict):
+    """A launch window; bare dates are read in the owner's time zone, ``end`` is inclusive."""
+
+    start: date | datetime | None = None
+    end: date | datetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start and self.end and moment(self.start, "UTC") > moment(self.end, "UTC", end=True):
+            raise ValueError("window.end is before window.start; swap them or fix the dates")
+        return self
+
+
+class Rendition(_Strict):
+    """One stored rendition a market publishes (Cloudinary eager transformation)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
+    width: Annotated[int, Field(gt=0, le=8000)] | None = None
+    height: Annotated[int, Field(gt=0, le=8000)] | None = None
+    aspect_ratio: Annotated[str, Field(pattern=r"^\d+(\.\d+)?(:\d+(\.\d+)?)?$")] | None = None
+    crop: Crop = "fill"
+    gravity: str = "auto"
+    format: Format = "jpg"
+    quality: str = "auto"
+    dpr: Annotated[float, Field(gt=0, le=4)] = 1.0
+    effect: Literal["background_removal"] | None = None
+    overlay: bool = Field(default=True, description="draw the localized headline on it")
+
+    @model_validator(mode="after")
+    def _sized(self) -> Rendition:
+        if not (self.width or self.height):
+            raise ValueError(f"rendition {self.name!r} needs a width or a height")
+        return self
+
+
+class OverlayStyle(_Strict):
+    font_family: str = "Arial"
+    font_size: Annotated[int, Field(gt=4, le=400)] = 48
+    font_weight: Literal["normal", "bold"] = "bold"
+    color: str = "white"
+    gravity: str = "south"
+    y: int = 40
+
+
+DEFAULT_RENDITIONS = (
+    Rendition(name="hero", width=1600, aspect_ratio="16:9"),
+    Rendition(name="square", width=1080, aspect_ratio="1:1"),
+    Rendition(name="story", width=1080, aspect_ratio="9:16"),
+)
+
+
+class Market(_Strict):
+    """A region the campaign launches in. Only ``code``, ``locales`` and ``timezone`` are required."""
+
+    code: Annotated[str, Field(pattern=SLUG)]
+    name: str = ""
+    locales: Annotated[list[Annotated[str, Field(pattern=LOCALE)]], Field(min_length=1)]
+    timezone: str
+    window: Window = Window()
+    renditions: Annotated[list[Rendition], Field(min_length=1)] = list(DEFAULT_RENDITIONS)
+    breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = [320, 640, 1024, 1600]
+    overlay: OverlayStyle = OverlayStyle()
+    channels: list[Literal["web", "mobile", "ecommerce", "social"]] = ["web", "mobile", "ecommerce", "social"]
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("renditions")
+    @classmethod
+    def _unique_names(cls, value: list[Rendition]) -> list[Rendition]:
+        names = [r.name for r in value]
+        if len(names) != len(set(names)):
+            raise ValueError(f"rendition names must be unique, got {names}")
+        return value
+
+    @property
+    def primary_locale(self) -> str:
+        return self.locales[0]
+
+
+class Source(_Strict):
+    """Where the campaign's masters live in PhotoShelter: gallery IDs, a collection ID or a
+    collection name (every gallery below it)."""
+
+    gallery_ids: list[str] = []
+    collection_id: str | None = None
+    collection_name: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Source:
+        if sum(bool(x) for x in (self.gallery_ids, self.collection_id, self.collection_name)) != 1:
+            raise ValueError("source needs exactly one of gallery_ids, collection_id or collection_name")
+        return self
+
+
+class Approval(_Strict):
+    """Which custom-metadata field and value mean "approved" (the same rule for every submitter)."""
+
+    field: str = "Approval Status"
+    value: str = "Approved"
+
+
+class Copy(_Strict):
+    headline: str
+
+
+class CampaignWindow(Window):
+    timezone: str = "UTC"
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+
+class Campaign(_Strict):
+    id: Annotated[str, Field(pattern=SLUG)]
+    name: str
+    source: Source
+    window: CampaignWindow
+    markets: Annotated[list[Annotated[str, Field(pattern=SLUG)]], Field(min_length=1)]
+    copy_: dict[str, Copy] = Field(default_factory=dict, alias="copy")
+    approval: Approval = Approval()
+    archive_gallery: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def headline(self, locale: str) -> str | None:
+        """The localized headline for a locale, falling back to its language (``fr`` for ``fr-CA``)."""
+        if locale in self.copy_:
+            return self.copy_[locale].headline
+        language = re.split(r"[-_]", locale)[0]
+        return next((c.headline for key, c in self.copy_.items() if key.split("-")[0] == language), None)
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The campaign window in UTC (``None`` = open)."""
+        w = self.window
+        return (moment(w.start, w.timezone) if w.start else None,
+                moment(w.end, w.timezone, end=True) if w.end else None)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        """Whether the campaign runs at some moment of ``[start, end]``."""
+        first, last = self.bounds()
+        return (first is None or first <= end) and (last is None or start < last)

@@ -1,0 +1,181 @@
+"""Market variants: renditions per master, write-back to PhotoShelter, delivery manifests.
+
+``plan`` lists the campaign's masters in Cloudinary (one Admin API call per 500) and keeps
+those whose renditions are missing, stale (the master's version or the market's rendition
+spec changed) or not yet written back. ``render`` makes all of a master's renditions for the
+market in **one** ``explicit`` call (eager transformations), then stores each new rendition in
+PhotoShelter as a reference asset linked to its master (exactly once: the file name is the
+key). ``publish`` folds the batch results into the market's state and writes the delivery
+manifest a CMS, storefront or app consumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.config.models import Campaign, Market
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.masters import master_public_id
+from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 50
+
+
+def state_path(campaign: str, market: str):
+    return storage.path(campaign, "markets", market, "state.json")
+
+
+def specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any]], str]:
+    """The market's eager specs for this campaign and a hash that changes when they do."""
+    headline = headline_for(campaign, market)
+    eager = [eager_spec(r, market, headline) for r in market.renditions]
+    return eager, hashlib.sha1(json.dumps(eager, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+
+
+def published_collection_name(campaign: Campaign) -> str:
+    """Write-backs live in their own top-level collection, outside the campaign's source, so
+    they are never mistaken for masters."""
+    return f"{campaign.name} — published"
+
+
+def renditions_gallery_name(campaign: Campaign, market: Market) -> str:
+    return f"{campaign.name} — renditions {market.code}"
+
+
+def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], market: Market, run_key: str,
+         *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
+    batches: list[dict[str, Any]] = []
+    for campaign in campaigns:
+        _, spec_hash = specs(campaign, market)
+        state = storage.read_json(state_path(campaign.id, market.code), {})
+        prefix = master_public_id(campaign.id, "")
+        todo = []
+        listed = 0
+        for res in cld.iter_resources(prefix=prefix):
+            listed += 1
+            context = (res.get("context") or {}).get("custom") or {}
+            image_id = res["public_id"][len(prefix):]
+            known = state.get(image_id) or {}
+            complete = known.get("renditions") and all(r.get("ps_image_id") for r in known["renditions"].values())
+            if force or known.get("version") != context.get("ps_version") or known.get("spec") != spec_hash \
+                    or not complete:
+                todo.append({"image_id": image_id, "public_id": res["public_id"],
+                             "version": context.get("ps_version", ""), "format": res.get("format") or "jpg"})
+        gallery_id = ""
+        if todo and not dry_run:
+            published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
+            gallery_id = ps.ensure_gallery(renditions_gallery_name(campaign, market), published)["gallery_id"]
+        log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
+                 listed, len(todo))
+        base = storage.path(campaign.id, "markets", market.code, "runs", run_key)
+        for index in range(0, len(todo), batch_size):
+            chunk = todo[index:index + batch_size]
+            path = storage.write_json(base / f"batch-{index // batch_size:04d}.json", chunk)
+            batches.append({"campaign": campaign.id, "market": market.code, "path": path, "spec": spec_hash,
+                            "gallery_id": gallery_id, "dry_run": dry_run, "count": len(chunk),
+                            "label": f"{campaign.id} · {market.code} · batch {index // batch_size + 1} "
+                                     f"({len(chunk)} masters)"})
+    return batches
+
+
+def existing_writebacks(ps: PhotoShelterHook, gallery_id: str) -> dict[str, str]:
+    """``file name -> image_id`` of what the renditions gallery already holds (one listing)."""
+    extend = {"Image": {"fields": "image_id,file_name", "params": {}}}
+    return {r["Image"]["file_name"]: r["image_id"] for r in ps.iter_gallery_images(gallery_id, extend=extend)}
+
+
+def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
+           batch: dict[str, Any]) -> dict[str, Any]:
+    """All renditions of each master in one call, then the write-back of each new rendition."""
+    eager, spec_hash = specs(campaign, market)
+    written = {} if batch["dry_run"] else existing_writebacks(ps, batch["gallery_id"])
+    done: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for item in storage.read_json(batch["path"], []):
+        try:
+            done[item["image_id"]] = {"version": item["version"], "spec": spec_hash, "public_id": item["public_id"],
+                                      "renditions": render_master(ps, cld, campaign, market, item, eager, batch,
+                                                                  written)}
+        except (CloudinaryError, PhotoShelterError) as exc:
+            failed[item["image_id"]] = str(exc)
+    path = storage.write_json(batch["path"].replace("batch-", "result-"), {"done": done, "failed": failed})
+    if failed:
+        log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed), failed)
+    return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(done),
+            "failed": len(failed), "dry_run": batch["dry_run"]}
+
+
+def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
+                  item: dict[str, Any], eager: list[dict[str, Any]], batch: dict[str, Any],
+                  written: dict[str, str]) -> dict[str, Any]:
+    renditions: dict[str, Any] = {}
+    if batch["dry_run"]:  # URLs only: no API call, nothing stored
+        for rendition, spec in zip(market.renditions, eager, strict=True):
+            renditions[rendition.name] = {"url": cld.delivery_url(item["public_id"], format=spec["format"],
+                                                                  transformation=spec["transformation"]),
+                                          "format": spec["format"]}
+        return renditions
+    result = cld.explicit(item["public_id"], eager=eager)
+    for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
+        name = writeback_file_name(campaign.id, market.code, item["image_id"], rendition.name, item["version"],
+                                   derived["format"])
+        entry = {"url": derived["secure_url"], "width": derived["width"], "height": derived["height"],
+                 "bytes": derived["bytes"], "format": derived["format"], "transformation": derived["transformation"],
+                 "file_name": name, "ps_image_id": written.get(name)}
+        if entry["ps_image_id"] is None:
+            entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
+                                              batch["gallery_id"])
+            written[name] = entry["ps_image_id"]
+        renditions[rendition.name] = entry
+    return renditions
+
+
+def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
+               rendition: str, entry: dict[str, Any], gallery_id: str) -> str:
+    """Store one published rendition in PhotoShelter with metadata naming its master."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / entry["file_name"]
+        cld.download(entry["url"], local)
+        image = ps.upload_image(gallery_id, local)
+    ps.update_metadata(image["image_id"], custom={
+        "Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
+        "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
+        "Cloudinary URL": entry["url"], "Approval Status": "Published rendition"})
+    return image["image_id"]
+
+
+def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fold batch results into the market state; write the delivery manifest; return counts."""
+    state = storage.read_json(state_path(campaign.id, market.code), {})
+    dry_run = any(r["dry_run"] for r in results)
+    failed: dict[str, str] = {}
+    for result in results:
+        if result["campaign"] == campaign.id:
+            data = storage.read_json(result["path"], {})
+            failed.update(data.get("failed", {}))
+            if not dry_run:
+                state.update(data.get("done", {}))
+    if dry_run:
+        return {"campaign": campaign.id, "market": market.code, "dry_run": True, "failed": len(failed)}
+    storage.write_json(state_path(campaign.id, market.code), state)
+
+    def url_for(public_id: str, spec: dict[str, Any]) -> str:
+        return cld.delivery_url(public_id, transformation=spec)
+
+    manifest = {"campaign": campaign.id, "market": market.code, "locales": market.locales,
+                "masters": {image_id: delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
+                            for image_id, entry in sorted(state.items())}}
+    path = storage.write_json(storage.path(campaign.id, "delivery", f"{market.code}.json"), manifest)
+    renditions = sum(len(e["renditions"]) for e in state.values())
+    log.info("delivery manifest for %s/%s: %s (%d masters, %d renditions)", campaign.id, market.code, path,
+             len(state), renditions)
+    return {"campaign": campaign.id, "market": market.code, "manifest": path, "masters": len(state),
+            "renditions": renditions, "failed": len(failed)}

@@ -1,0 +1,87 @@
+"""Rendition specs → Cloudinary transformations, names and delivery manifests (pure, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaign_media.config.models import Campaign, Market, Rendition
+
+# How each channel is served on the fly (no stored rendition needed): widths per device.
+CHANNEL_DEVICES: dict[str, dict[str, dict[str, Any]]] = {
+    "web": {"desktop": {"width": 1600}, "tablet": {"width": 1024}, "mobile": {"width": 640}},
+    "mobile": {"app": {"width": 750, "dpr": 2.0}, "app_hd": {"width": 750, "dpr": 3.0}},
+    "ecommerce": {"zoom": {"width": 2000, "aspect_ratio": "1:1", "crop": "pad", "background": "white"},
+                  "listing": {"width": 600, "aspect_ratio": "1:1", "crop": "pad", "background": "white"}},
+    "social": {"feed": {"width": 1080, "aspect_ratio": "1:1"}, "story": {"width": 1080, "aspect_ratio": "9:16"}},
+}
+
+
+def headline_for(campaign: Campaign, market: Market) -> str | None:
+    """The first of the market's locales that has campaign copy."""
+    return next((h for h in (campaign.headline(loc) for loc in market.locales) if h), None)
+
+
+def transformation(rendition: Rendition, market: Market, headline: str | None) -> list[dict[str, Any]]:
+    """The chained transformation of one stored rendition (the SDK's dict form)."""
+    size: dict[str, Any] = {"crop": rendition.crop}
+    for key in ("width", "height", "aspect_ratio"):
+        if getattr(rendition, key):
+            size[key] = getattr(rendition, key)
+    if rendition.crop in ("fill", "thumb", "crop", "pad") and rendition.gravity:
+        size["gravity"] = "center" if rendition.crop == "pad" and rendition.gravity == "auto" else rendition.gravity
+    if rendition.crop == "pad":
+        size["background"] = "white"
+    if rendition.dpr != 1.0:
+        size["dpr"] = rendition.dpr
+    chain: list[dict[str, Any]] = []
+    if rendition.effect:
+        chain.append({"effect": rendition.effect})
+    chain.append(size)
+    if rendition.overlay and headline:
+        style = market.overlay
+        chain.append({"overlay": {"font_family": style.font_family, "font_size": style.font_size,
+                                  "font_weight": style.font_weight, "text": headline},
+                      "color": style.color, "gravity": style.gravity, "y": style.y})
+    chain.append({"quality": rendition.quality})
+    return chain
+
+
+def eager_spec(rendition: Rendition, market: Market, headline: str | None) -> dict[str, Any]:
+    """The eager form: one chained transformation plus its output format."""
+    fmt = "jpg" if rendition.format == "auto" else rendition.format
+    return {"transformation": transformation(rendition, market, headline), "format": fmt}
+
+
+def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> str:
+    """The write-back key: one PhotoShelter reference asset per (master, market, rendition)."""
+    return f"{campaign}__{market}__{image_id}__{rendition}"
+
+
+def writeback_file_name(campaign: str, market: str, image_id: str, rendition: str, version: str, fmt: str) -> str:
+    """File name of a written-back rendition; it encodes the master version so a changed master
+    gets a new reference asset rather than silently replacing what legal reviewed."""
+    digits = "".join(ch for ch in version if ch.isdigit())[:14] or "0"
+    return f"{rendition_key(campaign, market, image_id, rendition)}__v{digits}.{fmt}"
+
+
+def on_the_fly(channel: str, device: dict[str, Any]) -> dict[str, Any]:
+    spec = {"crop": device.get("crop", "fill"), "fetch_format": "auto", "quality": "auto", **device}
+    if spec["crop"] in ("fill", "thumb"):
+        spec.setdefault("gravity", "auto")
+    if spec["crop"] == "pad":
+        spec.setdefault("gravity", "center")
+    return spec
+
+
+def delivery_entry(url_for, public_id: str, market: Market, stored: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A delivery-manifest entry for one master: stored renditions, per-channel and per-device
+    on-the-fly URLs (``f_auto``, ``q_auto``, ``dpr``), and a responsive ``srcset``.
+
+    ``url_for(public_id, transformation)`` builds a URL (the hook's ``delivery_url``).
+    """
+    channels = {channel: {device: url_for(public_id, on_the_fly(channel, spec))
+                          for device, spec in CHANNEL_DEVICES[channel].items()}
+                for channel in market.channels}
+    srcset = ", ".join(f"{url_for(public_id, {'width': w, 'crop': 'scale', 'fetch_format': 'auto', 'quality': 'auto'})} {w}w"
+                       for w in market.breakpoints)
+    return {"public_id": public_id, "renditions": stored, "channels": channels, "srcset": srcset}

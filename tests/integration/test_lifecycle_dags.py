@@ -1,0 +1,165 @@
+"""Ingest and a market DAG, run by real Airflow (``dag.test()``) against fresh emulators over HTTP."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from PIL import Image
+
+from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+from emulators.photoshelter.seed import seed
+from emulators.runner import start_cloudinary, start_photoshelter
+from tests.conftest import cld_connection, ps_connection
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+CAMPAIGN = "spring-launch-2026"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Fresh emulators (a campaign of 12 masters) and storage, only for this module."""
+    base = tmp_path_factory.mktemp("lifecycle")
+    seeded = seed(base / "ps", images=12, galleries=2)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+        mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
+        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+        yield {"ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
+    ps.stop()
+    cld.stop()
+
+
+def today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def run(dagbag, dag_id: str, logical_date: datetime | None = None, **conf):
+    dag = dagbag.get_dag(dag_id)
+    result = dag.test(run_conf=conf or None, **({"logical_date": logical_date} if logical_date else {}))
+    states = {f"{ti.task_id}[{ti.map_index}]": ti.state for ti in result.get_task_instances()}
+    return result, states
+
+
+def calls(proc, route: str) -> int:
+    return proc.calls().get(route, 0)
+
+
+UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
+EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
+PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
+
+
+def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -> None:
+    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    result, states = run(dagbag, "campaign_media_ingest", force=True)
+    assert result.state == "success", states
+    cloudinary = CloudinaryHook()
+    published = {r["public_id"].rsplit("/", 1)[1]: r for r in cloudinary.iter_resources(
+        prefix=f"campaigns/{CAMPAIGN}/masters/")}
+    broken = seeded["broken"]
+    shippable = set(seeded["approved"]) | {broken["unreadable_licence"]}
+    assert set(published) == shippable  # pending, rejected and broken media never ship
+    master = published[seeded["approved"][0]]
+    context = master["context"]["custom"]
+    assert context["ps_image_id"] == seeded["approved"][0] and context["campaign"] == CAMPAIGN
+    assert context["approval"] == "Approved" and context["owner"] and context["licence_expiry"]
+    assert {"campaign:spring-launch-2026", "market:fr", "market:jp", "market:sa"} <= set(master["tags"])
+    assert published[broken["unreadable_licence"]]["context"]["custom"]["licence_expiry"] == "unreadable"
+    ps_hook = PhotoShelterHook()
+    original = ps_hook.get_image(seeded["approved"][0])
+    assert (master["width"], master["height"]) == (int(original["width"]), int(original["height"]))
+
+    # The same run again (and a run over the whole recent past) uploads nothing.
+    before = calls(cld, UPLOAD)
+    for day in (today(), today() - timedelta(days=1), today() - timedelta(days=2)):
+        result, states = run(dagbag, "campaign_media_ingest", logical_date=day, force=False)
+        assert result.state == "success", states
+    assert calls(cld, UPLOAD) == before
+    assert states["announce[-1]"] == "skipped"  # no asset event: the markets are not re-triggered
+
+
+def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dagbag) -> None:
+    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    result, states = run(dagbag, "campaign_media_market_fr")
+    assert result.state == "success", states
+    from campaign_media import storage
+
+    manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", "fr.json"))
+    masters = manifest["masters"]
+    assert len(masters) == len(seeded["approved"]) + 1
+    entry = masters[seeded["approved"][0]]
+    expected = {"hero": ((1600, 900), "JPEG"), "square": ((1080, 1080), "WEBP"), "product": ((800, 800), "PNG")}
+    for name, (size, fmt) in expected.items():
+        rendition = entry["renditions"][name]
+        image = Image.open(io.BytesIO(httpx.get(rendition["url"]).content))
+        assert (image.size, image.format) == (size, fmt), name
+        assert (rendition["width"], rendition["height"]) == size
+    assert set(entry["channels"]) == {"web", "mobile", "ecommerce", "social"}
+    assert "f_auto" in entry["channels"]["web"]["desktop"] and "q_auto" in entry["channels"]["web"]["desktop"]
+    assert entry["srcset"].count("w,") == 3  # four breakpoints
+    assert httpx.get(entry["channels"]["mobile"]["app"], headers={"accept": "image/webp"}).status_code == 200
+
+    # Write-back: one reference asset per rendition, linked to its master by metadata.
+    hook = PhotoShelterHook()
+    gallery = hook.find_galleries("Spring Launch 2026 — renditions fr")[0]
+    written = list(hook.iter_gallery_images(gallery["gallery_id"]))
+    assert len(written) == 3 * len(masters)
+    hero_id = entry["renditions"]["hero"]["ps_image_id"]
+    record = hook.get_image(hero_id, extend={"CustomMetadata": {}})
+    fields = {m["name"]: m["value"] for m in record["CustomMetadata"]}
+    assert fields["Master Image ID"] == seeded["approved"][0] and fields["Market"] == "fr"
+    assert fields["Rendition"] == "hero" and fields["Cloudinary URL"] == entry["renditions"]["hero"]["url"]
+
+    # Again: nothing to do, no API writes.
+    explicit, ps_uploads = calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    result, states = run(dagbag, "campaign_media_market_fr")
+    assert result.state == "success", states
+    assert (calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)) == (explicit, ps_uploads)
+
+
+def test_a_changed_master_is_reingested_and_rerendered(world, airflow_db, dagbag) -> None:
+    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    changed = seeded["approved"][1]
+    PhotoShelterHook().update_metadata(changed, iptc={"headline": "retouched"})  # bumps updated_at
+    uploads, explicit, ps_uploads = calls(cld, UPLOAD), calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    # A manual run covers the last complete interval before its date: [today, tomorrow) holds now.
+    result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
+    assert result.state == "success" and states["announce[-1]"] == "success", states
+    from campaign_media import storage
+
+    report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
+    assert [u["image_id"] for u in report["uploaded"]] == [changed]
+    # The seeded record whose original is missing also changed today: reported, never fatal.
+    assert set(report["failed"]) == {seeded["broken"]["missing_original"]}
+    assert "404" in report["failed"][seeded["broken"]["missing_original"]]
+    assert calls(cld, UPLOAD) == uploads + 2
+    result, states = run(dagbag, "campaign_media_market_fr")
+    assert result.state == "success", states
+    assert calls(cld, EXPLICIT) == explicit + 1  # one call makes all three renditions
+    assert calls(ps, PS_UPLOAD) == ps_uploads + 3  # three new reference assets for the new version
+
+
+def test_dry_run_builds_urls_and_writes_nothing(world, airflow_db, dagbag) -> None:
+    ps, cld = world["ps"], world["cld"]
+    explicit, ps_uploads = calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    result, states = run(dagbag, "campaign_media_market_jp", campaign=CAMPAIGN, dry_run=True)
+    assert result.state == "success", states
+    assert (calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)) == (explicit, ps_uploads)
+    from campaign_media import storage
+
+    assert storage.read_json(storage.path(CAMPAIGN, "delivery", "jp.json")) is None
+
+
+def test_ingest_interval_selects_only_media_changed_in_it(world, airflow_db, dagbag) -> None:
+    """A backfill of a past day re-examines exactly that day: here nothing changed then."""
+    cld = world["cld"]
+    before = calls(cld, UPLOAD)
+    dag = dagbag.get_dag("campaign_media_ingest")
+    day = (datetime.now(UTC) - timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
+    result = dag.test(logical_date=day, run_conf={"force": False})
+    assert result.state == "success"
+    assert calls(cld, UPLOAD) == before
