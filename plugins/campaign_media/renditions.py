@@ -82,6 +82,6 @@ def delivery_entry(url_for, public_id: str, market: Market, stored: dict[str, di
     channels = {channel: {device: url_for(public_id, on_the_fly(channel, spec))
                           for device, spec in CHANNEL_DEVICES[channel].items()}
                 for channel in market.channels}
-    srcset = ", ".join(f"{url_for(public_id, {'width': w, 'crop': 'scale', 'fetch_format': 'auto', 'quality': 'auto'})} {w}w"
-                       for w in market.breakpoints)
+    responsive = {"crop": "scale", "fetch_format": "auto", "quality": "auto"}
+    srcset = ", ".join(f"{url_for(public_id, {**responsive, 'width': w})} {w}w" for w in market.breakpoints)
     return {"public_id": public_id, "renditions": stored, "channels": channels, "srcset": srcset}

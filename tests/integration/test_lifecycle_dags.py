@@ -54,7 +54,7 @@ PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
 
 
 def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -> None:
-    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    cld, seeded = world["cld"], world["seed"]
     result, states = run(dagbag, "campaign_media_ingest", force=True)
     assert result.state == "success", states
     cloudinary = CloudinaryHook()

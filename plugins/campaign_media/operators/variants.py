@@ -124,7 +124,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                                           "format": spec["format"]}
         return renditions
     result = cld.explicit(item["public_id"], eager=eager)
-    for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
+    for rendition, derived in zip(market.renditions, result.get("eager", []), strict=True):
         name = writeback_file_name(campaign.id, market.code, item["image_id"], rendition.name, item["version"],
                                    derived["format"])
         entry = {"url": derived["secure_url"], "width": derived["width"], "height": derived["height"],
