@@ -17,6 +17,7 @@ install: $(STAMP)
 
 lint: install
 	$(BIN)/ruff check .
+	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli lint include/
 
 test: lint
 	$(BIN)/pytest

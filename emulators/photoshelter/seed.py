@@ -58,6 +58,9 @@ def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int 
     store = DocStore(data_dir)
     account = ensure_account(store)
     now = datetime.now(UTC)
+    # Every master was approved or last changed before today's midnight (UTC), spread over the
+    # previous days, so a backfill of the past week sees all of them, a day at a time.
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     collection = add_container(store, "collection", make_container(
         "collection", "Spring Launch 2026", None, description=f"campaign:{CAMPAIGN}"))
     gallery_ids = [add_container(store, "gallery", make_container(
@@ -84,18 +87,19 @@ def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int 
             license_etime=ps_time(etime),
             iptc={"caption": f"Spring launch master {i}", "keyword": "spring, launch, 2026",
                   "credit": "Brand Studio", "copyright": "© 2026 Example Brand", "headline": name},
-            updated_at=ps_time(now - timedelta(hours=6 * (images - i))),
+            updated_at=ps_time(midnight - timedelta(hours=5 * (images - i))),
         )
         out[status.lower()].append(record["image_id"])
         if expired:
             out["expired_licence"].append(record["image_id"])
         if not name.isascii():
             out["non_ascii"].append(record["image_id"])
-    out["broken"] = seed_broken(store, gallery_ids[0], rng, now)
+    out["broken"] = seed_broken(store, gallery_ids[0], rng, now, ps_time(midnight - timedelta(hours=1)))
     return out
 
 
-def seed_broken(store: DocStore, gallery_id: str, rng: random.Random, now: datetime) -> dict[str, str]:
+def seed_broken(store: DocStore, gallery_id: str, rng: random.Random, now: datetime,
+                updated_at: str) -> dict[str, str]:
     """The deliberately broken records a robust pipeline must report and skip."""
     approved = custom_metadata(**{"Approval Status": "Approved", "Owner": "brand-studio",
                                   "Campaign": CAMPAIGN, "Usage Rights": "worldwide-digital",
@@ -103,14 +107,14 @@ def seed_broken(store: DocStore, gallery_id: str, rng: random.Random, now: datet
     good_licence = ps_time(now + timedelta(days=60))
     missing = store_image(store, gallery_id, "missing_original.jpg",
                           io.BytesIO(jpeg_bytes((640, 480), "missing", rng)),
-                          custom=approved, license_etime=good_licence)
+                          custom=approved, license_etime=good_licence, updated_at=updated_at)
     (store.blob_dir / "originals" / missing["image_id"]).unlink()
     zero = store_image(store, gallery_id, "zero_byte.jpg", io.BytesIO(b""), custom=approved,
-                       license_etime=good_licence, validate=False)
+                       license_etime=good_licence, validate=False, updated_at=updated_at)
     text = store_image(store, gallery_id, "not_really.jpg", io.BytesIO(b"this is not an image\n"),
-                       custom=approved, license_etime=good_licence, validate=False)
+                       custom=approved, license_etime=good_licence, validate=False, updated_at=updated_at)
     unreadable = store_image(store, gallery_id, "licence_unreadable.jpg",
                              io.BytesIO(jpeg_bytes((800, 800), "licence?", rng)),
-                             custom=approved, license_etime="sometime next spring")
+                             custom=approved, license_etime="sometime next spring", updated_at=updated_at)
     return {"missing_original": missing["image_id"], "zero_byte": zero["image_id"],
             "not_an_image": text["image_id"], "unreadable_licence": unreadable["image_id"]}

@@ -51,3 +51,38 @@ def test_parses_without_network_or_database(dag_file: Path, tmp_path: Path) -> N
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.strip().splitlines()[-1]) >= 1
+
+
+BAG = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"dags": sorted(bag.dags), "errors": bag.import_errors}))
+"""
+
+
+def bag_with(include: Path, tmp_path: Path) -> dict:
+    import json
+
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"), "CAMPAIGN_MEDIA_INCLUDE": str(include),
+           "PYTHONPATH": str(ROOT / "plugins")}
+    result = subprocess.run([sys.executable, "-c", BAG, str(ROOT / "dags")], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_market_file_adds_a_dag_and_a_broken_one_is_a_clear_import_error(tmp_path: Path) -> None:
+    import shutil
+
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include", include)
+    (include / "markets" / "nl.yaml").write_text("code: nl\nlocales: [nl-NL]\ntimezone: Europe/Amsterdam\n")
+    (include / "markets" / "de.yaml").write_text("code: de\nlocales: [de-DE]\ntimezone: Europe/Berlinn\n")
+    bag = bag_with(include, tmp_path)
+    assert {"campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa",
+            "campaign_media_market_nl", "campaign_media_ingest"} <= set(bag["dags"])
+    assert "campaign_media_market_de" not in bag["dags"]
+    (path, message), = bag["errors"].items()
+    assert path.endswith("campaign_media_markets.py")
+    assert "de.yaml" in message and "field 'timezone'" in message and "Fix:" in message

@@ -1,0 +1,80 @@
+"""Pure domain logic: which records ship, public IDs, rendition transformations, manifests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import cloudinary.utils
+
+from campaign_media.config.loader import load_campaigns, load_markets
+from campaign_media.config.models import Approval
+from campaign_media.masters import Master, changed_in, classify, parse_ps_time
+from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
+
+
+def record(status: str = "Approved", **image) -> dict:
+    return {"image_id": "I0000abc.def_gh", "Image": {"image_id": "I0000abc.def_gh", "file_name": "a.jpg",
+                                                    "width": "1600", "height": "1200",
+                                                    "updated_at": "2026-11-20 10:00:00 GMT", **image},
+            "CustomMetadata": [{"name": "Approval Status", "value": status}, {"name": "Owner", "value": "studio"}],
+            "License": {"license_etime": "2027-01-01 00:00:00 GMT"}, "ImageLink": {"auth_link": "http://x/y"}}
+
+
+def test_only_approved_readable_images_ship() -> None:
+    master, reason = classify(record(), Approval())
+    assert master and not reason and master.licence_expiry == "2027-01-01T00:00:00+00:00"
+    assert classify(record("Pending"), Approval())[1] == "not approved (Approval Status=Pending)"
+    assert classify(record(status="approved"), Approval())[0]  # case-insensitive rule
+    assert "not an image" in classify(record(file_name="brief.pdf"), Approval())[1]
+    assert "unreadable" in classify(record(width=""), Approval())[1]
+    custom = classify(record("Yes"), Approval(field="Approval Status", value="yes"))
+    assert custom[0] is not None
+
+
+def test_unreadable_licence_is_marked_not_dropped() -> None:
+    rec = record()
+    rec["License"] = {"license_etime": "sometime next spring"}
+    assert classify(rec, Approval())[0].licence_expiry == "unreadable"
+
+
+def test_interval_membership_and_timestamps() -> None:
+    master = classify(record(), Approval())[0]
+    assert parse_ps_time("2026-11-20 10:00:00 GMT") == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert changed_in(master, datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+    assert not changed_in(master, datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC))
+    assert master.public_id("spring") == "campaigns/spring/masters/I0000abc.def_gh"
+    assert Master.from_dict(master.to_dict()) == master
+
+
+def test_rendition_specs_become_sdk_transformations() -> None:
+    markets = load_markets().items
+    campaign = load_campaigns(markets=load_markets()).items["spring-launch-2026"]
+    fr = markets["fr"]
+    headline = headline_for(campaign, fr)
+    assert headline == "Le printemps est là"
+    hero, _square, product = (eager_spec(r, fr, headline) for r in fr.renditions)
+    eager = cloudinary.utils.build_eager([hero, product])
+    assert eager.split("|")[0].startswith("ar_16:9,c_fill,g_auto,w_1600/")
+    assert "l_text:Arial_48_bold:Le%20printemps%20est%20l%C3%A0" in eager
+    assert eager.split("|")[1].startswith("e_background_removal/b_white,c_pad,g_center,h_800,w_800/")
+    assert eager.endswith("/png") and "l_text" not in eager.split("|")[1]
+    assert headline_for(campaign, markets["sa"]) == "وصل الربيع"
+
+
+def test_writeback_names_are_keys() -> None:
+    name = writeback_file_name("spring", "fr", "I0000abc", "hero", "2026-11-20 10:00:00 GMT", "jpg")
+    assert name == "spring__fr__I0000abc__hero__v20261120100000.jpg"
+
+
+def test_delivery_entry_has_channels_devices_and_srcset() -> None:
+    fr = load_markets().items["fr"]
+    urls = []
+
+    def url_for(pid, spec):
+        urls.append(spec)
+        return cloudinary.utils.cloudinary_url(pid, cloud_name="c", transformation=spec)[0]
+
+    entry = delivery_entry(url_for, "campaigns/s/masters/I1", fr, {"hero": {"url": "u"}})
+    assert set(entry["channels"]) == {"web", "mobile", "ecommerce", "social"}
+    assert "dpr_3.0" in entry["channels"]["mobile"]["app_hd"] and "f_auto" in entry["channels"]["web"]["mobile"]
+    assert entry["srcset"].endswith("1600w") and entry["renditions"] == {"hero": {"url": "u"}}
