@@ -44,7 +44,7 @@ worker.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
-    max_active_runs=3,
+    max_active_runs=1,  # ingest runs never race each other for the same masters
     default_args={"owner": "campaign-media", "retries": 2, "retry_delay": timedelta(minutes=2),
                   "retry_exponential_backoff": True},
     tags=["campaign-media", "ingest"],

@@ -92,7 +92,9 @@ def market_dag(market: Market) -> DAG:
             from campaign_media.operators import variants as step
 
             context = get_current_context()
-            params, now = context["params"], context["data_interval_end"] or datetime.now(UTC)
+            # Asset-triggered runs have no data interval: judge "active" at the run's own time.
+            params = context["params"]
+            now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
             chosen = [CAMPAIGNS.items[cid] for cid in campaigns if params["campaign"] in ("all", cid)
                       and CAMPAIGNS.items[cid].overlaps(now, now)]
             with PhotoShelterHook() as ps:

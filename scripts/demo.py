@@ -1,198 +1,204 @@
-"""``make demo``: start and seed both emulators, then prove the hooks against them end to end.
+"""``make demo`` (and ``make up``): the campaign lifecycle run by a real Airflow on the embedded default.
 
-What it does, in order (each step prints what it did):
-
-1. seeds a PhotoShelter data dir with a demo campaign and starts both emulators on free ports;
-2. logs in to PhotoShelter (token + organisation), walks the library, lists every master
-   page by page and sorts them into approved / not approved / broken;
-3. pushes each approved master to Cloudinary straight from PhotoShelter's signed link
-   (deterministic public ID, governance tags and context, one eager rendition), with 10 %
-   injected 5xx/429 faults on both APIs so the hooks' retries show;
-4. fetches a localized delivery URL and checks the image's size and format;
-5. writes one published rendition back to PhotoShelter, linked to its master by metadata;
-6. runs the push again to show it is idempotent (nothing is uploaded twice);
-7. prints the usage report, the API calls per route and a summary, then stops the servers.
-
-Later issues replace steps 2–6 with the Airflow DAGs run by ``airflow standalone``.
+1. seeds the PhotoShelter emulator with a demo campaign and starts both emulators;
+2. starts ``airflow standalone`` (SQLite, LocalExecutor) with the connections pointing at them;
+3. unpauses the DAGs and, as the UI's Trigger → Backfill does, creates a backfill of the ingest
+   DAG over the past week through the REST API; ingest's asset events start every market DAG;
+   each market is then also triggered once by hand (which must find nothing left to do);
+4. shows progress while it waits (runs and mapped tasks done out of total);
+5. prints a summary (masters ingested, renditions per market, write-backs, skipped media and
+   why, API calls per master, the Airflow UI address and login) and stops what it started —
+   unless ``--keep`` (``make up``), which leaves Airflow and the emulators running.
 """
 
 from __future__ import annotations
 
-import io
+import argparse
 import json
 import os
 import shutil
+import signal
 import sys
-import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".demo" / "airflow"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-import httpx  # noqa: E402
 import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from emulators.photoshelter.seed import seed  # noqa: E402
-from emulators.runner import CLD_CREDENTIALS, PS_CREDENTIALS, start_cloudinary, start_photoshelter  # noqa: E402
+from emulators.runner import CLD_CREDENTIALS, PS_CREDENTIALS, free_port, start_cloudinary, start_photoshelter  # noqa: E402
+from scripts.standalone import Standalone  # noqa: E402
 
 CAMPAIGN = "spring-launch-2026"
-MARKET = {"code": "fr-FR", "headline": "Le printemps est là", "width": 800, "aspect_ratio": "4:5"}
+TERMINAL = {"success", "failed"}
 
 
-def step(text: str) -> None:
+def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def configure_connections(ps, cld) -> None:
-    os.environ["AIRFLOW_CONN_PHOTOSHELTER_DEFAULT"] = json.dumps({
-        "conn_type": "http", "host": ps.base_url, "login": PS_CREDENTIALS["email"],
-        "password": PS_CREDENTIALS["password"], "extra": {"api_key": PS_CREDENTIALS["api_key"],
-                                                          "retry_base_delay": 0.05}})
-    os.environ["AIRFLOW_CONN_CLOUDINARY_DEFAULT"] = json.dumps({
-        "conn_type": "cloudinary", "host": CLD_CREDENTIALS["cloud_name"], "login": CLD_CREDENTIALS["api_key"],
-        "password": CLD_CREDENTIALS["api_secret"],
-        "extra": {"upload_prefix": cld.base_url, "delivery_host": f"127.0.0.1:{cld.port}",
-                  "retry_base_delay": 0.05}})
+def connections(ps, cld) -> dict[str, str]:
+    return {
+        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": json.dumps({
+            "conn_type": "http", "host": ps.base_url, "login": PS_CREDENTIALS["email"],
+            "password": PS_CREDENTIALS["password"], "extra": {"api_key": PS_CREDENTIALS["api_key"]}}),
+        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": json.dumps({
+            "conn_type": "cloudinary", "host": CLD_CREDENTIALS["cloud_name"], "login": CLD_CREDENTIALS["api_key"],
+            "password": CLD_CREDENTIALS["api_secret"],
+            "extra": {"upload_prefix": cld.base_url, "delivery_host": f"127.0.0.1:{cld.port}"}}),
+    }
 
 
-def approval(record: dict) -> str:
-    fields = {m.get("name"): m.get("value") for m in record.get("CustomMetadata") or []}
-    return (fields.get("Approval Status") or "unknown").lower()
+def wait_for_dags(af: Standalone, expected: set[str], timeout: float = 180) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dags = {d["dag_id"] for d in af.api("GET", "dags", params={"limit": 100})["dags"]}
+        if expected <= dags:
+            return sorted(dags)
+        time.sleep(3)
+    raise RuntimeError(f"DAGs not parsed in {timeout}s: missing {sorted(expected - dags)}")
 
 
-def push_approved(ps_hook, cld_hook, masters: list[dict]) -> tuple[int, int]:
-    """Upload approved masters by URL; returns (uploaded, already there)."""
-    uploaded = existing = 0
-    for record in masters:
-        image = record["Image"]
-        fields = {m["name"]: m["value"] for m in record.get("CustomMetadata") or []}
-        result = cld_hook.upload(
-            record["ImageLink"]["auth_link"], f"campaigns/{CAMPAIGN}/masters/{record['image_id']}",
-            overwrite=False, tags=[f"campaign:{CAMPAIGN}", f"market:{MARKET['code']}"],
-            context={"ps_image_id": record["image_id"], "owner": fields.get("Owner", ""),
-                     "usage_rights": fields.get("Usage Rights", ""),
-                     "license_expiry": (record.get("License") or {}).get("license_etime", ""),
-                     "file_name": image["file_name"]},
-            eager=[{"width": 400, "height": 400, "crop": "fill", "gravity": "auto", "format": "webp"}])
-        if result.get("existing"):
-            existing += 1
+def progress(af: Standalone, dag_ids: list[str]) -> tuple[Counter, Counter]:
+    runs: Counter = Counter()
+    tasks: Counter = Counter()
+    for dag_id in dag_ids:
+        for run in af.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]:
+            runs[run["state"]] += 1
+        for ti in af.api("GET", f"dags/{dag_id}/dagRuns/~/taskInstances", params={"limit": 1000})["task_instances"]:
+            tasks["done" if ti["state"] in ("success", "failed", "skipped", "upstream_failed") else "open"] += 1
+    return runs, tasks
+
+
+def wait_until_quiet(af: Standalone, dag_ids: list[str], settle: float = 20, timeout: float = 900) -> Counter:
+    """Wait until every run is finished and nothing new has started for ``settle`` seconds."""
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    last = ""
+    while time.monotonic() < deadline:
+        runs, tasks = progress(af, dag_ids)
+        open_runs = sum(n for state, n in runs.items() if state not in TERMINAL)
+        line = (f"   runs {sum(runs.values()) - open_runs}/{sum(runs.values())} done "
+                f"({dict(runs)}) · tasks {tasks['done']}/{sum(tasks.values())} done")
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if open_runs == 0 and tasks["open"] == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle:
+                return runs
         else:
-            uploaded += 1
-    return uploaded, existing
+            quiet_since = None
+        time.sleep(3)
+    raise RuntimeError(f"runs still open after {timeout}s")
 
 
-def main() -> int:
+def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: list[str], started: float) -> None:
+    from campaign_media import storage
+
+    reports = [json.loads(p.read_text()) for p in sorted((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))]
+    uploaded = {u["image_id"] for r in reports for u in r["uploaded"]}
+    failed = {k: v for r in reports for k, v in r["failed"].items() if k not in uploaded}
+    skipped = {k: v for r in reports for k, v in r["skipped"].items()}
+    print(f"masters ingested: {len(uploaded)} of {len(seeded['approved']) + len(seeded['broken'])} approved "
+          f"({len(reports)} ingest runs)")
+    print("skipped or failed, and why:")
+    for image_id, why in sorted({**skipped, **failed}.items(), key=lambda kv: kv[1]):
+        print(f"   {image_id}: {why[:110]}")
+    rows = []
+    for market in markets:
+        manifest = json.loads((storage_dir / CAMPAIGN / "delivery" / f"{market}.json").read_text())
+        state = storage.read_json(storage.path(CAMPAIGN, "markets", market, "state.json"), {})
+        renditions = [r for m in state.values() for r in m["renditions"].values()]
+        rows.append({"market": market, "masters": len(manifest["masters"]), "renditions": len(renditions),
+                     "written back": sum(bool(r.get("ps_image_id")) for r in renditions),
+                     "delivery manifest": str(storage_dir / CAMPAIGN / "delivery" / f"{market}.json")})
+    print(pd.DataFrame(rows).to_string(index=False))
+    ps_calls, cld_calls = ps.calls(), cld.calls()
+    n = max(1, len(uploaded))
+    upload = cld_calls.get("POST /v1_1/{cloud}/{rt}/upload", 0)
+    explicit = cld_calls.get("POST /v1_1/{cloud}/{rt}/explicit", 0)
+    print(f"API calls: ingest {upload} Cloudinary uploads for {n} masters ({upload / n:.2f}/master, incl. failed "
+          f"attempts on broken media); variants {explicit} explicit calls for {n} masters × {len(markets)} markets "
+          f"({explicit / (n * len(markets)):.2f}/master/market); PhotoShelter uploads "
+          f"{ps_calls.get('POST /psapi/v3/mem/image/upload', 0)}; total PhotoShelter calls "
+          f"{sum(ps_calls.values())}, Cloudinary API calls "
+          f"{sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
+    print(f"Airflow UI: {af.url}  (login admin / {af.password()})")
+    print(f"demo wall time: {time.monotonic() - started:.0f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill, too
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="leave Airflow and the emulators running (make up)")
+    parser.add_argument("--images", type=int, default=24)
+    args = parser.parse_args(argv)
     started = time.monotonic()
     work = ROOT / ".demo"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    storage_dir = work / "storage"
+    os.environ["CAMPAIGN_MEDIA_STORAGE"] = storage_dir.as_uri()
 
-    step("Seeding the PhotoShelter emulator with a demo campaign")
-    seeded = seed(work / "photoshelter", images=24, galleries=2)
-    print(f"collection {seeded['collection_id']}, galleries {seeded['gallery_ids']}: "
-          f"{len(seeded['approved'])} approved, {len(seeded['pending'])} pending, {len(seeded['rejected'])} "
-          f"rejected, {len(seeded['broken'])} deliberately broken records")
-
-    step("Starting the emulators")
-    ps = start_photoshelter(work / "photoshelter")
-    cld = start_cloudinary(work / "cloudinary")
-    print(f"PhotoShelter emulator: {ps.base_url}   Cloudinary emulator: {cld.base_url}")
+    say(f"Seeding the PhotoShelter emulator: campaign {CAMPAIGN}, {args.images} masters")
+    seeded = seed(work / "photoshelter", images=args.images, galleries=2)
+    print(f"{len(seeded['approved'])} approved, {len(seeded['pending'])} pending, {len(seeded['rejected'])} rejected, "
+          f"{len(seeded['expired_licence'])} with an expired licence, {len(seeded['broken'])} deliberately broken")
+    ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(work / "cloudinary")
+    print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url}")
+    af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
+                                                     "CAMPAIGN_MEDIA_STORAGE": storage_dir.as_uri()})
     try:
-        configure_connections(ps, cld)
-        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-        from campaign_media.hooks.photoshelter import PhotoShelterError
+        say("Starting airflow standalone (SQLite, LocalExecutor)")
+        af.start()
+        print(f"Airflow {af.api('GET', 'version')['version']} at {af.url}")
+        from campaign_media.config.loader import load_markets
 
-        ps_hook, cld_hook = PhotoShelterHook(), CloudinaryHook()
+        markets = sorted(load_markets().items)
+        ingest = "campaign_media_ingest"
+        dag_ids = [ingest, *(f"campaign_media_market_{m}" for m in markets)]
+        wait_for_dags(af, set(dag_ids))
+        errors = af.api("GET", "importErrors")["import_errors"]
+        print(f"DAGs: {', '.join(dag_ids)}; import errors: {len(errors)}")
+        for dag_id in dag_ids:
+            af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
-        step("PhotoShelter: login, organisation login, library walk, paged listing")
-        ps_hook.login()
-        galleries = [g for path, g in ps_hook.walk_galleries() if path and path[0] == "Spring Launch 2026"]
-        masters = [r for g in galleries for r in ps_hook.iter_gallery_images(g["gallery_id"], per_page=10)]
-        approved = [r for r in masters if approval(r) == "approved"]
-        print(f"organisation {ps_hook.org_id}; {len(galleries)} galleries; {len(masters)} media listed "
-              f"({ps.calls().get('GET /psapi/v3/mem/gallery/{gallery_id}/images')} listing pages of 10); "
-              f"{len(approved)} approved")
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        say(f"Backfill of {ingest} over {(today - timedelta(days=7)).date()} .. {today.date()} (REST, as the UI does)")
+        backfill = af.api("POST", "backfills", json={
+            "dag_id": ingest, "from_date": (today - timedelta(days=7)).isoformat(), "to_date": today.isoformat(),
+            "reprocess_behavior": "none", "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
+        print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")
+        wait_until_quiet(af, dag_ids)
 
-        step("Checking approved originals (streamed download; broken ones are reported, not fatal)")
-        skipped: dict[str, str] = {}
-        shippable = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for record in approved:
-                try:
-                    got = ps_hook.download_original(record["image_id"], Path(tmp) / "original")
-                    if not got.content_type.startswith("image/"):
-                        raise ValueError(f"not an image ({got.content_type})")
-                    shippable.append(record)
-                except (PhotoShelterError, ValueError) as exc:
-                    skipped[record["image_id"]] = str(exc).split(": ", 1)[-1][:140]
-        for image_id, why in skipped.items():
-            print(f"  skipped {image_id}: {why}")
+        say("Each market once more by hand (must find nothing left to do)")
+        before = cld.calls().get("POST /v1_1/{cloud}/{rt}/explicit", 0), ps.calls().get(
+            "POST /psapi/v3/mem/image/upload", 0)
+        for market in markets:
+            af.api("POST", f"dags/campaign_media_market_{market}/dagRuns",
+                   json={"logical_date": None, "conf": {"campaign": CAMPAIGN}})
+        runs = wait_until_quiet(af, dag_ids, settle=5)
+        after = cld.calls().get("POST /v1_1/{cloud}/{rt}/explicit", 0), ps.calls().get(
+            "POST /psapi/v3/mem/image/upload", 0)
+        print(f"renditions made / written back by the extra runs: {after[0] - before[0]} / {after[1] - before[1]}")
 
-        step("Cloudinary: pushing approved masters from PhotoShelter links, with 10% injected faults")
-        for proc in (ps, cld):
-            proc.set_faults(p_5xx=0.1, p_429=0.05, retry_after=0.05, seed=42)
-        uploaded, existing = push_approved(ps_hook, cld_hook, shippable)
-        for proc in (ps, cld):
-            proc.set_faults(p_5xx=0, p_429=0)
-        print(f"uploaded {uploaded}, already present {existing}; "
-              f"upload calls incl. retries: {cld.calls().get('POST /v1_1/{cloud}/{rt}/upload')}")
-
-        step(f"Delivery: a localized rendition for {MARKET['code']}")
-        first = shippable[0]
-        public_id = f"campaigns/{CAMPAIGN}/masters/{first['image_id']}"
-        url = cld_hook.delivery_url(public_id, format="jpg", transformation=[
-            {"width": MARKET["width"], "aspect_ratio": MARKET["aspect_ratio"], "crop": "fill", "gravity": "auto"},
-            {"overlay": {"font_family": "Arial", "font_size": 42, "font_weight": "bold", "text": MARKET["headline"]},
-             "color": "white", "gravity": "south", "y": 40},
-            {"quality": "auto"}])
-        response = httpx.get(url, timeout=30)
-        rendition = Image.open(io.BytesIO(response.content))
-        print(f"{url}\n  -> HTTP {response.status_code}, {rendition.format} {rendition.size[0]}x{rendition.size[1]}, "
-              f"{len(response.content)} bytes")
-        assert response.status_code == 200 and rendition.size == (800, 1000), "rendition has the wrong size"
-
-        step("Write-back: the published rendition stored in PhotoShelter, linked to its master")
-        renditions = ps_hook.ensure_gallery(f"{CAMPAIGN} — renditions {MARKET['code']}", seeded["collection_id"])
-        name = f"{first['image_id']}__{MARKET['code']}__800x1000.jpg"
-        if ps_hook.count_images(renditions["gallery_id"], name) == 0:
-            with tempfile.TemporaryDirectory() as tmp:
-                cld_hook.download(url, Path(tmp) / name)
-                written = ps_hook.upload_image(renditions["gallery_id"], Path(tmp) / name)
-            ps_hook.update_metadata(written["image_id"], custom={
-                "Master Image ID": first["image_id"], "Market": MARKET["code"], "Cloudinary URL": url})
-            print(f"stored {written['image_id']} in gallery {renditions['gallery_id']} ({name})")
-
-        step("Idempotence: pushing the same masters again")
-        before = cld.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0)
-        uploaded_again, existing_again = push_approved(ps_hook, cld_hook, shippable)
-        print(f"uploaded {uploaded_again}, already present {existing_again} "
-              f"({cld.calls().get('POST /v1_1/{cloud}/{rt}/upload', 0) - before} calls, no new versions)")
-        assert uploaded_again == 0
-
-        step("Cloudinary usage report")
-        usage = cld_hook.usage()
-        print(f"resources {usage['resources']}, derived {usage['derived_resources']}, storage "
-              f"{usage['storage']['usage']} B, bandwidth {usage['bandwidth']['usage']} B, transformations "
-              f"{usage['transformations']['usage']}")
-
-        step("API calls per route (emulator counters, retries included)")
-        calls = pd.DataFrame(
-            [{"api": api, "route": route, "calls": n}
-             for api, proc in (("photoshelter", ps), ("cloudinary", cld)) for route, n in proc.calls().items()]
-        ).sort_values(["api", "calls"], ascending=[True, False])
-        print(calls.to_string(index=False))
-        ps_hook.close()
-
-        step("Summary")
-        print(f"masters listed {len(masters)}, approved {len(approved)}, shipped {len(shippable)}, "
-              f"skipped {len(skipped)} (broken), renditions written back 1, second run uploads {uploaded_again}; "
-              f"{time.monotonic() - started:.1f}s")
+        say("Summary")
+        summary(af, ps, cld, storage_dir, seeded, markets, started)
+        if runs.get("failed"):
+            print(f"{runs['failed']} run(s) failed; see the Airflow UI", file=sys.stderr)
+            return 1
+        if args.keep:
+            say("Left running (Ctrl-C to stop)")
+            while True:
+                time.sleep(3600)
         return 0
     finally:
+        af.stop()
         ps.stop()
         cld.stop()
 

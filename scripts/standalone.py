@@ -1,0 +1,117 @@
+"""Run ``airflow standalone`` for this project in a private AIRFLOW_HOME and drive it over REST.
+
+Used by ``make demo`` / ``make up``; everything goes through Airflow's public REST API v2 with a
+token from ``/auth/token``, as the UI and any external tool would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+POOLS = {"photoshelter_api": (4, "PhotoShelter API: concurrent sessions are capped per user"),
+         "cloudinary_api": (8, "Cloudinary API: Admin API calls are limited per hour")}
+
+
+@dataclass
+class Standalone:
+    home: Path
+    port: int
+    env_extra: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    token: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        return {**os.environ, **self.env_extra,
+                "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+                "AIRFLOW_HOME": str(self.home),
+                "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False"}
+
+    def airflow(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env(), capture_output=True,
+                                text=True, timeout=300)
+        if result.returncode:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self, timeout: float = 240) -> Standalone:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.airflow("db", "migrate")
+        for name, (slots, description) in POOLS.items():
+            self.airflow("pools", "set", name, str(slots), description)
+        log = open(self.home / "standalone.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=self.env(),
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited; see {self.home / 'standalone.log'}")
+            try:
+                if httpx.get(f"{self.url}/api/v2/version", timeout=2).status_code == 200 and self.login():
+                    return self
+            except (httpx.TransportError, KeyError, json.JSONDecodeError):
+                pass
+            time.sleep(2)
+        self.stop()
+        raise RuntimeError(f"airflow standalone not ready after {timeout}s; see {self.home / 'standalone.log'}")
+
+    def password(self) -> str:
+        path = self.home / "simple_auth_manager_passwords.json.generated"
+        return json.loads(path.read_text())["admin"] if path.exists() else ""
+
+    def login(self) -> bool:
+        password = self.password()
+        if not password:
+            return False
+        response = httpx.post(f"{self.url}/auth/token", json={"username": "admin", "password": password}, timeout=10)
+        if response.status_code not in (200, 201):
+            return False
+        self.token = response.json()["access_token"]
+        return True
+
+    def api(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
+        """One REST call; retried while SQLite is busy (503 "Database is locked"), as on the
+        embedded default the scheduler holds the database lock for short moments."""
+        response = httpx.request(method, f"{self.url}/api/v2/{path}", timeout=30,
+                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        if response.status_code == 401 and self.login():
+            return self.api(method, path, attempts=attempts, **kwargs)
+        if response.status_code == 503 and "locked" in response.text and attempts > 1:
+            time.sleep(1.5)
+            return self.api(method, path, attempts=attempts - 1, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} /api/v2/{path} -> {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
