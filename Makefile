@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test test-unit test-integration demo clean
+.PHONY: install lint test test-unit test-integration demo up clean
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test-integration: install
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+up: install
+	$(BIN)/python scripts/demo.py --keep
 
 clean:
 	rm -rf .demo .artifacts .pytest_cache .ruff_cache
