@@ -63,7 +63,9 @@ def campaign_media_ingest() -> None:
         context = get_current_context()
         start, end = context["data_interval_start"], context["data_interval_end"]
         chosen = context["params"]["campaign"]
-        campaigns = [c for cid, c in sorted(CAMPAIGNS.items()) if chosen in ("all", cid) and c.overlaps(start, end)]
+        # Campaigns not over by the interval's start: masters approved before launch ship early,
+        # so renditions are ready when the window opens (usage windows govern visibility).
+        campaigns = [c for cid, c in sorted(CAMPAIGNS.items()) if chosen in ("all", cid) and not c.ended(start)]
         with PhotoShelterHook() as ps:
             return ingest.plan(ps, CloudinaryHook(), campaigns, context["run_id"], start, end,
                                force=context["params"]["force"])

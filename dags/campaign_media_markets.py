@@ -95,8 +95,10 @@ def market_dag(market: Market) -> DAG:
             # Asset-triggered runs have no data interval: judge "active" at the run's own time.
             params = context["params"]
             now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
-            chosen = [CAMPAIGNS.items[cid] for cid in campaigns if params["campaign"] in ("all", cid)
-                      and CAMPAIGNS.items[cid].overlaps(now, now)]
+            # Every campaign whose window in this market has not closed: renditions are made
+            # before launch so they are ready when the market's window opens.
+            chosen = [c for c in (CAMPAIGNS.items[cid] for cid in campaigns if params["campaign"] in ("all", cid))
+                      if (c.market_window(market)[1] or now + timedelta(seconds=1)) > now]
             with PhotoShelterHook() as ps:
                 return step.plan(ps, CloudinaryHook(), chosen, market, context["run_id"],
                                  force=params["force"], dry_run=params["dry_run"])

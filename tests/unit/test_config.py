@@ -77,3 +77,20 @@ def test_campaign_overlap_and_headline_fallback() -> None:
     assert campaign.overlaps(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
     assert not campaign.overlaps(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC))
     assert campaign.headline("fr-CA") == "Le printemps est là" and campaign.headline("de-DE") is None
+
+
+def test_market_window_is_the_intersection_in_local_time(include: Path) -> None:
+    (include / "markets" / "de.yaml").write_text(
+        "code: de\nlocales: [de-DE]\ntimezone: Europe/Berlin\nwindow: {start_offset_days: 10, end: 2027-01-31}\n")
+    markets = load_markets(include / "markets").items
+    campaign = load_campaigns(include / "campaigns").items["spring-launch-2026"]
+    start, end = campaign.market_window(markets["de"])
+    assert start == datetime(2026, 3, 11, tzinfo=UTC)  # campaign start (UTC midnight) + 10 days
+    assert end == datetime(2027, 1, 31, 23, tzinfo=UTC)  # Berlin midnight after the inclusive end date
+    jp_start, jp_end = campaign.market_window(markets["jp"])
+    assert jp_start == datetime(2026, 3, 19, 15, tzinfo=UTC)  # Tokyo midnight of 2026-03-20
+    assert jp_end == datetime(2027, 3, 1, tzinfo=UTC)  # the campaign's end bounds it
+    assert not campaign.ended(datetime(2026, 1, 1, tzinfo=UTC)) and campaign.ended(jp_end)
+    with pytest.raises(ValueError, match="not both"):
+        Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC",
+                               "window": {"start": "2026-05-01", "start_offset_days": 3}})

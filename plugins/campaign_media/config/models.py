@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,10 +39,24 @@ def moment(value: date | datetime, tz: str, *, end: bool = False) -> datetime:
 
 
 class Window(_Strict):
-    """A launch window; bare dates are read in the owner's time zone, ``end`` is inclusive."""
+    """A launch window; bare dates are read in the owner's time zone, ``end`` is inclusive.
+
+    A market may instead place its window relative to the campaign's: ``start_offset_days``
+    after the campaign starts, ``end_offset_days`` before it ends (negative: after).
+    """
 
     start: date | datetime | None = None
     end: date | datetime | None = None
+    start_offset_days: int | None = None
+    end_offset_days: int | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Window:
+        if self.start is not None and self.start_offset_days is not None:
+            raise ValueError("give window.start or window.start_offset_days, not both")
+        if self.end is not None and self.end_offset_days is not None:
+            raise ValueError("give window.end or window.end_offset_days, not both")
+        return self
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -145,6 +159,13 @@ class Copy(_Strict):
 
 class CampaignWindow(Window):
     timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _absolute(self) -> CampaignWindow:
+        if self.start_offset_days is not None or self.end_offset_days is not None:
+            raise ValueError("a campaign window takes dates (start, end), not offsets")
+        return self
+
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
 
@@ -177,3 +198,21 @@ class Campaign(_Strict):
         """Whether the campaign runs at some moment of ``[start, end]``."""
         first, last = self.bounds()
         return (first is None or first <= end) and (last is None or start < last)
+
+    def ended(self, at: datetime) -> bool:
+        """Whether the campaign is over at ``at`` (a campaign that has not started is not)."""
+        last = self.bounds()[1]
+        return last is not None and at >= last
+
+    def market_window(self, market: Market) -> tuple[datetime | None, datetime | None]:
+        """The market's effective window in UTC: its own window (absolute in its time zone, or
+        offset from the campaign's) intersected with the campaign's."""
+        first, last = self.bounds()
+        w = market.window
+        start = moment(w.start, market.timezone) if w.start else (
+            first + timedelta(days=w.start_offset_days) if first and w.start_offset_days is not None else None)
+        end = moment(w.end, market.timezone, end=True) if w.end else (
+            last - timedelta(days=w.end_offset_days) if last and w.end_offset_days is not None else None)
+        starts = [t for t in (first, start) if t is not None]
+        ends = [t for t in (last, end) if t is not None]
+        return (max(starts) if starts else None, min(ends) if ends else None)
