@@ -1,0 +1,5 @@
+# The project's Airflow image: the official one plus this project's pinned requirements.
+FROM apache/airflow:3.3.2-python3.11
+COPY requirements.txt constraints.txt /opt/project/
+RUN pip install --no-cache-dir -r /opt/project/requirements.txt -c /opt/project/constraints.txt \
+    "apache-airflow-providers-celery" "apache-airflow-providers-postgres" "apache-airflow==3.3.2"

@@ -1,0 +1,171 @@
+"""End to end on the embedded default: ``airflow standalone`` driven only through REST API v2.
+
+The emulators and Airflow run on free ports in temporary folders; everything is stopped when the
+module ends, also on failure.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from campaign_media.masters import parse_ps_time
+from emulators.photoshelter.seed import seed
+from emulators.runner import free_port, start_cloudinary, start_photoshelter
+from scripts.standalone import Standalone
+from tests.conftest import cld_connection, ps_connection
+
+pytestmark = [pytest.mark.e2e]
+CAMPAIGN = "spring-launch-2026"
+INGEST = "campaign_media_ingest"
+MARKETS = ["campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa"]
+EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    seeded = seed(base / "ps", images=12, galleries=1)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    af = Standalone(base / "airflow", free_port(), {
+        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
+        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
+        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+    })
+    try:
+        af.start()
+        yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
+    finally:
+        af.stop()
+        ps.stop()
+        cld.stop()
+
+
+def runs(af: Standalone, dag_id: str) -> list[dict]:
+    return af.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+
+def wait_for(predicate, timeout: float = 300, every: float = 3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def quiet(af: Standalone, dag_ids: list[str], settle: float = 10, timeout: float = 420) -> None:
+    """Every run of these DAGs finished, and nothing new started for ``settle`` seconds."""
+    since: list[float] = []
+
+    def done() -> bool:
+        open_runs = [r for d in dag_ids for r in runs(af, d) if r["state"] not in ("success", "failed")]
+        if open_runs:
+            since.clear()
+            return False
+        since.append(time.monotonic())
+        return since[-1] - since[0] >= settle
+
+    wait_for(done, timeout)
+
+
+def test_dags_are_listed_without_import_errors(stack) -> None:
+    af = stack["af"]
+    listed = wait_for(lambda: {d["dag_id"] for d in af.api("GET", "dags", params={"limit": 100})["dags"]}
+                      >= {INGEST, *MARKETS} and af.api("GET", "dags", params={"limit": 100})["dags"], 180)
+    assert {INGEST, *MARKETS, "campaign_media_api_health"} <= {d["dag_id"] for d in listed}
+    assert af.api("GET", "importErrors")["import_errors"] == []
+
+
+def test_a_scheduled_run_happens_by_itself(stack) -> None:
+    af = stack["af"]
+    af.api("PATCH", "dags/campaign_media_api_health", json={"is_paused": False})
+    run = wait_for(lambda: next((r for r in runs(af, "campaign_media_api_health")
+                                 if r["run_type"] == "scheduled" and r["state"] == "success"), None), 240)
+    assert run["data_interval_end"]
+
+
+def test_backfill_creates_one_run_per_interval_and_ingests_them(stack) -> None:
+    af, seeded = stack["af"], stack["seed"]
+    for dag_id in (INGEST, *MARKETS):
+        af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=4), today - timedelta(days=2)
+    backfill = af.api("POST", "backfills", json={
+        "dag_id": INGEST, "from_date": start.isoformat(), "to_date": end.isoformat(),
+        "reprocess_behavior": "none", "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
+    quiet(af, [INGEST, *MARKETS])
+    backfill_runs = [r for r in runs(af, INGEST) if r["run_type"] == "backfill"]
+    assert sorted(r["logical_date"][:10] for r in backfill_runs) == [
+        (start + timedelta(days=i)).date().isoformat() for i in range(3)]
+    assert all(r["state"] == "success" for r in backfill_runs)
+    assert af.api("GET", f"backfills/{backfill['id']}")["completed_at"]
+    # Expected end state: every approved master updated in those three days is in Cloudinary.
+    published = published_masters(stack)
+    in_range = [m for m in seeded["approved"]
+                if start <= parse_ps_time(image_updated(stack, m)) < end + timedelta(days=1)]
+    assert in_range and set(in_range) <= set(published)
+    stack["versions"] = published
+
+
+def published_masters(stack) -> dict[str, int]:
+    import httpx
+
+    cld = stack["cld"]
+    out: dict[str, int] = {}
+    cursor = None
+    while True:
+        params = {"prefix": f"campaigns/{CAMPAIGN}/masters/", "max_results": 500,
+                  **({"next_cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{cld.base_url}/v1_1/democloud/resources/image/upload", params=params,
+                         auth=(cld.credentials["api_key"], cld.credentials["api_secret"]), timeout=30).json()
+        out.update({r["public_id"].rsplit("/", 1)[1]: r["version"] for r in page["resources"]})
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return out
+
+
+def image_updated(stack, image_id: str) -> str:
+    import httpx
+
+    ps = stack["ps"]
+    headers = {"X-PS-Api-Key": ps.credentials["api_key"]}
+    login = httpx.post(f"{ps.base_url}/psapi/v3/mem/authenticate", headers=headers, data={
+        "email": ps.credentials["email"], "password": ps.credentials["password"], "mode": "token"}).json()["data"]
+    headers["X-PS-Auth-Token"] = login["token"]
+    httpx.post(f"{ps.base_url}/psapi/v3/mem/organization/{login['org'][0]['id']}/authenticate", headers=headers)
+    return httpx.get(f"{ps.base_url}/psapi/v3/mem/image/{image_id}", headers=headers).json()["data"]["Image"][
+        "updated_at"]
+
+
+def test_an_overlapping_backfill_changes_nothing(stack) -> None:
+    af = stack["af"]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    af.api("POST", "backfills", json={
+        "dag_id": INGEST, "from_date": (today - timedelta(days=3)).isoformat(),
+        "to_date": (today - timedelta(days=2)).isoformat(), "reprocess_behavior": "completed",
+        "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
+    quiet(af, [INGEST, *MARKETS])
+    assert all(r["state"] == "success" for r in runs(af, INGEST))
+    assert published_masters(stack) == stack["versions"]  # same assets, same versions
+
+
+def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
+    af, cld, storage = stack["af"], stack["cld"], stack["storage"]
+    explicit = cld.calls().get(EXPLICIT, 0)
+    manifest = storage / CAMPAIGN / "delivery" / "jp.json"
+    before = manifest.read_bytes() if manifest.exists() else None
+    run = af.api("POST", "dags/campaign_media_market_jp/dagRuns", json={
+        "logical_date": None, "conf": {"campaign": CAMPAIGN, "dry_run": True, "force": True}})
+    def finished() -> str | None:
+        state = af.api("GET", f"dags/campaign_media_market_jp/dagRuns/{run['dag_run_id']}")["state"]
+        return state if state in ("success", "failed") else None
+
+    state = wait_for(finished, 240)
+    assert state == "success"
+    assert run["conf"] == {"campaign": CAMPAIGN, "dry_run": True, "force": True}
+    assert cld.calls().get(EXPLICIT, 0) == explicit  # dry run: no renditions made
+    assert (manifest.read_bytes() if manifest.exists() else None) == before  # nothing published
