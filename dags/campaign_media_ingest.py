@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from campaign_media.config.loader import load_campaigns, load_markets
 
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 120)))
 CAMPAIGNS = load_campaigns(markets=load_markets()).items  # local YAML only: no I/O beyond the files
 MASTER_ASSETS = {cid: Asset(name=f"campaign_media.{cid}.masters", uri=f"campaign-media://{cid}/masters")
                  for cid in sorted(CAMPAIGNS)}
@@ -45,7 +47,7 @@ worker.
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,  # ingest runs never race each other for the same masters
-    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": timedelta(minutes=2),
+    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": RETRY_DELAY,
                   "retry_exponential_backoff": True},
     tags=["campaign-media", "ingest"],
     doc_md=DOC_MD,
@@ -61,11 +63,14 @@ def campaign_media_ingest() -> None:
         from campaign_media.operators import ingest
 
         context = get_current_context()
-        start, end = context["data_interval_start"], context["data_interval_end"]
+        # A run triggered without a logical date has no data interval: it examines every
+        # master (still skipping versions Cloudinary already has).
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
         chosen = context["params"]["campaign"]
         # Campaigns not over by the interval's start: masters approved before launch ship early,
         # so renditions are ready when the window opens (usage windows govern visibility).
-        campaigns = [c for cid, c in sorted(CAMPAIGNS.items()) if chosen in ("all", cid) and not c.ended(start)]
+        since = start or datetime.now(UTC)
+        campaigns = [c for cid, c in sorted(CAMPAIGNS.items()) if chosen in ("all", cid) and not c.ended(since)]
         with PhotoShelterHook() as ps:
             return ingest.plan(ps, CloudinaryHook(), campaigns, context["run_id"], start, end,
                                force=context["params"]["force"])
@@ -78,7 +83,7 @@ def campaign_media_ingest() -> None:
         get_current_context()["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
         return ingest.push(CloudinaryHook(), CAMPAIGNS[batch["campaign"]], batch)
 
-    @task(trigger_rule="all_done")
+    @task
     def report(batches: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         from campaign_media.operators import ingest
 

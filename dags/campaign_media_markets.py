@@ -6,6 +6,7 @@ the file, the field and the fix; every other market keeps loading and running.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from airflow.sdk import (
 from campaign_media.config.loader import ConfigError, load_campaigns, load_markets
 from campaign_media.config.models import Market
 
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 120)))
 MARKETS = load_markets()
 CAMPAIGNS = load_campaigns(markets=MARKETS)
 
@@ -73,7 +75,7 @@ def market_dag(market: Market) -> DAG:
         start_date=datetime(2026, 11, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "campaign-media", "retries": 2, "retry_delay": timedelta(minutes=2),
+        default_args={"owner": "campaign-media", "retries": 2, "retry_delay": RETRY_DELAY,
                       "retry_exponential_backoff": True},
         tags=["campaign-media", "market", market.code],
         doc_md=DOC_MD.format(name=market.name or market.code, code=market.code, locales=", ".join(market.locales),

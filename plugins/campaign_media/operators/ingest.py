@@ -11,6 +11,7 @@ passes through the worker). ``report`` merges the batch results into the run's r
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.masters import Master, changed_in, classify, master_public_id
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100
+BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task
 
 
 def campaign_galleries(ps: PhotoShelterHook, campaign: Campaign) -> tuple[list[str], str | None]:

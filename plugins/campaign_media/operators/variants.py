@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from campaign_media.masters import master_public_id
 from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 50
+BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
 
 
 def state_path(campaign: str, market: str):
@@ -134,6 +135,8 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
                                               batch["gallery_id"])
             written[name] = entry["ps_image_id"]
+        else:  # stored by an attempt that died before recording it: make sure its links are there
+            link_to_master(ps, campaign, market, item, rendition.name, entry)
         renditions[rendition.name] = entry
     return renditions
 
@@ -145,11 +148,17 @@ def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, ma
         local = Path(tmp) / entry["file_name"]
         cld.download(entry["url"], local)
         image = ps.upload_image(gallery_id, local)
-    ps.update_metadata(image["image_id"], custom={
+    link_to_master(ps, campaign, market, item, rendition, {**entry, "ps_image_id": image["image_id"]})
+    return image["image_id"]
+
+
+def link_to_master(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,
+                   entry: dict[str, Any]) -> None:
+    """The reference asset's metadata: which master, version, market and transformation it is."""
+    ps.update_metadata(entry["ps_image_id"], custom={
         "Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
         "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
         "Cloudinary URL": entry["url"], "Approval Status": "Published rendition"})
-    return image["image_id"]
 
 
 def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[dict[str, Any]]) -> dict[str, Any]:

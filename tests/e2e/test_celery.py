@@ -1,0 +1,97 @@
+"""The campaign lifecycle on Airflow's CeleryExecutor: Postgres, Redis, two workers, one of them
+killed mid-run. The run still completes on the other worker, with no duplicate and nothing lost."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from emulators.photoshelter.seed import seed
+from emulators.runner import free_port, start_cloudinary, start_photoshelter
+from tests.conftest import cld_connection, ps_connection
+from tests.e2e.cluster import CeleryCluster, Postgres, Redis
+from tests.e2e.test_standalone import INGEST, MARKETS, published_masters, quiet, runs
+
+pytestmark = [pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("celery")
+    seeded = seed(base / "ps", images=12, galleries=1)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    pg, redis = Postgres().start(), Redis().start()
+    af = CeleryCluster(base / "airflow", free_port(), {
+        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
+        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
+        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+        "CAMPAIGN_MEDIA_BATCH_SIZE": "2",  # many small mapped tasks, to spread over the workers
+        "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS": "3",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url,
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://airflow:airflow@127.0.0.1:{pg.port}/airflow",
+    })
+    try:
+        af.start()
+        yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "base": base}
+    finally:
+        af.stop()
+        for proc in (ps, cld, redis, pg):
+            proc.stop()
+
+
+def task_instances(af, dag_id: str) -> list[dict]:
+    return af.api("GET", f"dags/{dag_id}/dagRuns/~/taskInstances", params={"limit": 1000})["task_instances"]
+
+
+def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> None:
+    af, cld, ps, seeded = cluster["af"], cluster["cld"], cluster["ps"], cluster["seed"]
+    deadline = time.monotonic() + 180
+    while {d["dag_id"] for d in af.api("GET", "dags", params={"limit": 100})["dags"]} < {INGEST, *MARKETS}:
+        assert time.monotonic() < deadline, "DAGs not parsed"
+        time.sleep(3)
+    for dag_id in (INGEST, *MARKETS):
+        af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+    af.api("POST", f"dags/{INGEST}/dagRuns", json={"logical_date": None, "conf": {"force": True}})
+
+    # Kill worker1 once it has finished a task and is in the middle of another.
+    deadline = time.monotonic() + 240
+    while True:
+        received, finished = af.celery_tasks("worker1")
+        if finished and received - finished:
+            af.kill_worker("worker1")
+            break
+        assert time.monotonic() < deadline, "worker1 never ran a task"
+        time.sleep(0.2)
+    quiet(af, [INGEST, *MARKETS], settle=15, timeout=600)
+
+    assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
+    retried = [ti for d in (INGEST, *MARKETS) for ti in task_instances(af, d) if ti["try_number"] > 1]
+    placed = {name: af.task_instances_run(name) for name in ("worker1", "worker2")}
+    print(f"task instances run to the end per worker: {placed}; retried after the kill: "
+          f"{[(ti['dag_id'], ti['task_id'], ti['map_index'], ti['try_number']) for ti in retried]}")
+    assert placed["worker1"] >= 1 and placed["worker2"] >= 1
+    assert retried, "the task lost with worker1 was retried"
+
+    # Nothing lost: every shippable master is in Cloudinary, each with all its renditions in each
+    # market; no duplicate: exactly one PhotoShelter reference asset per rendition.
+    shippable = set(seeded["approved"]) | {seeded["broken"]["unreadable_licence"]}
+    assert set(published_masters(cluster)) == shippable
+    from campaign_media.config.loader import load_markets
+
+    markets = load_markets().items
+    headers = {"X-PS-Api-Key": ps.credentials["api_key"]}
+    login = httpx.post(f"{ps.base_url}/psapi/v3/mem/authenticate", headers=headers, data={
+        "email": ps.credentials["email"], "password": ps.credentials["password"], "mode": "token"}).json()["data"]
+    headers["X-PS-Auth-Token"] = login["token"]
+    httpx.post(f"{ps.base_url}/psapi/v3/mem/organization/{login['org'][0]['id']}/authenticate", headers=headers)
+    galleries = httpx.get(f"{ps.base_url}/psapi/v3/mem/gallery/query", headers=headers).json()["data"]["Gallery"]
+    for code, market in markets.items():
+        gallery = next(g for g in galleries if g["name"] == f"Spring Launch 2026 — renditions {code}")
+        names = [i["Image"]["file_name"] for i in httpx.get(
+            f"{ps.base_url}/psapi/v3/mem/gallery/{gallery['gallery_id']}/images", headers=headers,
+            params={"per_page": 1500, "extend": '{"Image": {"fields": "file_name"}}'}).json()["data"]["GalleryImage"]]
+        assert len(names) == len(set(names)) == len(shippable) * len(market.renditions), code
+    assert cld.calls().get("POST /v1_1/{cloud}/{rt}/explicit", 0) >= len(shippable) * len(markets)
