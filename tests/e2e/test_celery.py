@@ -12,7 +12,7 @@ from emulators.photoshelter.seed import seed
 from emulators.runner import free_port, start_cloudinary, start_photoshelter
 from tests.conftest import cld_connection, ps_connection
 from tests.e2e.cluster import CeleryCluster, Postgres, Redis
-from tests.e2e.test_standalone import INGEST, MARKETS, published_masters, quiet, runs
+from tests.e2e.support import INGEST, MARKETS, published_masters, quiet, runs
 
 pytestmark = [pytest.mark.e2e]
 

@@ -6,70 +6,15 @@ module ends, also on failure.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from campaign_media.masters import parse_ps_time
-from emulators.photoshelter.seed import seed
-from emulators.runner import free_port, start_cloudinary, start_photoshelter
-from scripts.standalone import Standalone
-from tests.conftest import cld_connection, ps_connection
+from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, image_updated, published_masters, quiet, runs, wait_for
 
 pytestmark = [pytest.mark.e2e]
-CAMPAIGN = "spring-launch-2026"
-INGEST = "campaign_media_ingest"
-MARKETS = ["campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa"]
 EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    base = tmp_path_factory.mktemp("e2e")
-    seeded = seed(base / "ps", images=12, galleries=1)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    af = Standalone(base / "airflow", free_port(), {
-        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
-        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
-        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
-    })
-    try:
-        af.start()
-        yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
-    finally:
-        af.stop()
-        ps.stop()
-        cld.stop()
-
-
-def runs(af: Standalone, dag_id: str) -> list[dict]:
-    return af.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
-
-
-def wait_for(predicate, timeout: float = 300, every: float = 3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def quiet(af: Standalone, dag_ids: list[str], settle: float = 10, timeout: float = 420) -> None:
-    """Every run of these DAGs finished, and nothing new started for ``settle`` seconds."""
-    since: list[float] = []
-
-    def done() -> bool:
-        open_runs = [r for d in dag_ids for r in runs(af, d) if r["state"] not in ("success", "failed")]
-        if open_runs:
-            since.clear()
-            return False
-        since.append(time.monotonic())
-        return since[-1] - since[0] >= settle
-
-    wait_for(done, timeout)
 
 
 def test_dags_are_listed_without_import_errors(stack) -> None:
@@ -109,36 +54,6 @@ def test_backfill_creates_one_run_per_interval_and_ingests_them(stack) -> None:
                 if start <= parse_ps_time(image_updated(stack, m)) < end + timedelta(days=1)]
     assert in_range and set(in_range) <= set(published)
     stack["versions"] = published
-
-
-def published_masters(stack) -> dict[str, int]:
-    import httpx
-
-    cld = stack["cld"]
-    out: dict[str, int] = {}
-    cursor = None
-    while True:
-        params = {"prefix": f"campaigns/{CAMPAIGN}/masters/", "max_results": 500,
-                  **({"next_cursor": cursor} if cursor else {})}
-        page = httpx.get(f"{cld.base_url}/v1_1/democloud/resources/image/upload", params=params,
-                         auth=(cld.credentials["api_key"], cld.credentials["api_secret"]), timeout=30).json()
-        out.update({r["public_id"].rsplit("/", 1)[1]: r["version"] for r in page["resources"]})
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return out
-
-
-def image_updated(stack, image_id: str) -> str:
-    import httpx
-
-    ps = stack["ps"]
-    headers = {"X-PS-Api-Key": ps.credentials["api_key"]}
-    login = httpx.post(f"{ps.base_url}/psapi/v3/mem/authenticate", headers=headers, data={
-        "email": ps.credentials["email"], "password": ps.credentials["password"], "mode": "token"}).json()["data"]
-    headers["X-PS-Auth-Token"] = login["token"]
-    httpx.post(f"{ps.base_url}/psapi/v3/mem/organization/{login['org'][0]['id']}/authenticate", headers=headers)
-    return httpx.get(f"{ps.base_url}/psapi/v3/mem/image/{image_id}", headers=headers).json()["data"]["Image"][
-        "updated_at"]
 
 
 def test_an_overlapping_backfill_changes_nothing(stack) -> None:

@@ -1,0 +1,31 @@
+"""The embedded-default stack (emulators + ``airflow standalone``) shared by the e2e modules."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulators.photoshelter.seed import seed
+from emulators.runner import free_port, start_cloudinary, start_photoshelter
+from scripts.standalone import Standalone
+from tests.conftest import cld_connection, ps_connection
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    seeded = seed(base / "ps", images=12, galleries=1)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    af = Standalone(base / "airflow", free_port(), {
+        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
+        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
+        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+    })
+    try:
+        af.start()
+        yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
+    finally:
+        af.stop()
+        ps.stop()
+        cld.stop()
+
+

@@ -1,0 +1,70 @@
+"""Helpers shared by the e2e suites: REST polling and reading the emulators' state."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from scripts.standalone import Standalone
+
+CAMPAIGN = "spring-launch-2026"
+INGEST = "campaign_media_ingest"
+MARKETS = ["campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa"]
+
+
+def runs(af: Standalone, dag_id: str) -> list[dict]:
+    return af.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+
+def wait_for(predicate, timeout: float = 300, every: float = 3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def quiet(af: Standalone, dag_ids: list[str], settle: float = 10, timeout: float = 420) -> None:
+    """Every run of these DAGs finished, and nothing new started for ``settle`` seconds."""
+    since: list[float] = []
+
+    def done() -> bool:
+        open_runs = [r for d in dag_ids for r in runs(af, d) if r["state"] not in ("success", "failed")]
+        if open_runs:
+            since.clear()
+            return False
+        since.append(time.monotonic())
+        return since[-1] - since[0] >= settle
+
+    wait_for(done, timeout)
+
+
+def published_masters(stack) -> dict[str, int]:
+    cld = stack["cld"]
+    out: dict[str, int] = {}
+    cursor = None
+    while True:
+        params = {"prefix": f"campaigns/{CAMPAIGN}/masters/", "max_results": 500,
+                  **({"next_cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{cld.base_url}/v1_1/democloud/resources/image/upload", params=params,
+                         auth=(cld.credentials["api_key"], cld.credentials["api_secret"]), timeout=30).json()
+        out.update({r["public_id"].rsplit("/", 1)[1]: r["version"] for r in page["resources"]})
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return out
+
+
+def image_updated(stack, image_id: str) -> str:
+    ps = stack["ps"]
+    headers = {"X-PS-Api-Key": ps.credentials["api_key"]}
+    login = httpx.post(f"{ps.base_url}/psapi/v3/mem/authenticate", headers=headers, data={
+        "email": ps.credentials["email"], "password": ps.credentials["password"], "mode": "token"}).json()["data"]
+    headers["X-PS-Auth-Token"] = login["token"]
+    httpx.post(f"{ps.base_url}/psapi/v3/mem/organization/{login['org'][0]['id']}/authenticate", headers=headers)
+    return httpx.get(f"{ps.base_url}/psapi/v3/mem/image/{image_id}", headers=headers).json()["data"]["Image"][
+        "updated_at"]
+
+
