@@ -83,7 +83,7 @@ def campaign_media_ingest() -> None:
         get_current_context()["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
         return ingest.push(CloudinaryHook(), CAMPAIGNS[batch["campaign"]], batch)
 
-    @task
+    @task(trigger_rule="none_failed")  # also when there was nothing to push; not when a push failed
     def report(batches: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         from campaign_media.operators import ingest
 
