@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class Standalone:
     env_extra: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     token: str = ""
+    restarted: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -72,12 +74,47 @@ class Standalone:
                 raise RuntimeError(f"airflow standalone exited; see {self.home / 'standalone.log'}")
             try:
                 if httpx.get(f"{self.url}/api/v2/version", timeout=2).status_code == 200 and self.login():
+                    self.watch_scheduler()
                     return self
             except (httpx.TransportError, KeyError, json.JSONDecodeError):
                 pass
             time.sleep(2)
         self.stop()
         raise RuntimeError(f"airflow standalone not ready after {timeout}s; see {self.home / 'standalone.log'}")
+
+    def watch_scheduler(self) -> None:
+        """Restart the scheduler if it dies, as a process supervisor would.
+
+        On SQLite the scheduler loop can die on ``StaleDataError`` when the API server writes
+        the same rows at the same moment (seen when a backfill is created while runs start);
+        ``airflow standalone`` does not restart its children.
+        """
+        import psutil
+
+        def is_scheduler(proc: psutil.Process) -> bool:
+            try:  # a dead (zombie) child has no command line: psutil raises for it
+                return proc.status() != psutil.STATUS_ZOMBIE and "scheduler" in " ".join(proc.cmdline())
+            except psutil.Error:
+                return False
+
+        def alive() -> bool:
+            try:
+                kids = psutil.Process(self.process.pid).children(recursive=True)  # type: ignore[union-attr]
+            except psutil.Error:
+                return True  # standalone itself is gone; nothing to supervise
+            return any(is_scheduler(k) for k in kids)
+
+        def loop() -> None:
+            while self.process and self.process.poll() is None:
+                time.sleep(3)
+                if self.process.poll() is None and not alive() and not (self.restarted and self.restarted[-1].poll()
+                                                                         is None):
+                    log = open(self.home / "scheduler-restarts.log", "ab")  # noqa: SIM115
+                    self.restarted.append(subprocess.Popen([sys.executable, "-m", "airflow", "scheduler"],
+                                                           env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                                           start_new_session=True))
+
+        threading.Thread(target=loop, daemon=True).start()
 
     def password(self) -> str:
         path = self.home / "simple_auth_manager_passwords.json.generated"
@@ -108,6 +145,10 @@ class Standalone:
         return response.json() if response.content else None
 
     def stop(self) -> None:
+        for proc in self.restarted:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
