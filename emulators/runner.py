@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -93,6 +94,22 @@ class EmulatorProcess:
                                         "retry_after": 1.0, "seed": None, "path_prefix": ""})
         self.control("POST", "clock", {})
         self.control("POST", "calls/reset")
+
+
+def photoshelter_connection(proc: EmulatorProcess, **overrides: Any) -> str:
+    """``AIRFLOW_CONN_PHOTOSHELTER_DEFAULT`` (JSON) for a running PhotoShelter emulator; keys in
+    ``overrides`` replace the connection's fields, ``extra`` is merged into its extras."""
+    extra = {"api_key": proc.credentials["api_key"], **overrides.pop("extra", {})}
+    return json.dumps({"conn_type": "http", "host": proc.base_url, "login": proc.credentials["email"],
+                       "password": proc.credentials["password"], "extra": extra, **overrides})
+
+
+def cloudinary_connection(proc: EmulatorProcess, **overrides: Any) -> str:
+    """``AIRFLOW_CONN_CLOUDINARY_DEFAULT`` (JSON) for a running Cloudinary emulator."""
+    extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}", **overrides.pop("extra", {})}
+    return json.dumps({"conn_type": "cloudinary", "host": proc.credentials["cloud_name"],
+                       "login": proc.credentials["api_key"], "password": proc.credentials["api_secret"],
+                       "extra": extra, **overrides})
 
 
 def start_photoshelter(data_dir: Path, port: int | None = None, args: list[str] | None = None) -> EmulatorProcess:

@@ -30,7 +30,13 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 import pandas as pd  # noqa: E402
 
 from emulators.photoshelter.seed import seed  # noqa: E402
-from emulators.runner import CLD_CREDENTIALS, PS_CREDENTIALS, free_port, start_cloudinary, start_photoshelter  # noqa: E402
+from emulators.runner import (  # noqa: E402
+    cloudinary_connection,
+    free_port,
+    photoshelter_connection,
+    start_cloudinary,
+    start_photoshelter,
+)
 from scripts.standalone import Standalone  # noqa: E402
 
 CAMPAIGN = "spring-launch-2026"
@@ -42,15 +48,8 @@ def say(text: str) -> None:
 
 
 def connections(ps, cld) -> dict[str, str]:
-    return {
-        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": json.dumps({
-            "conn_type": "http", "host": ps.base_url, "login": PS_CREDENTIALS["email"],
-            "password": PS_CREDENTIALS["password"], "extra": {"api_key": PS_CREDENTIALS["api_key"]}}),
-        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": json.dumps({
-            "conn_type": "cloudinary", "host": CLD_CREDENTIALS["cloud_name"], "login": CLD_CREDENTIALS["api_key"],
-            "password": CLD_CREDENTIALS["api_secret"],
-            "extra": {"upload_prefix": cld.base_url, "delivery_host": f"127.0.0.1:{cld.port}"}}),
-    }
+    return {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": photoshelter_connection(ps),
+            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld)}
 
 
 def wait_for_dags(af: Standalone, expected: set[str], timeout: float = 180) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +18,8 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 
 from emulators.runner import (  # noqa: E402
     EmulatorProcess,
+    cloudinary_connection,
+    photoshelter_connection,
     start_cloudinary,
     start_photoshelter,
 )
@@ -60,19 +61,12 @@ def clean_emulators(photoshelter: EmulatorProcess, cloudinary_emulator: Emulator
 
 
 def ps_connection(proc: EmulatorProcess, **overrides: object) -> str:
-    extra = {"api_key": proc.credentials["api_key"], **FAST_RETRY, **overrides.pop("extra", {})}
-    conn = {"conn_type": "http", "host": proc.base_url, "login": proc.credentials["email"],
-            "password": proc.credentials["password"], "extra": extra, **overrides}
-    return json.dumps(conn)
+    """The emulator's connection with fast retries (tests wait milliseconds, not seconds)."""
+    return photoshelter_connection(proc, **{**overrides, "extra": {**FAST_RETRY, **overrides.get("extra", {})}})
 
 
 def cld_connection(proc: EmulatorProcess, **overrides: object) -> str:
-    extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}", **FAST_RETRY,
-             **overrides.pop("extra", {})}
-    conn = {"conn_type": "cloudinary", "host": proc.credentials["cloud_name"],
-            "login": proc.credentials["api_key"], "password": proc.credentials["api_secret"],
-            "extra": extra, **overrides}
-    return json.dumps(conn)
+    return cloudinary_connection(proc, **{**overrides, "extra": {**FAST_RETRY, **overrides.get("extra", {})}})
 
 
 @pytest.fixture

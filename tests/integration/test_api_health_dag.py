@@ -24,8 +24,8 @@ def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, d
     _, cld_proc = connections
     monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld_proc, password="wrong-secret"))
     dag = dagbag.get_dag("campaign_media_api_health")
-    for task in dag.tasks:
-        task.retries = 0  # fail now rather than wait for the retry delay
+    for task in dag.tasks:  # fail now rather than wait for the retry delay; restored afterwards
+        monkeypatch.setattr(task, "retries", 0)
     run = dag.test()
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["photoshelter"] == "success" and states["cloudinary"] != "success"
