@@ -15,7 +15,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PS_CREDENTIALS = {"api_key": "PSEMULATOR1", "email": "pipeline@example.com", "password": "emulator-password"}
-CLD_CREDENTIALS = {"cloud_name": "democloud", "api_key": "123456789012345", "api_secret": "emulator-secret"}
+CLD_CREDENTIALS = {"cloud_name": "democloud", "api_key": "123456789012345", "api_secret": "emulator-secret",
+                   "auth_token_key": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}
 
 
 def free_port() -> int:
@@ -91,7 +92,8 @@ class EmulatorProcess:
     def reset(self) -> None:
         """No faults, real time, counters at zero."""
         self.control("POST", "faults", {"latency_ms": 0, "p_5xx": 0, "p_429": 0, "p_drop": 0,
-                                        "retry_after": 1.0, "seed": None, "path_prefix": ""})
+                                        "retry_after": 1.0, "seed": None, "path_prefix": "",
+                                        "fail_after": None})
         self.control("POST", "clock", {})
         self.control("POST", "calls/reset")
 
@@ -106,7 +108,8 @@ def photoshelter_connection(proc: EmulatorProcess, **overrides: Any) -> str:
 
 def cloudinary_connection(proc: EmulatorProcess, **overrides: Any) -> str:
     """``AIRFLOW_CONN_CLOUDINARY_DEFAULT`` (JSON) for a running Cloudinary emulator."""
-    extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}", **overrides.pop("extra", {})}
+    extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}",
+             "auth_token_key": proc.credentials["auth_token_key"], **overrides.pop("extra", {})}
     return json.dumps({"conn_type": "cloudinary", "host": proc.credentials["cloud_name"],
                        "login": proc.credentials["api_key"], "password": proc.credentials["api_secret"],
                        "extra": extra, **overrides})

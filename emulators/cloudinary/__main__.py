@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-from emulators.cloudinary.app import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_CLOUD, create_app
+from emulators.cloudinary.app import (
+    DEFAULT_API_KEY,
+    DEFAULT_API_SECRET,
+    DEFAULT_AUTH_TOKEN_KEY,
+    DEFAULT_CLOUD,
+    create_app,
+)
 from emulators.common.control import Control, add_fault_arguments, faults_from_args, serve
 
 
@@ -18,13 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cloud-name", default=DEFAULT_CLOUD)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     parser.add_argument("--api-secret", default=DEFAULT_API_SECRET)
+    parser.add_argument("--auth-token-key", default=DEFAULT_AUTH_TOKEN_KEY,
+                        help="hex key that signs __cld_token__ (token-based access)")
     parser.add_argument("--admin-hourly-limit", type=int, default=500,
                         help="Admin API calls allowed per hour (the free plan's figure)")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, cloud_name=args.cloud_name, api_key=args.api_key,
-                     api_secret=args.api_secret, admin_hourly_limit=args.admin_hourly_limit, control=control)
+                     api_secret=args.api_secret, auth_token_key=args.auth_token_key,
+                     admin_hourly_limit=args.admin_hourly_limit, control=control)
     serve(app, args.port)
     return 0
 

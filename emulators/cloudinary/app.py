@@ -7,6 +7,7 @@ build delivery URLs with ``cname="127.0.0.1:PORT", secure=False``. Behaviour com
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -44,6 +45,7 @@ from emulators.cloudinary.signing import (
     NOTIFICATION_PARAMS,
     delivery_signature,
     response_signature,
+    token_valid,
     verify_upload_signature,
 )
 from emulators.common.control import Control, ControlMiddleware, control_router
@@ -53,6 +55,7 @@ from emulators.common.store import DocStore
 DEFAULT_CLOUD = "democloud"
 DEFAULT_API_KEY = "123456789012345"
 DEFAULT_API_SECRET = "emulator-secret"
+DEFAULT_AUTH_TOKEN_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 TIMESTAMP_TOLERANCE = 3600  # seconds; stale signed requests are refused [INFERRED §1.5]
 MAX_RESULTS = 500
 DELETE_CHUNK = 1000
@@ -156,7 +159,8 @@ class Account:
 
 
 def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str = DEFAULT_API_KEY,
-               api_secret: str = DEFAULT_API_SECRET, admin_hourly_limit: int = 500,
+               api_secret: str = DEFAULT_API_SECRET, auth_token_key: str = DEFAULT_AUTH_TOKEN_KEY,
+               admin_hourly_limit: int = 500,
                control: Control | None = None) -> FastAPI:
     """Build the emulator for the product environment stored in ``data_dir``."""
     store = DocStore(data_dir)
@@ -267,6 +271,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
             metadata = parse_metadata(params["metadata"])
             check_metadata(metadata)
             res["metadata"] = {**res.get("metadata", {}), **metadata}
+        if parse_bool(params.get("invalidate"), False):
+            res["invalidations"] = res.get("invalidations", 0) + 1  # the CDN purge a real call asks for
         if params.get("access_control"):
             res["access_control"] = parse_access_control(params["access_control"])
             res["access_mode"] = "authenticated" if not access_allowed(res["access_control"], control.now()) \
@@ -292,7 +298,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
                 shutil.copyfileobj(upload.file, out, 1024 * 1024)
             filename = upload.filename or "file"
         elif isinstance(params.get("file"), str) and params["file"]:
-            filename = fetch_remote(params["file"], tmp)
+            # In a thread: the URL may be this emulator's own delivery route (a copy of an asset).
+            filename = await asyncio.to_thread(fetch_remote, params["file"], tmp)
         else:
             tmp.unlink(missing_ok=True)
             raise CloudinaryError(400, "Missing required parameter - file")
@@ -738,11 +745,17 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         if len(segments) > 1 and segments[0][:1] == "v" and segments[0][1:].isdigit():
             segments.pop(0)
         pid_ext = "/".join(segments)
-        if signature is not None:
+        token = request.query_params.get("__cld_token__")
+        if token is not None:
+            ok, reason = token_valid(token, raw, auth_token_key, control.now().timestamp())
+            if not ok:
+                return deny(401, reason)
+        elif signature is not None:
             to_sign = "/".join(components + [pid_ext])
             if not secrets.compare_digest(signature, delivery_signature(to_sign, api_secret, len(signature) > 8)):
                 return deny(401, "Invalid signature")
-        elif dtype == "authenticated" or (dtype == "private" and not components):
+        if token is None and signature is None and (dtype == "authenticated" or (dtype == "private"
+                                                                                   and not components)):
             return deny(401, "Signature required for this delivery type")
         public_id = unquote(pid_ext)
         stem, _, ext = public_id.rpartition(".")
@@ -751,7 +764,7 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
             res, ext = account.get(rt, dtype, public_id), ""
         if res is None:
             return deny(404, f"Resource not found - {stem or public_id}")
-        if dtype == "upload" and not access_allowed(res.get("access_control", []), control.now()):
+        if token is None and dtype == "upload" and not access_allowed(res.get("access_control", []), control.now()):
             return deny(401, "deny or ACL failure")
         accept = request.headers.get("accept", "")
         if rt == "raw" or (not components and (not ext or ext == res.get("format"))):
@@ -764,9 +777,15 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
                 return deny(400, f"Invalid Transformation - {exc}")
         data = path.read_bytes()
         account.bump(bandwidth=len(data), requests=1)
+        # Per-asset and per-transformation figures (an emulator extension: Cloudinary shows them
+        # only in the Console's reports, not through the Admin API).
         delivery = res.setdefault("delivery", {"requests": 0, "bytes": 0})
         delivery["requests"] += 1
         delivery["bytes"] += len(data)
+        key = "/".join(components) or "original"
+        per = delivery.setdefault("by_transformation", {}).setdefault(key, {"requests": 0, "bytes": 0})
+        per["requests"] += 1
+        per["bytes"] += len(data)
         account.save(res)
         media_type = {"jpg": "image/jpeg", "zip": "application/zip"}.get(media, f"image/{media}")
         if rt == "raw":

@@ -7,8 +7,12 @@ delivery signatures) and §6.3–6.6 (what an emulator must verify).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
+import hmac
+import re
 from typing import Any
+from urllib.parse import unquote
 
 # Never part of the string to sign (§1.5).
 UNSIGNED_PARAMS = frozenset({"file", "api_key", "signature", "resource_type", "cloud_name"})
@@ -60,3 +64,34 @@ def delivery_signature(to_sign: str, secret: str, long: bool = False) -> str:
     algorithm = "sha256" if long else "sha1"
     digest = hashlib.new(algorithm, (to_sign + secret).encode("utf-8")).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")[: 32 if long else 8]
+
+
+# Token-based access (§3.6): ``__cld_token__=[st=..~]exp=..[~acl=..]~hmac=..`` signed with the
+# account's hex encryption key, over ``url=<escaped path>`` when there is no ACL.
+_TOKEN_UNSAFE = re.compile(r'([ "#%&\'\/:;<=>?@\[\\\]^`{\|}~]+)')
+
+
+def _escape_lower(text: str) -> str:
+    escaped = _TOKEN_UNSAFE.sub(lambda m: "".join(f"%{b:02x}" for b in m.group(1).encode()), text)
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), escaped)
+
+
+def token_valid(token: str, path: str, key_hex: str, now: float) -> tuple[bool, str]:
+    """Check a ``__cld_token__`` value for ``path``; returns ``(ok, reason)``."""
+    parts = dict(part.split("=", 1) for part in token.split("~") if "=" in part)
+    given = parts.pop("hmac", "")
+    ordered = [f"{k}={parts[k]}" for k in ("ip", "st", "exp", "acl") if k in parts]
+    to_sign = ordered if "acl" in parts else [*ordered, f"url={_escape_lower(path)}"]
+    expected = hmac.new(bytes.fromhex(key_hex), "~".join(to_sign).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        return False, "Invalid token"
+    try:
+        if now >= int(parts["exp"]) or now < int(parts.get("st", 0)):
+            return False, "Token expired or not yet valid"
+    except (KeyError, ValueError):
+        return False, "Token without a valid exp"
+    if "acl" in parts:
+        patterns = [unquote(p) for p in parts["acl"].split("!")]
+        if not any(fnmatch.fnmatchcase(path, p) for p in patterns):
+            return False, "Token ACL does not cover this path"
+    return True, ""

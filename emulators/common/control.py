@@ -40,6 +40,8 @@ class Faults:
     seed: int | None = None
     # Only calls whose path starts with this are faulted ("" = all API calls).
     path_prefix: str = ""
+    # Deterministic outage: after this many matching calls, every further one gets a 503.
+    fail_after: int | None = None
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Control:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
+        self._matched = 0
 
     def now(self) -> datetime:
         """The emulator's notion of "now" (UTC), which tests may pin or shift."""
@@ -64,6 +67,7 @@ class Control:
         with self._lock:
             self.faults = Faults(**{**asdict(self.faults), **values})
             self._rng = random.Random(self.faults.seed)
+            self._matched = 0
         return self.faults
 
     def count(self, key: str) -> None:
@@ -75,6 +79,9 @@ class Control:
         f = self.faults
         with self._lock:
             roll = self._rng.random()
+            self._matched += 1
+            if f.fail_after is not None and self._matched > f.fail_after:
+                return "5xx"
         for name, p in (("drop", f.p_drop), ("429", f.p_429), ("5xx", f.p_5xx)):
             if roll < p:
                 return name

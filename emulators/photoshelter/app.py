@@ -109,6 +109,17 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         sessions.clear()
         return {"expired": n}
 
+    @app.post("/_emulator/images/{image_id}/license")
+    def set_license(image_id: str, values: dict[str, str]) -> dict[str, Any]:
+        """A rights manager edits a licence in PhotoShelter's UI (no public write API exists)."""
+        image = store.get("image", image_id)
+        if image is None:
+            return JSONResponse({"error": f"no image {image_id}"}, status_code=404)
+        image["License"] = {**image.get("License", {}), **values}
+        image["updated_at"] = ps_time()
+        store.put("image", image_id, image)
+        return {"License": image["License"]}
+
     # ----------------------------------------------------------------- auth helpers
     def check_api_key(request: Request, params: dict[str, Any]) -> None:
         given = request.headers.get("x-ps-api-key") or params.get("api_key")

@@ -71,6 +71,11 @@ def master_public_id(campaign: str, image_id: str) -> str:
     return f"campaigns/{campaign}/masters/{image_id}"
 
 
+def market_public_id(campaign: str, market: str, image_id: str) -> str:
+    """The market's published copy of a master: its renditions and its own access window."""
+    return f"campaigns/{campaign}/markets/{market}/{image_id}"
+
+
 def custom_fields(record: dict[str, Any]) -> dict[str, str]:
     return {str(m.get("name")): str(m.get("value") or "") for m in record.get("CustomMetadata") or []}
 

@@ -49,7 +49,7 @@ def calls(proc, route: str) -> int:
 
 
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
-EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
+EXPLICIT = UPLOAD  # a market copy with all its renditions: one upload call
 PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
 
 
@@ -105,7 +105,8 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", "fr.json"))
     masters = manifest["masters"]
     assert len(masters) == len(seeded["approved"]) + 1
-    entry = masters[seeded["approved"][0]]
+    chosen = seeded["approved"][1]  # worldwide rights, licence valid: public in France now
+    entry = masters[chosen]
     expected = {"hero": ((1600, 900), "JPEG"), "square": ((1080, 1080), "WEBP"), "product": ((800, 800), "PNG")}
     for name, (size, fmt) in expected.items():
         rendition = entry["renditions"][name]
@@ -125,7 +126,7 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     hero_id = entry["renditions"]["hero"]["ps_image_id"]
     record = hook.get_image(hero_id, extend={"CustomMetadata": {}})
     fields = {m["name"]: m["value"] for m in record["CustomMetadata"]}
-    assert fields["Master Image ID"] == seeded["approved"][0] and fields["Market"] == "fr"
+    assert fields["Master Image ID"] == chosen and fields["Market"] == "fr"
     assert fields["Rendition"] == "hero" and fields["Cloudinary URL"] == entry["renditions"]["hero"]["url"]
 
     # Again: nothing to do, no API writes.
@@ -139,7 +140,7 @@ def test_a_changed_master_is_reingested_and_rerendered(world, airflow_db, dagbag
     ps, cld, seeded = world["ps"], world["cld"], world["seed"]
     changed = seeded["approved"][1]
     PhotoShelterHook().update_metadata(changed, iptc={"headline": "retouched"})  # bumps updated_at
-    uploads, explicit, ps_uploads = calls(cld, UPLOAD), calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    uploads, ps_uploads = calls(cld, UPLOAD), calls(ps, PS_UPLOAD)
     # A manual run covers the last complete interval before its date: [today, tomorrow) holds now.
     result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
     assert result.state == "success" and states["announce[-1]"] == "success", states
@@ -150,7 +151,8 @@ def test_a_changed_master_is_reingested_and_rerendered(world, airflow_db, dagbag
     assert calls(cld, UPLOAD) == uploads + 1
     result, states = run(dagbag, "campaign_media_market_fr")
     assert result.state == "success", states
-    assert calls(cld, EXPLICIT) == explicit + 1  # one call makes all three renditions
+    # One more upload: the market copy with all three renditions (the ingest's was counted above).
+    assert calls(cld, UPLOAD) == uploads + 2
     assert calls(ps, PS_UPLOAD) == ps_uploads + 3  # three new reference assets for the new version
 
 

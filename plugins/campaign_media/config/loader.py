@@ -114,3 +114,16 @@ def lint(include: Path = INCLUDE) -> list[str]:
     markets = load_markets(Path(include) / "markets")
     campaigns = load_campaigns(Path(include) / "campaigns", markets)
     return list(markets.errors.values()) + list(campaigns.errors.values())
+
+
+def include_dir() -> Path:
+    """The include folder as the environment says *now* (tasks read the config at run time, so
+    an edited campaign file — an earlier end, a shortened window — applies on the next run)."""
+    return Path(os.environ.get("CAMPAIGN_MEDIA_INCLUDE") or INCLUDE)
+
+
+def current_config() -> tuple[dict[str, Market], dict[str, Campaign]]:
+    """The valid markets and campaigns, read now; invalid files are left out (the DAG files
+    already show them as import errors)."""
+    markets = load_markets(include_dir() / "markets")
+    return markets.items, load_campaigns(include_dir() / "campaigns", markets).items

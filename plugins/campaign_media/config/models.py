@@ -115,6 +115,8 @@ class Market(_Strict):
     breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = [320, 640, 1024, 1600]
     overlay: OverlayStyle = OverlayStyle()
     channels: list[Literal["web", "mobile", "ecommerce", "social"]] = ["web", "mobile", "ecommerce", "social"]
+    usage_rights: list[str] | None = Field(
+        default=None, description="PhotoShelter usage-rights values cleared for this market (None: any)")
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
@@ -169,6 +171,24 @@ class CampaignWindow(Window):
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
 
+class SignedUrls(_Strict):
+    """Masters whose usage rights are listed here are delivered only through expiring token
+    URLs (recorded in the delivery manifest), never by a public URL."""
+
+    usage_rights: Annotated[list[str], Field(min_length=1)]
+    ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 24
+
+
+class ArchivePolicy(_Strict):
+    """What happens after the campaign ends (+ ``grace_days``): the final renditions go to the
+    PhotoShelter ``gallery`` (default "<campaign name> — archive"), verified; then Cloudinary is
+    cleaned up: market copies deleted, masters kept restricted or deleted."""
+
+    gallery: str | None = None
+    grace_days: Annotated[int, Field(ge=0, le=365)] = 7
+    masters: Literal["restrict", "delete"] = "restrict"
+
+
 class Campaign(_Strict):
     id: Annotated[str, Field(pattern=SLUG)]
     name: str
@@ -177,7 +197,8 @@ class Campaign(_Strict):
     markets: Annotated[list[Annotated[str, Field(pattern=SLUG)]], Field(min_length=1)]
     copy_: dict[str, Copy] = Field(default_factory=dict, alias="copy")
     approval: Approval = Approval()
-    archive_gallery: str | None = None
+    signed_urls: SignedUrls | None = None
+    archive: ArchivePolicy = ArchivePolicy()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -203,6 +224,15 @@ class Campaign(_Strict):
         """Whether the campaign is over at ``at`` (a campaign that has not started is not)."""
         last = self.bounds()[1]
         return last is not None and at >= last
+
+    def archive_due(self, at: datetime) -> bool:
+        """Whether the campaign ended at least ``archive.grace_days`` before ``at``."""
+        last = self.bounds()[1]
+        return last is not None and at >= last + timedelta(days=self.archive.grace_days)
+
+    @property
+    def archive_gallery(self) -> str:
+        return self.archive.gallery or f"{self.name} — archive"
 
     def market_window(self, market: Market) -> tuple[datetime | None, datetime | None]:
         """The market's effective window in UTC: its own window (absolute in its time zone, or

@@ -6,6 +6,9 @@ Connection::
         "login": "<api key>", "password": "<api secret>",
         "extra": {"timeout": 60}}'
 
+Add ``"auth_token_key": "<hex key>"`` (the account's token-based access key) for expiring
+token URLs: the pipeline's own downloads of restricted assets and campaign-specific links.
+
 For the emulator add ``"upload_prefix": "http://127.0.0.1:PORT"`` and
 ``"delivery_host": "127.0.0.1:PORT"`` to the extras (delivery URLs then use ``cname`` with
 ``secure=False``). Real accounts leave both out: the SDK's defaults, with ``secure=True``.
@@ -17,14 +20,16 @@ two hooks for two accounts can live in one process. Facts used: ``reference/clou
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 import cloudinary.api
 import cloudinary.api_client.call_api
@@ -47,6 +52,13 @@ REMOTE_SOURCE_BUSY = re.compile(r"Error in loading .* - (420|429|5\d\d)\b")
 
 class CloudinaryError(RuntimeError):
     """A Cloudinary call failed; the message names the call and the service's reason."""
+
+
+class Fetched(NamedTuple):
+    """What a download wrote: its size and SHA-256 (to verify a copy against what was served)."""
+
+    size: int
+    sha256: str
 
 
 # urllib3's default policy would silently retry Admin GETs on 429/503 (sleeping on Retry-After)
@@ -126,6 +138,9 @@ class CloudinaryHook(BaseHook):
             raise ValueError(f"Connection {cloudinary_conn_id!r} needs host (the cloud name), login (API key) "
                              "and password (API secret)")
         mask_secret(conn.password)
+        self.auth_token_key: str | None = extras.get("auth_token_key")
+        if self.auth_token_key:
+            mask_secret(self.auth_token_key)
         self.cloud_name = cloud_name
         self.timeout = float(extras.get("timeout", 60))
         self.retry = retry or RetryPolicy.from_extras(extras)
@@ -209,6 +224,12 @@ class CloudinaryHook(BaseHook):
         """Replace an asset's ``access_control`` rules (anonymous windows, token)."""
         return self._run(f"update access_control {public_id}", lambda: cloudinary.api.update(
             public_id, type=delivery_type, access_control=rules, **self._api))
+
+    def set_access_control(self, public_id: str, rules: list[dict[str, Any]], *, invalidate: bool = False,
+                           delivery_type: str = "upload") -> dict[str, Any]:
+        """Replace an asset's ``access_control`` through the Upload API (``explicit``: no hourly
+        Admin quota); ``invalidate`` purges the CDN so a closed asset stops being served."""
+        return self.explicit(public_id, delivery_type=delivery_type, access_control=rules, invalidate=invalidate)
 
     def add_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
         result = self._run("add tags", lambda: cloudinary.uploader.add_tag(tags, public_ids, **self._api))
@@ -297,39 +318,55 @@ class CloudinaryHook(BaseHook):
 
     # ------------------------------------------------------------------ delivery
     def delivery_url(self, public_id: str, *, transformation: list[dict[str, Any]] | dict[str, Any] | None = None,
-                     format: str | None = None, sign: bool = False, delivery_type: str = "upload",
-                     version: int | None = None) -> str:
-        """A delivery URL (signed with ``s--SIG--`` when ``sign`` or the type needs it)."""
+                     raw_transformation: str | None = None, format: str | None = None, sign: bool = False,
+                     delivery_type: str = "upload", version: int | None = None,
+                     token_expires_at: datetime | None = None, token_ttl: int | None = None) -> str:
+        """A delivery URL (signed with ``s--SIG--`` when ``sign`` or the type needs it).
+
+        ``token_ttl`` (seconds) or ``token_expires_at`` append an expiring ``__cld_token__``,
+        which opens restricted assets (``access_control``) until it expires; it needs the
+        connection's ``auth_token_key``.
+        """
         options: dict[str, Any] = dict(self._delivery, type=delivery_type,
                                        sign_url=sign or delivery_type in ("authenticated", "private"))
         if transformation:
             options["transformation"] = transformation if isinstance(transformation, list) else [transformation]
+        if raw_transformation:
+            options["raw_transformation"] = raw_transformation
         if format:
             options["format"] = format
         if version:
             options["version"] = version
+        if token_ttl is not None or token_expires_at is not None:
+            if not self.auth_token_key:
+                raise CloudinaryError(f"connection {self.cloudinary_conn_id!r} has no auth_token_key in its extras; "
+                                      "token URLs need the account's token key (Settings → Security)")
+            expires = int(token_expires_at.timestamp()) if token_expires_at else int(time.time()) + int(token_ttl or 0)
+            options.update(sign_url=True, auth_token={"key": self.auth_token_key, "expiration": expires})
         url, _ = cloudinary.utils.cloudinary_url(public_id, **options)
         return url
 
-    def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024) -> int:
-        """Stream a delivery or archive URL to ``dest``; returns the bytes written."""
+    def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024) -> Fetched:
+        """Stream a delivery or archive URL to ``dest``; returns its size and SHA-256."""
         dest = Path(dest)
 
-        def fetch() -> int:
+        def fetch() -> Fetched:
             try:
                 with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
                     if response.status_code in (420, 429) or response.status_code >= 500:
                         raise TransientError(f"HTTP {response.status_code}", retry_hint(
                             {k.lower(): v for k, v in response.headers.items()}))
                     if response.status_code >= 400:
-                        raise CloudinaryError(f"Cloudinary download {url} failed: {response.status_code} "
+                        shown = url.split("?", 1)[0]  # never log a token
+                        raise CloudinaryError(f"Cloudinary download {shown} failed: {response.status_code} "
                                               f"{response.headers.get('x-cld-error', '')}".strip())
-                    size = 0
+                    size, digest = 0, hashlib.sha256()
                     with open(dest, "wb") as out:
                         for block in response.iter_bytes(chunk_size):
                             out.write(block)
+                            digest.update(block)
                             size += len(block)
-                    return size
+                    return Fetched(size, digest.hexdigest())
             except httpx.TransportError as exc:
                 raise TransientError(f"connection problem ({exc})") from exc
 
@@ -347,7 +384,7 @@ class CloudinaryHook(BaseHook):
 
     def download_archive(self, dest: str | os.PathLike[str], **selection: Any) -> int:
         """Stream a ZIP of the selected originals to ``dest``; returns its size."""
-        return self.download(self.archive_url(**selection), dest)
+        return self.download(self.archive_url(**selection), dest).size
 
     def usage(self, day: date | None = None) -> dict[str, Any]:
         """The account's usage report (storage, bandwidth, transformations), for a day or overall."""

@@ -5,7 +5,8 @@ already in Cloudinary (one Admin API call per 500 assets), keeps the approved ma
 changed inside the run's data interval and whose version Cloudinary does not have yet, and
 writes them to batch manifests. ``push`` uploads one batch (one Upload API call per master,
 Cloudinary fetching the original straight from PhotoShelter's signed link, so no original
-passes through the worker). ``report`` merges the batch results into the run's report.
+passes through the worker; masters are token-only, never public). ``report`` merges the batch
+results into the run's report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.masters import Master, changed_in, classify, master_public_id
+from campaign_media.windows import TOKEN_ONLY
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task
@@ -95,8 +97,9 @@ def push(cld: CloudinaryHook, campaign: Campaign, batch: dict[str, Any]) -> dict
         master = Master.from_dict(data)
         tags = [f"campaign:{campaign.id}", *(f"market:{m}" for m in campaign.markets), f"owner:{master.owner}"]
         try:
+            # Masters are never delivered publicly: only token URLs (the pipeline's) open them.
             result = cld.upload(master.link, master.public_id(campaign.id), overwrite=True, tags=tags,
-                                context=master.context(campaign.id))
+                                context=master.context(campaign.id), access_control=TOKEN_ONLY)
         except CloudinaryError as exc:
             failed[master.image_id] = str(exc).split("failed: ", 1)[-1]
             continue

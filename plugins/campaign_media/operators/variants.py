@@ -2,11 +2,13 @@
 
 ``plan`` lists the campaign's masters in Cloudinary (one Admin API call per 500) and keeps
 those whose renditions are missing, stale (the master's version or the market's rendition
-spec changed) or not yet written back. ``render`` makes all of a master's renditions for the
-market in **one** ``explicit`` call (eager transformations), then stores each new rendition in
-PhotoShelter as a reference asset linked to its master (exactly once: the file name is the
-key). ``publish`` folds the batch results into the market's state and writes the delivery
-manifest a CMS, storefront or app consumes.
+spec changed) or not yet written back. ``render`` makes the market's *copy* of each master
+(``campaigns/<c>/markets/<m>/<image_id>``, fetched by Cloudinary from the token-only master)
+with all its renditions (eager) and its own access window, in **one** upload call: a copy per
+market is what lets each market open and close at its own midnight. Each new rendition is then
+stored in PhotoShelter as a reference asset linked to its master (exactly once: the file name
+is the key). ``publish`` folds the batch results into the market's state and writes the
+delivery manifest a CMS, storefront or app consumes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +26,31 @@ from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.masters import master_public_id
+from campaign_media.masters import market_public_id, master_public_id
 from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
+from campaign_media.windows import Rights, decide
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
+TOKEN_TTL = 900  # seconds a pipeline download link to a restricted asset stays valid
+LAYOUT = "market-copies-v2"  # part of the spec hash: state written by an older layout is redone
 
 
 def state_path(campaign: str, market: str):
     return storage.path(campaign, "markets", market, "state.json")
 
 
+def access_path(campaign: str, market: str):
+    """Where the usage-window DAG records each master's access decision and signed URLs."""
+    return storage.path(campaign, "markets", market, "access.json")
+
+
 def specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any]], str]:
     """The market's eager specs for this campaign and a hash that changes when they do."""
     headline = headline_for(campaign, market)
     eager = [eager_spec(r, market, headline) for r in market.renditions]
-    return eager, hashlib.sha1(json.dumps(eager, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    text = json.dumps([LAYOUT, eager], sort_keys=True, ensure_ascii=False)
+    return eager, hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def published_collection_name(campaign: Campaign) -> str:
@@ -69,7 +81,9 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
             if force or known.get("version") != context.get("ps_version") or known.get("spec") != spec_hash \
                     or not complete:
                 todo.append({"image_id": image_id, "public_id": res["public_id"],
-                             "version": context.get("ps_version", ""), "format": res.get("format") or "jpg"})
+                             "version": context.get("ps_version", ""), "format": res.get("format") or "jpg",
+                             "licence_expiry": context.get("licence_expiry", ""),
+                             "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", "")})
         gallery_id = ""
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
@@ -95,16 +109,18 @@ def existing_writebacks(ps: PhotoShelterHook, gallery_id: str) -> dict[str, str]
 
 def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
            batch: dict[str, Any]) -> dict[str, Any]:
-    """All renditions of each master in one call, then the write-back of each new rendition."""
+    """Each master's market copy with all its renditions in one call, then the write-back of
+    each new rendition."""
     eager, spec_hash = specs(campaign, market)
     written = {} if batch["dry_run"] else existing_writebacks(ps, batch["gallery_id"])
     done: dict[str, Any] = {}
     failed: dict[str, str] = {}
     for item in storage.read_json(batch["path"], []):
         try:
-            done[item["image_id"]] = {"version": item["version"], "spec": spec_hash, "public_id": item["public_id"],
-                                      "renditions": render_master(ps, cld, campaign, market, item, eager, batch,
-                                                                  written)}
+            done[item["image_id"]] = {
+                "version": item["version"], "spec": spec_hash, "master": item["public_id"],
+                "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
+                "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
         except (CloudinaryError, PhotoShelterError) as exc:
             failed[item["image_id"]] = str(exc)
     path = storage.write_json(batch["path"].replace("batch-", "result-"), {"done": done, "failed": failed})
@@ -117,23 +133,34 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
                   item: dict[str, Any], eager: list[dict[str, Any]], batch: dict[str, Any],
                   written: dict[str, str]) -> dict[str, Any]:
+    copy_id = market_public_id(campaign.id, market.code, item["image_id"])
     renditions: dict[str, Any] = {}
     if batch["dry_run"]:  # URLs only: no API call, nothing stored
         for rendition, spec in zip(market.renditions, eager, strict=True):
-            renditions[rendition.name] = {"url": cld.delivery_url(item["public_id"], format=spec["format"],
+            renditions[rendition.name] = {"url": cld.delivery_url(copy_id, format=spec["format"],
                                                                   transformation=spec["transformation"]),
                                           "format": spec["format"]}
         return renditions
-    result = cld.explicit(item["public_id"], eager=eager)
-    for rendition, derived in zip(market.renditions, result.get("eager", []), strict=True):
+    # The copy starts with the access the usage-window DAG would give it now (fails closed).
+    rights = Rights(item.get("licence_expiry", ""), item.get("usage_rights", ""))
+    access = decide(campaign, market, rights, datetime.now(UTC))
+    source = cld.delivery_url(item["public_id"], format=item["format"], token_ttl=TOKEN_TTL)
+    result = cld.upload(source, copy_id, overwrite=True, eager=eager, access_control=access.rules,
+                        tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
+                        context={"ps_image_id": item["image_id"], "ps_version": item["version"],
+                                 "campaign": campaign.id, "market": market.code,
+                                 "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+    for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
         name = writeback_file_name(campaign.id, market.code, item["image_id"], rendition.name, item["version"],
                                    derived["format"])
         entry = {"url": derived["secure_url"], "width": derived["width"], "height": derived["height"],
                  "bytes": derived["bytes"], "format": derived["format"], "transformation": derived["transformation"],
                  "file_name": name, "ps_image_id": written.get(name)}
         if entry["ps_image_id"] is None:
+            private = cld.delivery_url(copy_id, transformation=spec["transformation"], format=spec["format"],
+                                       token_ttl=TOKEN_TTL)
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
-                                              batch["gallery_id"])
+                                              batch["gallery_id"], private)
             written[name] = entry["ps_image_id"]
         else:  # stored by an attempt that died before recording it: make sure its links are there
             link_to_master(ps, campaign, market, item, rendition.name, entry)
@@ -142,11 +169,12 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
 
 
 def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
-               rendition: str, entry: dict[str, Any], gallery_id: str) -> str:
-    """Store one published rendition in PhotoShelter with metadata naming its master."""
+               rendition: str, entry: dict[str, Any], gallery_id: str, source: str) -> str:
+    """Store one published rendition in PhotoShelter with metadata naming its master; ``source``
+    is a token URL, since the copy may not be public yet."""
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / entry["file_name"]
-        cld.download(entry["url"], local)
+        cld.download(source, local)
         image = ps.upload_image(gallery_id, local)
     link_to_master(ps, campaign, market, item, rendition, {**entry, "ps_image_id": image["image_id"]})
     return image["image_id"]
@@ -175,16 +203,29 @@ def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: li
     if dry_run:
         return {"campaign": campaign.id, "market": market.code, "dry_run": True, "failed": len(failed)}
     storage.write_json(state_path(campaign.id, market.code), state)
-
-    def url_for(public_id: str, spec: dict[str, Any]) -> str:
-        return cld.delivery_url(public_id, transformation=spec)
-
-    manifest = {"campaign": campaign.id, "market": market.code, "locales": market.locales,
-                "masters": {image_id: delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
-                            for image_id, entry in sorted(state.items())}}
-    path = storage.write_json(storage.path(campaign.id, "delivery", f"{market.code}.json"), manifest)
+    path = write_manifest(cld, campaign, market)
     renditions = sum(len(e["renditions"]) for e in state.values())
     log.info("delivery manifest for %s/%s: %s (%d masters, %d renditions)", campaign.id, market.code, path,
              len(state), renditions)
     return {"campaign": campaign.id, "market": market.code, "manifest": path, "masters": len(state),
             "renditions": renditions, "failed": len(failed)}
+
+
+def write_manifest(cld: CloudinaryHook, campaign: Campaign, market: Market) -> str:
+    """The delivery manifest of a market, from its state and the latest access decisions: per
+    master the stored renditions, channel and ``srcset`` URLs, its window and status, and the
+    expiring signed URLs of masters delivered only that way. One writer for both DAGs."""
+    state = storage.read_json(state_path(campaign.id, market.code), {})
+    access = storage.read_json(access_path(campaign.id, market.code), {})
+
+    def url_for(public_id: str, spec: dict[str, Any]) -> str:
+        return cld.delivery_url(public_id, transformation=spec)
+
+    masters = {}
+    for image_id, entry in sorted(state.items()):
+        masters[image_id] = delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
+        if image_id in access:
+            masters[image_id]["access"] = access[image_id]
+    manifest = {"campaign": campaign.id, "market": market.code, "locales": market.locales,
+                "timezone": market.timezone, "masters": masters}
+    return storage.write_json(storage.path(campaign.id, "delivery", f"{market.code}.json"), manifest)

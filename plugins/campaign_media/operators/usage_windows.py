@@ -1,0 +1,120 @@
+"""Usage-window enforcement: PhotoShelter rights → Cloudinary delivery rules, reconciled.
+
+Each run reads every master's current rights from PhotoShelter (one listing call per page of
+500 per gallery), decides each market copy's access (``campaign_media.windows``), compares it
+with the ``access_control`` Cloudinary holds, and repairs what differs — closing with a CDN
+invalidation. Cloudinary's own rule then opens and closes the copy on time even if Airflow is
+down; this run only catches drift, shortened licences, revoked approvals and ended windows.
+Masters are checked to be token-only. Signed-only masters get fresh expiring token URLs in the
+manifest. The run's report says what opened, closed, was repaired or stays restricted.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.config.models import Campaign, Market
+from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.masters import classify, market_public_id, master_public_id
+from campaign_media.operators.ingest import campaign_galleries
+from campaign_media.operators.variants import access_path, specs, state_path, write_manifest
+from campaign_media.windows import TOKEN_ONLY, Access, Rights, decide, deliverable, iso, normalise
+
+log = logging.getLogger(__name__)
+
+
+def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights]:
+    """``image_id -> Rights`` for every record in the campaign's source galleries, as of now."""
+    rights: dict[str, Rights] = {}
+    for gallery_id in campaign_galleries(ps, campaign)[0]:
+        for record in ps.iter_gallery_images(gallery_id):
+            master, _ = classify(record, campaign.approval)
+            image_id = record.get("image_id") or (record.get("Image") or {}).get("image_id")
+            rights[image_id] = Rights(master.licence_expiry, master.usage_rights) if master else \
+                Rights("", "", approved=False)
+    return rights
+
+
+def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, access: Access, public_id: str,
+                now: datetime) -> dict[str, Any]:
+    """Expiring token URLs of a signed-only master's renditions, valid at most until its window
+    ends; none outside the window."""
+    if access.mode != "signed" or access.phase != "open" or campaign.signed_urls is None:
+        return {}
+    expires = now + timedelta(hours=campaign.signed_urls.ttl_hours)
+    if access.end is not None and access.end < expires:
+        expires = access.end
+    eager, _ = specs(campaign, market)
+    urls = {rendition.name: cld.delivery_url(public_id, transformation=spec["transformation"], format=spec["format"],
+                                             token_expires_at=expires)
+            for rendition, spec in zip(market.renditions, eager, strict=True)}
+    return {"expires_at": iso(expires), "renditions": urls}
+
+
+def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
+                     now: datetime, report: dict[str, list[dict[str, Any]]]) -> int:
+    """Bring every market copy's rules to what its rights and windows say; returns how many."""
+    previous = storage.read_json(access_path(campaign.id, market.code), {})
+    state = storage.read_json(state_path(campaign.id, market.code), {})
+    decisions: dict[str, Any] = {}
+    prefix = market_public_id(campaign.id, market.code, "")
+    for res in cld.iter_resources(prefix=prefix):
+        image_id = res["public_id"][len(prefix):]
+        access = decide(campaign, market, rights.get(image_id), now)
+        current = res.get("access_control") or []
+        was_public = deliverable(current, now)
+        item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
+        if normalise(current) != normalise(access.rules):
+            closing = was_public and not deliverable(access.rules, now)
+            cld.set_access_control(res["public_id"], access.rules, invalidate=closing)
+            kind = "closed" if closing else "opened" if deliverable(access.rules, now) and not was_public \
+                else "repaired"
+            report[kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
+                                 "rules_were": current, "rules": access.rules})
+        elif previous.get(image_id, {}).get("public") is not None \
+                and previous[image_id]["public"] != access.public_now:
+            # Cloudinary's own window rule opened or closed it since the last run.
+            report["opened" if access.public_now else "closed"].append(
+                {**item, "by": "Cloudinary's rule", "reason": access.phase})
+        if access.mode == "restricted":
+            report["restricted"].append({**item, "reason": access.reason})
+        decisions[image_id] = {**access.to_dict(), "public": access.public_now,
+                               "signed": signed_urls(cld, campaign, market, access, res["public_id"], now)}
+        if decisions[image_id]["signed"]:
+            report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
+    storage.write_json(access_path(campaign.id, market.code), decisions)
+    if state:
+        write_manifest(cld, campaign, market)
+    return len(decisions)
+
+
+def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
+              now: datetime, run_key: str) -> dict[str, Any]:
+    """One campaign: masters token-only, every market copy's rules right; the run's report."""
+    report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
+                                                                 "signed")}
+    rights = current_rights(ps, campaign)
+    masters = 0
+    for res in cld.iter_resources(prefix=master_public_id(campaign.id, "")):
+        masters += 1
+        if normalise(res.get("access_control")) != normalise(TOKEN_ONLY):
+            was_public = deliverable(res.get("access_control"), now)
+            cld.set_access_control(res["public_id"], TOKEN_ONLY, invalidate=was_public)
+            report["repaired"].append({"image_id": res["public_id"].rsplit("/", 1)[-1], "market": "(master)",
+                                       "public_id": res["public_id"], "reason": "masters are token-only",
+                                       "rules_were": res.get("access_control") or [], "rules": TOKEN_ONLY})
+    copies = sum(reconcile_market(cld, campaign, market, rights, now, report) for market in markets)
+    counts = {k: len(v) for k, v in report.items()}
+    summary = {"campaign": campaign.id, "as_of": iso(now), "masters": masters, "copies": copies, **counts}
+    path = storage.write_json(storage.path(campaign.id, "windows", f"{run_key}.json"),
+                              {"summary": summary, **report})
+    storage.write_json(storage.path(campaign.id, "windows", "latest.json"), {"summary": summary, **report})
+    log.info("usage windows %s: %s", campaign.id, summary)
+    for kind in ("opened", "closed", "repaired", "restricted"):
+        for item in report[kind]:
+            log.info("  %-10s %s/%s %s", kind, item["market"], item["image_id"], item.get("reason", ""))
+    return {**summary, "report": path}

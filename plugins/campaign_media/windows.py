@@ -1,0 +1,149 @@
+"""Usage windows: when a published asset may be delivered in a market (pure, no I/O).
+
+The effective window of a master in a market is the intersection of the campaign's window,
+the market's window (each in its own time zone) and the master's licence. This module turns
+that, plus the master's rights, into the Cloudinary ``access_control`` rules that enforce it
+by themselves, so delivery stays right while Airflow is down:
+
+* public masters get one ``anonymous`` rule with the window's start and end;
+* after the window — and for restricted masters (rights unreadable, not cleared for the market, no
+  longer approved) and masters whose rights ask for signed delivery get ``token`` only, so
+  nothing but an expiring token URL opens them. It fails closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from campaign_media.config.models import Campaign, Market
+from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
+
+TOKEN_ONLY: list[dict[str, str]] = [{"access_type": "token"}]
+Phase = Literal["before", "open", "after"]
+Mode = Literal["public", "signed", "restricted"]
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What PhotoShelter says about a master right now (``None`` = not found or not approved)."""
+
+    licence_expiry: str  # ISO-8601, "" when the licence does not expire, "unreadable"
+    usage_rights: str
+    approved: bool = True
+
+
+@dataclass(frozen=True)
+class Access:
+    """The decision for one master in one market at one moment."""
+
+    mode: Mode
+    phase: Phase
+    start: datetime | None
+    end: datetime | None
+    reason: str = ""
+    rules: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def public_now(self) -> bool:
+        return self.mode == "public" and self.phase == "open"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "phase": self.phase, "reason": self.reason,
+                "start": iso(self.start), "end": iso(self.end)}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def parse_rule_time(value: str) -> datetime:
+    """Cloudinary rule times: ISO-8601 (``Z`` or an offset) or ``2018-02-22 16:20:57 +0200``."""
+    text = value.strip().replace("Z", "+00:00")
+    for candidate in (text, text.replace(" +", "+").replace(" -", "-")):
+        try:
+            return datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+    raise ValueError(f"not an access_control time: {value!r}")
+
+
+def effective_window(campaign: Campaign, market: Market, licence_expiry: str) -> tuple[datetime | None,
+                                                                                          datetime | None]:
+    """Campaign ∩ market ∩ licence, in UTC (``None`` = open-ended). The licence must be readable."""
+    start, end = campaign.market_window(market)
+    licence_end = parse_ps_time(licence_expiry) if licence_expiry else None
+    if licence_end is not None and (end is None or licence_end < end):
+        end = licence_end
+    return start, end
+
+
+def phase_at(start: datetime | None, end: datetime | None, now: datetime) -> Phase:
+    if end is not None and now >= end:
+        return "after"
+    if start is not None and now < start:
+        return "before"
+    return "open"
+
+
+def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datetime) -> Access:
+    """Where a master stands in a market at ``now`` and the rules that enforce it."""
+    problem = restriction(market, rights)
+    if problem:
+        start, end = campaign.market_window(market)
+        return Access("restricted", phase_at(start, end, now), start, end, problem, TOKEN_ONLY)
+    assert rights is not None
+    start, end = effective_window(campaign, market, rights.licence_expiry)
+    phase = phase_at(start, end, now)
+    if start is not None and end is not None and end <= start:
+        phase = "after"  # the licence ended before the window opened: never deliverable
+    signed = bool(campaign.signed_urls and rights.usage_rights in campaign.signed_urls.usage_rights)
+    mode: Mode = "signed" if signed else "public"
+    if signed or phase == "after":
+        return Access(mode, phase, start, end, "signed delivery only" if signed else "window over", TOKEN_ONLY)
+    rule = {"access_type": "anonymous"}
+    if start:
+        rule["start"] = iso(start)
+    if end:
+        rule["end"] = iso(end)
+    return Access(mode, phase, start, end, "", [rule])
+
+
+def restriction(market: Market, rights: Rights | None) -> str:
+    """Why a master may not be delivered publicly at all in this market ("" = it may)."""
+    if rights is None:
+        return "not found in PhotoShelter"
+    if not rights.approved:
+        return "no longer approved in PhotoShelter"
+    if rights.licence_expiry == LICENCE_UNREADABLE:
+        return "licence expiry unreadable in PhotoShelter"
+    if not rights.usage_rights:
+        return "no usage rights recorded in PhotoShelter"
+    if market.usage_rights is not None and rights.usage_rights not in market.usage_rights:
+        return f"usage rights {rights.usage_rights!r} not cleared for market {market.code}"
+    return ""
+
+
+def deliverable(rules: list[dict[str, Any]] | None, now: datetime) -> bool:
+    """Whether Cloudinary serves an asset with these rules anonymously at ``now`` (no rules: yes)."""
+    if not rules:
+        return True
+    for rule in rules:
+        if rule.get("access_type") != "anonymous":
+            continue
+        start = parse_rule_time(rule["start"]) if rule.get("start") else None
+        end = parse_rule_time(rule["end"]) if rule.get("end") else None
+        if (start is None or start <= now) and (end is None or now < end):
+            return True
+    return False
+
+
+def normalise(rules: list[dict[str, Any]] | None) -> list[tuple[str, str | None, str | None]]:
+    """Rules in a comparable form (times as UTC instants), to detect drift."""
+    out = []
+    for rule in rules or []:
+        times = tuple(iso(parse_rule_time(rule[k]).astimezone(UTC)) if rule.get(k) else None
+                      for k in ("start", "end"))
+        out.append((str(rule.get("access_type")), *times))
+    return sorted(out, key=lambda r: tuple(x or "" for x in r))
