@@ -633,6 +633,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         out = []
         for res in chunk:
             item = result(request, res)
+            if res.get("delivery"):  # emulator extension: per-asset figures (see README)
+                item["delivery"] = res["delivery"]
             for flag_on, key in ((with_tags, "tags"), (with_context, "context"), (with_metadata, "metadata")):
                 if not flag_on:
                     item.pop(key, None)

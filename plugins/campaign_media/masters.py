@@ -80,6 +80,15 @@ def custom_fields(record: dict[str, Any]) -> dict[str, str]:
     return {str(m.get("name")): str(m.get("value") or "") for m in record.get("CustomMetadata") or []}
 
 
+def licence_of(record: dict[str, Any]) -> str:
+    """The licence expiry of a record: ISO-8601 UTC, "" when none is set, "unreadable"."""
+    try:
+        expiry = parse_ps_time((record.get("License") or {}).get("license_etime"))
+    except ValueError:
+        return LICENCE_UNREADABLE
+    return expiry.isoformat() if expiry else ""
+
+
 def classify(record: dict[str, Any], approval: Approval) -> tuple[Master | None, str]:
     """A listing record → ``(Master, "")`` when it may ship, else ``(None, reason)``."""
     image = record.get("Image") or {}
@@ -99,12 +108,7 @@ def classify(record: dict[str, Any], approval: Approval) -> tuple[Master | None,
         width = height = 0
     if width <= 0 or height <= 0:
         return None, "unreadable: no pixel size in PhotoShelter (broken or not an image)"
-    etime = (record.get("License") or {}).get("license_etime")
-    try:
-        expiry = parse_ps_time(etime)
-        licence = expiry.isoformat() if expiry else ""
-    except ValueError:
-        licence = LICENCE_UNREADABLE  # shipped, but the usage-window DAG keeps it restricted
+    licence = licence_of(record)  # an unreadable one ships, but the usage-window DAG keeps it restricted
     return Master(
         image_id=image_id, file_name=file_name, version=image.get("updated_at") or "",
         width=width, height=height, owner=fields.get("Owner", ""), approval=status,

@@ -45,3 +45,11 @@ def read_json(target: ObjectStoragePath | str, default: Any = None) -> Any:
         return default
     with target.open("r", encoding="utf-8") as src:
         return json.load(src)
+
+
+def write_bytes(target: ObjectStoragePath | str, data: bytes) -> str:
+    target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        out.write(data)
+    return str(target)

@@ -1,0 +1,144 @@
+"""Archive after the campaign ends: final renditions → PhotoShelter, verified, then clean-up.
+
+For every stored rendition of every market copy, the file Cloudinary serves (through a token
+URL: the copies are closed by then) is streamed to a temporary file, stored in the campaign's
+PhotoShelter archive gallery with metadata linking it to its master, market and
+transformation, and **verified**: downloaded back from PhotoShelter, its size and SHA-256 must
+equal what Cloudinary served. Progress is saved after every item, so a failed run loses
+nothing and the next one carries on. Only when every item is verified is Cloudinary cleaned up
+(market copies deleted with their derivatives and a CDN invalidation; masters restricted or
+deleted per the campaign's ``archive.masters``), and ``done.json`` written: re-running an
+archived campaign is a no-op. A partial archive cleans up nothing and names what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.config.models import Campaign, Market
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.masters import master_public_id
+from campaign_media.operators import metrics
+from campaign_media.operators.variants import TOKEN_TTL, existing_writebacks, specs, state_path
+from campaign_media.windows import TOKEN_ONLY, iso
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveIncomplete(RuntimeError):
+    """Some renditions could not be archived and verified; nothing was cleaned up."""
+
+
+def done_path(campaign: str):
+    return storage.path(campaign, "archive", "done.json")
+
+
+def progress_path(campaign: str):
+    return storage.path(campaign, "archive", "verified.json")
+
+
+def items(campaign: Campaign, markets: list[Market]) -> list[dict[str, Any]]:
+    """Every stored rendition of every market copy, from the market states."""
+    out = []
+    for market in markets:
+        eager, _ = specs(campaign, market)
+        spec_by_name = {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)}
+        for image_id, entry in sorted(storage.read_json(state_path(campaign.id, market.code), {}).items()):
+            for name, rendition in sorted(entry.get("renditions", {}).items()):
+                out.append({"key": f"{market.code}/{image_id}/{name}", "market": market.code, "image_id": image_id,
+                            "rendition": name, "public_id": entry["public_id"], "master": entry.get("master", ""),
+                            "version": entry.get("version", ""), "spec": spec_by_name.get(name),
+                            **{k: rendition.get(k) for k in ("url", "file_name", "transformation", "format")}})
+    return out
+
+
+def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, item: dict[str, Any],
+                gallery_id: str, existing: dict[str, str], stats: dict[str, Any]) -> dict[str, Any]:
+    """Store one rendition in the archive gallery and verify it; returns its record."""
+    name = f"archive__{item['file_name']}"
+    spec = item["spec"] or {"transformation": [], "format": item["format"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        served = cld.download(cld.delivery_url(item["public_id"], transformation=spec["transformation"],
+                                               format=spec["format"], token_ttl=TOKEN_TTL), Path(tmp) / name)
+        image_id = existing.get(name)
+        if image_id is None:
+            image_id = ps.upload_image(gallery_id, Path(tmp) / name)["image_id"]
+            existing[name] = image_id
+        ps.update_metadata(image_id, custom={
+            "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
+            "Master Version": item["version"], "Rendition": item["rendition"],
+            "Transformation": item["transformation"] or "", "Cloudinary URL": item["url"] or "",
+            "SHA-256": served.sha256, "Bytes": str(served.size),
+            "Delivery Requests": str(stats.get("requests", "n/a")), "Approval Status": "Archived rendition"})
+        stored = ps.download_original(image_id, Path(tmp) / f"check-{name}")
+    if (stored.size, stored.sha256) != (served.size, served.sha256):
+        raise PhotoShelterError(f"archive {name}", None, "ChecksumMismatch",
+                                f"PhotoShelter holds {stored.size} bytes sha256 {stored.sha256[:12]}…, Cloudinary "
+                                f"served {served.size} bytes sha256 {served.sha256[:12]}…")
+    return {"ps_image_id": image_id, "file_name": name, "bytes": served.size, "sha256": served.sha256,
+            "public_id": item["public_id"], "market": item["market"], "image_id": item["image_id"]}
+
+
+def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
+                     now: datetime) -> dict[str, Any]:
+    done = storage.read_json(done_path(campaign.id))
+    if done is not None:
+        log.info("campaign %s was archived at %s: nothing to do", campaign.id, done["archived_at"])
+        return {**done["summary"], "status": "already archived"}
+    todo = items(campaign, markets)
+    verified: dict[str, Any] = storage.read_json(progress_path(campaign.id), {})
+    # The final delivery report, kept with the archive (made before anything is deleted).
+    report = metrics.report_campaign(ps, cld, campaign, markets, now, "archive", "report")
+    stats = {}
+    for market in markets:
+        prefix = f"campaigns/{campaign.id}/markets/{market.code}/"
+        stats.update({res["public_id"]: res.get("delivery") or {} for res in cld.iter_resources(prefix=prefix)})
+    gallery_id = ps.ensure_gallery(campaign.archive_gallery)["gallery_id"]
+    existing = existing_writebacks(ps, gallery_id)
+    missing: dict[str, str] = {}
+    for item in todo:
+        if item["key"] in verified:
+            continue
+        try:
+            verified[item["key"]] = archive_one(ps, cld, campaign, item, gallery_id, existing,
+                                                stats.get(item["public_id"], {}))
+            storage.write_json(progress_path(campaign.id), verified)  # progress survives a crash
+        except (CloudinaryError, PhotoShelterError, RetryBudgetExceeded) as exc:
+            missing[item["key"]] = str(exc)
+    summary = {"campaign": campaign.id, "renditions": len(todo), "verified": len(verified), "missing": len(missing),
+               "gallery": campaign.archive_gallery, "report": report["html"]}
+    if missing:
+        storage.write_json(storage.path(campaign.id, "archive", "missing.json"), missing)
+        raise ArchiveIncomplete(
+            f"campaign {campaign.id}: {len(missing)} of {len(todo)} renditions not archived, nothing cleaned up "
+            f"(see {storage.path(campaign.id, 'archive', 'missing.json')}): "
+            + "; ".join(f"{k}: {v}" for k, v in list(missing.items())[:5]))
+    cleaned = clean_up(cld, campaign, todo)
+    summary.update(cleaned)
+    storage.write_json(done_path(campaign.id), {"archived_at": iso(now), "summary": summary, "items": verified})
+    log.info("campaign %s archived: %s", campaign.id, summary)
+    return {**summary, "status": "archived"}
+
+
+def clean_up(cld: CloudinaryHook, campaign: Campaign, archived: list[dict[str, Any]]) -> dict[str, int]:
+    """Delete the verified market copies (derivatives too, CDN invalidated); then the masters
+    are made token-only or deleted, as the campaign says."""
+    copies = sorted({item["public_id"] for item in archived})
+    deleted = cld.delete_resources(copies, invalidate=True) if copies else {}
+    masters = [res["public_id"] for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""))]
+    if campaign.archive.masters == "delete":
+        removed = cld.delete_resources(masters, invalidate=True) if masters else {}
+        handled = sum(v == "deleted" for v in removed.values())
+    else:
+        for public_id in masters:
+            cld.set_access_control(public_id, TOKEN_ONLY, invalidate=True)
+        handled = len(masters)
+    return {"copies_deleted": sum(v == "deleted" for v in deleted.values()), "masters_" + (
+        "deleted" if campaign.archive.masters == "delete" else "restricted"): handled}

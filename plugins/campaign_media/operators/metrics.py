@@ -1,0 +1,74 @@
+"""Delivery metrics: gather the figures (PhotoShelter, Cloudinary, manifests) and write the report.
+
+One PhotoShelter listing per gallery page, one Cloudinary listing per market per 500 copies and
+one usage call per campaign: cheap enough to run daily and again at archive time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.config.models import Campaign, Market
+from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.masters import custom_fields, licence_of, market_public_id
+from campaign_media.metrics import Report, build
+from campaign_media.operators.ingest import campaign_galleries
+from campaign_media.operators.variants import state_path
+from campaign_media.report_html import render
+
+log = logging.getLogger(__name__)
+
+
+def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
+           markets: list[Market]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
+    masters = []
+    for gallery_id in campaign_galleries(ps, campaign)[0]:
+        for record in ps.iter_gallery_images(gallery_id):
+            fields = custom_fields(record)
+            masters.append({"image_id": record.get("image_id"), "file_name": (record.get("Image") or {}).get(
+                "file_name", ""), "owner": fields.get("Owner", ""), "approval": fields.get(campaign.approval.field, ""),
+                "usage_rights": fields.get("Usage Rights", ""), "licence_expiry": licence_of(record),
+                "source": fields.get("Submission Source", "")})
+    copies, renditions = [], []
+    for market in markets:
+        prefix = market_public_id(campaign.id, market.code, "")
+        for res in cld.iter_resources(prefix=prefix):
+            delivery = res.get("delivery")  # per-asset figures: the emulator gives them, the real API does not
+            copies.append({"image_id": res["public_id"][len(prefix):], "market": market.code,
+                           "stored_bytes": res.get("bytes", 0),
+                           "requests": delivery.get("requests") if delivery else None,
+                           "bandwidth_bytes": delivery.get("bytes") if delivery else None,
+                           "by_transformation": (delivery or {}).get("by_transformation")})
+        for image_id, entry in storage.read_json(state_path(campaign.id, market.code), {}).items():
+            renditions += [{"image_id": image_id, "market": market.code, "rendition": name, "bytes": r.get("bytes")}
+                           for name, r in entry.get("renditions", {}).items()]
+    return masters, copies, renditions, cld.usage()
+
+
+def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
+    """CSV, Parquet, HTML and the totals (JSON) under ``<storage>/<campaign>/<parts...>/``."""
+    base = storage.path(campaign.id, *parts)
+    csv_path = storage.write_bytes(base / "assets.csv", report.assets.to_csv(index=False).encode())
+    buffer = io.BytesIO()
+    report.assets.to_parquet(buffer, index=False)
+    parquet_path = storage.write_bytes(base / "assets.parquet", buffer.getvalue())
+    files = {"table (CSV)": csv_path, "table (Parquet)": parquet_path}
+    html_path = str(base / "index.html")
+    html = render(campaign.name, campaign.id, report, {**files, "this page": html_path})
+    storage.write_bytes(base / "index.html", html.encode())
+    totals_path = storage.write_json(base / "totals.json", report.totals)
+    return {"html": html_path, "csv": csv_path, "parquet": parquet_path, "totals": totals_path}
+
+
+def report_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
+                    now: datetime, *parts: str) -> dict[str, Any]:
+    report = build(*gather(ps, cld, campaign, markets), now=now)
+    paths = write(campaign, report, *parts)
+    log.info("delivery report for %s: %s (requests %s, bandwidth %s bytes)", campaign.id, paths["html"],
+             report.totals["requests"], report.totals["bandwidth_bytes"])
+    return {"campaign": campaign.id, **paths, "totals": report.totals}
