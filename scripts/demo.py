@@ -5,15 +5,21 @@
 3. unpauses the DAGs and, as the UI's Trigger → Backfill does, creates a backfill of the ingest
    DAG over the past week through the REST API; ingest's asset events start every market DAG;
    each market is then also triggered once by hand (which must find nothing left to do);
-4. shows progress while it waits (runs and mapped tasks done out of total);
-5. prints a summary (masters ingested, renditions per market, write-backs, skipped media and
-   why, API calls per master, the Airflow UI address and login) and stops what it started —
-   unless ``--keep`` (``make up``), which leaves Airflow and the emulators running.
+4. runs the usage-window DAG (what is public, restricted, signed-only) and probes delivery;
+   sends some storefront traffic; runs the delivery metrics DAG and prints where the report is;
+5. ends the campaign (its end moved to now in the demo's copy of include/, grace 0), runs the
+   usage windows again (everything closes) and the archive (renditions into PhotoShelter,
+   verified, then Cloudinary cleaned up);
+6. shows progress while it waits (runs and mapped tasks done out of total), then prints a
+   summary (masters ingested, renditions per market, write-backs, skipped media and why, API
+   calls per master, the reports, the Airflow UI address and login) and stops what it started
+   — unless ``--keep`` (``make up``), which leaves Airflow and the emulators running.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -24,11 +30,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 import pandas as pd  # noqa: E402
 
+from campaign_media import storage  # noqa: E402
 from emulators.photoshelter.seed import seed  # noqa: E402
 from emulators.runner import (  # noqa: E402
     cloudinary_connection,
@@ -41,6 +51,9 @@ from scripts.standalone import Standalone  # noqa: E402
 
 CAMPAIGN = "spring-launch-2026"
 TERMINAL = {"success", "failed"}
+UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
+PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
+WINDOWS, METRICS, ARCHIVE = "campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive"
 
 
 def say(text: str) -> None:
@@ -96,13 +109,65 @@ def wait_until_quiet(af: Standalone, dag_ids: list[str], settle: float = 20, tim
     raise RuntimeError(f"runs still open after {timeout}s")
 
 
-def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: list[str], started: float) -> None:
-    from campaign_media import storage
+def trigger(af: Standalone, dag_id: str, dag_ids: list[str], **conf) -> None:
+    af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+    wait_until_quiet(af, dag_ids, settle=5)
 
+
+def windows_report() -> dict:
+    return storage.read_json(storage.path(CAMPAIGN, "windows", "latest.json"))
+
+
+def delivery_probe(markets: list[str]) -> dict[str, tuple[str, int]]:
+    """One public, one restricted and one signed-only rendition: what the CDN answers."""
+    found: dict[str, tuple[str, int]] = {}
+    for market in markets:
+        manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", f"{market}.json"))
+        for image_id, entry in manifest["masters"].items():
+            access = entry.get("access", {})
+            kind = access.get("mode")
+            if kind and kind not in found:
+                url = next(iter(entry["renditions"].values()))["url"]
+                found[kind] = (f"{market}/{image_id}", httpx.get(url).status_code)
+                if kind == "signed" and access.get("signed"):
+                    token_url = next(iter(access["signed"]["renditions"].values()))
+                    found["signed (token URL)"] = (f"{market}/{image_id}", httpx.get(token_url).status_code)
+    return found
+
+
+def storefront_traffic(markets: list[str]) -> int:
+    """A storefront and an app request the public renditions and channel URLs (some more than others)."""
+    requests = 0
+    for market in markets:
+        manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", f"{market}.json"))
+        public = [e for e in manifest["masters"].values() if e.get("access", {}).get("public")]
+        for rank, entry in enumerate(public[:6]):
+            urls = list(itertools.chain([r["url"] for r in entry["renditions"].values()],
+                                        entry["channels"].get("web", {}).values()))
+            for url in urls[: max(1, 6 - rank)]:
+                for _ in range(max(1, 4 - rank)):
+                    requests += httpx.get(url, headers={"accept": "image/webp,image/*"}).status_code == 200
+    return requests
+
+
+def end_campaign(include: Path) -> str:
+    """The business ends the campaign now (the demo's copy of include/ only), archive without grace."""
+    path = include / "campaigns" / f"{CAMPAIGN}.yaml"
+    data = yaml.safe_load(path.read_text())
+    end = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0)
+    data["window"]["end"] = end.isoformat()
+    data["archive"] = {**data.get("archive", {}), "grace_days": 0}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return end.isoformat()
+
+
+def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: list[str], started: float,
+            copies: dict[str, int]) -> None:
     reports = [json.loads(p.read_text()) for p in sorted((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))]
     uploaded = {u["image_id"] for r in reports for u in r["uploaded"]}
     failed = {k: v for r in reports for k, v in r["failed"].items() if k not in uploaded}
     skipped = {k: v for r in reports for k, v in r["skipped"].items()}
+    attempts = sum(len(r["uploaded"]) + len(r["failed"]) for r in reports)
     print(f"masters ingested: {len(uploaded)} of {len(seeded['approved']) + len(seeded['broken'])} approved "
           f"({len(reports)} ingest runs)")
     print("skipped or failed, and why:")
@@ -119,14 +184,12 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     print(pd.DataFrame(rows).to_string(index=False))
     ps_calls, cld_calls = ps.calls(), cld.calls()
     n = max(1, len(uploaded))
-    upload = cld_calls.get("POST /v1_1/{cloud}/{rt}/upload", 0)
-    explicit = cld_calls.get("POST /v1_1/{cloud}/{rt}/explicit", 0)
-    print(f"API calls: ingest {upload} Cloudinary uploads for {n} masters ({upload / n:.2f}/master, incl. failed "
-          f"attempts on broken media); variants {explicit} explicit calls for {n} masters × {len(markets)} markets "
-          f"({explicit / (n * len(markets)):.2f}/master/market); PhotoShelter uploads "
-          f"{ps_calls.get('POST /psapi/v3/mem/image/upload', 0)}; total PhotoShelter calls "
-          f"{sum(ps_calls.values())}, Cloudinary API calls "
-          f"{sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
+    per_market = copies["uploads"] / max(1, copies["copies"])
+    print(f"API calls: ingest {attempts} Cloudinary uploads for {n} masters ({attempts / n:.2f}/master, incl. failed "
+          f"attempts on broken media); variants {copies['uploads']} uploads for {copies['copies']} market copies "
+          f"({per_market:.2f} per master per market, all renditions included); PhotoShelter uploads "
+          f"{ps_calls.get(PS_UPLOAD, 0)} (write-backs and archive); total PhotoShelter calls "
+          f"{sum(ps_calls.values())}, Cloudinary API calls {sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
     print(f"Airflow UI: {af.url}  (login admin / {af.password()})")
     print(f"demo wall time: {time.monotonic() - started:.0f}s")
 
@@ -143,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     storage_dir = work / "storage"
     os.environ["CAMPAIGN_MEDIA_STORAGE"] = storage_dir.as_uri()
+    include = work / "include"  # the demo's copy: the demo ends the campaign by editing it
+    shutil.copytree(ROOT / "include", include)
 
     say(f"Seeding the PhotoShelter emulator: campaign {CAMPAIGN}, {args.images} masters")
     seeded = seed(work / "photoshelter", images=args.images, galleries=2)
@@ -151,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(work / "cloudinary")
     print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url}")
     af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
-                                                     "CAMPAIGN_MEDIA_STORAGE": storage_dir.as_uri()})
+                                                     "CAMPAIGN_MEDIA_STORAGE": storage_dir.as_uri(),
+                                                     "CAMPAIGN_MEDIA_INCLUDE": str(include)})
     try:
         say("Starting airflow standalone (SQLite, LocalExecutor)")
         af.start()
@@ -160,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
         markets = sorted(load_markets().items)
         ingest = "campaign_media_ingest"
-        dag_ids = [ingest, *(f"campaign_media_market_{m}" for m in markets)]
+        dag_ids = [ingest, *(f"campaign_media_market_{m}" for m in markets), WINDOWS, METRICS, ARCHIVE]
         wait_for_dags(af, set(dag_ids))
         errors = af.api("GET", "importErrors")["import_errors"]
         print(f"DAGs: {', '.join(dag_ids)}; import errors: {len(errors)}")
@@ -175,19 +241,55 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")
         wait_until_quiet(af, dag_ids)
 
+        ingest_reports = list((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))
+        ingest_calls = sum(len(json.loads(p.read_text())["uploaded"]) + len(json.loads(p.read_text())["failed"])
+                           for p in ingest_reports)
+        copies = {"uploads": cld.calls().get(UPLOAD, 0) - ingest_calls,
+                  "copies": sum(len(storage.read_json(storage.path(CAMPAIGN, "markets", m, "state.json"), {}))
+                                for m in markets)}
+
         say("Each market once more by hand (must find nothing left to do)")
-        before = cld.calls().get("POST /v1_1/{cloud}/{rt}/explicit", 0), ps.calls().get(
-            "POST /psapi/v3/mem/image/upload", 0)
+        before = cld.calls().get(UPLOAD, 0), ps.calls().get(PS_UPLOAD, 0)
         for market in markets:
             af.api("POST", f"dags/campaign_media_market_{market}/dagRuns",
                    json={"logical_date": None, "conf": {"campaign": CAMPAIGN}})
-        runs = wait_until_quiet(af, dag_ids, settle=5)
-        after = cld.calls().get("POST /v1_1/{cloud}/{rt}/explicit", 0), ps.calls().get(
-            "POST /psapi/v3/mem/image/upload", 0)
+        wait_until_quiet(af, dag_ids, settle=5)
+        after = cld.calls().get(UPLOAD, 0), ps.calls().get(PS_UPLOAD, 0)
         print(f"renditions made / written back by the extra runs: {after[0] - before[0]} / {after[1] - before[1]}")
 
+        say("Usage windows: PhotoShelter rights → Cloudinary delivery rules")
+        trigger(af, WINDOWS, dag_ids)
+        report = windows_report()
+        print(f"usage windows: {report['summary']}")
+        for item in report["restricted"][:6]:
+            print(f"   restricted {item['market']}/{item['image_id']}: {item['reason']}")
+        for kind, (where, code) in delivery_probe(markets).items():
+            print(f"   CDN answer for a {kind} rendition ({where}): HTTP {code}")
+
+        say("Storefront traffic, then the delivery metrics report")
+        print(f"{storefront_traffic(markets)} successful CDN requests")
+        trigger(af, METRICS, dag_ids)
+        daily = storage_dir / CAMPAIGN / "reports" / datetime.now(UTC).strftime("%Y-%m-%d") / "index.html"
+        print(f"delivery report: {daily}")
+
+        say("The campaign ends")
+        print(f"campaign end moved to {end_campaign(include)} in {include / 'campaigns'} (archive grace 0 days)")
+        trigger(af, WINDOWS, dag_ids)
+        print(f"usage windows: {windows_report()['summary']}")
+        for kind, (where, code) in delivery_probe(markets).items():
+            print(f"   CDN answer for a {kind} rendition ({where}): HTTP {code}")
+        trigger(af, ARCHIVE, dag_ids)
+        done = storage.read_json(storage.path(CAMPAIGN, "archive", "done.json"))
+        if done:
+            print(f"archive: {done['summary']}")
+        else:
+            print(f"archive incomplete: {storage.read_json(storage.path(CAMPAIGN, 'archive', 'missing.json'))}")
+        runs = wait_until_quiet(af, dag_ids, settle=3)
+
         say("Summary")
-        summary(af, ps, cld, storage_dir, seeded, markets, started)
+        summary(af, ps, cld, storage_dir, seeded, markets, started, copies)
+        print(f"delivery report (daily): {daily}")
+        print(f"final report, kept with the archive: {storage_dir / CAMPAIGN / 'archive' / 'report' / 'index.html'}")
         if runs.get("failed"):
             print(f"{runs['failed']} run(s) failed; see the Airflow UI", file=sys.stderr)
             return 1

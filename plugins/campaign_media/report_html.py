@@ -116,7 +116,9 @@ def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str
         f"{t['requests_without_q_auto']:,} without <code>q_auto</code> (stored renditions in a fixed format, or "
         "originals). Use the manifest's channel URLs (<code>f_auto,q_auto</code>) where the format need not be "
         "fixed.</p>",
-        table(report.optimisation),
+        table(report.optimisation.head(15)),
+        f"<p class='muted'>Top 15 of {len(report.optimisation)} market copies; all rows are in the CSV and "
+        "Parquet tables.</p>" if len(report.optimisation) > 15 else "",
         "<h2>Data</h2><ul>" + "".join(f"<li>{escape(k)}: <code>{escape(v)}</code></li>" for k, v in files.items())
         + "</ul><p class='muted'>Sources: PhotoShelter (owner, approval, usage rights, licence), the market "
         "delivery manifests (renditions), Cloudinary Admin API listings (per-asset figures where given) and the "

@@ -14,7 +14,7 @@ from campaign_media.masters import parse_ps_time
 from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, image_updated, published_masters, quiet, runs, wait_for
 
 pytestmark = [pytest.mark.e2e]
-EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
+UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"  # market copies (with their renditions) are uploads
 
 
 def test_dags_are_listed_without_import_errors(stack) -> None:
@@ -70,7 +70,7 @@ def test_an_overlapping_backfill_changes_nothing(stack) -> None:
 
 def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
     af, cld, storage = stack["af"], stack["cld"], stack["storage"]
-    explicit = cld.calls().get(EXPLICIT, 0)
+    uploads = cld.calls().get(UPLOAD, 0)
     manifest = storage / CAMPAIGN / "delivery" / "jp.json"
     before = manifest.read_bytes() if manifest.exists() else None
     run = af.api("POST", "dags/campaign_media_market_jp/dagRuns", json={
@@ -82,5 +82,5 @@ def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
     state = wait_for(finished, 240)
     assert state == "success"
     assert run["conf"] == {"campaign": CAMPAIGN, "dry_run": True, "force": True}
-    assert cld.calls().get(EXPLICIT, 0) == explicit  # dry run: no renditions made
+    assert cld.calls().get(UPLOAD, 0) == uploads  # dry run: no renditions made
     assert (manifest.read_bytes() if manifest.exists() else None) == before  # nothing published

@@ -115,7 +115,7 @@ def ps_archive() -> list[dict]:
 
 
 def test_archive_survives_an_outage_then_completes_and_is_idempotent(world, dagbag, monkeypatch) -> None:
-    ps, cld = world["ps"], world["cld"]
+    ps = world["ps"]
     world["mp"].setenv("CAMPAIGN_MEDIA_INCLUDE", str(world["ended"]))
     monkeypatch.setattr(dagbag.get_dag("campaign_media_archive").get_task("archive"), "retries", 0)
     before = copies()

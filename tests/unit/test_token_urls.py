@@ -1,0 +1,41 @@
+"""Token URLs: what the hook builds, the emulator verifies (both sides of §3.6)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+import pytest
+
+from campaign_media.hooks import CloudinaryHook
+from campaign_media.hooks.cloudinary import CloudinaryError
+from emulators.cloudinary.signing import token_valid
+
+KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
+@pytest.fixture
+def hook(monkeypatch: pytest.MonkeyPatch) -> CloudinaryHook:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_TOKEN", json.dumps({
+        "conn_type": "cloudinary", "host": "democloud", "login": "k", "password": "s",
+        "extra": {"delivery_host": "127.0.0.1:9", "auth_token_key": KEY}}))
+    return CloudinaryHook("cld_token")
+
+
+def test_a_token_opens_exactly_its_url_until_it_expires(hook: CloudinaryHook) -> None:
+    url = hook.delivery_url("campaigns/c/markets/fr/Ié", transformation={"width": 100, "crop": "scale"},
+                            format="jpg", token_ttl=600)
+    parsed = urlparse(url)
+    token = parsed.query.split("=", 1)[1]
+    exp = int(token.split("exp=")[1].split("~")[0])
+    assert token_valid(token, parsed.path, KEY, exp - 1) == (True, "")
+    assert token_valid(token, parsed.path, KEY, exp)[0] is False  # expired
+    assert token_valid(token, parsed.path.replace("w_100", "w_101"), KEY, exp - 1)[0] is False  # other URL
+    assert token_valid(token, parsed.path, "00" * 16, exp - 1)[0] is False  # other key
+
+
+def test_without_a_key_the_error_says_where_to_put_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_NOKEY", json.dumps({
+        "conn_type": "cloudinary", "host": "democloud", "login": "k", "password": "s"}))
+    with pytest.raises(CloudinaryError, match="auth_token_key"):
+        CloudinaryHook("cld_nokey").delivery_url("a", token_ttl=60)

@@ -1,0 +1,85 @@
+"""Effective windows and the access rules that enforce them (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from campaign_media.config.models import Campaign, Market
+from campaign_media.windows import TOKEN_ONLY, Rights, decide, deliverable, effective_window, normalise
+
+CAMPAIGN = Campaign.model_validate({
+    "id": "c", "name": "C", "source": {"gallery_ids": ["G1"]}, "markets": ["fr", "jp"],
+    "window": {"start": "2026-03-01", "end": "2026-03-31", "timezone": "UTC"},
+    "signed_urls": {"usage_rights": ["press-only"], "ttl_hours": 12}})
+FR = Market(code="fr", locales=["fr-FR"], timezone="Europe/Paris", window={"start": "2026-03-10"})
+JP = Market(code="jp", locales=["ja-JP"], timezone="Asia/Tokyo", window={"start": "2026-03-10"},
+            usage_rights=["worldwide"])
+GOOD = Rights("2027-01-01T00:00:00+00:00", "worldwide")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_each_market_opens_at_its_own_midnight() -> None:
+    assert effective_window(CAMPAIGN, FR, GOOD.licence_expiry)[0] == at("2026-03-09T23:00:00")  # UTC+1
+    assert effective_window(CAMPAIGN, JP, GOOD.licence_expiry)[0] == at("2026-03-09T15:00:00")  # UTC+9
+    assert effective_window(CAMPAIGN, FR, "")[1] == at("2026-04-01T00:00:00")  # the campaign's inclusive end
+
+
+def test_the_licence_shortens_the_window() -> None:
+    start, end = effective_window(CAMPAIGN, FR, "2026-03-20T12:00:00+00:00")
+    assert end == at("2026-03-20T12:00:00")
+    access = decide(CAMPAIGN, FR, Rights("2026-03-20T12:00:00+00:00", "worldwide"), at("2026-03-15T00:00:00"))
+    assert access.rules == [{"access_type": "anonymous", "start": "2026-03-09T23:00:00Z",
+                             "end": "2026-03-20T12:00:00Z"}]
+
+
+@pytest.mark.parametrize(("now", "phase", "public"), [
+    ("2026-03-09T22:59:00", "before", False), ("2026-03-09T23:01:00", "open", True),
+    ("2026-04-01T00:00:00", "after", False)])
+def test_phases_and_what_cloudinary_would_serve(now: str, phase: str, public: bool) -> None:
+    access = decide(CAMPAIGN, FR, GOOD, at(now))
+    assert (access.phase, access.public_now) == (phase, public)
+    assert deliverable(access.rules, at(now)) is public
+
+
+def test_after_the_window_the_copy_is_closed_for_good() -> None:
+    assert decide(CAMPAIGN, FR, GOOD, at("2026-05-01T00:00:00")).rules == TOKEN_ONLY
+
+
+@pytest.mark.parametrize(("rights", "reason"), [
+    (None, "not found"), (Rights("", "", approved=False), "no longer approved"),
+    (Rights("unreadable", "worldwide"), "unreadable"), (Rights("", ""), "no usage rights"),
+])
+def test_fails_closed(rights: Rights | None, reason: str) -> None:
+    access = decide(CAMPAIGN, FR, rights, at("2026-03-15T00:00:00"))
+    assert access.mode == "restricted" and reason in access.reason and access.rules == TOKEN_ONLY
+    assert not deliverable(access.rules, at("2026-03-15T00:00:00"))
+
+
+def test_rights_not_cleared_for_a_market_stay_restricted_there_only() -> None:
+    emea = Rights("", "emea-only")
+    assert decide(CAMPAIGN, JP, emea, at("2026-03-15T00:00:00")).mode == "restricted"
+    assert decide(CAMPAIGN, FR, emea, at("2026-03-15T00:00:00")).public_now
+
+
+def test_signed_only_rights_are_never_public() -> None:
+    access = decide(CAMPAIGN, FR, Rights("", "press-only"), at("2026-03-15T00:00:00"))
+    assert access.mode == "signed" and access.rules == TOKEN_ONLY and not access.public_now
+
+
+def test_a_licence_that_ends_before_the_window_opens_never_opens() -> None:
+    access = decide(CAMPAIGN, FR, Rights("2026-03-05T00:00:00+00:00", "worldwide"), at("2026-03-01T00:00:00"))
+    assert access.phase == "after" and access.rules == TOKEN_ONLY
+
+
+def test_rules_compare_as_instants() -> None:
+    ours = [{"access_type": "anonymous", "start": "2026-03-09T23:00:00Z"}]
+    theirs = [{"access_type": "anonymous", "start": "2026-03-10 00:00:00 +0100"}]
+    assert normalise(ours) == normalise(theirs)
+    assert normalise(ours) != normalise(TOKEN_ONLY) and deliverable(None, at("2026-01-01T00:00:00"))
+    assert not deliverable(ours, at("2026-03-09T22:00:00")) and deliverable(ours, at("2026-03-10T00:00:00"))
+    assert at("2026-03-10T00:00:00") - timedelta(hours=1) == at("2026-03-09T23:00:00")
