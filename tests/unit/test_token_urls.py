@@ -39,3 +39,12 @@ def test_without_a_key_the_error_says_where_to_put_it(monkeypatch: pytest.Monkey
         "conn_type": "cloudinary", "host": "democloud", "login": "k", "password": "s"}))
     with pytest.raises(CloudinaryError, match="auth_token_key"):
         CloudinaryHook("cld_nokey").delivery_url("a", token_ttl=60)
+
+
+def test_signed_links_in_error_messages_are_redacted() -> None:
+    from campaign_media.hooks.cloudinary import redact
+
+    text = ("Error in loading http://ps/img-get2/I1/original?exp=1795898300&sig=de91548d - 404; "
+            "then https://cdn/democloud/image/upload/v1/a.jpg?__cld_token__=exp=1~hmac=ab failed")
+    assert redact(text) == ("Error in loading http://ps/img-get2/I1/original?[redacted] - 404; "
+                            "then https://cdn/democloud/image/upload/v1/a.jpg?[redacted] failed")

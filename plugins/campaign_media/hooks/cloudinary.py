@@ -104,6 +104,15 @@ def _install_header_recorders() -> tuple[_ResponseHeaders, _ResponseHeaders]:
     return cloudinary.uploader._http, cloudinary.api_client.call_api._http
 
 
+_URL_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
+
+
+def redact(text: str) -> str:
+    """Drop URL query strings from a message: the signed links Cloudinary fetched (PhotoShelter
+    ``auth_link``s, token URLs) must not reach logs or reports."""
+    return _URL_QUERY.sub(r"\1?[redacted]", text)
+
+
 def retry_hint(headers: dict[str, str]) -> float | None:
     """Seconds to wait from ``Retry-After`` or, when the hourly quota is spent, the reset time."""
     if headers.get("retry-after"):
@@ -165,13 +174,13 @@ class CloudinaryHook(BaseHook):
                 return fn()
             except TRANSIENT_SDK_ERRORS as exc:
                 headers = {**self._recorders[0].last(), **self._recorders[1].last()}
-                raise TransientError(str(exc), retry_hint(headers)) from exc
+                raise TransientError(redact(str(exc)), retry_hint(headers)) from exc
             except cloudinary.exceptions.Error as exc:
                 if "Unexpected error" in str(exc) or "Socket error" in str(exc):  # dropped connection
-                    raise TransientError(str(exc)) from exc
+                    raise TransientError(redact(str(exc))) from exc
                 if REMOTE_SOURCE_BUSY.search(str(exc)):  # the URL we asked it to fetch was busy
-                    raise TransientError(str(exc)) from exc
-                raise CloudinaryError(f"Cloudinary {what} failed: {exc}") from exc
+                    raise TransientError(redact(str(exc))) from exc
+                raise CloudinaryError(f"Cloudinary {what} failed: {redact(str(exc))}") from exc
 
         return self.retry.call(f"Cloudinary {what}", attempt)
 
