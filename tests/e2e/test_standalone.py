@@ -21,7 +21,8 @@ def test_dags_are_listed_without_import_errors(stack) -> None:
     af = stack["af"]
     listed = wait_for(lambda: {d["dag_id"] for d in af.api("GET", "dags", params={"limit": 100})["dags"]}
                       >= {INGEST, *MARKETS} and af.api("GET", "dags", params={"limit": 100})["dags"], 180)
-    assert {INGEST, *MARKETS, "campaign_media_api_health"} <= {d["dag_id"] for d in listed}
+    assert {INGEST, *MARKETS, "campaign_media_api_health", "campaign_media_usage_windows", "campaign_media_metrics",
+            "campaign_media_archive"} <= {d["dag_id"] for d in listed}
     assert af.api("GET", "importErrors")["import_errors"] == []
 
 
@@ -84,3 +85,25 @@ def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
     assert run["conf"] == {"campaign": CAMPAIGN, "dry_run": True, "force": True}
     assert cld.calls().get(UPLOAD, 0) == uploads  # dry run: no renditions made
     assert (manifest.read_bytes() if manifest.exists() else None) == before  # nothing published
+
+
+def test_usage_windows_and_metrics_run_on_the_scheduler(stack) -> None:
+    """The governance DAGs on a real scheduler: rules reconciled for every market copy made by
+    the runs above, and the day's report written where the task log says."""
+    import json
+
+    af, storage = stack["af"], stack["storage"]
+    states = {m: json.loads(p.read_text()) for m in ("fr", "jp", "sa")
+              if (p := storage / CAMPAIGN / "markets" / m / "state.json").exists()}
+    assert states, "the backfills above made market copies"
+    for dag_id in ("campaign_media_usage_windows", "campaign_media_metrics"):
+        af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+        run = af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}})
+        state = wait_for(lambda d=dag_id, r=run: (s := af.api("GET", f"dags/{d}/dagRuns/{r['dag_run_id']}")[
+            "state"]) in ("success", "failed") and s, 300)
+        assert state == "success", dag_id
+    report = json.loads((storage / CAMPAIGN / "windows" / "latest.json").read_text())
+    assert report["summary"]["copies"] == sum(len(s) for s in states.values())
+    folder = storage / CAMPAIGN / "reports" / datetime.now(UTC).strftime("%Y-%m-%d")
+    totals = json.loads((folder / "totals.json").read_text())
+    assert totals["market_copies"] == report["summary"]["copies"] and (folder / "index.html").exists()
