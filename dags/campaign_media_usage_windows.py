@@ -31,6 +31,8 @@ window (its own time zone) ∩ the master's licence** from PhotoShelter, read fr
   expiring token URLs in the delivery manifest instead of public ones.
 * **Report:** `<storage>/<campaign>/windows/<run>.json` (and `latest.json`): opened, closed,
   repaired, restricted, signed. Safe to run any time; `as_of` evaluates another moment (what-if).
+* **Backfill:** harmless but pointless: every run judges the present (or `as_of`), never its
+  logical date, so an old interval cannot reopen anything.
 """
 
 

@@ -3,16 +3,20 @@ killed mid-run. The run still completes on the other worker, with no duplicate a
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import yaml
 
 from emulators.photoshelter.seed import seed
 from emulators.runner import free_port, start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
+from tests.conftest import ROOT, cld_connection, ps_connection
 from tests.e2e.cluster import CeleryCluster, Postgres, Redis
-from tests.e2e.support import INGEST, MARKETS, published_masters, quiet, runs
+from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, published_masters, quiet, runs, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -23,10 +27,12 @@ def cluster(tmp_path_factory):
     seeded = seed(base / "ps", images=12, galleries=1)
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
     pg, redis = Postgres().start(), Redis().start()
+    shutil.copytree(ROOT / "include", base / "include")  # the second test ends the campaign in it
     af = CeleryCluster(base / "airflow", free_port(), {
         "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
         "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
         "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+        "CAMPAIGN_MEDIA_INCLUDE": str(base / "include"),
         "CAMPAIGN_MEDIA_BATCH_SIZE": "2",  # many small mapped tasks, to spread over the workers
         "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS": "3",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url,
@@ -73,7 +79,10 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
     print(f"task instances run to the end per worker: {placed}; retried after the kill: "
           f"{[(ti['dag_id'], ti['task_id'], ti['map_index'], ti['try_number']) for ti in retried]}")
     assert placed["worker1"] >= 1 and placed["worker2"] >= 1
-    assert retried, "the task lost with worker1 was retried"
+    # What worker1 held when killed was either running (then it is retried: try 2) or only
+    # prefetched (then task_queued_timeout re-queues it at the same try). Either way every run
+    # must succeed with nothing lost and nothing twice, which is what is checked below.
+    print(f"lost work came back as {'a retry' if retried else 're-queued prefetched messages'}")
 
     # Nothing lost: every shippable master is in Cloudinary, each with all its renditions in each
     # market; no duplicate: exactly one PhotoShelter reference asset per rendition.
@@ -96,3 +105,37 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
         assert len(names) == len(set(names)) == len(shippable) * len(market.renditions), code
     # One upload per master for ingest, one per master per market for its market copy.
     assert cld.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0) >= len(shippable) * (1 + len(markets))
+
+
+def run_once(af, dag_id: str) -> str:
+    af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+    run = af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}})
+    return wait_for(lambda: (s := af.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"])
+                    in ("success", "failed") and s, 300)
+
+
+def test_usage_windows_metrics_and_archive_on_celery(cluster) -> None:
+    """The rest of the lifecycle on the surviving worker: rules, report, the campaign's end,
+    then the archive on Postgres-backed Airflow."""
+    af, base = cluster["af"], cluster["base"]
+    storage = base / "storage" / CAMPAIGN
+    states = {m: json.loads((storage / "markets" / m / "state.json").read_text()) for m in ("fr", "jp", "sa")}
+    assert run_once(af, "campaign_media_usage_windows") == "success"
+    assert run_once(af, "campaign_media_metrics") == "success"
+    copies = sum(len(s) for s in states.values())
+    assert json.loads((storage / "windows" / "latest.json").read_text())["summary"]["copies"] == copies
+
+    campaign_file = base / "include" / "campaigns" / f"{CAMPAIGN}.yaml"
+    data = yaml.safe_load(campaign_file.read_text())
+    data["window"]["end"] = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0).isoformat()
+    data["archive"] = {**data["archive"], "grace_days": 0}
+    campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert run_once(af, "campaign_media_usage_windows") == "success"
+    report = json.loads((storage / "windows" / "latest.json").read_text())
+    access = {m: json.loads((storage / "markets" / m / "access.json").read_text()) for m in states}
+    assert report["summary"]["closed"] > 0 and not any(a["public"] for m in access.values() for a in m.values())
+    assert run_once(af, "campaign_media_archive") == "success"
+    done = json.loads((storage / "archive" / "done.json").read_text())
+    renditions = sum(len(e["renditions"]) for s in states.values() for e in s.values())
+    assert done["summary"]["verified"] == renditions and done["summary"]["copies_deleted"] == copies
+    assert (storage / "archive" / "report" / "index.html").exists()

@@ -65,7 +65,10 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     for res in cld.iter_resources(prefix=prefix):
         image_id = res["public_id"][len(prefix):]
         access = decide(campaign, market, rights.get(image_id), now)
-        current = res.get("access_control") or []
+        # Listings that do not carry the rules (the real Admin API may not) are compared with
+        # the rules this DAG last set, so an unchanged copy costs no call.
+        current = res["access_control"] if "access_control" in res else \
+            previous.get(image_id, {}).get("rules") or []
         was_public = deliverable(current, now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
         if normalise(current) != normalise(access.rules):
@@ -82,7 +85,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
                 {**item, "by": "Cloudinary's rule", "reason": access.phase})
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
-        decisions[image_id] = {**access.to_dict(), "public": access.public_now,
+        decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
                                "signed": signed_urls(cld, campaign, market, access, res["public_id"], now)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
