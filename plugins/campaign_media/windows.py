@@ -139,6 +139,14 @@ def deliverable(rules: list[dict[str, Any]] | None, now: datetime) -> bool:
     return False
 
 
+def served_before(rules: list[dict[str, Any]] | None, now: datetime) -> bool:
+    """Whether these rules could have let the CDN serve (and cache) the asset before ``now``."""
+    if not rules:
+        return True
+    return any(rule.get("access_type") == "anonymous"
+               and (not rule.get("start") or parse_rule_time(rule["start"]) <= now) for rule in rules)
+
+
 def normalise(rules: list[dict[str, Any]] | None) -> list[tuple[str, str | None, str | None]]:
     """Rules in a comparable form (times as UTC instants), to detect drift."""
     out = []

@@ -79,6 +79,7 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
     assets = pd.read_parquet(str(folder / "assets.parquet"))
     table = pd.read_csv(str(folder / "assets.csv"))
     assert list(table.columns) == list(assets.columns) and table["requests"].tolist() == assets["requests"].tolist()
+    assert set(assets["campaign"]) == {CAMPAIGN}
 
     # Cross-check with what the emulator counted itself.
     counted = copies()

@@ -99,6 +99,7 @@ def test_before_inside_after_is_refused_served_refused(world, dagbag) -> None:
         assert status(url) == 401
         resource = cld_resource(world, masters[image_id]["public_id"])
         assert resource["access_control"] == [{"access_type": "token"}]
+        assert resource["invalidations"] >= 2  # closed twice by a run (config change, window end): CDN purged
         assert manifest()[image_id]["access"]["phase"] == "after"
     finally:
         cld.set_clock()

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from campaign_media.config.models import Campaign, Market
-from campaign_media.windows import TOKEN_ONLY, Rights, decide, deliverable, effective_window, normalise
+from campaign_media.windows import (
+    TOKEN_ONLY,
+    Rights,
+    decide,
+    deliverable,
+    effective_window,
+    normalise,
+    served_before,
+)
 
 CAMPAIGN = Campaign.model_validate({
     "id": "c", "name": "C", "source": {"gallery_ids": ["G1"]}, "markets": ["fr", "jp"],
@@ -83,3 +91,10 @@ def test_rules_compare_as_instants() -> None:
     assert normalise(ours) != normalise(TOKEN_ONLY) and deliverable(None, at("2026-01-01T00:00:00"))
     assert not deliverable(ours, at("2026-03-09T22:00:00")) and deliverable(ours, at("2026-03-10T00:00:00"))
     assert at("2026-03-10T00:00:00") - timedelta(hours=1) == at("2026-03-09T23:00:00")
+
+
+def test_what_may_have_been_served_and_cached() -> None:
+    window = [{"access_type": "anonymous", "start": "2026-03-10T00:00:00Z", "end": "2026-03-20T00:00:00Z"}]
+    assert not served_before(window, at("2026-03-09T00:00:00"))  # never open yet: no purge needed
+    assert served_before(window, at("2026-03-25T00:00:00"))  # ended by itself: the CDN may still hold it
+    assert served_before([], at("2026-01-01T00:00:00")) and not served_before(TOKEN_ONLY, at("2026-03-15T00:00:00"))

@@ -53,9 +53,10 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
 def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
     """CSV, Parquet, HTML and the totals (JSON) under ``<storage>/<campaign>/<parts...>/``."""
     base = storage.path(campaign.id, *parts)
-    csv_path = storage.write_bytes(base / "assets.csv", report.assets.to_csv(index=False).encode())
+    table = report.assets.assign(campaign=campaign.id)[["campaign", *report.assets.columns]]  # concatenable
+    csv_path = storage.write_bytes(base / "assets.csv", table.to_csv(index=False).encode())
     buffer = io.BytesIO()
-    report.assets.to_parquet(buffer, index=False)
+    table.to_parquet(buffer, index=False)
     parquet_path = storage.write_bytes(base / "assets.parquet", buffer.getvalue())
     files = {"table (CSV)": csv_path, "table (Parquet)": parquet_path}
     html_path = str(base / "index.html")

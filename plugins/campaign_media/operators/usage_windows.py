@@ -22,7 +22,7 @@ from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.masters import classify, market_public_id, master_public_id
 from campaign_media.operators.ingest import campaign_galleries
 from campaign_media.operators.variants import access_path, specs, state_path, write_manifest
-from campaign_media.windows import TOKEN_ONLY, Access, Rights, decide, deliverable, iso, normalise
+from campaign_media.windows import TOKEN_ONLY, Access, Rights, decide, deliverable, iso, normalise, served_before
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,13 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         was_public = deliverable(current, now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
         if normalise(current) != normalise(access.rules):
-            closing = was_public and not deliverable(access.rules, now)
-            cld.set_access_control(res["public_id"], access.rules, invalidate=closing)
-            kind = "closed" if closing else "opened" if deliverable(access.rules, now) and not was_public \
-                else "repaired"
+            now_public = deliverable(access.rules, now)
+            # Purge the CDN whenever the copy may have been served and is not deliverable now:
+            # cached copies would otherwise outlive the rule (also after Cloudinary's own end).
+            purge = not now_public and served_before(current, now)
+            cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
+            kind = "opened" if now_public and not was_public else \
+                "closed" if (was_public or (purge and access.phase == "after")) and not now_public else "repaired"
             report[kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
                                  "rules_were": current, "rules": access.rules})
         elif previous.get(image_id, {}).get("public") is not None \
