@@ -33,16 +33,18 @@ DOC_MD = """
 ### Campaign media — market **{name}** (`{code}`)
 
 For each active campaign that launches in **{name}** (locales {locales}, time zone `{timezone}`),
-makes this market's renditions of every approved master in Cloudinary — {renditions} — with the
-campaign's localized headline drawn on them, all of a master's renditions in **one** API call
-(eager transformations). Each published rendition is then stored in the campaign's PhotoShelter
-gallery *"<campaign> — renditions {code}"* as a reference asset whose metadata names its master,
-master version, market, transformation and Cloudinary URL — exactly once.
+makes this market's copy of every approved master in Cloudinary
+(`campaigns/<campaign>/markets/{code}/<image id>`) with its renditions — {renditions} — with the
+campaign's localized headline drawn on them and its own access window (opening at midnight
+`{timezone}`), all in **one** API call (eager transformations). Each published rendition is
+then stored in the campaign's PhotoShelter gallery *"<campaign> — renditions {code}"* as a
+reference asset whose metadata names its master, master version, market, transformation and
+Cloudinary URL — exactly once. Access is then kept right by `campaign_media_usage_windows`.
 
 * **Reads:** Cloudinary masters (`cloudinary_default`), the market state in `<storage>`.
-* **Writes:** Cloudinary derived renditions; PhotoShelter reference assets; per campaign
-  `<storage>/<campaign>/delivery/{code}.json`, the delivery manifest (stored renditions, plus
-  on-the-fly `f_auto`/`q_auto` URLs per channel {channels} and device, and a responsive
+* **Writes:** Cloudinary market copies and their renditions; PhotoShelter reference assets; per
+  campaign `<storage>/<campaign>/delivery/{code}.json`, the delivery manifest (stored
+  renditions, plus on-the-fly `f_auto`/`q_auto` URLs per channel {channels} and device, and a responsive
   `srcset` over {breakpoints}).
 * **Runs:** when ingest publishes new masters of a campaign (asset), daily at 06:00 `{timezone}`,
   or by hand with `campaign`, `dry_run` (URLs only, no API calls, nothing stored) and `force`
