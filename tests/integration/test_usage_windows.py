@@ -174,3 +174,21 @@ def test_signed_only_masters_get_expiring_urls_and_masters_stay_private(world, d
         assert status(master_url) == 401
     finally:
         cld.set_clock()
+
+
+def test_a_copy_that_cannot_be_updated_fails_the_run_but_not_the_others(world, dagbag, monkeypatch) -> None:
+    cld, opens, closes = world["cld"], world["opens"], world["closes"]
+    enforce(dagbag, closes + timedelta(minutes=1))  # every copy closed for good
+    monkeypatch.setattr(dagbag.get_dag("campaign_media_usage_windows").get_task("reconcile"), "retries", 0)
+    cld.set_faults(path_prefix="/v1_1/democloud/image/explicit", fail_after=2)
+    try:
+        result, _ = run(dagbag, "campaign_media_usage_windows", as_of=(opens + timedelta(hours=6)).isoformat())
+    finally:
+        cld.reset()
+    assert result.state == "failed"
+    report = storage.read_json(storage.path(CAMPAIGN, "windows", "latest.json"))
+    changed = report["opened"] + report["repaired"] + report["closed"]
+    assert len(changed) == 2 and report["failed"] and all("transient" in f["reason"] for f in report["failed"])
+    # The next run (Cloudinary healthy again) applies the rest.
+    report = enforce(dagbag, opens + timedelta(hours=6))
+    assert report["failed"] == [] and report["summary"]["failed"] == 0 and report["opened"]

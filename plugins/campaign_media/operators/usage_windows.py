@@ -17,14 +17,19 @@ from typing import Any
 
 from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
-from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.masters import classify, market_public_id, master_public_id
 from campaign_media.operators.ingest import campaign_galleries
 from campaign_media.operators.variants import access_path, specs, state_path, write_manifest
 from campaign_media.windows import TOKEN_ONLY, Access, Rights, decide, deliverable, iso, normalise, served_before
 
 log = logging.getLogger(__name__)
+
+
+class WindowsNotApplied(RuntimeError):
+    """Some copies could not be given their rules; every other copy was handled and reported."""
 
 
 def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights]:
@@ -76,7 +81,11 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
             # Purge the CDN whenever the copy may have been served and is not deliverable now:
             # cached copies would otherwise outlive the rule (also after Cloudinary's own end).
             purge = not now_public and served_before(current, now)
-            cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
+            try:
+                cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
+            except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
+                report["failed"].append({**item, "reason": str(exc), "rules": access.rules})
+                continue
             kind = "opened" if now_public and not was_public else \
                 "closed" if (was_public or (purge and access.phase == "after")) and not now_public else "repaired"
             report[kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
@@ -102,7 +111,7 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
               now: datetime, run_key: str) -> dict[str, Any]:
     """One campaign: masters token-only, every market copy's rules right; the run's report."""
     report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
-                                                                 "signed")}
+                                                                 "signed", "failed")}
     rights = current_rights(ps, campaign)
     masters = 0
     for res in cld.iter_resources(prefix=master_public_id(campaign.id, "")):
@@ -123,4 +132,8 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
     for kind in ("opened", "closed", "repaired", "restricted"):
         for item in report[kind]:
             log.info("  %-10s %s/%s %s", kind, item["market"], item["image_id"], item.get("reason", ""))
+    if report["failed"]:
+        first = "; ".join(f"{f['market']}/{f['image_id']}: {f['reason']}" for f in report["failed"][:5])
+        raise WindowsNotApplied(f"campaign {campaign.id}: {len(report['failed'])} copies could not be given their "
+                                f"rules (report: {path}); Cloudinary's previous rules still apply to them: {first}")
     return {**summary, "report": path}
