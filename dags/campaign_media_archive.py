@@ -59,15 +59,14 @@ def campaign_media_archive() -> None:
 
     @task(pool="photoshelter_api", map_index_template="{{ campaign_id }}")
     def archive(campaign_id: str) -> dict[str, Any]:
-        from campaign_media.config.loader import current_config
+        from campaign_media.config.loader import current_campaign
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
         from campaign_media.operators import archive as step
 
         get_current_context()["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
-        markets, config = current_config()
-        campaign = config[campaign_id]
+        campaign, markets = current_campaign(campaign_id)
         with PhotoShelterHook() as ps:
-            result = step.archive_campaign(ps, CloudinaryHook(), campaign, [markets[m] for m in campaign.markets],
+            result = step.archive_campaign(ps, CloudinaryHook(), campaign, markets,
                                            datetime.now(UTC))
         print(f"{campaign_id}: {result['status']} — {result['verified']}/{result['renditions']} renditions in "
               f"PhotoShelter gallery {result['gallery']!r}; final report: {result['report']}")

@@ -41,27 +41,22 @@ report of a campaign is kept with its archive.
 def campaign_media_metrics() -> None:
     @task
     def campaigns() -> list[str]:
-        from campaign_media import storage
-        from campaign_media.config.loader import current_config
+        from campaign_media.operators.archive import unarchived
 
-        chosen = get_current_context()["params"]["campaign"]
-        _, config = current_config()
-        return [cid for cid in sorted(config) if chosen in ("all", cid)
-                and storage.read_json(storage.path(cid, "archive", "done.json")) is None]
+        return unarchived(get_current_context()["params"]["campaign"])  # archived: nothing left in Cloudinary
 
     @task(pool="cloudinary_api", map_index_template="{{ campaign_id }}")
     def report(campaign_id: str) -> dict[str, Any]:
-        from campaign_media.config.loader import current_config
+        from campaign_media.config.loader import current_campaign
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
         from campaign_media.operators import metrics
 
         context = get_current_context()
         context["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
         now = datetime.now(UTC)
-        markets, config = current_config()
-        campaign = config[campaign_id]
+        campaign, markets = current_campaign(campaign_id)
         with PhotoShelterHook() as ps:
-            result = metrics.report_campaign(ps, CloudinaryHook(), campaign, [markets[m] for m in campaign.markets],
+            result = metrics.report_campaign(ps, CloudinaryHook(), campaign, markets,
                                              now, "reports", now.strftime("%Y-%m-%d"))
         print(f"delivery report for {campaign_id}: {result['html']}")
         return {k: result[k] for k in ("campaign", "html", "csv", "parquet", "totals")}

@@ -53,18 +53,13 @@ window (its own time zone) ∩ the master's licence** from PhotoShelter, read fr
 def campaign_media_usage_windows() -> None:
     @task
     def campaigns() -> list[str]:
-        from campaign_media import storage
-        from campaign_media.config.loader import current_config
+        from campaign_media.operators.archive import unarchived
 
-        chosen = get_current_context()["params"]["campaign"]
-        _, config = current_config()
-        # An archived campaign has nothing left in Cloudinary to govern.
-        return [cid for cid in sorted(config) if chosen in ("all", cid)
-                and storage.read_json(storage.path(cid, "archive", "done.json")) is None]
+        return unarchived(get_current_context()["params"]["campaign"])  # archived: nothing left in Cloudinary
 
     @task(pool="cloudinary_api", map_index_template="{{ campaign_id }}")
     def reconcile(campaign_id: str) -> dict[str, Any]:
-        from campaign_media.config.loader import current_config
+        from campaign_media.config.loader import current_campaign
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
         from campaign_media.operators import usage_windows
 
@@ -72,10 +67,9 @@ def campaign_media_usage_windows() -> None:
         context["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
         as_of = context["params"]["as_of"]
         now = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else datetime.now(UTC)
-        markets, config = current_config()
-        campaign = config[campaign_id]
+        campaign, markets = current_campaign(campaign_id)
         with PhotoShelterHook() as ps:
-            return usage_windows.reconcile(ps, CloudinaryHook(), campaign, [markets[m] for m in campaign.markets],
+            return usage_windows.reconcile(ps, CloudinaryHook(), campaign, markets,
                                            now, context["run_id"])
 
     @task

@@ -241,9 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")
         wait_until_quiet(af, dag_ids)
 
-        ingest_reports = list((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))
-        ingest_calls = sum(len(json.loads(p.read_text())["uploaded"]) + len(json.loads(p.read_text())["failed"])
-                           for p in ingest_reports)
+        ingest_reports = [json.loads(p.read_text()) for p in (storage_dir / CAMPAIGN / "ingest").glob("*/report.json")]
+        ingest_calls = sum(len(r["uploaded"]) + len(r["failed"]) for r in ingest_reports)
         copies = {"uploads": cld.calls().get(UPLOAD, 0) - ingest_calls,
                   "copies": sum(len(storage.read_json(storage.path(CAMPAIGN, "markets", m, "state.json"), {}))
                                 for m in markets)}

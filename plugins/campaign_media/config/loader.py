@@ -127,3 +127,10 @@ def current_config() -> tuple[dict[str, Market], dict[str, Campaign]]:
     already show them as import errors)."""
     markets = load_markets(include_dir() / "markets")
     return markets.items, load_campaigns(include_dir() / "campaigns", markets).items
+
+
+def current_campaign(campaign_id: str) -> tuple[Campaign, list[Market]]:
+    """One campaign and its markets, read now (what a task works on)."""
+    markets, campaigns = current_config()
+    campaign = campaigns[campaign_id]
+    return campaign, [markets[m] for m in campaign.markets]

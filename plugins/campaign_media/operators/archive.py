@@ -40,6 +40,15 @@ def done_path(campaign: str):
     return storage.path(campaign, "archive", "done.json")
 
 
+def unarchived(chosen: str = "all") -> list[str]:
+    """The campaigns (``chosen`` or all) not archived yet: the ones still in Cloudinary to govern
+    and report on."""
+    from campaign_media.config.loader import current_config
+
+    return [cid for cid in sorted(current_config()[1]) if chosen in ("all", cid)
+            and storage.read_json(done_path(cid)) is None]
+
+
 def progress_path(campaign: str):
     return storage.path(campaign, "archive", "verified.json")
 
@@ -60,7 +69,7 @@ def items(campaign: Campaign, markets: list[Market]) -> list[dict[str, Any]]:
 
 
 def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, item: dict[str, Any],
-                gallery_id: str, existing: dict[str, str], stats: dict[str, Any]) -> dict[str, Any]:
+                gallery_id: str, existing: dict[str, str], requests: int | None) -> dict[str, Any]:
     """Store one rendition in the archive gallery and verify it; returns its record."""
     name = f"archive__{item['file_name']}"
     spec = item["spec"] or {"transformation": [], "format": item["format"]}
@@ -76,7 +85,7 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
             "Master Version": item["version"], "Rendition": item["rendition"],
             "Transformation": item["transformation"] or "", "Cloudinary URL": item["url"] or "",
             "SHA-256": served.sha256, "Bytes": str(served.size),
-            "Delivery Requests": str(stats.get("requests", "n/a")), "Approval Status": "Archived rendition"})
+            "Delivery Requests": "n/a" if requests is None else str(requests), "Approval Status": "Archived rendition"})
         stored = ps.download_original(image_id, Path(tmp) / f"check-{name}")
     if (stored.size, stored.sha256) != (served.size, served.sha256):
         raise PhotoShelterError(f"archive {name}", None, "ChecksumMismatch",
@@ -96,10 +105,6 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
     verified: dict[str, Any] = storage.read_json(progress_path(campaign.id), {})
     # The final delivery report, kept with the archive (made before anything is deleted).
     report = metrics.report_campaign(ps, cld, campaign, markets, now, "archive", "report")
-    stats = {}
-    for market in markets:
-        prefix = f"campaigns/{campaign.id}/markets/{market.code}/"
-        stats.update({res["public_id"]: res.get("delivery") or {} for res in cld.iter_resources(prefix=prefix)})
     gallery_id = ps.ensure_gallery(campaign.archive_gallery)["gallery_id"]
     existing = existing_writebacks(ps, gallery_id)
     missing: dict[str, str] = {}
@@ -108,7 +113,7 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
             continue
         try:
             verified[item["key"]] = archive_one(ps, cld, campaign, item, gallery_id, existing,
-                                                stats.get(item["public_id"], {}))
+                                                report["requests"].get((item["market"], item["image_id"])))
             storage.write_json(progress_path(campaign.id), verified)  # progress survives a crash
         except (CloudinaryError, PhotoShelterError, RetryBudgetExceeded) as exc:
             missing[item["key"]] = str(exc)

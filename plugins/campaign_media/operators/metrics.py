@@ -68,8 +68,11 @@ def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
 
 def report_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
                     now: datetime, *parts: str) -> dict[str, Any]:
-    report = build(*gather(ps, cld, campaign, markets), now=now)
+    masters, copies, renditions, usage = gather(ps, cld, campaign, markets)
+    report = build(masters, copies, renditions, usage, now=now)
     paths = write(campaign, report, *parts)
     log.info("delivery report for %s: %s (requests %s, bandwidth %s bytes)", campaign.id, paths["html"],
              report.totals["requests"], report.totals["bandwidth_bytes"])
-    return {"campaign": campaign.id, **paths, "totals": report.totals}
+    # ``requests`` per (market, image_id): the archive records them without listing again.
+    requests = {(c["market"], c["image_id"]): c["requests"] for c in copies}
+    return {"campaign": campaign.id, **paths, "totals": report.totals, "requests": requests}

@@ -44,8 +44,8 @@ def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights
     return rights
 
 
-def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, access: Access, public_id: str,
-                now: datetime) -> dict[str, Any]:
+def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: list[dict[str, Any]],
+                access: Access, public_id: str, now: datetime) -> dict[str, Any]:
     """Expiring token URLs of a signed-only master's renditions, valid at most until its window
     ends; none outside the window."""
     if access.mode != "signed" or access.phase != "open" or campaign.signed_urls is None:
@@ -53,7 +53,6 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, access:
     expires = now + timedelta(hours=campaign.signed_urls.ttl_hours)
     if access.end is not None and access.end < expires:
         expires = access.end
-    eager, _ = specs(campaign, market)
     urls = {rendition.name: cld.delivery_url(public_id, transformation=spec["transformation"], format=spec["format"],
                                              token_expires_at=expires)
             for rendition, spec in zip(market.renditions, eager, strict=True)}
@@ -66,6 +65,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     previous = storage.read_json(access_path(campaign.id, market.code), {})
     state = storage.read_json(state_path(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
+    eager, _ = specs(campaign, market)  # the renditions signed URLs point at
     prefix = market_public_id(campaign.id, market.code, "")
     for res in cld.iter_resources(prefix=prefix):
         image_id = res["public_id"][len(prefix):]
@@ -98,7 +98,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
-                               "signed": signed_urls(cld, campaign, market, access, res["public_id"], now)}
+                               "signed": signed_urls(cld, campaign, market, eager, access, res["public_id"], now)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
     storage.write_json(access_path(campaign.id, market.code), decisions)
