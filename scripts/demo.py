@@ -110,6 +110,7 @@ def wait_until_quiet(af: Standalone, dag_ids: list[str], settle: float = 20, tim
 
 
 def trigger(af: Standalone, dag_id: str, dag_ids: list[str], **conf) -> None:
+    af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
     af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
     wait_until_quiet(af, dag_ids, settle=5)
 
@@ -230,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_dags(af, set(dag_ids))
         errors = af.api("GET", "importErrors")["import_errors"]
         print(f"DAGs: {', '.join(dag_ids)}; import errors: {len(errors)}")
-        for dag_id in dag_ids:
+        # The governance DAGs are unpaused when first used (their schedules would otherwise start
+        # runs right now, competing with the backfill for SQLite's lock).
+        for dag_id in dag_ids[:1 + len(markets)]:
             af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         say(f"Backfill of {ingest} over {(today - timedelta(days=7)).date()} .. {today.date()} (REST, as the UI does)")
-        backfill = af.api("POST", "backfills", json={
+        backfill = af.create_backfill({
             "dag_id": ingest, "from_date": (today - timedelta(days=7)).isoformat(), "to_date": today.isoformat(),
             "reprocess_behavior": "none", "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
         print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")

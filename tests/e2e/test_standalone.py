@@ -40,7 +40,7 @@ def test_backfill_creates_one_run_per_interval_and_ingests_them(stack) -> None:
         af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today - timedelta(days=4), today - timedelta(days=2)
-    backfill = af.api("POST", "backfills", json={
+    backfill = af.create_backfill({
         "dag_id": INGEST, "from_date": start.isoformat(), "to_date": end.isoformat(),
         "reprocess_behavior": "none", "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
     quiet(af, [INGEST, *MARKETS])
@@ -60,7 +60,7 @@ def test_backfill_creates_one_run_per_interval_and_ingests_them(stack) -> None:
 def test_an_overlapping_backfill_changes_nothing(stack) -> None:
     af = stack["af"]
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    af.api("POST", "backfills", json={
+    af.create_backfill({
         "dag_id": INGEST, "from_date": (today - timedelta(days=3)).isoformat(),
         "to_date": (today - timedelta(days=2)).isoformat(), "reprocess_behavior": "completed",
         "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
