@@ -1,4 +1,8 @@
-"""``python -m campaign_media.cli lint [include/]`` — check campaign and market files before a PR.
+"""``python -m campaign_media.cli`` — the project's command line.
+
+* ``lint [include/]``: check campaign and market files before a PR (what Airflow will say).
+* ``schema [--write include/schema]``: the JSON Schemas of market and campaign files, which the
+  template references so editors validate while typing.
 
 (Not a package ``__main__.py``: Airflow's plugin loader imports every file under ``plugins/`` by
 its stem, and a ``__main__`` module would run its CLI inside every Airflow process.)
@@ -7,19 +11,25 @@ its stem, and a ``__main__`` module would run its CLI inside every Airflow proce
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from campaign_media.config.loader import INCLUDE, lint, load_campaigns, load_markets
+from campaign_media.config.models import Campaign, Market
+
+SCHEMAS = {"market": Market, "campaign": Campaign}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("lint", help="validate include/markets/*.yaml and include/campaigns/*.yaml")
-    check.add_argument("include", nargs="?", default=str(INCLUDE))
-    args = parser.parse_args(argv)
-    include = Path(args.include)
+def schema(kind: str) -> str:
+    """The JSON Schema of one kind of file, as committed under ``include/schema/``."""
+    body = SCHEMAS[kind].model_json_schema(by_alias=True, mode="validation")
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f"campaign-media {kind} file (include/{kind}s/*.yaml)", **body}
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def _lint(include: Path) -> int:
     problems = lint(include)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -31,6 +41,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ok: {len(markets)} market(s) ({', '.join(sorted(markets))}), "
           f"{len(campaigns)} campaign(s) ({', '.join(sorted(campaigns))})")
     return 0
+
+
+def _schema(kind: str | None, write: Path | None) -> int:
+    if write is None:
+        print(schema(kind or "market"), end="")
+        return 0
+    write.mkdir(parents=True, exist_ok=True)
+    for name in SCHEMAS:
+        (write / f"{name}.schema.json").write_text(schema(name), encoding="utf-8")
+        print(f"wrote {write / f'{name}.schema.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("lint", help="validate include/markets/*.yaml and include/campaigns/*.yaml")
+    check.add_argument("include", nargs="?", default=str(INCLUDE))
+    export = sub.add_parser("schema", help="print a file kind's JSON Schema, or --write both into a folder")
+    export.add_argument("kind", nargs="?", choices=sorted(SCHEMAS))
+    export.add_argument("--write", type=Path, metavar="DIR", help="e.g. include/schema")
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        return _schema(args.kind, args.write)
+    return _lint(Path(args.include))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ CHANNEL_DEVICES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def headline_for(campaign: Campaign, market: Market) -> str | None:
-    """The first of the market's locales that has campaign copy."""
+    """The first of the market's locales that has campaign copy (``None`` if nothing draws it)."""
+    if not market.draws_headline:
+        return None
     return next((h for h in (campaign.headline(loc) for loc in market.locales) if h), None)
 
 
@@ -37,7 +39,7 @@ def transformation(rendition: Rendition, market: Market, headline: str | None) -
     if rendition.effect:
         chain.append({"effect": rendition.effect})
     chain.append(size)
-    if rendition.overlay and headline:
+    if rendition.overlay and headline and market.overlay != "none":
         style = market.overlay
         chain.append({"overlay": {"font_family": style.font_family, "font_size": style.font_size,
                                   "font_weight": style.font_weight, "text": headline},

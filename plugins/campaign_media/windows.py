@@ -120,7 +120,7 @@ def restriction(market: Market, rights: Rights | None) -> str:
         return "licence expiry unreadable in PhotoShelter"
     if not rights.usage_rights:
         return "no usage rights recorded in PhotoShelter"
-    if market.usage_rights is not None and rights.usage_rights not in market.usage_rights:
+    if not market.clears(rights.usage_rights):
         return f"usage rights {rights.usage_rights!r} not cleared for market {market.code}"
     return ""
 

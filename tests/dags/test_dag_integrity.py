@@ -77,12 +77,15 @@ def test_a_market_file_adds_a_dag_and_a_broken_one_is_a_clear_import_error(tmp_p
 
     include = tmp_path / "include"
     shutil.copytree(ROOT / "include", include)
-    (include / "markets" / "nl.yaml").write_text("code: nl\nlocales: [nl-NL]\ntimezone: Europe/Amsterdam\n")
-    (include / "markets" / "de.yaml").write_text("code: de\nlocales: [de-DE]\ntimezone: Europe/Berlinn\n")
+    (include / "markets" / "nl.yaml").write_text(
+        "code: nl\nlocales: [nl-NL]\ntimezone: Europe/Amsterdam\nusage_rights: any\n")
+    (include / "markets" / "de.yaml").write_text(
+        "code: de\nlocales: [de-DE]\ntimezone: Europe/Berlinn\nusage_rights: any\n")
     bag = bag_with(include, tmp_path)
     assert {"campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa",
             "campaign_media_market_nl", "campaign_media_ingest"} <= set(bag["dags"])
     assert "campaign_media_market_de" not in bag["dags"]
     (path, message), = bag["errors"].items()
     assert path.endswith("campaign_media_markets.py")
-    assert "de.yaml" in message and "field 'timezone'" in message and "Fix:" in message
+    assert "de.yaml" in message and "timezone = 'Europe/Berlinn'" in message and \
+        "Fix: did you mean 'Europe/Berlin'? Write timezone: Europe/Berlin." in message

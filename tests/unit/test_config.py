@@ -27,32 +27,134 @@ def test_shipped_files_are_valid() -> None:
     assert load_campaigns(markets=markets).items["spring-launch-2026"].markets == ["fr", "jp", "sa"]
 
 
-def test_a_ten_line_market_gets_sensible_defaults(include: Path) -> None:
-    (include / "markets" / "de.yaml").write_text("code: de\nlocales: [de-DE]\ntimezone: Europe/Berlin\n")
+MINIMAL = "code: de\nlocales: [de-DE]\ntimezone: Europe/Berlin\nusage_rights: any\n"
+
+
+def test_a_short_market_gets_sensible_defaults(include: Path) -> None:
+    (include / "markets" / "de.yaml").write_text(MINIMAL)
     market = load_markets(include / "markets").items["de"]
     assert [r.name for r in market.renditions] == ["hero", "square", "story"]
     assert market.breakpoints == [320, 640, 1024, 1600] and market.overlay.font_size == 48
 
 
-def test_errors_name_the_file_the_field_and_the_fix(include: Path) -> None:
-    (include / "markets" / "de.yaml").write_text(
-        "code: de\nlocales: [de-DE]\ntimezone: Europe/Berlinn\nrenditions:\n  - {name: hero, widht: 10}\n")
-    (include / "markets" / "it.yaml").write_text("code: it\n locales: [x\n")
-    (include / "markets" / "nl.yaml").write_text("code: holland\nlocales: [nl-NL]\ntimezone: Europe/Amsterdam\n")
+def market_errors(include: Path, body: str) -> str:
+    """The lint message for ``include/markets/de.yaml`` holding ``body`` (other files still load)."""
+    path = include / "markets" / "de.yaml"
+    path.write_text(body)
     markets = load_markets(include / "markets")
-    assert {"fr", "jp", "sa"} <= set(markets.items)  # the others still load
-    de = markets.errors[str(include / "markets" / "de.yaml")]
-    assert "field 'timezone'" in de and "Europe/Berlinn" in de and "IANA" in de
-    assert "field 'renditions.0.widht'" in de and "Fix: remove it or fix its spelling" in de
+    assert {"fr", "jp", "sa"} <= set(markets.items)
+    return markets.errors[str(path)]
+
+
+def test_errors_name_the_file_the_field_and_the_fix(include: Path) -> None:
+    de = market_errors(include, MINIMAL.replace("Europe/Berlin", "Europe/Berlinn")
+                       + "renditions:\n  - {name: hero, widht: 10}\n  - {name: story, crop: fil, width: 10}\n")
+    assert de.splitlines() == [
+        f"{include / 'markets' / 'de.yaml'}: 3 problem(s)",
+        "  - timezone = 'Europe/Berlinn': unknown time zone. Fix: did you mean 'Europe/Berlin'? "
+        "Write timezone: Europe/Berlin.",
+        "  - renditions[hero].widht: unknown field. Fix: rename widht to width (did you mean 'width'?).",
+        "  - renditions[story].crop = 'fil': Input should be 'fill', 'fit', 'limit', 'scale', 'pad', 'thumb' or "
+        "'crop'. Fix: write crop: fill (did you mean 'fill'?).",
+    ]
+    (include / "markets" / "it.yaml").write_text("code: it\n locales: [x\n")
+    (include / "markets" / "nl.yaml").write_text(MINIMAL.replace("code: de", "code: holland"))
+    markets = load_markets(include / "markets")
     assert "not valid YAML at line 2" in markets.errors[str(include / "markets" / "it.yaml")]
     assert "rename the file to holland.yaml" in markets.errors[str(include / "markets" / "nl.yaml")]
 
 
-def test_campaign_with_unknown_market(include: Path) -> None:
-    path = include / "campaigns" / "spring-launch-2026.yaml"
-    path.write_text(path.read_text().replace("markets: [fr, jp, sa]", "markets: [fr, xx]"))
-    errors = lint(include)
-    assert len(errors) == 1 and "unknown market(s) ['xx']" in errors[0]
+# The four traps a careful user fell into writing a market from the template, each with its message.
+def test_trap_quality_as_a_number_is_valid(include: Path) -> None:
+    (include / "markets" / "de.yaml").write_text(
+        MINIMAL + "renditions:\n  - {name: hero, width: 1600, quality: 80}\n  - {name: sq, width: 9, quality: '75'}\n")
+    market = load_markets(include / "markets").items["de"]
+    assert [r.quality for r in market.renditions] == ["80", "75"]
+    assert market_errors(include, MINIMAL + "renditions:\n  - {name: hero, width: 1600, quality: 180}\n"
+                         ).splitlines()[1] == (
+        "  - renditions[hero].quality = 180: quality must be auto (or auto:best, auto:good, auto:eco, auto:low) "
+        "or a whole number from 1 to 100. Fix: write quality: auto or, for a fixed level, quality: 80.")
+
+
+def test_trap_unquoted_aspect_ratio_says_to_quote_it(include: Path) -> None:
+    message = market_errors(include, MINIMAL + "renditions:\n  - {name: story, width: 1080, aspect_ratio: 9:16}\n")
+    assert message.splitlines()[1] == (
+        "  - renditions[story].aspect_ratio = 556: YAML read an unquoted ratio as the number 556 "
+        "(base 60: 9:16 = 9*60+16). Fix: quote it: aspect_ratio: \"9:16\".")
+    (include / "markets" / "de.yaml").write_text(
+        MINIMAL + "renditions:\n  - {name: story, width: 1080, aspect_ratio: \"9:16\"}\n"
+        "  - {name: wide, width: 1080, aspect_ratio: 1.5}\n")
+    assert [r.aspect_ratio for r in load_markets(include / "markets").items["de"].renditions] == ["9:16", "1.5"]
+
+
+def test_trap_usage_rights_must_be_said_explicitly(include: Path) -> None:
+    message = market_errors(include, MINIMAL.replace("usage_rights: any\n", ""))
+    assert message.splitlines()[1] == (
+        "  - usage_rights: required field is missing. Fix: add usage_rights: [worldwide-digital] "
+        "(the PhotoShelter values cleared here) or usage_rights: any.")
+    assert market_errors(include, MINIMAL.replace("usage_rights: any", "usage_rights: worldwide-digital")
+                         ).splitlines()[1] == (
+        "  - usage_rights = 'worldwide-digital': usage_rights is a list of PhotoShelter usage-rights values, or any. "
+        "Fix: write usage_rights: [worldwide-digital] (or usage_rights: any to clear every value).")
+    (include / "markets" / "de.yaml").write_text(MINIMAL.replace("any", "[worldwide-digital]"))
+    market = load_markets(include / "markets").items["de"]
+    assert market.clears("worldwide-digital") and not market.clears("emea-web-only")
+
+
+def test_trap_missing_headline_is_an_error_unless_the_market_draws_none(include: Path) -> None:
+    (include / "markets" / "de.yaml").write_text(MINIMAL)
+    campaign_file = include / "campaigns" / "spring-launch-2026.yaml"
+    campaign_file.write_text(campaign_file.read_text().replace("markets: [fr, jp, sa]", "markets: [fr, jp, sa, de]"))
+    markets = load_markets(include / "markets")
+    campaigns = load_campaigns(include / "campaigns", markets)
+    assert campaigns.errors[str(campaign_file)].splitlines()[1] == (
+        "  - copy.de-DE: required field is missing (market 'de' has locale 'de-DE' and draws the headline on its "
+        "renditions). Fix: add under copy: de-DE: {headline: \"…\"}, or set overlay: none in "
+        f"{include / 'markets' / 'de.yaml'} if its renditions carry no text.")
+    # The campaign keeps running in its sound markets.
+    assert campaigns.items["spring-launch-2026"].markets == ["fr", "jp", "sa"]
+    (include / "markets" / "de.yaml").write_text(MINIMAL + "overlay: none\n")
+    markets = load_markets(include / "markets")
+    assert lint(include) == [] and not markets.items["de"].draws_headline
+    campaign = load_campaigns(include / "campaigns", markets).items["spring-launch-2026"]
+    from campaign_media.renditions import headline_for, transformation
+    assert headline_for(campaign, markets.items["de"]) is None
+    assert not any("overlay" in step for step in transformation(markets.items["de"].renditions[0],
+                                                                markets.items["de"], "ignored"))
+
+
+def test_misspelt_keys_and_values_get_a_did_you_mean(include: Path) -> None:
+    message = market_errors(include, MINIMAL + "overlay: {font_sise: 30}\nchannels: [webb]\n")
+    assert "  - overlay.font_sise: unknown field. Fix: rename font_sise to font_size (did you mean 'font_size'?)." \
+        in message.splitlines()
+    assert "  - channels[0] = 'webb': Input should be 'web', 'mobile', 'ecommerce' or 'social'. " \
+        "Fix: write channels: web (did you mean 'web'?)." in message.splitlines()
+    campaign_file = include / "campaigns" / "spring-launch-2026.yaml"
+    campaign_file.write_text(campaign_file.read_text().replace("markets: [fr, jp, sa]", "markets: [fr, jpp]"))
+    assert lint(include)[-1].splitlines()[1] == \
+        "  - markets = 'jpp': unknown market. Fix: write jp (did you mean 'jp'?)."
+
+
+def test_committed_json_schemas_are_current_and_accept_the_shipped_files() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    from campaign_media.cli import SCHEMAS, schema
+    for kind in SCHEMAS:
+        committed = (INCLUDE / "schema" / f"{kind}.schema.json").read_text(encoding="utf-8")
+        assert committed == schema(kind), "run: python -m campaign_media.cli schema --write include/schema"
+        validator = jsonschema.Draft202012Validator(json.loads(committed),
+                                                    format_checker=jsonschema.FormatChecker())
+        for path in sorted((INCLUDE / f"{kind}s").glob("*.yaml")):
+            data = json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str))
+            assert not list(validator.iter_errors(data)), path
+    market = json.loads(schema("market"))
+    bad = {"code": "de", "locales": ["de-DE"], "timezone": "Europe/Berlin",
+           "renditions": [{"name": "s", "width": 10, "aspect_ratio": 556}]}
+    errors = list(jsonschema.Draft202012Validator(market).iter_errors(bad))
+    assert {e.validator for e in errors} >= {"required", "anyOf"}  # usage_rights missing; 556 is no ratio
 
 
 def test_lint_command(include: Path, capsys) -> None:
@@ -61,14 +163,15 @@ def test_lint_command(include: Path, capsys) -> None:
     (include / "markets" / "de.yaml").write_text("code: de\n")
     assert cli(["lint", str(include)]) == 1
     err = capsys.readouterr().err
-    assert "de.yaml" in err and "field 'locales'" in err and "1 file(s) need fixing" in err
+    assert "de.yaml: 3 problem(s)" in err and "  - locales: required field is missing. Fix: add locales: [de-DE]." \
+        in err and "1 file(s) need fixing" in err
 
 
 def test_window_bounds_are_local_midnight_and_inclusive() -> None:
     assert moment(date(2026, 3, 1), "Asia/Tokyo") == datetime(2026, 2, 28, 15, tzinfo=UTC)
     assert moment(date(2026, 3, 1), "Europe/Paris", end=True) == datetime(2026, 3, 1, 23, tzinfo=UTC)
     with pytest.raises(ValueError, match="window.end is before window.start"):
-        Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC",
+        Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC", "usage_rights": "any",
                                "window": {"start": "2026-05-01", "end": "2026-04-01"}})
 
 
@@ -80,8 +183,7 @@ def test_campaign_overlap_and_headline_fallback() -> None:
 
 
 def test_market_window_is_the_intersection_in_local_time(include: Path) -> None:
-    (include / "markets" / "de.yaml").write_text(
-        "code: de\nlocales: [de-DE]\ntimezone: Europe/Berlin\nwindow: {start_offset_days: 10, end: 2027-01-31}\n")
+    (include / "markets" / "de.yaml").write_text(MINIMAL + "window: {start_offset_days: 10, end: 2027-01-31}\n")
     markets = load_markets(include / "markets").items
     campaign = load_campaigns(include / "campaigns").items["spring-launch-2026"]
     start, end = campaign.market_window(markets["de"])
@@ -92,5 +194,5 @@ def test_market_window_is_the_intersection_in_local_time(include: Path) -> None:
     assert jp_end == datetime(2027, 3, 1, tzinfo=UTC)  # the campaign's end bounds it
     assert not campaign.ended(datetime(2026, 1, 1, tzinfo=UTC)) and campaign.ended(jp_end)
     with pytest.raises(ValueError, match="not both"):
-        Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC",
+        Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC", "usage_rights": "any",
                                "window": {"start": "2026-05-01", "start_offset_days": 3}})

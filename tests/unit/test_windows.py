@@ -21,7 +21,7 @@ CAMPAIGN = Campaign.model_validate({
     "id": "c", "name": "C", "source": {"gallery_ids": ["G1"]}, "markets": ["fr", "jp"],
     "window": {"start": "2026-03-01", "end": "2026-03-31", "timezone": "UTC"},
     "signed_urls": {"usage_rights": ["press-only"], "ttl_hours": 12}})
-FR = Market(code="fr", locales=["fr-FR"], timezone="Europe/Paris", window={"start": "2026-03-10"})
+FR = Market(code="fr", locales=["fr-FR"], timezone="Europe/Paris", window={"start": "2026-03-10"}, usage_rights="any")
 JP = Market(code="jp", locales=["ja-JP"], timezone="Asia/Tokyo", window={"start": "2026-03-10"},
             usage_rights=["worldwide"])
 GOOD = Rights("2027-01-01T00:00:00+00:00", "worldwide")

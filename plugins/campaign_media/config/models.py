@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
@@ -23,8 +35,68 @@ def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from exc
+        guess = did_you_mean(value, available_timezones())
+        fix = f"did you mean {guess!r}? Write timezone: {guess}" if guess else \
+            "write an IANA name such as timezone: Europe/Paris"
+        raise ValueError(f"unknown time zone. Fix: {fix}") from exc
     return value
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``value`` (case-insensitive), if any is close."""
+    if not isinstance(value, str):
+        return None
+    lowered = {c.lower(): c for c in choices}
+    match = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.75)
+    return lowered[match[0]] if match else None
+
+
+QUALITY_AUTO = ("auto", "auto:best", "auto:good", "auto:eco", "auto:low")
+
+
+def _quality(value: object) -> str:
+    """``auto`` (or ``auto:good`` …) or a whole number 1–100, written as a number or a string."""
+    text = str(value).strip().lower() if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if text in QUALITY_AUTO:
+        return text
+    if text is not None and text.isdigit() and 1 <= int(text) <= 100:
+        return str(int(text))
+    raise ValueError("quality must be auto (or auto:best, auto:good, auto:eco, auto:low) or a whole number "
+                     "from 1 to 100. Fix: write quality: auto or, for a fixed level, quality: 80")
+
+
+def _aspect_ratio(value: object) -> str:
+    """``"16:9"`` or a decimal ratio such as ``1.5``. YAML 1.1 reads an unquoted ``9:16`` as the
+    base-60 number 556, so a whole number of 60 or more is taken for that mistake."""
+    if isinstance(value, bool):
+        raise ValueError("aspect_ratio must be a ratio. Fix: write it in quotes, e.g. aspect_ratio: \"16:9\"")
+    if isinstance(value, int) and value >= 60:
+        w, h = divmod(value, 60)
+        raise ValueError(f"YAML read an unquoted ratio as the number {value} (base 60: {w}:{h} = {w}*60+{h}). "
+                         f"Fix: quote it: aspect_ratio: \"{w}:{h}\"")
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?(:\d+(\.\d+)?)?", text) or float(text.split(":")[0]) == 0 \
+            or (":" in text and float(text.split(":")[1]) == 0):
+        raise ValueError("aspect_ratio must be width:height or a decimal ratio. "
+                         "Fix: write it in quotes, e.g. aspect_ratio: \"16:9\" (or aspect_ratio: 1.5)")
+    return text
+
+
+def _usage_rights(value: object) -> object:
+    if isinstance(value, str) and value != "any":
+        raise ValueError("usage_rights is a list of PhotoShelter usage-rights values, or any. "
+                         f"Fix: write usage_rights: [{value}] (or usage_rights: any to clear every value)")
+    return value
+
+
+Quality = Annotated[str, BeforeValidator(_quality), WithJsonSchema({
+    "anyOf": [{"enum": list(QUALITY_AUTO)}, {"type": "integer", "minimum": 1, "maximum": 100},
+              {"type": "string", "pattern": "^([1-9][0-9]?|100)$"}],
+    "description": "auto (or auto:best|good|eco|low) or a whole number 1-100", "default": "auto"})]
+AspectRatio = Annotated[str, BeforeValidator(_aspect_ratio), WithJsonSchema({
+    "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?(:\d+(\.\d+)?)?$"},
+              {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 60}],
+    "description": 'width:height in quotes ("16:9") or a decimal ratio (1.5)'})]
 
 
 def moment(value: date | datetime, tz: str, *, end: bool = False) -> datetime:
@@ -71,11 +143,11 @@ class Rendition(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
     width: Annotated[int, Field(gt=0, le=8000)] | None = None
     height: Annotated[int, Field(gt=0, le=8000)] | None = None
-    aspect_ratio: Annotated[str, Field(pattern=r"^\d+(\.\d+)?(:\d+(\.\d+)?)?$")] | None = None
+    aspect_ratio: AspectRatio | None = None
     crop: Crop = "fill"
     gravity: str = "auto"
     format: Format = "jpg"
-    quality: str = "auto"
+    quality: Quality = "auto"
     dpr: Annotated[float, Field(gt=0, le=4)] = 1.0
     effect: Literal["background_removal"] | None = None
     overlay: bool = Field(default=True, description="draw the localized headline on it")
@@ -83,7 +155,7 @@ class Rendition(_Strict):
     @model_validator(mode="after")
     def _sized(self) -> Rendition:
         if not (self.width or self.height):
-            raise ValueError(f"rendition {self.name!r} needs a width or a height")
+            raise ValueError(f"rendition {self.name!r} has no size. Fix: add width: 1600 (or height:) to it")
         return self
 
 
@@ -113,10 +185,13 @@ class Market(_Strict):
     window: Window = Window()
     renditions: Annotated[list[Rendition], Field(min_length=1)] = list(DEFAULT_RENDITIONS)
     breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = [320, 640, 1024, 1600]
-    overlay: OverlayStyle = OverlayStyle()
+    overlay: Annotated[Annotated[OverlayStyle, Tag("style")] | Annotated[Literal["none"], Tag("none")],
+                       Discriminator(lambda v: "none" if isinstance(v, str) else "style")] = Field(
+        default=OverlayStyle(), description="headline style, or none: renditions carry no text")
     channels: list[Literal["web", "mobile", "ecommerce", "social"]] = ["web", "mobile", "ecommerce", "social"]
-    usage_rights: list[str] | None = Field(
-        default=None, description="PhotoShelter usage-rights values cleared for this market (None: any)")
+    usage_rights: Annotated[list[str] | Literal["any"], BeforeValidator(_usage_rights)] = Field(
+        description="PhotoShelter usage-rights values cleared for this market, or any (said explicitly: "
+                    "a market that names none fails closed)")
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
@@ -131,6 +206,15 @@ class Market(_Strict):
     @property
     def primary_locale(self) -> str:
         return self.locales[0]
+
+    @property
+    def draws_headline(self) -> bool:
+        """Whether any rendition carries the campaign's localized headline."""
+        return self.overlay != "none" and any(r.overlay for r in self.renditions)
+
+    def clears(self, usage_rights: str) -> bool:
+        """Whether masters with these PhotoShelter usage rights may be published here."""
+        return self.usage_rights == "any" or usage_rights in self.usage_rights
 
 
 class Source(_Strict):
