@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test test-unit test-integration demo up clean
+.PHONY: install system-deps lint schema test test-unit test-integration test-e2e demo up screenshots clean
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,20 @@ $(STAMP): requirements.txt constraints.txt
 
 install: $(STAMP)
 
+# Debian packages the suites need (Chromium, PostgreSQL, Redis, docker-compose, a CJK font):
+# installed as root, otherwise a stop in the first seconds with the exact command to run.
+system-deps:
+	@bash scripts/system-deps.sh
+
 lint: install
 	$(BIN)/ruff check .
 	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli lint include/
 
-test: lint
+# Regenerate include/schema/*.schema.json after changing config/models.py.
+schema: install
+	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli schema --write include/schema
+
+test: system-deps lint
 	$(BIN)/pytest
 
 test-unit: install
@@ -28,11 +37,18 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest tests/integration
 
+test-e2e: system-deps install
+	$(BIN)/pytest tests/e2e
+
 demo: install
 	$(BIN)/python scripts/demo.py
 
 up: install
 	$(BIN)/python scripts/demo.py --keep
+
+# Copy the newest test screenshots, shrunk, into docs/img/ (the README shows them).
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf .demo .artifacts .pytest_cache .ruff_cache

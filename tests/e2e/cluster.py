@@ -18,13 +18,15 @@ from pathlib import Path
 
 from emulators.runner import free_port
 from scripts.standalone import POOLS, ROOT, Standalone
+from tests.system import require_system_packages
 
 PG_BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), Path("/nonexistent"))
 
 
 def need(binary: str | Path, package: str) -> None:
     if not (Path(binary).exists() or shutil.which(str(binary))):
-        raise RuntimeError(f"{binary} is missing: apt-get install {package} (.ci/run does)")
+        require_system_packages()  # fails with the exact install command
+        raise RuntimeError(f"{binary} is missing: apt-get install {package} (make system-deps does)")
 
 
 @dataclass

@@ -8,10 +8,12 @@ from emulators.photoshelter.seed import seed
 from emulators.runner import free_port, start_cloudinary, start_photoshelter
 from scripts.standalone import Standalone
 from tests.conftest import cld_connection, ps_connection
+from tests.system import require_system_packages
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory):
+    require_system_packages()
     base = tmp_path_factory.mktemp("e2e")
     seeded = seed(base / "ps", images=12, galleries=1)
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import quiet, runs
+from tests.system import require_system_packages
 
 pytestmark = [pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ def pick(page, index: int, moment: datetime) -> None:
 def test_backfill_from_the_trigger_dialog(stack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (.ci/run does)"
+    require_system_packages()
     af = stack["af"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
+
+from tests.system import require_system_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
@@ -31,5 +32,5 @@ def test_compose_has_the_celery_stack_and_the_emulators() -> None:
     assert "pools set photoshelter_api" in services["airflow-init"]["command"][1]
     for mount in ("./dags:/opt/airflow/dags", "./plugins:/opt/airflow/plugins", "./include:/opt/airflow/include"):
         assert mount in services["airflow-worker"]["volumes"]
-    if shutil.which("docker-compose"):  # Debian's docker-compose validates the whole file (CI installs it)
-        subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yaml"), "config", "-q"], check=True)
+    require_system_packages()  # Debian's docker-compose validates the whole file (make system-deps installs it)
+    subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yaml"), "config", "-q"], check=True)
