@@ -1,8 +1,8 @@
 """Cloudinary emulator (FastAPI): Upload API, Admin API and delivery, wire-compatible with the SDK.
 
 Point the real ``cloudinary`` SDK at it with ``upload_prefix="http://127.0.0.1:PORT"`` and
-build delivery URLs with ``cname="127.0.0.1:PORT", secure=False``. Behaviour comes from
-``reference/cloudinary-api.md`` §6 (emulator checklist); inferences are listed in the README.
+build delivery URLs with ``cname="127.0.0.1:PORT", secure=False``. Behaviour follows
+Cloudinary's public documentation (``docs/api-notes.md``); inferences are listed in ``docs/emulators.md``.
 """
 
 from __future__ import annotations

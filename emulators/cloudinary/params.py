@@ -1,6 +1,6 @@
 """Wire formats of Cloudinary parameters (pure): context/metadata strings, tags, access rules.
 
-From ``reference/cloudinary-api.md`` §2 (wire encodings) and §2.1 (response shapes).
+Wire encodings and response shapes as the official SDK sends and reads them (``docs/api-notes.md``).
 """
 
 from __future__ import annotations

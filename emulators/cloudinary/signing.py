@@ -1,7 +1,7 @@
 """Cloudinary's request and URL signatures, as the server side checks them (pure functions).
 
-From ``reference/cloudinary-api.md`` §1.5 (upload signatures, v1 and v2), §3.4 (``s--SIG--``
-delivery signatures) and §6.3–6.6 (what an emulator must verify).
+Upload signatures (v1 and v2, SHA-1 and SHA-256) and ``s--SIG--`` delivery signatures, as
+Cloudinary's *Signatures* page and the SDK compute them (``docs/api-notes.md``).
 """
 
 from __future__ import annotations

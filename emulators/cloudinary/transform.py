@@ -1,6 +1,6 @@
 """The transformation subset this project uses, parsed from URLs and applied with Pillow.
 
-Supported (``reference/cloudinary-api.md`` §3.2–3.3): ``w_ h_`` (pixels or fractions), ``c_``
+Supported (Cloudinary's transformation reference): ``w_ h_`` (pixels or fractions), ``c_``
 fill/fit/limit/scale/pad/thumb/crop, ``g_`` auto/center/compass points, ``ar_``, ``dpr_``,
 ``f_`` auto/webp/jpg/png, ``q_`` auto/N, ``b_`` (pad colour), ``co_``, ``x_ y_``,
 ``l_text:<font>_<size>[_bold]:<text>`` overlays and ``e_background_removal``.

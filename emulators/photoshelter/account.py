@@ -1,9 +1,9 @@
 """The one PhotoShelter account an emulator data dir holds: IDs, records and their shapes.
 
 Pure record logic shared by the server (``app.py``) and the seed command (``seed.py``).
-Facts from ``reference/photoshelter-api.md``: IDs are a 5-character type prefix plus 11
-characters of ``[a-zA-Z0-9._]`` (§2.2), booleans are ``"t"``/``"f"`` and timestamps
-``YYYY-MM-DD HH:MM:SS GMT`` (§2.3, §8.1), numbers may arrive as strings (§2.3).
+Facts (``docs/api-notes.md``): IDs are a 5-character type prefix plus 11 characters of
+``[a-zA-Z0-9._]``, booleans are ``"t"``/``"f"`` and timestamps ``YYYY-MM-DD HH:MM:SS GMT``,
+numbers may arrive as strings.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """PhotoShelter v3 API emulator (FastAPI): the member routes this project uses.
 
-Built from ``reference/photoshelter-api.md`` §8. Where the public record is silent the
-behaviour is marked [INFERRED] in the README's route table; the metadata-write routes are an
-emulator-only contract (the real write API is unknown, §6.8).
+Built from PhotoShelter's public v3 documentation (``docs/api-notes.md``). Where the public
+record is silent the behaviour is marked [INFERRED] in ``docs/emulators.md``; the metadata-write
+routes are an emulator-only contract (no public write API is documented).
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         return ok({"total": total})
 
     # ------------------------------------------- metadata writes: EMULATOR-ONLY CONTRACT
-    # The public v3 API for metadata writes is unknown (reference §6.8). These two routes are
+    # PhotoShelter documents no public v3 route for metadata writes. These two routes are
     # the emulator's stand-in; PhotoShelterHook.update_metadata() is the one client method that
     # calls them, so pointing at the real API is a change in exactly two places.
     @app.post("/psapi/v3/mem/image/{image_id}/iptc/update")

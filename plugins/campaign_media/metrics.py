@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from campaign_media import __version__
 from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
 
 NEAR_EXPIRY_DAYS = 30
@@ -104,7 +105,8 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
         ["image_id", "market", "file_name", "requests", "requests_without_f_auto", "requests_without_q_auto"]] \
         .sort_values("requests_without_f_auto", ascending=False)
     totals = {
-        "generated_at": now.isoformat(), "masters_in_photoshelter": len(master_df),
+        "generated_at": now.isoformat(), "generator": f"campaign-media-pipelines {__version__}",
+        "masters_in_photoshelter": len(master_df),
         "approved_masters": int((master_df["approval"].str.lower() == "approved").sum()),
         "market_copies": len(assets), "renditions": int(assets["renditions"].sum()),
         "requests": int(assets["requests"].sum()), "bandwidth_bytes": int(assets["bandwidth_bytes"].sum()),

@@ -86,7 +86,7 @@ def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str
     sections = [
         f"<h1>Delivery report — {escape(campaign_name)}</h1>",
         f"<p class='muted'>Campaign <code>{escape(campaign_id)}</code> · generated {escape(t['generated_at'])} · "
-        f"account usage as of {escape(str(t['usage_date']))}</p>",
+        f"account usage as of {escape(str(t['usage_date']))} · {escape(t.get('generator', ''))}</p>",
         "<h2>Summary</h2><div class='cards'>",
         card("Approved masters", f"{t['approved_masters']} of {t['masters_in_photoshelter']}"),
         card("Market copies", t["market_copies"]), card("Stored renditions", t["renditions"]),

@@ -3,21 +3,16 @@ backfill from the UI's Trigger → Backfill dialog, and see its runs succeed in 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS as browser_artifacts
+from tests.browser import launch
 from tests.e2e.support import quiet, runs
-from tests.system import require_system_packages
 
 pytestmark = [pytest.mark.e2e]
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".artifacts" / "ui"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = browser_artifacts / "ui"
 DAG = "campaign_media_market_fr"
 
 
@@ -32,14 +27,13 @@ def pick(page, index: int, moment: datetime) -> None:
 def test_backfill_from_the_trigger_dialog(stack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    require_system_packages()
     af = stack["af"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today - timedelta(days=3), today - timedelta(days=1)
     before = {r["dag_run_id"] for r in runs(af, DAG)}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{af.url}/")

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from campaign_media import storage
+from campaign_media import __version__, storage
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
+from tests.browser import ARTIFACTS, screenshot_page
 from tests.conftest import ROOT, cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
 
@@ -107,6 +108,10 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
     for heading in ("Most-used assets", "By market", "By owner", "Licences expiring", "Optimisation opportunities"):
         assert heading in html
     assert "<svg" in html and world["seed"]["broken"]["unreadable_licence"] in html  # unreadable licence listed
+    assert totals["generator"] == f"campaign-media-pipelines {__version__}" and totals["generator"] in html
+    # What a reader sees (the README shows this screenshot, shrunk by `make screenshots`).
+    screenshot_page((folder / "index.html").as_uri(), ARTIFACTS / "metrics-report.png",
+                    expect_text="Most-used assets")
 
 
 def ps_archive() -> list[dict]:

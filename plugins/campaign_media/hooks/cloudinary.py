@@ -14,8 +14,8 @@ For the emulator add ``"upload_prefix": "http://127.0.0.1:PORT"`` and
 ``secure=False``). Real accounts leave both out: the SDK's defaults, with ``secure=True``.
 
 Every call passes the account's options explicitly (no global ``cloudinary.config()``), so
-two hooks for two accounts can live in one process. Facts used: ``reference/cloudinary-api.md``
-§1 (SDK transport, errors), §2 (upload parameters), §3 (delivery URLs), §4 (rate limits).
+two hooks for two accounts can live in one process. Facts used (``docs/api-notes.md``,
+Cloudinary): the SDK's transport and errors, upload parameters, delivery URLs, rate limits.
 """
 
 from __future__ import annotations

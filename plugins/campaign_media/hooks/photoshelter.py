@@ -6,10 +6,10 @@ Connection (``conn_type`` ``http``, from apache-airflow-providers-http)::
         "login": "<email>", "password": "<password>",
         "extra": {"api_key": "<API key>", "org_id": "<optional O0000... id>", "timeout": 30}}'
 
-Facts used (``reference/photoshelter-api.md``): API key in ``X-PS-Api-Key`` (§3.1); token login
-with ``mode=token`` then ``X-PS-Auth-Token`` (§3.2); organisation login (§3.3); the ``ok``
-envelope and ``{"status":"error","error":{...}}`` errors (§5); ``page``/``per_page``/
-``Paging.next`` (§6.3); ``extend`` (§4); streamed download (§6.6); multipart upload (§6.7).
+Facts used (``docs/api-notes.md``, PhotoShelter): API key in ``X-PS-Api-Key``; token login with
+``mode=token`` then ``X-PS-Auth-Token``; organisation login; the ``ok`` envelope and
+``{"status":"error","error":{...}}`` errors; ``page``/``per_page``/``Paging.next``; ``extend``;
+streamed download; multipart upload.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ MASTER_EXTEND: dict[str, Any] = {
     "License": {"fields": "license_etime", "params": {}},
     "ImageLink": {"fields": "link,auth_link", "params": {"f_https_link": "t"}},
 }
-# EMULATOR-ONLY CONTRACT: the public write API is unknown (reference §6.8). Override with the
+# EMULATOR-ONLY CONTRACT: PhotoShelter documents no public write API. Override with the
 # connection extra ``metadata_write_paths`` once the real routes are confirmed.
 DEFAULT_METADATA_WRITE_PATHS = {
     "iptc": "mem/image/{image_id}/iptc/update",
@@ -374,7 +374,7 @@ class PhotoShelterHook(BaseHook):
         """Write IPTC and custom metadata of one image.
 
         UNVERIFIED CONTRACT — the one swappable place: PhotoShelter publishes no metadata-write
-        API (reference §6.8). The paths come from ``metadata_write_paths`` in the connection's
+        API. The paths come from ``metadata_write_paths`` in the connection's
         extras and default to the emulator's routes; point them at the real routes once known.
         """
         if iptc:

@@ -1,0 +1,36 @@
+"""Debian's Chromium driven by Playwright (its own browser download cannot run here)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.system import require_system_packages
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / ".artifacts"  # screenshots the tests take; `make screenshots` shrinks some into docs/img
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch(playwright):
+    """A headless Chromium (fails with the install command when it is missing)."""
+    require_system_packages()
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def screenshot_page(url: str, path: Path, *, expect_text: str, width: int = 1280) -> None:
+    """Open ``url``, check that ``expect_text`` is visible, and save a full-page screenshot."""
+    from playwright.sync_api import expect, sync_playwright
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(url)
+            expect(page.get_by_text(expect_text).first).to_be_visible(timeout=15_000)
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            browser.close()
