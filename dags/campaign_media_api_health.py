@@ -13,8 +13,15 @@ DOC_MD = """
 Logs in to **PhotoShelter** (token + organisation login, one listing of the library's top level)
 and pings **Cloudinary**'s Admin API, reading the hourly rate-limit headroom and the usage report.
 
+Then runs the **read-only account check** (`python -m campaign_media.cli check-account`): the
+session's time zone, where the listing puts custom metadata and licences, whether the download
+route serves the listing's original, signed reads of authenticated masters, token URLs, and
+whether Admin listings carry `access_control`. Its capability report is what the market and
+usage-window DAGs read to choose their path (signed URLs only where token access works).
+
 * **Reads:** connections `photoshelter_default` and `cloudinary_default`.
-* **Writes:** nothing; each task returns a small summary (no secrets) as its XCom.
+* **Writes:** `<storage>/_account/capabilities.json`; each task returns a small summary (no
+  secrets) as its XCom. Nothing in either account changes.
 * **When it fails:** the task log names the call and the reason (bad key, unknown organisation,
   quota spent until a given time). Fix the connection, then clear the failed task.
 * **Backfill:** not meaningful — it checks the APIs as they are now.
@@ -52,8 +59,19 @@ def campaign_media_api_health() -> None:
                 "resources": usage.get("resources"), "storage_bytes": usage.get("storage", {}).get("usage"),
                 "bandwidth_bytes": usage.get("bandwidth", {}).get("usage")}
 
-    photoshelter()
-    cloudinary()
+    @task(pool="photoshelter_api")
+    def account_check() -> dict[str, Any]:
+        from campaign_media.account_check import run, table
+        from campaign_media.capabilities import summary
+        from campaign_media.config.loader import current_config
+        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+
+        with PhotoShelterHook() as ps:
+            report = run(ps, CloudinaryHook(), list(current_config()[1].values()))
+        print(table(report))
+        return summary(report)
+
+    [photoshelter(), cloudinary()] >> account_check()
 
 
 campaign_media_api_health()

@@ -23,16 +23,18 @@ For every campaign in `include/campaigns/` whose window overlaps the run's data 
 the masters in its PhotoShelter source, keeps those **approved** by the campaign's approval rule
 (staff, contributor and UGC submissions alike) that were **approved or changed inside the data
 interval**, and pushes them to Cloudinary under a deterministic public ID
-(`campaigns/<campaign>/masters/<PhotoShelter image id>`) with tags (campaign, markets, owner) and
-governance context (owner, approval, usage rights, licence expiry, PhotoShelter ID and version).
-Cloudinary fetches each original from PhotoShelter's signed link: no original passes through a
-worker.
+(`campaigns/<campaign>/masters/<PhotoShelter image id>`, delivery type `authenticated`: signed
+URLs only) with tags (campaign, markets, owner) and governance context (owner, approval, usage
+rights, licence expiry, PhotoShelter ID, version and file hash). Each original is streamed from
+PhotoShelter's download route through the worker (to disk, never whole in memory; chunked
+upload above 20 MB) and checked against PhotoShelter's width, height and size.
 
 * **Reads:** PhotoShelter (`photoshelter_default`), Cloudinary listing (`cloudinary_default`).
 * **Writes:** Cloudinary masters; per run, `<storage>/<campaign>/ingest/<run>/plan.json`,
   `batch-*.json`, `result-*.json` and `report.json` (counts, uploads, skipped media and why).
-* **Idempotent:** a master whose version is already in Cloudinary is not uploaded again; a
-  changed master (new PhotoShelter `updated_at`) is re-uploaded in place.
+* **Idempotent:** a master whose version is already in Cloudinary is not pushed again; a
+  changed record whose file is the same (same SHA-256: a rights or caption edit) only gets its
+  context updated; a new file is re-uploaded in place and makes new renditions downstream.
 * **Emits:** `campaign-media://<campaign>/masters` when something was uploaded, which triggers the
   market DAGs of that campaign.
 * **Backfill:** Trigger → Backfill over a date range re-examines exactly the media approved or
@@ -75,13 +77,14 @@ def campaign_media_ingest() -> None:
             return ingest.plan(ps, CloudinaryHook(), campaigns, context["run_id"], start, end,
                                force=context["params"]["force"])
 
-    @task(pool="cloudinary_api", map_index_template="{{ batch_label }}")
+    @task(pool="photoshelter_api", map_index_template="{{ batch_label }}")  # it holds a PhotoShelter session
     def push(batch: dict[str, Any]) -> dict[str, Any]:
-        from campaign_media.hooks import CloudinaryHook
+        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
         from campaign_media.operators import ingest
 
         get_current_context()["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
-        return ingest.push(CloudinaryHook(), CAMPAIGNS[batch["campaign"]], batch)
+        with PhotoShelterHook() as ps:
+            return ingest.push(ps, CloudinaryHook(), CAMPAIGNS[batch["campaign"]], batch)
 
     @task(trigger_rule="none_failed")  # also when there was nothing to push; not when a push failed
     def report(batches: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tests and the demo run the emulators strict (the pessimistic reading of every undocumented
+# point, docs/emulators.md) unless CAMPAIGN_MEDIA_EMULATORS=permissive.
+STRICT = os.environ.get("CAMPAIGN_MEDIA_EMULATORS", "strict") != "permissive"
 PS_CREDENTIALS = {"api_key": "PSEMULATOR1", "email": "pipeline@example.com", "password": "emulator-password"}
 CLD_CREDENTIALS = {"cloud_name": "democloud", "api_key": "123456789012345", "api_secret": "emulator-secret",
                    "auth_token_key": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}
@@ -107,19 +111,27 @@ def photoshelter_connection(proc: EmulatorProcess, **overrides: Any) -> str:
 
 
 def cloudinary_connection(proc: EmulatorProcess, **overrides: Any) -> str:
-    """``AIRFLOW_CONN_CLOUDINARY_DEFAULT`` (JSON) for a running Cloudinary emulator."""
+    """``AIRFLOW_CONN_CLOUDINARY_DEFAULT`` (JSON) for a running Cloudinary emulator (with the
+    token key and ``private_cdn`` when it was started with a private CDN distribution)."""
     extra = {"upload_prefix": proc.base_url, "delivery_host": f"127.0.0.1:{proc.port}",
              "auth_token_key": proc.credentials["auth_token_key"], **overrides.pop("extra", {})}
+    if "--private-cdn" in proc.args:
+        extra.setdefault("private_cdn", True)
     return json.dumps({"conn_type": "cloudinary", "host": proc.credentials["cloud_name"],
                        "login": proc.credentials["api_key"], "password": proc.credentials["api_secret"],
                        "extra": extra, **overrides})
 
 
-def start_photoshelter(data_dir: Path, port: int | None = None, args: list[str] | None = None) -> EmulatorProcess:
-    return EmulatorProcess("emulators.photoshelter", Path(data_dir), port or free_port(),
-                           dict(PS_CREDENTIALS), args or []).start()
+def start_photoshelter(data_dir: Path, port: int | None = None, args: list[str] | None = None, *,
+                       strict: bool = STRICT) -> EmulatorProcess:
+    return EmulatorProcess("emulators.photoshelter", Path(data_dir), port or free_port(), dict(PS_CREDENTIALS),
+                           [*(["--strict"] if strict else []), *(args or [])]).start()
 
 
-def start_cloudinary(data_dir: Path, port: int | None = None, args: list[str] | None = None) -> EmulatorProcess:
-    return EmulatorProcess("emulators.cloudinary", Path(data_dir), port or free_port(),
-                           dict(CLD_CREDENTIALS), args or []).start()
+def start_cloudinary(data_dir: Path, port: int | None = None, args: list[str] | None = None, *,
+                     strict: bool = STRICT, private_cdn: bool = True) -> EmulatorProcess:
+    """A Cloudinary emulator; by default strict with a private CDN distribution (an account with
+    token-based access). ``private_cdn=False`` with ``strict`` is an account without it."""
+    flags = [*(["--strict"] if strict else []), *(["--private-cdn"] if private_cdn else [])]
+    return EmulatorProcess("emulators.cloudinary", Path(data_dir), port or free_port(), dict(CLD_CREDENTIALS),
+                           [*flags, *(args or [])]).start()

@@ -28,12 +28,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="hex key that signs __cld_token__ (token-based access)")
     parser.add_argument("--admin-hourly-limit", type=int, default=500,
                         help="Admin API calls allowed per hour (the free plan's figure)")
+    parser.add_argument("--strict", action="store_true",
+                        help="the pessimistic reading of every undocumented or premium behaviour (docs/emulators.md)")
+    parser.add_argument("--private-cdn", action="store_true",
+                        help="a private CDN distribution: delivery without the cloud name; with --strict the only "
+                             "way token URLs work")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, cloud_name=args.cloud_name, api_key=args.api_key,
                      api_secret=args.api_secret, auth_token_key=args.auth_token_key,
-                     admin_hourly_limit=args.admin_hourly_limit, control=control)
+                     admin_hourly_limit=args.admin_hourly_limit, strict=args.strict,
+                     private_cdn=args.private_cdn, control=control)
     serve(app, args.port)
     return 0
 

@@ -160,12 +160,23 @@ class Account:
 
 def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str = DEFAULT_API_KEY,
                api_secret: str = DEFAULT_API_SECRET, auth_token_key: str = DEFAULT_AUTH_TOKEN_KEY,
-               admin_hourly_limit: int = 500,
+               admin_hourly_limit: int = 500, strict: bool = False, private_cdn: bool = False,
                control: Control | None = None) -> FastAPI:
-    """Build the emulator for the product environment stored in ``data_dir``."""
+    """Build the emulator for the product environment stored in ``data_dir``.
+
+    ``strict`` takes the pessimistic reading wherever Cloudinary's documentation is silent or
+    names a premium feature (``docs/emulators.md``): token-based access only with a private CDN
+    distribution (``private_cdn``: delivery URLs without the cloud name, as the SDK builds them
+    with ``private_cdn=True``), so ``token`` rules and ``__cld_token__`` are refused otherwise;
+    Admin listings without ``access_control``; ``e_background_removal`` on the fly answers 423
+    the first time; ``delete_resources`` does not purge the CDN.
+    """
     store = DocStore(data_dir)
     control = control or Control()
     account = Account(store, control)
+    tokens_enabled = private_cdn or not strict
+    background_requested: set[str] = set()  # strict: (asset, chain) pairs already asked once
+    purges: list[str] = []  # public IDs whose CDN cache a call purged (GET /_emulator/purges)
     admin_window: dict[str, int] = {"hour": -1, "used": 0}
     app = FastAPI(title="Cloudinary emulator", docs_url=None, redoc_url=None)
     app.state.store, app.state.control, app.state.account = store, control, account
@@ -192,15 +203,21 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         admin_window["used"] = 0
         return {"limit": app.state.admin_hourly_limit}
 
+    @app.get("/_emulator/purges")
+    def list_purges() -> dict[str, list[str]]:
+        return {"purged": purges}
+
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
     def delivery_url(request: Request, res: dict[str, Any], chain: str = "", fmt: str | None = None) -> str:
+        """The URL as the service answers it: percent-encoded like the SDK's own (overlay text
+        included), so any ordinary HTTP client accepts it."""
         pid = quote(res["public_id"], safe="/")
         ext = fmt or res.get("format")
-        parts = [base_url(request), cloud_name, res["resource_type"], res["type"]]
+        parts = [base_url(request), *([] if private_cdn else [cloud_name]), res["resource_type"], res["type"]]
         if chain:
-            parts.append(chain)
+            parts.append(quote(chain, safe="/:,_-.~!$&'()*+;=@%"))
         parts.append(f"v{res['version']}")
         return "/".join(parts) + "/" + (f"{pid}.{ext}" if ext and res["resource_type"] != "raw" else pid)
 
@@ -273,8 +290,13 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
             res["metadata"] = {**res.get("metadata", {}), **metadata}
         if parse_bool(params.get("invalidate"), False):
             res["invalidations"] = res.get("invalidations", 0) + 1  # the CDN purge a real call asks for
+            purges.append(res["public_id"])
         if params.get("access_control"):
-            res["access_control"] = parse_access_control(params["access_control"])
+            rules = parse_access_control(params["access_control"])
+            if not tokens_enabled and any(r.get("access_type") == "token" for r in rules):
+                raise CloudinaryError(400, "Token-based access is not enabled for this product environment "
+                                           "(a premium feature that needs a private CDN distribution)")
+            res["access_control"] = rules
             res["access_mode"] = "authenticated" if not access_allowed(res["access_control"], control.now()) \
                 else "public"
 
@@ -416,6 +438,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         if res is None:
             return JSONResponse({"result": "not found"})
         account.remove(res)
+        if parse_bool(params.get("invalidate"), False):
+            purges.append(res["public_id"])
         return JSONResponse({"result": "ok"})
 
     def targets(rt: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -639,6 +663,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
                 if not flag_on:
                     item.pop(key, None)
             item.pop("signature", None)
+            if strict:  # whether listings carry access_control is undocumented: they do not
+                item.pop("access_control", None)
             out.append(item)
         body: dict[str, Any] = {"resources": out}
         if offset + max_results < len(resources):
@@ -696,11 +722,13 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         return admin_json(out, headers)
 
     def delete_many(found: list[dict[str, Any]], requested: list[str], keep_original: bool,
-                    headers: dict[str, str]) -> JSONResponse:
+                    headers: dict[str, str], invalidate: bool = False) -> JSONResponse:
         deleted: dict[str, str] = {pid: "not_found" for pid in requested}
         for res in found[:DELETE_CHUNK]:
             account.remove(res, keep_original=keep_original)
             deleted[res["public_id"]] = "deleted"
+            if invalidate and not strict:  # strict: bulk invalidation is off, as by default
+                purges.append(res["public_id"])
         body: dict[str, Any] = {"deleted": deleted, "partial": len(found) > DELETE_CHUNK,
                                 "deleted_counts": {pid: {"original": 0 if keep_original else 1,
                                                          "derived": 1} for pid, s in deleted.items()
@@ -729,15 +757,26 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
             found = list(account.iter(rt, dtype))
         else:
             raise InvalidParameter("Missing required parameter - public_ids, prefix or all")
-        return delete_many(found, list(requested), keep_original, headers)
+        return delete_many(found, list(requested), keep_original, headers, parse_bool(body.get("invalidate"), False))
 
     # ----------------------------------------------------------------- delivery
+    if private_cdn:
+        @app.get("/{rt}/{dtype}/{rest:path}")
+        async def deliver_private(rt: str, dtype: str, rest: str, request: Request) -> Response:
+            """The private CDN form: no cloud name in the path (the SDK's ``private_cdn=True``)."""
+            if rt not in ("image", "video", "raw"):
+                return deny(404, "Resource not found")
+            return serve(rt, dtype, request, skip=3, shared=False)
+
     @app.get("/{cloud}/{rt}/{dtype}/{rest:path}")
     async def deliver(cloud: str, rt: str, dtype: str, rest: str, request: Request) -> Response:
         if cloud != cloud_name:
             return deny(404, f"Resource not found - unknown cloud {cloud}")
+        return serve(rt, dtype, request, skip=4, shared=True)
+
+    def serve(rt: str, dtype: str, request: Request, *, skip: int, shared: bool) -> Response:
         raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
-        segments = raw.split("/")[4:]  # ['', cloud, rt, dtype, ...]
+        segments = raw.split("/")[skip:]  # after ['', (cloud,) rt, dtype]
         signature = None
         if segments and segments[0].startswith("s--") and segments[0].endswith("--"):
             signature = segments.pop(0)[3:-2]
@@ -748,6 +787,8 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
             segments.pop(0)
         pid_ext = "/".join(segments)
         token = request.query_params.get("__cld_token__")
+        if token is not None and (not tokens_enabled or (strict and shared)):
+            return deny(401, "Token-based access is not enabled for this delivery host")
         if token is not None:
             ok, reason = token_valid(token, raw, auth_token_key, control.now().timestamp())
             if not ok:
@@ -774,6 +815,11 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         else:
             try:
                 chain = "/".join(transform.parse_component(c).text for c in components)
+                busy = f"{res['asset_id']}/{chain}"
+                made = any(d["transformation"] == chain for d in res.get("derived", []))  # eager, or asked before
+                if strict and "e_background_removal" in chain and not made and busy not in background_requested:
+                    background_requested.add(busy)  # the add-on works asynchronously on the fly
+                    return deny(423, "Background removal is in progress; try again shortly")
                 path, media, _ = account.derive(res, chain, ext or res["format"], accept)
             except transform.TransformationError as exc:
                 return deny(400, f"Invalid Transformation - {exc}")

@@ -33,11 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", default=DEFAULT_EMAIL)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--session-ttl", type=float, default=7200.0, help="idle seconds before a token expires")
+    parser.add_argument("--strict", action="store_true",
+                        help="the pessimistic reading of every undocumented behaviour (docs/emulators.md)")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, api_key=args.api_key, email=args.email, password=args.password,
-                     session_ttl=args.session_ttl, control=control)
+                     session_ttl=args.session_ttl, strict=args.strict, control=control)
     serve(app, args.port)
     return 0
 

@@ -14,6 +14,7 @@ import string
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+from xml.etree import ElementTree
 
 from PIL import Image, IptcImagePlugin
 
@@ -38,6 +39,20 @@ def new_id(prefix: str) -> str:
 def ps_time(moment: datetime | None = None) -> str:
     """Format a moment as PhotoShelter does: ``2024-01-01 10:00:00 GMT``."""
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S GMT")
+
+
+def parse_ps_time(value: str) -> datetime:
+    """``2024-01-01 10:00:00 GMT`` → an aware UTC moment (ValueError for other text)."""
+    text = value.strip().removesuffix(" GMT").removesuffix(" UTC")
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def render_preview(original: Path, dest: Path, size: tuple[int, int]) -> None:
+    """A JPEG rendering of an original that fits ``size`` (what PhotoShelter's links serve)."""
+    with Image.open(original) as im:
+        im = im.convert("RGB")
+        im.thumbnail(size)
+        im.save(dest, "JPEG", quality=85)
 
 
 def flag(value: bool) -> str:
@@ -73,6 +88,38 @@ def add_container(store: DocStore, kind: str, record: dict[str, Any]) -> dict[st
     return record
 
 
+# IPTC Core properties in XMP → the same snake_case names (PhotoShelter reads both forms).
+XMP_PROPERTIES = {
+    "{http://purl.org/dc/elements/1.1/}title": "object_name",
+    "{http://purl.org/dc/elements/1.1/}description": "caption",
+    "{http://purl.org/dc/elements/1.1/}subject": "keyword",
+    "{http://ns.adobe.com/photoshop/1.0/}Headline": "headline",
+    "{http://ns.adobe.com/photoshop/1.0/}TransmissionReference": "job_id",
+    "{http://ns.adobe.com/photoshop/1.0/}Instructions": "special_instructions",
+    "{http://ns.adobe.com/photoshop/1.0/}Source": "source",
+    "{http://ns.adobe.com/photoshop/1.0/}Credit": "credit",
+}
+
+
+def xmp_iptc(packet: bytes | str) -> dict[str, str]:
+    """IPTC Core fields of an XMP packet (element form), lists joined with ", "."""
+    text = packet.decode("utf-8", "replace") if isinstance(packet, bytes) else packet
+    start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
+    if start < 0 or end < 0:
+        return {}
+    try:
+        root = ElementTree.fromstring(text[start:end + len("</x:xmpmeta>")])
+    except ElementTree.ParseError:
+        return {}
+    out: dict[str, str] = {}
+    for element in root.iter():
+        name = XMP_PROPERTIES.get(element.tag)
+        if name:
+            items = [li.text or "" for li in element.iter() if li.tag.endswith("}li")]
+            out[name] = ", ".join(items) if items else (element.text or "")
+    return out
+
+
 class NotAnImageError(ValueError):
     """The uploaded bytes are empty or not an image PhotoShelter would accept."""
 
@@ -88,9 +135,10 @@ def inspect_image(path: Path) -> dict[str, Any]:
             width, height = im.size
             mime = Image.MIME.get(im.format or "", "application/octet-stream")
             raw = IptcImagePlugin.getiptcinfo(im) or {}
+            xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
     except Exception as exc:  # Pillow raises many types for undecodable data
         raise NotAnImageError(f"the file is not a readable image ({exc.__class__.__name__})") from exc
-    iptc: dict[str, str] = {}
+    iptc: dict[str, str] = xmp_iptc(xmp)  # IPTC Core as XMP; IIM datasets below take precedence
     for (record, dataset), value in raw.items():
         name = IPTC_DATASETS.get(dataset) if record == 2 else None
         if name:

@@ -14,8 +14,11 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -28,8 +31,11 @@ from emulators.photoshelter.account import (
     NotAnImageError,
     add_container,
     ensure_account,
+    inspect_image,
     make_container,
+    parse_ps_time,
     ps_time,
+    render_preview,
     store_image,
 )
 
@@ -81,11 +87,24 @@ def parse_extend(raw: str | None) -> dict[str, Any]:
     return value
 
 
+TIME_FIELDS = ("updated_at", "uploaded_at", "created_at", "modified_at", "license_etime")
+STRICT_TIMEZONE = "America/New_York"
+STRICT_RENDER_SIZE = 500  # what ``ImageLink`` links render when no image_size is asked
+
+
 def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DEFAULT_EMAIL,
-               password: str = DEFAULT_PASSWORD, session_ttl: float = 7200.0,
+               password: str = DEFAULT_PASSWORD, session_ttl: float = 7200.0, strict: bool = False,
                control: Control | None = None) -> FastAPI:
-    """Build the emulator for the account stored in ``data_dir``."""
+    """Build the emulator for the account stored in ``data_dir``.
+
+    ``strict`` takes the pessimistic reading wherever PhotoShelter's public documentation is
+    silent (see ``docs/emulators.md``): ``ImageLink`` links serve a 500 px rendering, not the
+    original; there is no metadata-write route; times are the account's local time with no
+    zone marker (the session's ``tz`` names the zone); ``CustomMetadata`` and ``License`` land
+    inside ``Image`` in an ``extend``ed listing.
+    """
     store = DocStore(data_dir)
+    account_tz = ZoneInfo(STRICT_TIMEZONE) if strict else UTC
     account = ensure_account(store)
     control = control or Control()
     sessions: dict[str, Session] = {}
@@ -119,6 +138,22 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         image["updated_at"] = ps_time()
         store.put("image", image_id, image)
         return {"License": image["License"]}
+
+    @app.post("/_emulator/images/{image_id}/original")
+    async def replace_original(image_id: str, request: Request) -> Response:
+        """A photographer replaces a master's file in PhotoShelter's UI (body: the new file)."""
+        image = store.get("image", image_id)
+        if image is None:
+            return JSONResponse({"error": f"no image {image_id}"}, status_code=404)
+        target = store.blob_path(f"originals/{image_id}")
+        target.write_bytes(await request.body())
+        info = inspect_image(target)
+        image.update(width=str(info["width"]), height=str(info["height"]), file_size=str(target.stat().st_size),
+                     content_type=info["content_type"], updated_at=ps_time())
+        store.put("image", image_id, image)
+        for cached in (store.blob_dir / "renders").glob(f"{image_id}_*"):
+            cached.unlink()
+        return JSONResponse({"Image": public_image(image)})
 
     # ----------------------------------------------------------------- auth helpers
     def check_api_key(request: Request, params: dict[str, Any]) -> None:
@@ -166,20 +201,39 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         return hmac.new(account["link_secret"].encode(), msg, hashlib.sha256).hexdigest()[:32]
 
     def image_link(request: Request, image_id: str, params: dict[str, Any]) -> dict[str, str]:
+        """``link`` and ``auth_link``: signed, session-less links. Strict: both are renderings
+        (``image_size``, default 500x500 fit), as PhotoShelter documents ``ImageLink``;
+        permissive: ``auth_link`` serves the original."""
         base = str(request.base_url).rstrip("/")
-        size = params.get("image_size") or "1000x1000"
+        size = params.get("image_size") or (f"{STRICT_RENDER_SIZE}x{STRICT_RENDER_SIZE}" if strict else "1000x1000")
         expires = int(time.time()) + 24 * 3600
         fit = f"fit={size}"
+        auth_spec = fit if strict else "original"
         return {
             "link": f"{base}/img-get2/{image_id}/{fit}?exp={expires}&sig={sign_link(image_id, fit, expires)}",
-            "auth_link": (f"{base}/img-get2/{image_id}/original?exp={expires}"
-                          f"&sig={sign_link(image_id, 'original', expires)}"),
+            "auth_link": (f"{base}/img-get2/{image_id}/{auth_spec}?exp={expires}"
+                          f"&sig={sign_link(image_id, auth_spec, expires)}"),
             "base": f"{base}/img-get2/{image_id}",
         }
 
+    def local_times(record: dict[str, Any]) -> dict[str, Any]:
+        """Strict: stored GMT times rendered in the account's zone, with no zone marker."""
+        if not strict:
+            return record
+        out = dict(record)
+        for key in TIME_FIELDS:
+            value = out.get(key)
+            if isinstance(value, str):
+                try:
+                    moment = parse_ps_time(value)
+                except ValueError:
+                    continue  # garbled text stays as it is
+                out[key] = moment.astimezone(account_tz).strftime("%Y-%m-%d %H:%M:%S")
+        return out
+
     def public_image(image: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in image.items()
-                if k not in ("Iptc", "CustomMetadata", "License", "galleries", "content_type")}
+        return local_times({k: v for k, v in image.items()
+                            if k not in ("Iptc", "CustomMetadata", "License", "galleries", "content_type")})
 
     def gallery_image(request: Request, image: dict[str, Any], extend: dict[str, Any],
                       gallery_id: str, fields: str | None) -> dict[str, Any]:
@@ -196,10 +250,12 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
             link_params = (extend["ImageLink"] or {}).get("params") or {}
             out["ImageLink"] = select_fields(image_link(request, image["image_id"], link_params),
                                              (extend["ImageLink"] or {}).get("fields"))
+        # Where these two land is undocumented: top level (permissive) or inside Image (strict).
+        holder = out["Image"] if strict and "Image" in out else out
         if "CustomMetadata" in extend:
-            out["CustomMetadata"] = image["CustomMetadata"]
+            holder["CustomMetadata"] = image["CustomMetadata"]
         if "License" in extend:
-            out["License"] = image["License"]
+            holder["License"] = local_times(image["License"])
         return out
 
     # ----------------------------------------------------------------- auth routes
@@ -244,7 +300,7 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         params, _ = await read_params(request)
         check_api_key(request, params)
         session = session_for(request, params, need_org=False)
-        return ok({"Session": {"user_id": session.user_id, "email": email, "tz": "GMT",
+        return ok({"Session": {"user_id": session.user_id, "email": email, "tz": STRICT_TIMEZONE if strict else "GMT",
                                "org_id": session.org_id or ""}})
 
     # ----------------------------------------------------------------- hierarchy
@@ -352,7 +408,7 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         extend = parse_extend(params.get("extend"))
         for name in ("Iptc", "CustomMetadata", "License"):
             if name in extend:
-                out[name] = image[name]
+                out[name] = local_times(image[name])
         if "ImageLink" in extend:
             out["ImageLink"] = image_link(request, image_id, (extend["ImageLink"] or {}).get("params") or {})
         return ok({"Image": out})
@@ -360,7 +416,7 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
     def sub_record(key: str):
         async def endpoint(image_id: str, request: Request) -> Response:
             await member(request)
-            return ok({key: image_or_404(image_id)[key]})
+            return ok({key: local_times(image_or_404(image_id)[key])})
         return endpoint
 
     # /iptc, /custom and /license: one record of an image each (§6.4)
@@ -391,8 +447,23 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         """Session-less signed links (``ImageLink.link`` / ``auth_link``) [INFERRED shape]."""
         if exp < time.time() or not hmac.compare_digest(sig, sign_link(image_id, spec, exp)):
             raise PSError(403, "LinkExpired", "The link is expired or its signature is invalid")
-        # Previews (``fit=WxH``) are served as the original: no client here needs them resized.
-        return original_response(image_or_404(image_id))
+        image = image_or_404(image_id)
+        if not strict:  # permissive: every link serves the original
+            return original_response(image)
+        return render_response(image, spec)
+
+    def render_response(image: dict[str, Any], spec: str) -> Response:
+        """A JPEG rendering that fits ``fit=WxH`` (what ``ImageLink`` serves), cached per size."""
+        try:
+            width, height = (int(x) for x in spec.removeprefix("fit=").split("x"))
+        except ValueError as exc:
+            raise PSError(400, "InvalidParameter", f"image_size must be WxH, not {spec!r}") from exc
+        original = store.blob_dir / "originals" / image["image_id"]
+        cached = store.blob_dir / "renders" / f"{image['image_id']}_{width}x{height}.jpg"
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            render_preview(Path(original), cached, (width, height))
+        return FileResponse(cached, media_type="image/jpeg")
 
     @app.post("/psapi/v3/mem/image/upload")
     async def upload(request: Request) -> Response:
@@ -434,6 +505,9 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
     # PhotoShelter documents no public v3 route for metadata writes. These two routes are
     # the emulator's stand-in; PhotoShelterHook.update_metadata() is the one client method that
     # calls them, so pointing at the real API is a change in exactly two places.
+    if strict:  # no such route on the real API, as far as anything public says
+        return app
+
     @app.post("/psapi/v3/mem/image/{image_id}/iptc/update")
     async def update_iptc(image_id: str, request: Request) -> Response:
         params = await member(request)

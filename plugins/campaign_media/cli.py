@@ -3,6 +3,9 @@
 * ``lint [include/]``: check campaign and market files before a PR (what Airflow will say).
 * ``schema [--write include/schema]``: the JSON Schemas of market and campaign files, which the
   template references so editors validate while typing.
+* ``check-account [--campaign ID] [--allow-billable]``: the read-only account check (both
+  services, through the ``photoshelter_default`` and ``cloudinary_default`` connections); prints
+  a table and writes the capability report the DAGs read (``docs/real-accounts.md``).
 
 (Not a package ``__main__.py``: Airflow's plugin loader imports every file under ``plugins/`` by
 its stem, and a ``__main__`` module would run its CLI inside every Airflow process.)
@@ -54,6 +57,19 @@ def _schema(kind: str | None, write: Path | None) -> int:
     return 0
 
 
+def _check_account(chosen: str, allow_billable: bool, as_json: bool) -> int:
+    from campaign_media.account_check import run, table
+    from campaign_media.config.loader import current_config
+    from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+
+    campaigns = [c for cid, c in sorted(current_config()[1].items()) if chosen in ("all", cid)]
+    with PhotoShelterHook() as ps:
+        report = run(ps, CloudinaryHook(), campaigns, allow_billable=allow_billable)
+    print(json.dumps(report, indent=1, default=str) if as_json else table(report))
+    failed = not report.get("photoshelter", {}).get("login") or not report.get("cloudinary", {}).get("ping")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     export = sub.add_parser("schema", help="print a file kind's JSON Schema, or --write both into a folder")
     export.add_argument("kind", nargs="?", choices=sorted(SCHEMAS))
     export.add_argument("--write", type=Path, metavar="DIR", help="e.g. include/schema")
+    account = sub.add_parser("check-account", help="read-only check of the PhotoShelter and Cloudinary accounts")
+    account.add_argument("--campaign", default="all", help="one campaign id, or all")
+    account.add_argument("--allow-billable", action="store_true",
+                         help="also try an on-the-fly transformation and background removal (billable)")
+    account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     args = parser.parse_args(argv)
+    if args.command == "check-account":
+        return _check_account(args.campaign, args.allow_billable, args.json)
     if args.command == "schema":
         return _schema(args.kind, args.write)
     return _lint(Path(args.include))

@@ -11,26 +11,51 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_media.config.models import Approval
 
+# Masters are stored as ``authenticated`` assets: delivered only through signed URLs, which every
+# Cloudinary plan supports (token-based access is a premium feature the default path avoids).
+MASTER_DELIVERY = "authenticated"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic")
 LICENCE_UNREADABLE = "unreadable"
 
 
-def parse_ps_time(value: str | None) -> datetime | None:
-    """``2024-01-01 10:00:00 GMT`` (PhotoShelter's form) → aware UTC datetime; None if absent.
+def parse_ps_time(value: str | None, tz: str = "UTC") -> datetime | None:
+    """A PhotoShelter time → aware UTC datetime; ``None`` if absent.
 
-    Raises ValueError for text that is not such a timestamp.
+    Accepts ``2024-01-01 10:00:00 GMT`` (or ``UTC``, ``Z``), a numeric offset
+    (``2024-01-01T10:00:00+01:00``), a trailing IANA zone name (``… Europe/Paris``), and a bare
+    local time, read in ``tz`` — the session's zone (``mem/user/session`` → ``tz``), since
+    PhotoShelter may answer in the user's time zone. Raises ValueError for anything else.
     """
     if not value:
         return None
     text = value.strip()
+    zone = tz
     for suffix in (" GMT", " UTC", "Z"):
         if text.endswith(suffix):
-            text = text[: -len(suffix)]
-    moment = datetime.fromisoformat(text.replace(" ", "T"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+            text, zone = text[: -len(suffix)], "UTC"
+    head, _, last = text.rpartition(" ")
+    if head and "/" in last:  # "2024-01-01 10:00:00 Europe/Paris"
+        text, zone = head, last
+    moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone_info(zone))
+    return moment.astimezone(UTC)
+
+
+def zone_info(name: str) -> ZoneInfo:
+    """An IANA zone, with PhotoShelter's ``GMT`` as UTC; ValueError for an unknown name."""
+    try:
+        return ZoneInfo("UTC" if name in ("GMT", "UTC", "") else name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -39,15 +64,15 @@ class Master:
 
     image_id: str
     file_name: str
-    version: str  # PhotoShelter's updated_at: a new value means the master changed
+    version: str  # when PhotoShelter last changed the record (ISO UTC): files *and* metadata
     width: int
     height: int
+    file_size: int  # bytes, as PhotoShelter's listing gives them (0: not given)
     owner: str
     approval: str
     usage_rights: str
     licence_expiry: str  # ISO-8601 UTC, "" when none is set, "unreadable" when it cannot be parsed
     source: str  # who submitted it: staff, contributor, ugc ...
-    link: str  # session-less signed link Cloudinary can fetch
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,11 +84,18 @@ class Master:
     def public_id(self, campaign: str) -> str:
         return master_public_id(campaign, self.image_id)
 
-    def context(self, campaign: str) -> dict[str, str]:
-        """Governance metadata as Cloudinary context (small strings only, never secrets)."""
-        return {"ps_image_id": self.image_id, "ps_version": self.version, "campaign": campaign,
-                "owner": self.owner, "approval": self.approval, "usage_rights": self.usage_rights,
-                "licence_expiry": self.licence_expiry, "source": self.source, "file_name": self.file_name}
+    def context(self, campaign: str, file_version: str) -> dict[str, str]:
+        """Governance metadata as Cloudinary context (small strings only, never secrets).
+        ``ps_file`` identifies the original's bytes: only a new file makes new renditions."""
+        return {"ps_image_id": self.image_id, "ps_version": self.version, "ps_file": file_version,
+                "campaign": campaign, "owner": self.owner, "approval": self.approval,
+                "usage_rights": self.usage_rights, "licence_expiry": self.licence_expiry, "source": self.source,
+                "file_name": self.file_name}
+
+
+def file_version(sha256: str) -> str:
+    """A master's file identity: the first 16 hex digits of its original's SHA-256."""
+    return sha256[:16]
 
 
 def master_public_id(campaign: str, image_id: str) -> str:
@@ -76,21 +108,34 @@ def market_public_id(campaign: str, market: str, image_id: str) -> str:
     return f"campaigns/{campaign}/markets/{market}/{image_id}"
 
 
+def _sub(record: dict[str, Any], key: str) -> Any:
+    """An ``extend``ed sub-record, wherever the listing put it: top level (as one public client
+    reads it) or inside ``Image`` (as another does). Undocumented, so both are read."""
+    if record.get(key) not in (None, [], {}):
+        return record[key]
+    return (record.get("Image") or {}).get(key)
+
+
 def custom_fields(record: dict[str, Any]) -> dict[str, str]:
-    return {str(m.get("name")): str(m.get("value") or "") for m in record.get("CustomMetadata") or []}
+    return {str(m.get("name")): str(m.get("value") or "") for m in _sub(record, "CustomMetadata") or []}
 
 
-def licence_of(record: dict[str, Any]) -> str:
+def has_licence_record(record: dict[str, Any]) -> bool:
+    return bool(_sub(record, "License"))
+
+
+def licence_of(record: dict[str, Any], tz: str = "UTC") -> str:
     """The licence expiry of a record: ISO-8601 UTC, "" when none is set, "unreadable"."""
     try:
-        expiry = parse_ps_time((record.get("License") or {}).get("license_etime"))
+        expiry = parse_ps_time((_sub(record, "License") or {}).get("license_etime"), tz)
     except ValueError:
         return LICENCE_UNREADABLE
     return expiry.isoformat() if expiry else ""
 
 
-def classify(record: dict[str, Any], approval: Approval) -> tuple[Master | None, str]:
-    """A listing record → ``(Master, "")`` when it may ship, else ``(None, reason)``."""
+def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tuple[Master | None, str]:
+    """A listing record → ``(Master, "")`` when it may ship, else ``(None, reason)``. Times are
+    read in ``tz`` when they carry no zone of their own."""
     image = record.get("Image") or {}
     image_id = record.get("image_id") or image.get("image_id")
     if not image_id:
@@ -104,16 +149,22 @@ def classify(record: dict[str, Any], approval: Approval) -> tuple[Master | None,
         return None, f"not an image file ({file_name or 'no file name'})"
     try:
         width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+        file_size = int(image.get("file_size") or 0)
     except ValueError:
-        width = height = 0
+        width = height = file_size = 0
     if width <= 0 or height <= 0:
         return None, "unreadable: no pixel size in PhotoShelter (broken or not an image)"
-    licence = licence_of(record)  # an unreadable one ships, but the usage-window DAG keeps it restricted
+    licence = licence_of(record, tz)  # an unreadable one ships, but the usage-window DAG keeps it restricted
+    try:
+        updated = parse_ps_time(image.get("updated_at"), tz)
+    except ValueError:
+        updated = None
     return Master(
-        image_id=image_id, file_name=file_name, version=image.get("updated_at") or "",
-        width=width, height=height, owner=fields.get("Owner", ""), approval=status,
+        image_id=image_id, file_name=file_name, version=iso_utc(updated) if updated else str(image.get("updated_at")
+                                                                                               or ""),
+        width=width, height=height, file_size=file_size, owner=fields.get("Owner", ""), approval=status,
         usage_rights=fields.get("Usage Rights", ""), licence_expiry=licence,
-        source=fields.get("Submission Source", ""), link=(record.get("ImageLink") or {}).get("auth_link", ""),
+        source=fields.get("Submission Source", ""),
     ), ""
 
 
@@ -126,3 +177,23 @@ def changed_in(master: Master, start: datetime | None, end: datetime | None) -> 
     if moment is None:
         return True
     return (start is None or moment >= start) and (end is None or moment < end)
+
+
+class ListingShapeError(ValueError):
+    """A listing's records do not look the way this code reads them: nothing would ship."""
+
+
+def check_listing_shape(campaign: str, listed: int, approved: int, readable: int) -> None:
+    """Fail loudly rather than ship nothing silently: a listing of N > 0 media in which no
+    master reads as approved, or no approved master has a readable licence, most likely means
+    PhotoShelter put ``CustomMetadata``/``License`` where this code does not look."""
+    if listed and not approved:
+        raise ListingShapeError(
+            f"campaign {campaign}: PhotoShelter listed {listed} media and none reads as approved. Either nothing "
+            "is approved yet, or the listing's shape differs from what the code expects (CustomMetadata not "
+            "where it looks). Run `python -m campaign_media.cli check-account` and compare its key paths.")
+    if approved and not readable:
+        raise ListingShapeError(
+            f"campaign {campaign}: {approved} approved masters and not one readable licence expiry. The listing's "
+            "License records are missing or in a shape (or time zone) the code does not read. Run "
+            "`python -m campaign_media.cli check-account` and compare its key paths and time zone.")

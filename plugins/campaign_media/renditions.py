@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market, Rendition
+from campaign_media.embedded import EmbeddedFields
 
 # How each channel is served on the fly (no stored rendition needed): widths per device.
 CHANNEL_DEVICES: dict[str, dict[str, dict[str, Any]]] = {
@@ -60,10 +61,28 @@ def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> 
 
 
 def writeback_file_name(campaign: str, market: str, image_id: str, rendition: str, version: str, fmt: str) -> str:
-    """File name of a written-back rendition; it encodes the master version so a changed master
-    gets a new reference asset rather than silently replacing what legal reviewed."""
-    digits = "".join(ch for ch in version if ch.isdigit())[:14] or "0"
-    return f"{rendition_key(campaign, market, image_id, rendition)}__v{digits}.{fmt}"
+    """File name of a written-back rendition; it encodes the master's file version so a new
+    original gets a new reference asset rather than silently replacing what legal reviewed."""
+    token = "".join(ch for ch in version if ch.isalnum())[:16] or "0"
+    return f"{rendition_key(campaign, market, image_id, rendition)}__v{token}.{fmt}"
+
+
+def link_fields(campaign: Campaign, market: str, image_id: str, version: str, rendition: str,
+                transformation: str, url: str, file_name: str, *, kind: str = "Published rendition",
+                extra: dict[str, str] | None = None) -> EmbeddedFields:
+    """What a written-back or archived rendition says about itself, inside the file (IPTC Core):
+    which master and version, campaign, market, rendition, transformation and Cloudinary URL.
+    The keywords make it searchable in PhotoShelter (``master:<id>``)."""
+    facts = "; ".join(f"{k}: {v}" for k, v in (extra or {}).items())
+    return EmbeddedFields(
+        title=file_name.rsplit(".", 1)[0],
+        description=(f"{kind} '{rendition}' of PhotoShelter master {image_id} (file version {version}) for campaign "
+                     f"{campaign.id}, market {market}. Transformation: {transformation}. Cloudinary: {url}"
+                     + (f". {facts}" if facts else "")),
+        keywords=[f"campaign:{campaign.id}", f"market:{market}", f"master:{image_id}", f"master-version:{version}",
+                  f"rendition:{rendition}", kind.lower().replace(" ", "-")],
+        headline=f"{campaign.name} — {market} — {rendition}", job_id=image_id, instructions=transformation,
+        source="Cloudinary")
 
 
 def on_the_fly(channel: str, device: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,10 @@ by themselves, so delivery stays right while Airflow is down:
 
 * public masters get one ``anonymous`` rule with the window's start and end;
 * after the window — and for restricted masters (rights unreadable, not cleared for the market, no
-  longer approved) and masters whose rights ask for signed delivery get ``token`` only, so
-  nothing but an expiring token URL opens them. It fails closed.
+  longer approved) and masters whose rights ask for signed delivery — :data:`CLOSED`: one
+  ``anonymous`` rule whose window ended long ago. It uses only the documented rule shape (no
+  ``token`` rule, a premium feature), so it works on every plan; where the account has
+  token-based access, an expiring token URL still opens such a copy. It fails closed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any, Literal
 from campaign_media.config.models import Campaign, Market
 from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
 
-TOKEN_ONLY: list[dict[str, str]] = [{"access_type": "token"}]
+CLOSED: list[dict[str, str]] = [{"access_type": "anonymous", "start": "2000-01-01T00:00:00Z",
+                                  "end": "2000-01-01T00:00:01Z"}]
 Phase = Literal["before", "open", "after"]
 Mode = Literal["public", "signed", "restricted"]
 
@@ -92,7 +95,7 @@ def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datet
     problem = restriction(market, rights)
     if problem:
         start, end = campaign.market_window(market)
-        return Access("restricted", phase_at(start, end, now), start, end, problem, TOKEN_ONLY)
+        return Access("restricted", phase_at(start, end, now), start, end, problem, CLOSED)
     assert rights is not None
     start, end = effective_window(campaign, market, rights.licence_expiry)
     phase = phase_at(start, end, now)
@@ -101,7 +104,7 @@ def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datet
     signed = bool(campaign.signed_urls and rights.usage_rights in campaign.signed_urls.usage_rights)
     mode: Mode = "signed" if signed else "public"
     if signed or phase == "after":
-        return Access(mode, phase, start, end, "signed delivery only" if signed else "window over", TOKEN_ONLY)
+        return Access(mode, phase, start, end, "signed delivery only" if signed else "window over", CLOSED)
     rule = {"access_type": "anonymous"}
     if start:
         rule["start"] = iso(start)
@@ -143,6 +146,8 @@ def served_before(rules: list[dict[str, Any]] | None, now: datetime) -> bool:
     """Whether these rules could have let the CDN serve (and cache) the asset before ``now``."""
     if not rules:
         return True
+    if normalise(rules) == normalise(CLOSED):  # its one-second window in 2000 served nothing
+        return False
     return any(rule.get("access_type") == "anonymous"
                and (not rule.get("start") or parse_rule_time(rule["start"]) <= now) for rule in rules)
 

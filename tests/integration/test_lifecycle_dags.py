@@ -9,7 +9,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from campaign_media.embedded import read
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+from campaign_media.masters import MASTER_DELIVERY
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import cld_connection, ps_connection
@@ -49,8 +51,14 @@ def calls(proc, route: str) -> int:
 
 
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
-EXPLICIT = UPLOAD  # a market copy with all its renditions: one upload call
+EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
 PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
+
+
+def masters(cld: CloudinaryHook) -> dict[str, dict]:
+    """The campaign's masters in Cloudinary by PhotoShelter image ID."""
+    return {r["public_id"].rsplit("/", 1)[1]: r for r in cld.iter_resources(
+        prefix=f"campaigns/{CAMPAIGN}/masters/", delivery_type=MASTER_DELIVERY)}
 
 
 def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -> None:
@@ -58,8 +66,7 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
     result, states = run(dagbag, "campaign_media_ingest", force=True)
     assert result.state == "success", states
     cloudinary = CloudinaryHook()
-    published = {r["public_id"].rsplit("/", 1)[1]: r for r in cloudinary.iter_resources(
-        prefix=f"campaigns/{CAMPAIGN}/masters/")}
+    published = masters(cloudinary)
     broken = seeded["broken"]
     shippable = set(seeded["approved"]) | {broken["unreadable_licence"]}
     assert set(published) == shippable  # pending, rejected and broken media never ship
@@ -79,9 +86,18 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
     assert context["approval"] == "Approved" and context["owner"] and context["licence_expiry"]
     assert {"campaign:spring-launch-2026", "market:fr", "market:jp", "market:sa"} <= set(master["tags"])
     assert published[broken["unreadable_licence"]]["context"]["custom"]["licence_expiry"] == "unreadable"
+    # Every master is PhotoShelter's original, byte for byte in size and pixel for pixel in
+    # dimensions — the strict emulator's ImageLink serves a 500 px rendering, which is what
+    # fetching from auth_link (the earlier design) stored.
     ps_hook = PhotoShelterHook()
-    original = ps_hook.get_image(seeded["approved"][0])
-    assert (master["width"], master["height"]) == (int(original["width"]), int(original["height"]))
+    for image_id, stored in published.items():
+        original = ps_hook.get_image(image_id)
+        assert (stored["width"], stored["height"], stored["bytes"]) == (
+            int(original["width"]), int(original["height"]), int(original["file_size"])), image_id
+        assert max(stored["width"], stored["height"]) > 500
+        assert stored["type"] == "authenticated"  # never deliverable without a signed URL
+    unsigned = CloudinaryHook().delivery_url(master["public_id"], format=master["format"])
+    assert httpx.get(unsigned).status_code in (401, 404)
 
     # Runs over the recent past upload nothing again: same versions in Cloudinary. Only the
     # master whose original is missing is tried again (it may have been fixed) and reported.
@@ -91,8 +107,7 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
         assert result.state == "success", states
         report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
         assert report["uploaded"] == [] and set(report["failed"]) <= {broken["missing_original"]}
-    assert {r["public_id"].rsplit("/", 1)[1]: r["version"] for r in cloudinary.iter_resources(
-        prefix=f"campaigns/{CAMPAIGN}/masters/")} == versions
+    assert {pid: r["version"] for pid, r in masters(cloudinary).items()} == versions
     assert states["announce[-1]"] == "skipped"  # no asset event: the markets are not re-triggered
 
 
@@ -110,7 +125,9 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     expected = {"hero": ((1600, 900), "JPEG"), "square": ((1080, 1080), "WEBP"), "product": ((800, 800), "PNG")}
     for name, (size, fmt) in expected.items():
         rendition = entry["renditions"][name]
-        image = Image.open(io.BytesIO(httpx.get(rendition["url"]).content))
+        response = httpx.get(rendition["url"])
+        assert response.status_code == 200, (name, response.status_code, response.headers.get("x-cld-error"))
+        image = Image.open(io.BytesIO(response.content))
         assert (image.size, image.format) == (size, fmt), name
         assert (rendition["width"], rendition["height"]) == size
     assert set(entry["channels"]) == {"web", "mobile", "ecommerce", "social"}
@@ -118,28 +135,69 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     assert entry["srcset"].count("w,") == 3  # four breakpoints
     assert httpx.get(entry["channels"]["mobile"]["app"], headers={"accept": "image/webp"}).status_code == 200
 
-    # Write-back: one reference asset per rendition, linked to its master by metadata.
+    # Write-back: one reference asset per rendition, linked to its master inside the file.
     hook = PhotoShelterHook()
     gallery = hook.find_galleries("Spring Launch 2026 — renditions fr")[0]
     written = list(hook.iter_gallery_images(gallery["gallery_id"]))
     assert len(written) == 3 * len(masters)
-    hero_id = entry["renditions"]["hero"]["ps_image_id"]
-    record = hook.get_image(hero_id, extend={"CustomMetadata": {}})
-    fields = {m["name"]: m["value"] for m in record["CustomMetadata"]}
-    assert fields["Master Image ID"] == chosen and fields["Market"] == "fr"
-    assert fields["Rendition"] == "hero" and fields["Cloudinary URL"] == entry["renditions"]["hero"]["url"]
+    for name, rendition in entry["renditions"].items():
+        stored = hook.download_original(rendition["ps_image_id"], world["storage"].parent / f"check-{name}")
+        embedded = read(stored.path)  # what PhotoShelter keeps is the file with its link inside
+        assert f"master:{chosen}" in embedded["xmp"]["keywords"] and "market:fr" in embedded["xmp"]["keywords"]
+        assert f"rendition:{name}" in embedded["xmp"]["keywords"]
+        assert rendition["url"] in embedded["xmp"]["description"]
+        assert embedded["xmp"]["job_id"] == chosen and embedded["xmp"]["instructions"] == rendition["transformation"]
+        with Image.open(stored.path) as image:  # the published pixels, untouched by the embedding
+            assert image.size == (rendition["width"], rendition["height"])
+        if name == "hero":  # JPEG: the IPTC (IIM) copy too, which PhotoShelter indexes on upload
+            assert embedded["iptc"]["job_id"] == chosen
+            indexed = hook.get_image(rendition["ps_image_id"], extend={"Iptc": {}})["Iptc"]
+            assert indexed["job_id"] == chosen and f"master:{chosen}" in indexed["keyword"]
+        sidecar = storage.read_json(storage.path(CAMPAIGN, "markets", "fr", "writebacks",
+                                                 f"{rendition['file_name']}.json"))
+        assert sidecar["Master Image ID"] == chosen and sidecar["PhotoShelter Image ID"] == rendition["ps_image_id"]
+    # Manifest URLs are what any ordinary client accepts (overlay text percent-encoded).
+    import urllib.request
+
+    with urllib.request.urlopen(entry["renditions"]["hero"]["url"]) as response:
+        assert response.status == 200
 
     # Again: nothing to do, no API writes.
-    explicit, ps_uploads = calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    uploads, ps_uploads = calls(cld, UPLOAD), calls(ps, PS_UPLOAD)
     result, states = run(dagbag, "campaign_media_market_fr")
     assert result.state == "success", states
-    assert (calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)) == (explicit, ps_uploads)
+    assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
 
 
-def test_a_changed_master_is_reingested_and_rerendered(world, airflow_db, dagbag) -> None:
+def test_a_rights_edit_updates_the_context_and_nothing_else(world, airflow_db, dagbag) -> None:
+    """A licence edit moves PhotoShelter's updated_at but not the file: no re-upload, no new
+    market copy, no second set of write-backs."""
+    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    edited = seeded["approved"][2]
+    new_expiry = (datetime.now(UTC) + timedelta(days=300)).strftime("%Y-%m-%d %H:%M:%S GMT")
+    ps.control("POST", f"images/{edited}/license", {"license_etime": new_expiry})
+    uploads, explicit, ps_uploads = calls(cld, UPLOAD), calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
+    assert result.state == "success" and states["announce[-1]"] == "skipped", states
+    from campaign_media import storage
+
+    report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
+    assert report["uploaded"] == [] and [u["image_id"] for u in report["context_updated"]] == [edited]
+    assert (calls(cld, UPLOAD), calls(cld, EXPLICIT)) == (uploads, explicit + 1)
+    context = masters(CloudinaryHook())[edited]["context"]["custom"]
+    assert context["licence_expiry"].startswith(new_expiry[:10])
+    result, states = run(dagbag, "campaign_media_market_fr")
+    assert result.state == "success", states
+    assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
+
+
+def test_a_new_original_is_reingested_and_rerendered(world, airflow_db, dagbag) -> None:
     ps, cld, seeded = world["ps"], world["cld"], world["seed"]
     changed = seeded["approved"][1]
-    PhotoShelterHook().update_metadata(changed, iptc={"headline": "retouched"})  # bumps updated_at
+    buffer = io.BytesIO()
+    Image.new("RGB", (2400, 1600), (12, 120, 200)).save(buffer, "JPEG", quality=90)
+    response = httpx.post(f"{ps.base_url}/_emulator/images/{changed}/original", content=buffer.getvalue())
+    response.raise_for_status()
     uploads, ps_uploads = calls(cld, UPLOAD), calls(ps, PS_UPLOAD)
     # A manual run covers the last complete interval before its date: [today, tomorrow) holds now.
     result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
@@ -153,15 +211,17 @@ def test_a_changed_master_is_reingested_and_rerendered(world, airflow_db, dagbag
     assert result.state == "success", states
     # One more upload: the market copy with all three renditions (the ingest's was counted above).
     assert calls(cld, UPLOAD) == uploads + 2
-    assert calls(ps, PS_UPLOAD) == ps_uploads + 3  # three new reference assets for the new version
+    assert calls(ps, PS_UPLOAD) == ps_uploads + 3  # three new reference assets for the new file
+    stored = masters(CloudinaryHook())[changed]
+    assert (stored["width"], stored["height"]) == (2400, 1600)
 
 
 def test_dry_run_builds_urls_and_writes_nothing(world, airflow_db, dagbag) -> None:
     ps, cld = world["ps"], world["cld"]
-    explicit, ps_uploads = calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
+    uploads, ps_uploads = calls(cld, UPLOAD), calls(ps, PS_UPLOAD)
     result, states = run(dagbag, "campaign_media_market_jp", campaign=CAMPAIGN, dry_run=True)
     assert result.state == "success", states
-    assert (calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)) == (explicit, ps_uploads)
+    assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
     from campaign_media import storage
 
     assert storage.read_json(storage.path(CAMPAIGN, "delivery", "jp.json")) is None

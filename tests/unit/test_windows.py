@@ -8,7 +8,7 @@ import pytest
 
 from campaign_media.config.models import Campaign, Market
 from campaign_media.windows import (
-    TOKEN_ONLY,
+    CLOSED,
     Rights,
     decide,
     deliverable,
@@ -55,7 +55,7 @@ def test_phases_and_what_cloudinary_would_serve(now: str, phase: str, public: bo
 
 
 def test_after_the_window_the_copy_is_closed_for_good() -> None:
-    assert decide(CAMPAIGN, FR, GOOD, at("2026-05-01T00:00:00")).rules == TOKEN_ONLY
+    assert decide(CAMPAIGN, FR, GOOD, at("2026-05-01T00:00:00")).rules == CLOSED
 
 
 @pytest.mark.parametrize(("rights", "reason"), [
@@ -64,7 +64,7 @@ def test_after_the_window_the_copy_is_closed_for_good() -> None:
 ])
 def test_fails_closed(rights: Rights | None, reason: str) -> None:
     access = decide(CAMPAIGN, FR, rights, at("2026-03-15T00:00:00"))
-    assert access.mode == "restricted" and reason in access.reason and access.rules == TOKEN_ONLY
+    assert access.mode == "restricted" and reason in access.reason and access.rules == CLOSED
     assert not deliverable(access.rules, at("2026-03-15T00:00:00"))
 
 
@@ -76,19 +76,19 @@ def test_rights_not_cleared_for_a_market_stay_restricted_there_only() -> None:
 
 def test_signed_only_rights_are_never_public() -> None:
     access = decide(CAMPAIGN, FR, Rights("", "press-only"), at("2026-03-15T00:00:00"))
-    assert access.mode == "signed" and access.rules == TOKEN_ONLY and not access.public_now
+    assert access.mode == "signed" and access.rules == CLOSED and not access.public_now
 
 
 def test_a_licence_that_ends_before_the_window_opens_never_opens() -> None:
     access = decide(CAMPAIGN, FR, Rights("2026-03-05T00:00:00+00:00", "worldwide"), at("2026-03-01T00:00:00"))
-    assert access.phase == "after" and access.rules == TOKEN_ONLY
+    assert access.phase == "after" and access.rules == CLOSED
 
 
 def test_rules_compare_as_instants() -> None:
     ours = [{"access_type": "anonymous", "start": "2026-03-09T23:00:00Z"}]
     theirs = [{"access_type": "anonymous", "start": "2026-03-10 00:00:00 +0100"}]
     assert normalise(ours) == normalise(theirs)
-    assert normalise(ours) != normalise(TOKEN_ONLY) and deliverable(None, at("2026-01-01T00:00:00"))
+    assert normalise(ours) != normalise(CLOSED) and deliverable(None, at("2026-01-01T00:00:00"))
     assert not deliverable(ours, at("2026-03-09T22:00:00")) and deliverable(ours, at("2026-03-10T00:00:00"))
     assert at("2026-03-10T00:00:00") - timedelta(hours=1) == at("2026-03-09T23:00:00")
 
@@ -97,4 +97,4 @@ def test_what_may_have_been_served_and_cached() -> None:
     window = [{"access_type": "anonymous", "start": "2026-03-10T00:00:00Z", "end": "2026-03-20T00:00:00Z"}]
     assert not served_before(window, at("2026-03-09T00:00:00"))  # never open yet: no purge needed
     assert served_before(window, at("2026-03-25T00:00:00"))  # ended by itself: the CDN may still hold it
-    assert served_before([], at("2026-01-01T00:00:00")) and not served_before(TOKEN_ONLY, at("2026-03-15T00:00:00"))
+    assert served_before([], at("2026-01-01T00:00:00")) and not served_before(CLOSED, at("2026-03-15T00:00:00"))

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
+from urllib.parse import quote
 
 import cloudinary.api
 import cloudinary.api_client.call_api
@@ -45,6 +46,7 @@ from campaign_media.hooks.retry import RetryPolicy, TransientError
 
 T = TypeVar("T")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
+ADDON_EFFECT = "e_background_removal"  # the one add-on transformation the pipeline may ask for
 TRANSIENT_SDK_ERRORS = (cloudinary.exceptions.RateLimited, cloudinary.exceptions.GeneralError)
 # An upload from a URL fails with 400 "Error in loading <url> - 503 ..." when the source is busy.
 REMOTE_SOURCE_BUSY = re.compile(r"Error in loading .* - (420|429|5\d\d)\b")
@@ -105,12 +107,22 @@ def _install_header_recorders() -> tuple[_ResponseHeaders, _ResponseHeaders]:
 
 
 _URL_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
+_URL_SIGNATURE = re.compile(r"/s--[A-Za-z0-9_-]{8,32}--/")
+# What an ordinary HTTP client accepts unescaped in a URL (RFC 3986 reserved + unreserved + %).
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
 
 def redact(text: str) -> str:
-    """Drop URL query strings from a message: the signed links Cloudinary fetched (PhotoShelter
-    ``auth_link``s, token URLs) must not reach logs or reports."""
-    return _URL_QUERY.sub(r"\1?[redacted]", text)
+    """Drop URL query strings and delivery signatures from a message: signed links (token URLs,
+    ``s--SIG--`` URLs of authenticated masters) open what they point at and must not reach logs
+    or reports."""
+    return _URL_SIGNATURE.sub("/s--[redacted]--/", _URL_QUERY.sub(r"\1?[redacted]", text))
+
+
+def safe_url(url: str) -> str:
+    """A URL any standard client accepts: spaces and non-ASCII text (overlay text in eager URLs)
+    percent-encoded, existing escapes kept, whatever form the service answered in."""
+    return quote(url, safe=_URL_SAFE)
 
 
 def retry_hint(headers: dict[str, str]) -> float | None:
@@ -162,6 +174,8 @@ class CloudinaryHook(BaseHook):
         if delivery_host:  # the emulator (or a CNAME): http, no subdomain sharding
             self._delivery.update(cname=delivery_host, secure=bool(extras.get("secure", False)),
                                   cdn_subdomain=False)
+        if str(extras.get("private_cdn", "")).lower() in ("1", "true", "yes"):
+            self._delivery["private_cdn"] = True  # a private CDN distribution: where token URLs work
         self._recorders = _install_header_recorders()
 
     # ------------------------------------------------------------------ plumbing
@@ -211,15 +225,24 @@ class CloudinaryHook(BaseHook):
                 options[key] = value
         is_path = isinstance(file, (str, os.PathLike)) and not str(file).startswith(("http://", "https://", "data:"))
         if is_path and Path(file).stat().st_size > LARGE_FILE_BYTES:  # type: ignore[arg-type]
-            return self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
-                str(file), chunk_size=LARGE_FILE_BYTES, **options))
+            return self._clean_urls(self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
+                str(file), chunk_size=LARGE_FILE_BYTES, **options)))
 
         def call() -> dict[str, Any]:
             if hasattr(file, "seek"):
                 file.seek(0)  # type: ignore[union-attr]
             return cloudinary.uploader.upload(str(file) if is_path else file, **options)
 
-        return self._run(f"upload {public_id}", call)
+        return self._clean_urls(self._run(f"upload {public_id}", call))
+
+    @staticmethod
+    def _clean_urls(result: dict[str, Any]) -> dict[str, Any]:
+        """URLs in an upload answer, as any HTTP client accepts them (see :func:`safe_url`)."""
+        for item in [result, *result.get("eager", [])]:
+            for key in ("url", "secure_url"):
+                if isinstance(item.get(key), str):
+                    item[key] = safe_url(item[key])
+        return result
 
     def explicit(self, public_id: str, *, eager: list[dict[str, Any]] | None = None,
                  delivery_type: str = "upload", **extra: Any) -> dict[str, Any]:
@@ -362,13 +385,20 @@ class CloudinaryHook(BaseHook):
         def fetch() -> Fetched:
             try:
                 with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
-                    if response.status_code in (420, 429) or response.status_code >= 500:
-                        raise TransientError(f"HTTP {response.status_code}", retry_hint(
+                    status = response.status_code
+                    if status in (420, 429) or status >= 500:
+                        raise TransientError(f"HTTP {status}", retry_hint(
                             {k.lower(): v for k, v in response.headers.items()}))
-                    if response.status_code >= 400:
-                        shown = url.split("?", 1)[0]  # never log a token
-                        raise CloudinaryError(f"Cloudinary download {shown} failed: {response.status_code} "
-                                              f"{response.headers.get('x-cld-error', '')}".strip())
+                    if status == 423:  # an add-on (background removal) still working on it
+                        raise TransientError("HTTP 423: the derivative is still being processed",
+                                             retry_hint({k.lower(): v for k, v in response.headers.items()}) or 2.0)
+                    if status >= 400:
+                        shown = redact(url)  # never log a token or a signature
+                        reason = response.headers.get("x-cld-error", "")
+                        if status == 403 and ADDON_EFFECT in url:
+                            reason += (" — the background removal add-on refused it: its monthly quota is most "
+                                       "likely used up (Cloudinary Console → Add-ons), or it is not enabled")
+                        raise CloudinaryError(f"Cloudinary download {shown} failed: {status} {reason}".strip())
                     size, digest = 0, hashlib.sha256()
                     with open(dest, "wb") as out:
                         for block in response.iter_bytes(chunk_size):
@@ -394,6 +424,25 @@ class CloudinaryHook(BaseHook):
     def download_archive(self, dest: str | os.PathLike[str], **selection: Any) -> int:
         """Stream a ZIP of the selected originals to ``dest``; returns its size."""
         return self.download(self.archive_url(**selection), dest).size
+
+    def probe(self, url: str) -> int:
+        """The HTTP status a delivery URL answers (a GET, body discarded): for the account check."""
+        def fetch() -> int:
+            try:
+                with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
+                    for _ in response.iter_bytes(64 * 1024):
+                        pass
+                    return response.status_code
+            except httpx.TransportError as exc:
+                raise TransientError(f"connection problem ({exc})") from exc
+
+        return self.retry.call("Cloudinary probe", fetch)
+
+    def account_status(self) -> dict[str, Any]:
+        """The plan and the Admin API's hourly quota, from one usage call."""
+        response = self._run("usage", lambda: cloudinary.api.usage(**self._api))
+        return {"plan": response.get("plan"), "rate_limit": self.rate_limit(response),
+                "credits": response.get("credits")}
 
     def usage(self, day: date | None = None) -> dict[str, Any]:
         """The account's usage report (storage, bandwidth, transformations), for a day or overall."""

@@ -38,10 +38,9 @@ MASTER_EXTEND: dict[str, Any] = {
     "Iptc": {"fields": "*", "params": {}},
     "CustomMetadata": {"fields": "*", "params": {}},
     "License": {"fields": "license_etime", "params": {}},
-    "ImageLink": {"fields": "link,auth_link", "params": {"f_https_link": "t"}},
 }
-# EMULATOR-ONLY CONTRACT: PhotoShelter documents no public write API. Override with the
-# connection extra ``metadata_write_paths`` once the real routes are confirmed.
+# EMULATOR-ONLY CONTRACT: PhotoShelter documents no public write API. Used only when the
+# connection says ``"metadata_write": true``; ``metadata_write_paths`` names the routes.
 DEFAULT_METADATA_WRITE_PATHS = {
     "iptc": "mem/image/{image_id}/iptc/update",
     "custom": "mem/image/{image_id}/custom_metadata/update",
@@ -124,6 +123,10 @@ class PhotoShelterHook(BaseHook):
         self.org_id: str | None = extras.get("org_id") or None
         self.timeout = float(extras.get("timeout", 30))
         self.write_paths = {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})}
+        # Off unless the account is known to have such routes: write-backs carry their link to
+        # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
+        self.metadata_writes = str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes")
+        self._timezone: str | None = None
         self.retry = retry or RetryPolicy.from_extras(extras)
         for secret in (self.password, self.api_key):
             mask_secret(secret)
@@ -209,7 +212,11 @@ class PhotoShelterHook(BaseHook):
             self.login()
             response = self.retry.call(what, lambda: self._send(method, path, auth=auth, **kwargs))
         if response.status_code >= 400:
-            self._raise(what, response.status_code, self._json(what, response).get("error") or {})
+            try:
+                error = self._json(what, response).get("error") or {}
+            except PhotoShelterError:  # an error page that is not JSON still says auth or not found
+                error = {"code": f"HTTP{response.status_code}", "message": response.text[:200] or "no body"}
+            self._raise(what, response.status_code, error)
         return response
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -243,6 +250,15 @@ class PhotoShelterHook(BaseHook):
         if status in (401, 403):
             raise PhotoShelterAuthError(what, status, code, message)
         raise PhotoShelterError(what, status, code, message)
+
+    def session_timezone(self) -> str:
+        """The user's time zone (``mem/user/session`` → ``tz``): PhotoShelter times without a
+        zone of their own are in it. ``GMT`` when the session does not say."""
+        if self._timezone is None:
+            data = self._call("GET", "mem/user/session")
+            session = data.get("Session") or data
+            self._timezone = str(session.get("tz") or "GMT")
+        return self._timezone
 
     # ------------------------------------------------------------------ hierarchy
     def get_children(self, collection_id: str = "root") -> dict[str, list[dict[str, Any]]]:
@@ -296,10 +312,8 @@ class PhotoShelterHook(BaseHook):
                             extend: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield the gallery's ``GalleryImage`` records page by page (one call per page)."""
         page = 1
-        extend_json = json.dumps(MASTER_EXTEND if extend is None else extend)
         while True:
-            data = self._call("GET", f"mem/gallery/{gallery_id}/images",
-                              params={"page": page, "per_page": per_page, "extend": extend_json})
+            data = self.gallery_page(gallery_id, page=page, per_page=per_page, extend=extend)
             records = data.get("GalleryImage") or []
             yield from records
             paging = data.get("Paging")
@@ -312,12 +326,19 @@ class PhotoShelterHook(BaseHook):
             else:
                 page += 1
 
+    def gallery_page(self, gallery_id: str, *, page: int = 1, per_page: int = 500,
+                     extend: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One page of a gallery listing as PhotoShelter answers it (``GalleryImage``, ``Paging``)."""
+        return self._call("GET", f"mem/gallery/{gallery_id}/images", params={
+            "page": page, "per_page": per_page, "extend": json.dumps(MASTER_EXTEND if extend is None else extend)})
+
     def get_image(self, image_id: str, extend: dict[str, Any] | None = None) -> dict[str, Any]:
         params = {"extend": json.dumps(extend)} if extend else {}
         return self._call("GET", f"mem/image/{image_id}", params=params)["Image"]
 
     def image_link(self, image_id: str) -> dict[str, str]:
-        """``link`` and ``auth_link`` (a signed URL that works without a session)."""
+        """``link`` and ``auth_link``: signed, session-less *rendering* links (sized by
+        ``image_size``), not the original — originals come from :meth:`download_original`."""
         return self._call("GET", f"mem/image/{image_id}/link", params={"f_https_link": "t"})["ImageLink"]
 
     def count_images(self, gallery_id: str, file_name: str) -> int:
@@ -371,12 +392,15 @@ class PhotoShelterHook(BaseHook):
     # ------------------------------------------------------------------ metadata write
     def update_metadata(self, image_id: str, *, iptc: dict[str, str] | None = None,
                         custom: dict[str, str] | None = None) -> None:
-        """Write IPTC and custom metadata of one image.
+        """Write IPTC and custom metadata of one image, where the account has such routes.
 
         UNVERIFIED CONTRACT — the one swappable place: PhotoShelter publishes no metadata-write
-        API. The paths come from ``metadata_write_paths`` in the connection's
-        extras and default to the emulator's routes; point them at the real routes once known.
+        API. Only called when the connection says ``"metadata_write": true``; the paths come
+        from ``metadata_write_paths`` and default to the emulator's routes.
         """
+        if not self.metadata_writes:
+            raise PhotoShelterError(f"update metadata of {image_id}", None, "MetadataWriteDisabled",
+                                    'the connection does not enable metadata writes ("metadata_write": true)')
         if iptc:
             self._call("POST", self.write_paths["iptc"].format(image_id=image_id), data=iptc)
         if custom:

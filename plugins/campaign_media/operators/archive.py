@@ -1,18 +1,21 @@
 """Archive after the campaign ends: final renditions → PhotoShelter, verified, then clean-up.
 
-For every stored rendition of every market copy, the file Cloudinary serves (through a token
-URL: the copies are closed by then) is streamed to a temporary file, stored in the campaign's
-PhotoShelter archive gallery with metadata linking it to its master, market and
-transformation, and **verified**: downloaded back from PhotoShelter, its size and SHA-256 must
-equal what Cloudinary served. Progress is saved after every item, so a failed run loses
-nothing and the next one carries on. Only when every item is verified is Cloudinary cleaned up
-(market copies deleted with their derivatives and a CDN invalidation; masters restricted or
-deleted per the campaign's ``archive.masters``), and ``done.json`` written: re-running an
-archived campaign is a no-op. A partial archive cleans up nothing and names what is missing.
+For every stored rendition of every market copy, the file Cloudinary makes for it (read through
+a signed URL of the authenticated master with the same transformation: the copies are closed by
+then) is streamed to a temporary file, its link to master, market and transformation embedded
+(IPTC/XMP, as write-backs do), stored in the campaign's PhotoShelter archive gallery and
+**verified**: downloaded back from PhotoShelter, its size and SHA-256 must equal what was
+uploaded (or, should PhotoShelter re-embed metadata, its decoded pixels must). Progress is saved
+after every item, so a failed run loses nothing and the next one carries on. Only when every
+item is verified is Cloudinary cleaned up (each market copy destroyed with its derivatives and a
+CDN invalidation — the Upload API's documented purge; masters stay authenticated or are deleted
+per the campaign's ``archive.masters``), and ``done.json`` written: re-running an archived
+campaign is a no-op. A partial archive cleans up nothing and names what is missing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from datetime import datetime
@@ -21,13 +24,15 @@ from typing import Any
 
 from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
+from campaign_media.embedded import embed, pixel_digest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
-from campaign_media.masters import master_public_id
+from campaign_media.masters import MASTER_DELIVERY, master_public_id
 from campaign_media.operators import metrics
-from campaign_media.operators.variants import TOKEN_TTL, existing_writebacks, specs, state_path
-from campaign_media.windows import TOKEN_ONLY, iso
+from campaign_media.operators.variants import existing_writebacks, master_url, specs, state_path
+from campaign_media.renditions import link_fields
+from campaign_media.windows import iso
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +79,32 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
     name = f"archive__{item['file_name']}"
     spec = item["spec"] or {"transformation": [], "format": item["format"]}
     with tempfile.TemporaryDirectory() as tmp:
-        served = cld.download(cld.delivery_url(item["public_id"], transformation=spec["transformation"],
-                                               format=spec["format"], token_ttl=TOKEN_TTL), Path(tmp) / name)
+        local = Path(tmp) / "rendition"
+        served = cld.download(master_url(cld, item["master"], format=spec["format"],
+                                         transformation=spec["transformation"]), local)
+        embed(local, link_fields(campaign, item["market"], item["image_id"], item["version"], item["rendition"],
+                                 item["transformation"] or "", item["url"] or "", name, kind="Archived rendition",
+                                 extra={"SHA-256 as served": served.sha256, "Bytes as served": str(served.size),
+                                        "Delivery requests": "n/a" if requests is None else str(requests)}))
+        kept = (local.stat().st_size, hashlib.sha256(local.read_bytes()).hexdigest())
         image_id = existing.get(name)
         if image_id is None:
-            image_id = ps.upload_image(gallery_id, Path(tmp) / name)["image_id"]
+            image_id = ps.upload_image(gallery_id, local, file_name=name)["image_id"]
             existing[name] = image_id
-        ps.update_metadata(image_id, custom={
-            "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
-            "Master Version": item["version"], "Rendition": item["rendition"],
-            "Transformation": item["transformation"] or "", "Cloudinary URL": item["url"] or "",
-            "SHA-256": served.sha256, "Bytes": str(served.size),
-            "Delivery Requests": "n/a" if requests is None else str(requests), "Approval Status": "Archived rendition"})
-        stored = ps.download_original(image_id, Path(tmp) / f"check-{name}")
-    if (stored.size, stored.sha256) != (served.size, served.sha256):
+        if ps.metadata_writes:
+            ps.update_metadata(image_id, custom={
+                "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
+                "Master Version": item["version"], "Rendition": item["rendition"], "SHA-256": served.sha256,
+                "Approval Status": "Archived rendition"})
+        stored = ps.download_original(image_id, Path(tmp) / "check")
+        verified_by = "bytes" if (stored.size, stored.sha256) == kept else \
+            "pixels" if pixel_digest(stored.path) == pixel_digest(local) else ""
+    if not verified_by:
         raise PhotoShelterError(f"archive {name}", None, "ChecksumMismatch",
-                                f"PhotoShelter holds {stored.size} bytes sha256 {stored.sha256[:12]}…, Cloudinary "
-                                f"served {served.size} bytes sha256 {served.sha256[:12]}…")
+                                f"PhotoShelter holds {stored.size} bytes sha256 {stored.sha256[:12]}…, the archive "
+                                f"uploaded {kept[0]} bytes sha256 {kept[1][:12]}…, and the pixels differ")
     return {"ps_image_id": image_id, "file_name": name, "bytes": served.size, "sha256": served.sha256,
+            "stored_sha256": stored.sha256, "verified_by": verified_by,
             "public_id": item["public_id"], "market": item["market"], "image_id": item["image_id"]}
 
 
@@ -133,17 +146,16 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
 
 
 def clean_up(cld: CloudinaryHook, campaign: Campaign, archived: list[dict[str, Any]]) -> dict[str, int]:
-    """Delete the verified market copies (derivatives too, CDN invalidated); then the masters
-    are made token-only or deleted, as the campaign says."""
+    """Destroy the verified market copies one by one (derivatives too; ``invalidate`` purges the
+    CDN, which the Admin API's bulk delete does only where bulk invalidation was enabled); the
+    masters stay authenticated or are destroyed, as the campaign says."""
     copies = sorted({item["public_id"] for item in archived})
-    deleted = cld.delete_resources(copies, invalidate=True) if copies else {}
-    masters = [res["public_id"] for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""))]
+    deleted = sum(cld.destroy(public_id, invalidate=True) for public_id in copies)
+    masters = [res["public_id"] for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
+                                                               delivery_type=MASTER_DELIVERY)]
     if campaign.archive.masters == "delete":
-        removed = cld.delete_resources(masters, invalidate=True) if masters else {}
-        handled = sum(v == "deleted" for v in removed.values())
+        handled = sum(cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True) for public_id in masters)
     else:
-        for public_id in masters:
-            cld.set_access_control(public_id, TOKEN_ONLY, invalidate=True)
-        handled = len(masters)
-    return {"copies_deleted": sum(v == "deleted" for v in deleted.values()), "masters_" + (
+        handled = len(masters)  # authenticated: only signed URLs deliver them, nothing to change
+    return {"copies_deleted": deleted, "masters_" + (
         "deleted" if campaign.archive.masters == "delete" else "restricted"): handled}

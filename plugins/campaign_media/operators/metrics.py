@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
            markets: list[Market]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
     masters = []
+    tz = ps.session_timezone()
     for gallery_id in campaign_galleries(ps, campaign)[0]:
         for record in ps.iter_gallery_images(gallery_id):
             fields = custom_fields(record)
             masters.append({"image_id": record.get("image_id"), "file_name": (record.get("Image") or {}).get(
                 "file_name", ""), "owner": fields.get("Owner", ""), "approval": fields.get(campaign.approval.field, ""),
-                "usage_rights": fields.get("Usage Rights", ""), "licence_expiry": licence_of(record),
+                "usage_rights": fields.get("Usage Rights", ""), "licence_expiry": licence_of(record, tz),
                 "source": fields.get("Submission Source", "")})
     copies, renditions = [], []
     for market in markets:

@@ -5,8 +5,11 @@ Each run reads every master's current rights from PhotoShelter (one listing call
 with the ``access_control`` Cloudinary holds, and repairs what differs — closing with a CDN
 invalidation. Cloudinary's own rule then opens and closes the copy on time even if Airflow is
 down; this run only catches drift, shortened licences, revoked approvals and ended windows.
-Masters are checked to be token-only. Signed-only masters get fresh expiring token URLs in the
-manifest. The run's report says what opened, closed, was repaired or stays restricted.
+Masters are ``authenticated`` assets (signed URLs only); a master left as a public ``upload``
+asset by an older layout is closed. Signed-only masters get fresh expiring token URLs in the
+manifest where the account has token access (the capability report); elsewhere they stay closed
+and the report says why. The run's report says what opened, closed, was repaired or stays
+restricted.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from campaign_media import storage
+from campaign_media.capabilities import TokenAccessMissing, for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
-from campaign_media.masters import classify, market_public_id, master_public_id
+from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id
 from campaign_media.operators.ingest import campaign_galleries
 from campaign_media.operators.variants import access_path, specs, state_path, write_manifest
-from campaign_media.windows import TOKEN_ONLY, Access, Rights, decide, deliverable, iso, normalise, served_before
+from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,10 @@ class WindowsNotApplied(RuntimeError):
 def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights]:
     """``image_id -> Rights`` for every record in the campaign's source galleries, as of now."""
     rights: dict[str, Rights] = {}
+    tz = ps.session_timezone()
     for gallery_id in campaign_galleries(ps, campaign)[0]:
         for record in ps.iter_gallery_images(gallery_id):
-            master, _ = classify(record, campaign.approval)
+            master, _ = classify(record, campaign.approval, tz)
             image_id = record.get("image_id") or (record.get("Image") or {}).get("image_id")
             rights[image_id] = Rights(master.licence_expiry, master.usage_rights) if master else \
                 Rights("", "", approved=False)
@@ -45,10 +50,10 @@ def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights
 
 
 def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: list[dict[str, Any]],
-                access: Access, public_id: str, now: datetime) -> dict[str, Any]:
+                access: Access, public_id: str, now: datetime, tokens: bool) -> dict[str, Any]:
     """Expiring token URLs of a signed-only master's renditions, valid at most until its window
-    ends; none outside the window."""
-    if access.mode != "signed" or access.phase != "open" or campaign.signed_urls is None:
+    ends; none outside the window, and none where the account has no token access."""
+    if not tokens or access.mode != "signed" or access.phase != "open" or campaign.signed_urls is None:
         return {}
     expires = now + timedelta(hours=campaign.signed_urls.ttl_hours)
     if access.end is not None and access.end < expires:
@@ -60,7 +65,7 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: 
 
 
 def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
-                     now: datetime, report: dict[str, list[dict[str, Any]]]) -> int:
+                     now: datetime, report: dict[str, list[dict[str, Any]]], tokens: bool) -> int:
     """Bring every market copy's rules to what its rights and windows say; returns how many."""
     previous = storage.read_json(access_path(campaign.id, market.code), {})
     state = storage.read_json(state_path(campaign.id, market.code), {})
@@ -98,7 +103,8 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
-                               "signed": signed_urls(cld, campaign, market, eager, access, res["public_id"], now)}
+                               "signed": signed_urls(cld, campaign, market, eager, access, res["public_id"], now,
+                                                     tokens)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
     storage.write_json(access_path(campaign.id, market.code), decisions)
@@ -113,17 +119,24 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
     report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
                                                                  "signed", "failed")}
     rights = current_rights(ps, campaign)
-    masters = 0
+    masters = sum(1 for _ in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
+                                                delivery_type=MASTER_DELIVERY))
+    # Masters are authenticated; one left as a public upload asset (an older layout) is closed.
     for res in cld.iter_resources(prefix=master_public_id(campaign.id, "")):
-        masters += 1
-        if normalise(res.get("access_control")) != normalise(TOKEN_ONLY):
+        if normalise(res.get("access_control")) != normalise(CLOSED):
             was_public = deliverable(res.get("access_control"), now)
-            cld.set_access_control(res["public_id"], TOKEN_ONLY, invalidate=was_public)
+            cld.set_access_control(res["public_id"], CLOSED, invalidate=was_public)
             report["repaired"].append({"image_id": res["public_id"].rsplit("/", 1)[-1], "market": "(master)",
-                                       "public_id": res["public_id"], "reason": "masters are token-only",
-                                       "rules_were": res.get("access_control") or [], "rules": TOKEN_ONLY})
-    copies = sum(reconcile_market(cld, campaign, market, rights, now, report) for market in markets)
-    counts = {k: len(v) for k, v in report.items()}
+                                       "public_id": res["public_id"], "reason": "masters are never public",
+                                       "rules_were": res.get("access_control") or [], "rules": CLOSED})
+    try:
+        require_token_access(campaign, for_campaigns(cld, [campaign]), bool(cld.auth_token_key))
+        tokens = campaign.signed_urls is not None
+    except TokenAccessMissing as exc:  # signed-only masters stay closed; the others are governed
+        tokens, report["notices"] = False, [str(exc)]
+        log.warning("%s", exc)
+    copies = sum(reconcile_market(cld, campaign, market, rights, now, report, tokens) for market in markets)
+    counts = {k: len(v) for k, v in report.items() if k != "notices"}
     summary = {"campaign": campaign.id, "as_of": iso(now), "masters": masters, "copies": copies, **counts}
     path = storage.write_json(storage.path(campaign.id, "windows", f"{run_key}.json"),
                               {"summary": summary, **report})

@@ -1,14 +1,18 @@
 """Market variants: renditions per master, write-back to PhotoShelter, delivery manifests.
 
 ``plan`` lists the campaign's masters in Cloudinary (one Admin API call per 500) and keeps
-those whose renditions are missing, stale (the master's version or the market's rendition
-spec changed) or not yet written back. ``render`` makes the market's *copy* of each master
-(``campaigns/<c>/markets/<m>/<image_id>``, fetched by Cloudinary from the token-only master)
-with all its renditions (eager) and its own access window, in **one** upload call: a copy per
-market is what lets each market open and close at its own midnight. Each new rendition is then
-stored in PhotoShelter as a reference asset linked to its master (exactly once: the file name
-is the key). ``publish`` folds the batch results into the market's state and writes the
-delivery manifest a CMS, storefront or app consumes.
+those whose renditions are missing, stale (the master's *file* or the market's rendition spec
+changed) or not yet written back. ``render`` makes the market's *copy* of each master
+(``campaigns/<c>/markets/<m>/<image_id>``, fetched by Cloudinary from the authenticated master
+through a signed URL) with all its renditions (eager) and its own access window, in **one**
+upload call: a copy per market is what lets each market open and close at its own midnight.
+Each new rendition is then stored in PhotoShelter as a reference asset (exactly once: the file
+name is the key) whose link to its master travels inside the file (IPTC/XMP, which PhotoShelter
+reads on upload), in the file name and in a sidecar record in storage. The pipeline reads a
+rendition's bytes from the authenticated master with the same transformation through a signed
+URL — documented on every plan; the copy itself may still be closed. ``publish`` folds the batch
+results into the market's state and writes the delivery manifest a CMS, storefront or app
+consumes.
 """
 
 from __future__ import annotations
@@ -22,22 +26,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import storage
+from campaign_media import capabilities, storage
+from campaign_media.capabilities import require_token_access
 from campaign_media.config.models import Campaign, Market
+from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.masters import market_public_id, master_public_id
-from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
+from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
+from campaign_media.renditions import delivery_entry, eager_spec, headline_for, link_fields, writeback_file_name
 from campaign_media.windows import Rights, decide
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
-TOKEN_TTL = 900  # seconds a pipeline download link to a restricted asset stays valid
-LAYOUT = "market-copies-v2"  # part of the spec hash: state written by an older layout is redone
+LAYOUT = "market-copies-v3"  # part of the spec hash: state written by an older layout is redone
 
 
 def state_path(campaign: str, market: str):
     return storage.path(campaign, "markets", market, "state.json")
+
+
+def writeback_record_path(campaign: str, market: str, file_name: str):
+    """The sidecar record of one write-back: the link between rendition and master, in storage."""
+    return storage.path(campaign, "markets", market, "writebacks", f"{file_name}.json")
 
 
 def access_path(campaign: str, market: str):
@@ -66,22 +76,24 @@ def renditions_gallery_name(campaign: Campaign, market: Market) -> str:
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], market: Market, run_key: str,
          *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
     batches: list[dict[str, Any]] = []
+    caps = capabilities.for_campaigns(cld, campaigns)
     for campaign in campaigns:
+        require_token_access(campaign, caps, bool(cld.auth_token_key))  # before any work, with the fix
         _, spec_hash = specs(campaign, market)
         state = storage.read_json(state_path(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
         todo = []
         listed = 0
-        for res in cld.iter_resources(prefix=prefix):
+        for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY):
             listed += 1
             context = (res.get("context") or {}).get("custom") or {}
             image_id = res["public_id"][len(prefix):]
             known = state.get(image_id) or {}
+            version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
             complete = known.get("renditions") and all(r.get("ps_image_id") for r in known["renditions"].values())
-            if force or known.get("version") != context.get("ps_version") or known.get("spec") != spec_hash \
-                    or not complete:
+            if force or known.get("version") != version or known.get("spec") != spec_hash or not complete:
                 todo.append({"image_id": image_id, "public_id": res["public_id"],
-                             "version": context.get("ps_version", ""), "format": res.get("format") or "jpg",
+                             "version": version, "format": res.get("format") or "jpg",
                              "licence_expiry": context.get("licence_expiry", ""),
                              "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", "")})
         gallery_id = ""
@@ -95,6 +107,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
             chunk = todo[index:index + batch_size]
             path = storage.write_json(base / f"batch-{index // batch_size:04d}.json", chunk)
             batches.append({"campaign": campaign.id, "market": market.code, "path": path, "spec": spec_hash,
+                            "result": str(base / f"result-{index // batch_size:04d}.json"),
                             "gallery_id": gallery_id, "dry_run": dry_run, "count": len(chunk),
                             "label": f"{campaign.id} · {market.code} · batch {index // batch_size + 1} "
                                      f"({len(chunk)} masters)"})
@@ -123,7 +136,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
                 "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
         except (CloudinaryError, PhotoShelterError) as exc:
             failed[item["image_id"]] = str(exc)
-    path = storage.write_json(batch["path"].replace("batch-", "result-"), {"done": done, "failed": failed})
+    path = storage.write_json(batch["result"], {"done": done, "failed": failed})
     if failed:
         log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed), failed)
     return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(done),
@@ -144,10 +157,10 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
     # The copy starts with the access the usage-window DAG would give it now (fails closed).
     rights = Rights(item.get("licence_expiry", ""), item.get("usage_rights", ""))
     access = decide(campaign, market, rights, datetime.now(UTC))
-    source = cld.delivery_url(item["public_id"], format=item["format"], token_ttl=TOKEN_TTL)
+    source = master_url(cld, item["public_id"], format=item["format"])
     result = cld.upload(source, copy_id, overwrite=True, eager=eager, access_control=access.rules,
                         tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
-                        context={"ps_image_id": item["image_id"], "ps_version": item["version"],
+                        context={"ps_image_id": item["image_id"], "ps_file": item["version"],
                                  "campaign": campaign.id, "market": market.code,
                                  "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
     for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
@@ -157,36 +170,46 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                  "bytes": derived["bytes"], "format": derived["format"], "transformation": derived["transformation"],
                  "file_name": name, "ps_image_id": written.get(name)}
         if entry["ps_image_id"] is None:
-            private = cld.delivery_url(copy_id, transformation=spec["transformation"], format=spec["format"],
-                                       token_ttl=TOKEN_TTL)
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
-                                              batch["gallery_id"], private)
+                                              batch["gallery_id"], spec)
             written[name] = entry["ps_image_id"]
-        else:  # stored by an attempt that died before recording it: make sure its links are there
-            link_to_master(ps, campaign, market, item, rendition.name, entry)
+        record_link(ps, campaign, market, item, rendition.name, entry)  # also for one a dead attempt stored
         renditions[rendition.name] = entry
     return renditions
 
 
+def master_url(cld: CloudinaryHook, public_id: str, *, format: str,
+               transformation: list[dict[str, Any]] | None = None) -> str:
+    """A signed URL of the authenticated master (optionally transformed): how the pipeline reads
+    what a copy serves while the copy may still be closed. Never logged (it opens the master)."""
+    return cld.delivery_url(public_id, delivery_type=MASTER_DELIVERY, format=format, transformation=transformation)
+
+
 def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
-               rendition: str, entry: dict[str, Any], gallery_id: str, source: str) -> str:
-    """Store one published rendition in PhotoShelter with metadata naming its master; ``source``
-    is a token URL, since the copy may not be public yet."""
+               rendition: str, entry: dict[str, Any], gallery_id: str, spec: dict[str, Any]) -> str:
+    """Store one published rendition in PhotoShelter, its link to the master embedded in the
+    file (IPTC/XMP: PhotoShelter reads it on upload); returns the new image's ID."""
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / entry["file_name"]
-        cld.download(source, local)
-        image = ps.upload_image(gallery_id, local)
-    link_to_master(ps, campaign, market, item, rendition, {**entry, "ps_image_id": image["image_id"]})
+        local = Path(tmp) / "rendition"
+        cld.download(master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"]),
+                     local)
+        embed(local, link_fields(campaign, market.code, item["image_id"], item["version"], rendition,
+                                 entry["transformation"], entry["url"], entry["file_name"]))
+        image = ps.upload_image(gallery_id, local, file_name=entry["file_name"])
     return image["image_id"]
 
 
-def link_to_master(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,
-                   entry: dict[str, Any]) -> None:
-    """The reference asset's metadata: which master, version, market and transformation it is."""
-    ps.update_metadata(entry["ps_image_id"], custom={
-        "Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
-        "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
-        "Cloudinary URL": entry["url"], "Approval Status": "Published rendition"})
+def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,
+                entry: dict[str, Any]) -> None:
+    """The reference asset's link to its master, besides the copy inside the file: a sidecar
+    record in storage and, where the account has a metadata-write route, custom metadata."""
+    link = {"Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
+            "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
+            "Cloudinary URL": entry["url"], "PhotoShelter Image ID": entry["ps_image_id"],
+            "File Name": entry["file_name"]}
+    storage.write_json(writeback_record_path(campaign.id, market.code, entry["file_name"]), link)
+    if ps.metadata_writes:
+        ps.update_metadata(entry["ps_image_id"], custom={**link, "Approval Status": "Published rendition"})
 
 
 def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[dict[str, Any]]) -> dict[str, Any]:

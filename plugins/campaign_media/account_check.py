@@ -1,0 +1,179 @@
+"""The read-only account check: what the real PhotoShelter and Cloudinary accounts do where the
+public documentation is silent, written as the capability report the DAGs read.
+
+It logs in (organisation included), reads the session's time zone, lists one page of each
+campaign's source with the extends the pipeline uses and reports the key paths it found and how
+many records read as approved with a readable licence, compares one downloaded original with
+the listing's size and pixel size, reads Cloudinary's plan and Admin API quota, tries a signed
+read of an authenticated master (and that an unsigned one is refused), a token URL where a token
+key is configured, and whether Admin listings carry ``access_control``. Nothing it does changes
+either account; transformations (billable) only with ``allow_billable``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from campaign_media import storage
+from campaign_media.capabilities import report_path
+from campaign_media.config.models import Campaign
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
+from campaign_media.operators.ingest import campaign_galleries
+
+SAMPLE = 25  # records looked at per campaign
+
+
+def key_paths(record: Any, prefix: str = "", depth: int = 3) -> set[str]:
+    """Dotted key paths of a listing record (``Image.CustomMetadata``), lists marked ``[]``."""
+    paths: set[str] = set()
+    if depth == 0:
+        return paths
+    if isinstance(record, dict):
+        for key, value in record.items():
+            path = f"{prefix}.{key}" if prefix else key
+            paths.add(path)
+            paths |= key_paths(value, path, depth - 1)
+    elif isinstance(record, list) and record and isinstance(record[0], dict):
+        paths |= key_paths(record[0], f"{prefix}[]", depth)
+    return paths
+
+
+def check_photoshelter(ps: PhotoShelterHook, campaigns: list[Campaign]) -> dict[str, Any]:
+    ps.login()
+    out: dict[str, Any] = {"login": True, "org_id": ps.org_id, "timezone": ps.session_timezone(), "campaigns": {}}
+    for campaign in campaigns:
+        entry: dict[str, Any] = {}
+        try:
+            galleries, _ = campaign_galleries(ps, campaign)
+            records = ps.gallery_page(galleries[0], per_page=SAMPLE).get("GalleryImage") or [] if galleries else []
+        except (PhotoShelterError, ValueError) as exc:
+            out["campaigns"][campaign.id] = {"error": str(exc)}
+            continue
+        paths = set().union(*(key_paths(r) for r in records)) if records else set()
+        masters = [m for m, _ in (classify(r, campaign.approval, out["timezone"]) for r in records) if m]
+        entry.update(galleries=len(galleries), sampled=len(records), approved=len(masters),
+                     readable_licences=sum(m.licence_expiry not in ("", LICENCE_UNREADABLE) for m in masters),
+                     key_paths=sorted(p for p in paths if p.split(".")[-1] in (
+                         "CustomMetadata", "License", "Iptc", "ImageLink", "updated_at", "license_etime",
+                         "file_size", "width", "height")),
+                     sample_time=next((str((r.get("Image") or {}).get("updated_at")) for r in records), None),
+                     sample_time_read_as=masters[0].version if masters else None)
+        if masters:
+            entry["download"] = compare_download(ps, masters[0])
+        out["campaigns"][campaign.id] = entry
+    return out
+
+
+def compare_download(ps: PhotoShelterHook, master: Any) -> dict[str, Any]:
+    """Does the download route serve the original the listing describes?"""
+    with tempfile.TemporaryDirectory() as tmp:
+        got = ps.download_original(master.image_id, Path(tmp) / "original")
+        with Image.open(got.path) as image:
+            size = image.size
+    listing = {"bytes": master.file_size, "width": master.width, "height": master.height}
+    served = {"bytes": got.size, "width": size[0], "height": size[1]}
+    return {"image_id": master.image_id, "listing": listing, "served": served,
+            "matches": served == listing or (not master.file_size and size == (master.width, master.height))}
+
+
+def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_billable: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"ping": cld.ping(), "token_key_configured": bool(cld.auth_token_key),
+                           "signed_delivery": None, "token_access": None if cld.auth_token_key else False,
+                           "listing_access_control": None}
+    out.update(cld.account_status())
+    master = next((res for c in campaigns for res in cld.iter_resources(
+        prefix=master_public_id(c.id, ""), delivery_type=MASTER_DELIVERY, page_size=1)), None)
+    if master is None:
+        out["notes"] = ["no authenticated master yet: signed and token reads not tried (run it after an ingest)"]
+    else:
+        pid, fmt = master["public_id"], master.get("format") or "jpg"
+        url = cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format=fmt)
+        signed, unsigned = cld.probe(url), cld.probe(url.replace(_signature(url), ""))
+        out["signed_delivery"] = signed == 200 and unsigned in (401, 403)
+        out["signed_probe"] = {"signed": signed, "unsigned": unsigned}
+        if cld.auth_token_key:
+            status = cld.probe(cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format=fmt, token_ttl=300))
+            out["token_access"], out["token_probe"] = status == 200, status
+        if allow_billable:
+            out["billable"] = {
+                "on_the_fly": cld.probe(cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format="jpg",
+                                                         transformation={"width": 64, "crop": "scale"})),
+                "background_removal": cld.probe(cld.delivery_url(
+                    pid, delivery_type=MASTER_DELIVERY, format="png",
+                    transformation=[{"effect": "background_removal"}, {"width": 64, "crop": "scale"}]))}
+    copy = next((res for c in campaigns for res in cld.iter_resources(
+        prefix=f"campaigns/{c.id}/markets/", page_size=5)), None)
+    if copy is not None:
+        out["listing_access_control"] = "access_control" in copy
+    return out
+
+
+def _signature(url: str) -> str:
+    """The ``s--SIG--/`` component of a signed delivery URL (to build its unsigned twin)."""
+    marker = url.find("/s--")
+    return url[marker + 1:url.find("--/", marker) + 3] if marker >= 0 else ""
+
+
+def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list[Campaign], *,
+        allow_billable: bool = False) -> dict[str, Any]:
+    """Check what is given, write the capability report, return it."""
+    report: dict[str, Any] = {"checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "allow_billable": allow_billable}
+    if ps is not None:
+        try:
+            report["photoshelter"] = check_photoshelter(ps, campaigns)
+        except PhotoShelterError as exc:
+            report["photoshelter"] = {"login": False, "error": str(exc)}
+    if cld is not None:
+        try:
+            report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable)
+        except CloudinaryError as exc:
+            report["cloudinary"] = {"ping": False, "error": str(exc)}
+    report["path"] = storage.write_json(report_path(), report)
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as lines a person can act on."""
+    ps, cld = report.get("photoshelter", {}), report.get("cloudinary", {})
+
+    def yes(value: Any) -> str:
+        return {True: "yes", False: "NO", None: "unknown"}.get(value, str(value))
+
+    org = ps.get("org_id") or ps.get("error", "")
+    rows = [("PhotoShelter login (organisation)", f"{yes(ps.get('login'))} ({org})"),
+            ("PhotoShelter session time zone", str(ps.get("timezone")))]
+    for cid, entry in ps.get("campaigns", {}).items():
+        if "error" in entry:
+            rows.append((f"  {cid}: source", f"NO: {entry['error']}"))
+            continue
+        rows += [(f"  {cid}: sampled / approved / readable licences",
+                  f"{entry['sampled']} / {entry['approved']} / {entry['readable_licences']}"),
+                 (f"  {cid}: key paths", ", ".join(entry["key_paths"]) or "(none)"),
+                 (f"  {cid}: a time as listed → read as", f"{entry['sample_time']} → {entry['sample_time_read_as']}")]
+        if "download" in entry:
+            d = entry["download"]
+            rows.append((f"  {cid}: download = listing", f"{yes(d['matches'])} (listing {d['listing']}, "
+                                                           f"served {d['served']})"))
+    rows += [("Cloudinary ping", f"{yes(cld.get('ping'))} {cld.get('error', '')}".strip()),
+             ("Cloudinary plan", str(cld.get("plan"))),
+             ("Admin API quota (limit / remaining)",
+              f"{(cld.get('rate_limit') or {}).get('limit')} / {(cld.get('rate_limit') or {}).get('remaining')}"),
+             ("signed delivery of authenticated masters", yes(cld.get("signed_delivery"))),
+             ("token URLs (premium; signed_urls needs it)",
+              yes(cld.get("token_access")) + ("" if cld.get("token_key_configured") else " (no auth_token_key)")),
+             ("Admin listings carry access_control", yes(cld.get("listing_access_control")))]
+    for note in cld.get("notes", []):
+        rows.append(("note", note))
+    if "billable" in cld:
+        rows.append(("on the fly / background removal (HTTP)",
+                     f"{cld['billable']['on_the_fly']} / {cld['billable']['background_removal']}"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + f"\nreport: {report.get('path')}"

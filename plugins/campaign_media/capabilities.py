@@ -1,0 +1,80 @@
+"""What the connected accounts can do, as the read-only account check found it.
+
+``python -m campaign_media.cli check-account`` (and the API health DAG) writes the capability
+report to ``<storage>/_account/capabilities.json``; the DAGs read it to choose their path:
+
+* **token access** (Cloudinary's premium token-based access, which needs a private CDN
+  distribution): without it a campaign that asks for ``signed_urls`` is refused with a message
+  that names the feature and the setting; the default path never needs it;
+* **listings carry ``access_control``**: when they do, the usage-window DAG compares each copy's
+  live rules; when not, it compares with the rules it last set.
+
+An unchecked account counts as "no": the pessimistic reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.config.models import Campaign
+
+
+def report_path():
+    return storage.path("_account", "capabilities.json")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    token_access: bool | None = None  # None: not checked
+    listing_access_control: bool | None = None
+    checked_at: str | None = None
+
+    @classmethod
+    def load(cls) -> Capabilities:
+        report = storage.read_json(report_path(), {}) or {}
+        cld = report.get("cloudinary", {})
+        return cls(cld.get("token_access"), cld.get("listing_access_control"), report.get("checked_at"))
+
+
+class TokenAccessMissing(RuntimeError):
+    """A campaign asks for signed (token) URLs on an account where they are not confirmed."""
+
+
+def for_campaigns(cld: Any, campaigns: list[Campaign]) -> Capabilities:
+    """The stored capabilities; where a campaign needs token access that no check has judged
+    yet, the Cloudinary part of the (read-only) account check runs first and is stored."""
+    caps = Capabilities.load()
+    if caps.token_access is None and cld.auth_token_key and any(c.signed_urls for c in campaigns):
+        from campaign_media.account_check import run
+
+        run(None, cld, campaigns)
+        caps = Capabilities.load()
+    return caps
+
+
+def require_token_access(campaign: Campaign, caps: Capabilities, token_key: bool) -> None:
+    """Refuse a campaign with ``signed_urls`` unless the connection has a token key and the
+    account check confirmed token URLs work; the message names the feature and the setting."""
+    if campaign.signed_urls is None or (token_key and caps.token_access):
+        return
+    if not token_key:
+        found = "the cloudinary connection has no auth_token_key in its extras"
+    elif caps.token_access is None:
+        found = "no account check has confirmed token access yet"
+    else:
+        found = f"the account check of {caps.checked_at} found token URLs refused"
+    raise TokenAccessMissing(
+        f"campaign {campaign.id} asks for signed_urls (expiring Cloudinary token URLs) in "
+        f"include/campaigns/{campaign.id}.yaml, but {found}. Token URLs need Cloudinary's token-based access, a "
+        "premium feature served from a private CDN distribution, plus the account's token key (Console → "
+        "Settings → Security) as auth_token_key and \"private_cdn\": true in the connection's extras. Fix: enable "
+        "it and run `python -m campaign_media.cli check-account`, or remove signed_urls from the campaign.")
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The flags a person acts on, for logs and the CLI."""
+    cld, ps = report.get("cloudinary", {}), report.get("photoshelter", {})
+    return {"token_access": cld.get("token_access"), "listing_access_control": cld.get("listing_access_control"),
+            "signed_delivery": cld.get("signed_delivery"), "photoshelter_timezone": ps.get("timezone")}
