@@ -33,7 +33,7 @@ def schema(kind: str) -> str:
 
 
 def _lint(include: Path) -> int:
-    problems = lint(include)
+    problems = lint(include) + capability_problems(include)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -44,6 +44,22 @@ def _lint(include: Path) -> int:
     print(f"ok: {len(markets)} market(s) ({', '.join(sorted(markets))}), "
           f"{len(campaigns)} campaign(s) ({', '.join(sorted(campaigns))})")
     return 0
+
+
+def capability_problems(include: Path) -> list[str]:
+    """Campaigns asking for what the last account check found missing (token URLs)."""
+    from campaign_media.capabilities import Capabilities, TokenAccessMissing, require_token_access
+
+    caps = Capabilities.load()
+    if caps.token_access is not False:
+        return []  # confirmed, or never checked: the DAGs check again before they rely on it
+    problems = []
+    for campaign in load_campaigns(include / "campaigns").items.values():
+        try:
+            require_token_access(campaign, caps, token_key=True)
+        except TokenAccessMissing as exc:
+            problems.append(f"{include / 'campaigns' / (campaign.id + '.yaml')}: 1 problem(s)\n  - signed_urls: {exc}")
+    return problems
 
 
 def _schema(kind: str | None, write: Path | None) -> int:

@@ -13,9 +13,14 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     run = dag.test()
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
-    assert states == {"photoshelter": "success", "cloudinary": "success"}
-    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 1
-    assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 1
+    assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
+    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 2  # + the account check
+    assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
+    from campaign_media import storage
+    from campaign_media.capabilities import report_path
+
+    report = storage.read_json(report_path())
+    assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
 
 
 def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch) -> None:

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from campaign_media import __version__, storage
+from campaign_media.embedded import pixel_digest, read
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+from campaign_media.masters import MASTER_DELIVERY
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.browser import ARTIFACTS, screenshot_page
@@ -150,15 +152,17 @@ def test_archive_survives_an_outage_then_completes_and_is_idempotent(world, dagb
     hook = PhotoShelterHook()
     for key, item in list(done["items"].items())[:6]:
         data = hook.download_original(item["ps_image_id"], world["ended"] / "check.bin")
-        assert (data.size, data.sha256) == (item["bytes"], item["sha256"]), key
-        fields = {m["name"]: m["value"] for m in hook.get_image(item["ps_image_id"], extend={"CustomMetadata": {}})[
-            "CustomMetadata"]}
-        assert fields["SHA-256"] == item["sha256"] and fields["Master Image ID"] == item["image_id"]
-        assert fields["Market"] == item["market"]
-    # Clean-up: the market copies are gone, the masters are token-only.
+        assert data.sha256 == item["stored_sha256"] and item["verified_by"] == "bytes", key
+        embedded = read(data.path)["xmp"]  # the link travels inside the archived file
+        assert f"master:{item['image_id']}" in embedded["keywords"] and f"market:{item['market']}" in \
+            embedded["keywords"] and "archived-rendition" in embedded["keywords"]
+        assert f"SHA-256 as served: {item['sha256']}" in embedded["description"]
+    # Clean-up: the market copies are gone (each destroyed with a CDN purge); masters stay authenticated.
     assert copies() == {}
-    masters = list(CloudinaryHook().iter_resources(prefix=f"campaigns/{CAMPAIGN}/masters/"))
-    assert masters and all(m["access_control"] == [{"access_type": "token"}] for m in masters)
+    assert set(before) <= set(world["cld"].control("GET", "purges")["purged"])
+    masters = list(CloudinaryHook().iter_resources(prefix=f"campaigns/{CAMPAIGN}/masters/",
+                                                   delivery_type=MASTER_DELIVERY))
+    assert masters and all(m["type"] == "authenticated" for m in masters)
     assert storage.read_json(storage.path(CAMPAIGN, "archive", "report", "totals.json"))["market_copies"] == \
         len(before)
 
@@ -168,8 +172,19 @@ def test_archive_survives_an_outage_then_completes_and_is_idempotent(world, dagb
 
 
 def test_archived_renditions_match_what_cloudinary_served(world) -> None:
-    """Checked above through PhotoShelter; here one file against an independent hash."""
+    """Checked above through PhotoShelter; here one file against what Cloudinary serves for the
+    same rendition now: the same pixels (the archived file only adds metadata)."""
     done = storage.read_json(storage.path(CAMPAIGN, "archive", "done.json"))
-    item = next(iter(done["items"].values()))
+    key, item = next(iter(done["items"].items()))
+    market, image_id, name = key.split("/")
+    rendition = storage.read_json(storage.path(CAMPAIGN, "markets", market, "state.json"))[image_id]["renditions"][name]
     PhotoShelterHook().download_original(item["ps_image_id"], world["ended"] / "one.bin")
-    assert hashlib.sha256((world["ended"] / "one.bin").read_bytes()).hexdigest() == item["sha256"]
+    assert hashlib.sha256((world["ended"] / "one.bin").read_bytes()).hexdigest() == item["stored_sha256"]
+    cld = CloudinaryHook()
+    served = cld.download(cld.delivery_url(f"campaigns/{CAMPAIGN}/masters/{image_id}", delivery_type=MASTER_DELIVERY,
+                                           raw_transformation="/".join(  # the eager form ends in its format
+                                               p for p in rendition["transformation"].split("/") if "_" in p),
+                                           format=rendition["format"]),
+                          world["ended"] / "served.bin")
+    assert served.sha256 == item["sha256"]
+    assert pixel_digest(world["ended"] / "one.bin") == pixel_digest(world["ended"] / "served.bin")

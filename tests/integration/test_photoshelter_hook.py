@@ -7,7 +7,6 @@ import os
 import tracemalloc
 import uuid
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -18,6 +17,9 @@ from campaign_media.hooks.photoshelter import (
     PhotoShelterHook,
     PhotoShelterNotFound,
 )
+from campaign_media.masters import LICENCE_UNREADABLE, custom_fields, licence_of, parse_ps_time
+from emulators.photoshelter.seed import seed
+from emulators.runner import STRICT, start_photoshelter
 from tests.conftest import ps_connection
 
 pytestmark = pytest.mark.integration
@@ -66,10 +68,9 @@ def test_collections_galleries_and_paging(connections, ps_seed) -> None:
     assert ps_proc.calls()["GET /psapi/v3/mem/gallery/{gallery_id}/images"] == -(-len(images) // 3)
     record = next(i for i in images if i["image_id"] == seed["approved"][0])
     assert record["Image"]["file_name"].endswith(".jpg") and record["Image"]["Iptc"]["credit"] == "Brand Studio"
-    fields = {m["name"]: m["value"] for m in record["CustomMetadata"]}
+    fields = custom_fields(record)  # top level or inside Image, wherever the listing put them
     assert fields["Approval Status"] == "Approved" and fields["Campaign"] == "spring-launch-2026"
-    assert record["License"]["license_etime"].endswith("GMT")
-    assert httpx.get(record["ImageLink"]["auth_link"]).status_code == 200
+    assert licence_of(record, hook.session_timezone()) not in ("", LICENCE_UNREADABLE)
 
 
 def test_unknown_gallery_is_not_found(connections) -> None:
@@ -145,14 +146,51 @@ def test_broken_originals_fail_clearly_and_leave_no_file(connections, ps_seed, t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_metadata_write_is_read_back(connections, ps_seed) -> None:
-    hook = PhotoShelterHook()
+def test_metadata_writes_only_where_the_connection_enables_them(connections, ps_seed, monkeypatch,
+                                                                tmp_path) -> None:
+    """No public route is documented: off by default; the strict emulator has none; a
+    permissive one (an account that has such routes) takes them when the connection says so."""
     image_id = ps_seed[1]["pending"][0]
-    hook.update_metadata(image_id, iptc={"headline": "Printemps"}, custom={"Published Market": "fr-FR"})
-    image = hook.get_image(image_id, extend={"Iptc": {}, "CustomMetadata": {}})
-    assert image["Iptc"]["headline"] == "Printemps"
-    assert {"name": "Published Market", "value": "fr-FR"}.items() <= \
-        next(m for m in image["CustomMetadata"] if m["name"] == "Published Market").items()
+    with pytest.raises(PhotoShelterError, match="MetadataWriteDisabled"):
+        PhotoShelterHook().update_metadata(image_id, custom={"Published Market": "fr-FR"})
+    if STRICT:
+        hook = hook_with(monkeypatch, connections[0], extra={"metadata_write": True})
+        with pytest.raises(PhotoShelterNotFound):
+            hook.update_metadata(image_id, custom={"Published Market": "fr-FR"})
+    data = seed(tmp_path / "ps", images=6, galleries=1)
+    permissive = start_photoshelter(tmp_path / "ps", strict=False)
+    try:
+        hook = hook_with(monkeypatch, permissive, extra={"metadata_write": True})
+        image_id = data["pending"][0]
+        hook.update_metadata(image_id, iptc={"headline": "Printemps"}, custom={"Published Market": "fr-FR"})
+        image = hook.get_image(image_id, extend={"Iptc": {}, "CustomMetadata": {}})
+        assert image["Iptc"]["headline"] == "Printemps"
+        assert {"name": "Published Market", "value": "fr-FR"}.items() <= \
+            next(m for m in image["CustomMetadata"] if m["name"] == "Published Market").items()
+    finally:
+        permissive.stop()
+
+
+def test_strict_times_are_local_and_read_as_the_same_instant(monkeypatch, tmp_path) -> None:
+    """The same record served permissive (GMT) and strict (the account's zone, no marker) reads
+    as the same instant once the session's zone is applied."""
+    data = seed(tmp_path / "ps", images=2, galleries=1)
+    image_id = data["approved"][0]
+    read = {}
+    for strict in (False, True):
+        proc = start_photoshelter(tmp_path / "ps", strict=strict)
+        try:
+            hook = hook_with(monkeypatch, proc)
+            record = hook.get_image(image_id, extend={"License": {}})
+            tz = hook.session_timezone()
+            read[strict] = (record["updated_at"], tz, parse_ps_time(record["updated_at"], tz),
+                            parse_ps_time(record["License"]["license_etime"], tz))
+        finally:
+            proc.stop()
+    assert read[False][0].endswith(" GMT") and read[False][1] == "GMT"
+    assert not read[True][0].endswith("GMT") and read[True][1] == "America/New_York"
+    assert read[True][0] != read[False][0]  # the text differs ...
+    assert read[True][2:] == read[False][2:]  # ... the instants do not
 
 
 def test_non_ascii_names_round_trip(connections, ps_seed, tmp_path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from campaign_media import storage
+from campaign_media.windows import CLOSED
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection
@@ -94,11 +95,11 @@ def test_before_inside_after_is_refused_served_refused(world, dagbag) -> None:
         assert status(channel) == 200
         cld.set_clock(now=(closes + timedelta(minutes=1)).isoformat())
         assert status(url) == 401  # after: refused by Cloudinary's own rule
-        # The run after the window closes the copy for good (token only) and invalidates the CDN.
+        # The run after the window closes the copy for good (a long-past window) and purges the CDN.
         report = enforce(dagbag, closes + timedelta(minutes=1))
         assert status(url) == 401
         resource = cld_resource(world, masters[image_id]["public_id"])
-        assert resource["access_control"] == [{"access_type": "token"}]
+        assert resource["access_control"] == CLOSED
         assert resource["invalidations"] >= 2  # closed twice by a run (config change, window end): CDN purged
         assert manifest()[image_id]["access"]["phase"] == "after"
     finally:
@@ -169,7 +170,8 @@ def test_signed_only_masters_get_expiring_urls_and_masters_stay_private(world, d
         cld.set_clock(now=(expires + timedelta(minutes=1)).isoformat())
         assert status(token_url) == 401  # expired
         # Masters are never public, whatever the time.
-        master_url = entry["renditions"]["hero"]["url"].replace(f"/markets/fr/{image_id}", f"/masters/{image_id}")
+        master_url = entry["renditions"]["hero"]["url"].replace(f"/markets/fr/{image_id}", f"/masters/{image_id}") \
+            .replace("/image/upload/", "/image/authenticated/")
         cld.set_clock(now=inside.isoformat())
         assert status(master_url) == 401
     finally:

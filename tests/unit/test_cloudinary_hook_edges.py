@@ -70,3 +70,34 @@ def test_delivery_urls_follow_the_connection(monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CLD_EMU", json.dumps({**CONN, "extra": {"delivery_host": "127.0.0.1:9"}}))
     signed = CloudinaryHook("cld_emu").delivery_url("a", format="jpg", delivery_type="authenticated")
     assert signed.startswith("http://127.0.0.1:9/democloud/image/authenticated/s--")
+
+
+def test_an_addon_still_processing_is_waited_for_and_an_exhausted_one_is_named(waits, tmp_path) -> None:
+    """Background removal on the fly answers 423 while it works (retried within the budget);
+    403 for an exhausted add-on is a clear error that names it."""
+    import httpx
+    import respx
+
+    hook, recorded = waits
+    url = "https://res.cloudinary.com/democloud/image/authenticated/s--abcdefgh--/e_background_removal/v1/a.png"
+    with respx.mock:
+        respx.get(url).mock(side_effect=[httpx.Response(423), httpx.Response(423), httpx.Response(200, content=b"png")])
+        assert hook.download(url, tmp_path / "a.png").size == 3
+    assert len(recorded) == 2 and recorded[0] == pytest.approx(2.0)
+    with respx.mock:
+        respx.get(url).mock(return_value=httpx.Response(403, headers={"x-cld-error": "quota exceeded"}))
+        with pytest.raises(CloudinaryError, match="background removal add-on.*quota") as caught:
+            hook.download(url, tmp_path / "b.png")
+    assert "abcdefgh" not in str(caught.value)  # the signature that opens the master is never shown
+
+
+def test_urls_are_made_safe_and_secrets_redacted() -> None:
+    from campaign_media.hooks.cloudinary import redact, safe_url
+
+    raw = "http://h/democloud/image/upload/l_text:Arial_48:Le printemps est là/v1/a.jpg"
+    assert safe_url(raw) == "http://h/democloud/image/upload/l_text:Arial_48:Le%20printemps%20est%20l%C3%A0/v1/a.jpg"
+    assert safe_url(safe_url(raw)) == safe_url(raw)  # already-encoded URLs are left alone
+    assert safe_url(raw).isascii() and " " not in safe_url(raw)  # what http.client accepts in a request line
+    text = "fetch https://res.cloudinary.com/c/image/authenticated/s--AbC123xy--/v1/m.jpg?__cld_token__=exp=1 failed"
+    assert redact(text) == \
+        "fetch https://res.cloudinary.com/c/image/authenticated/s--[redacted]--/v1/m.jpg?[redacted] failed"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import cloudinary.utils
+import pytest
 
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Approval
-from campaign_media.masters import Master, changed_in, classify, parse_ps_time
+from campaign_media.masters import ListingShapeError, Master, changed_in, check_listing_shape, classify, parse_ps_time
 from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
 
 
@@ -17,7 +18,7 @@ def record(status: str = "Approved", **image) -> dict:
                                                     "width": "1600", "height": "1200",
                                                     "updated_at": "2026-11-20 10:00:00 GMT", **image},
             "CustomMetadata": [{"name": "Approval Status", "value": status}, {"name": "Owner", "value": "studio"}],
-            "License": {"license_etime": "2027-01-01 00:00:00 GMT"}, "ImageLink": {"auth_link": "http://x/y"}}
+            "License": {"license_etime": "2027-01-01 00:00:00 GMT"}}
 
 
 def test_only_approved_readable_images_ship() -> None:
@@ -62,8 +63,43 @@ def test_rendition_specs_become_sdk_transformations() -> None:
 
 
 def test_writeback_names_are_keys() -> None:
-    name = writeback_file_name("spring", "fr", "I0000abc", "hero", "2026-11-20 10:00:00 GMT", "jpg")
-    assert name == "spring__fr__I0000abc__hero__v20261120100000.jpg"
+    name = writeback_file_name("spring", "fr", "I0000abc", "hero", "9f86d081884c7d65", "jpg")
+    assert name == "spring__fr__I0000abc__hero__v9f86d081884c7d65.jpg"
+
+
+@pytest.mark.parametrize(("text", "tz", "utc"), [
+    ("2026-11-20 10:00:00 GMT", "America/New_York", "2026-11-20T10:00:00"),  # its own zone wins
+    ("2026-11-20 10:00:00 UTC", "Asia/Tokyo", "2026-11-20T10:00:00"),
+    ("2026-11-20T10:00:00Z", "Asia/Tokyo", "2026-11-20T10:00:00"),
+    ("2026-11-20T11:00:00+01:00", "UTC", "2026-11-20T10:00:00"),
+    ("2026-11-20 05:00:00 America/New_York", "UTC", "2026-11-20T10:00:00"),
+    ("2026-11-20 05:00:00", "America/New_York", "2026-11-20T10:00:00"),  # bare: the session's zone
+    ("2026-07-20 06:00:00", "America/New_York", "2026-07-20T10:00:00"),  # daylight saving applies
+    ("2026-11-20 10:00:00", "GMT", "2026-11-20T10:00:00"),
+])
+def test_photoshelter_times_are_read_with_their_zone(text, tz, utc) -> None:
+    assert parse_ps_time(text, tz) == datetime.fromisoformat(utc).replace(tzinfo=UTC)
+
+
+def test_both_listing_shapes_and_local_times_read_the_same() -> None:
+    top = record()
+    nested = record(updated_at="2026-11-20 05:00:00")
+    image = nested["Image"]
+    image["CustomMetadata"], image["License"] = nested.pop("CustomMetadata"), nested.pop("License")
+    image["License"] = {"license_etime": "2026-12-31 19:00:00"}
+    a, b = classify(top, Approval())[0], classify(nested, Approval(), "America/New_York")[0]
+    assert a is not None and b is not None
+    assert (a.version, a.licence_expiry, a.owner) == (b.version, b.licence_expiry, b.owner)
+    assert classify(nested, Approval(), "Mars/Olympus")[0].licence_expiry == "unreadable"
+
+
+def test_a_listing_that_reads_as_nothing_fails_loudly() -> None:
+    check_listing_shape("c", 0, 0, 0)  # an empty source is not a shape problem
+    check_listing_shape("c", 10, 4, 1)
+    with pytest.raises(ListingShapeError, match="none reads as approved.*check-account"):
+        check_listing_shape("c", 10, 0, 0)
+    with pytest.raises(ListingShapeError, match="not one readable licence expiry"):
+        check_listing_shape("c", 10, 4, 0)
 
 
 def test_delivery_entry_has_channels_devices_and_srcset() -> None:

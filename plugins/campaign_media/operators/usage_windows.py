@@ -90,6 +90,8 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
                 cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
             except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
                 report["failed"].append({**item, "reason": str(exc), "rules": access.rules})
+                if image_id in previous:  # its old rules still hold: remember them, not nothing
+                    decisions[image_id] = previous[image_id]
                 continue
             kind = "opened" if now_public and not was_public else \
                 "closed" if (was_public or (purge and access.phase == "after")) and not now_public else "repaired"

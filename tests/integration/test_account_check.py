@@ -1,0 +1,117 @@
+"""The read-only account check against permissive and strict emulators, and the market DAG
+choosing its path from the capability report it writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from campaign_media.cli import main as cli
+from campaign_media.hooks import CloudinaryHook
+from campaign_media.masters import MASTER_DELIVERY, master_public_id
+from campaign_media.windows import CLOSED
+from emulators.photoshelter.seed import seed
+from emulators.runner import start_cloudinary, start_photoshelter
+from tests.conftest import ROOT, cld_connection, ps_connection
+
+pytestmark = [pytest.mark.integration]
+CAMPAIGN = "spring-launch-2026"
+MODES = {"permissive": {"strict": False}, "strict": {"strict": True, "private_cdn": False},
+         "strict-private-cdn": {"strict": True, "private_cdn": True}}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> tuple[Path, dict]:
+    base = tmp_path_factory.mktemp("account")
+    return base, seed(base / "ps", images=6, galleries=1)
+
+
+@pytest.fixture(params=list(MODES))
+def account(request, seeded, monkeypatch, tmp_path):
+    """One PhotoShelter data set served permissive or strict, and a Cloudinary account of that
+    mode holding one authenticated master and one market copy (as after ingest and a market)."""
+    base, data = seeded
+    strict = MODES[request.param]["strict"]
+    ps = start_photoshelter(base / "ps", strict=strict)
+    cld = start_cloudinary(tmp_path / "cld", strict=strict, private_cdn=MODES[request.param].get("private_cdn", True))
+    monkeypatch.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
+    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", (tmp_path / "storage").as_uri())
+    hook = CloudinaryHook()
+    master = hook.upload(ROOT / "docs" / "img" / "airflow-grid.png", master_public_id(CAMPAIGN, "I0000probe00001"),
+                         delivery_type=MASTER_DELIVERY)
+    hook.upload(hook.delivery_url(master["public_id"], delivery_type=MASTER_DELIVERY, format="png"),
+                f"campaigns/{CAMPAIGN}/markets/fr/I0000probe00001", access_control=CLOSED)
+    try:
+        yield request.param, data
+    finally:
+        ps.stop()
+        cld.stop()
+
+
+def check(capsys) -> dict:
+    assert cli(["check-account", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_account_check_reports_what_each_account_does(account, capsys) -> None:
+    mode, data = account
+    report = check(capsys)
+    ps, cld = report["photoshelter"], report["cloudinary"]
+    entry = ps["campaigns"][CAMPAIGN]
+    assert ps["login"] and ps["org_id"]
+    assert entry["approved"] > 0 and entry["readable_licences"] > 0  # both shapes are read
+    assert entry["download"]["matches"] is True  # the download route serves the listing's original
+    assert cld["ping"] and cld["signed_delivery"] is True
+    assert cld["signed_probe"]["unsigned"] == 401
+    assert cld["rate_limit"]["limit"] == 500
+    if mode == "permissive":
+        assert ps["timezone"] == "GMT"
+        assert "CustomMetadata" in entry["key_paths"] and "License" in entry["key_paths"]
+        assert cld["token_access"] is True and cld["listing_access_control"] is True
+    else:
+        assert ps["timezone"] == "America/New_York"
+        assert "Image.CustomMetadata" in entry["key_paths"] and "CustomMetadata" not in entry["key_paths"]
+        assert " " in entry["sample_time"] and not entry["sample_time"].endswith("GMT")  # local, no zone
+        assert cld["listing_access_control"] is False
+        assert cld["token_access"] is (mode == "strict-private-cdn")
+    # The same record's time reads as the same instant whatever the zone it was written in.
+    assert entry["sample_time_read_as"].endswith("Z")
+    assert check(capsys)["photoshelter"]["campaigns"][CAMPAIGN]["sample_time_read_as"] == \
+        entry["sample_time_read_as"]
+
+
+def test_the_table_is_written_for_a_person(account, capsys) -> None:
+    mode, _ = account
+    assert cli(["check-account"]) == 0
+    out = capsys.readouterr().out
+    assert "token URLs (premium; signed_urls needs it)" in out and "report: " in out
+    assert ("NO" in out.split("token URLs")[1].splitlines()[0]) == (mode == "strict")
+
+
+def test_the_market_dag_picks_its_path_from_the_report(account, capsys, tmp_path, monkeypatch) -> None:
+    """signed_urls needs token access: refused with the feature and the setting named where the
+    check found none, at lint and at run time; the same campaign without it runs."""
+    mode, _ = account
+    check(capsys)
+    from campaign_media.capabilities import TokenAccessMissing
+    from campaign_media.config.loader import load_campaigns, load_markets
+    from campaign_media.hooks import PhotoShelterHook
+    from campaign_media.operators import variants
+
+    markets = load_markets().items
+    campaign = load_campaigns(markets=load_markets()).items[CAMPAIGN]
+    with PhotoShelterHook() as ps:
+        if mode == "strict":
+            with pytest.raises(TokenAccessMissing, match="token-based access.*private CDN.*check-account"):
+                variants.plan(ps, CloudinaryHook(), [campaign], markets["fr"], "run-1")
+            include = tmp_path / "include"
+            shutil.copytree(ROOT / "include", include)
+            assert cli(["lint", str(include)]) == 1
+            assert "signed_urls: campaign spring-launch-2026 asks for signed_urls" in capsys.readouterr().err
+            campaign = campaign.model_copy(update={"signed_urls": None})
+        batches = variants.plan(ps, CloudinaryHook(), [campaign], markets["fr"], "run-2")
+    assert sum(b["count"] for b in batches) == 1  # the one master

@@ -1,0 +1,28 @@
+"""Token URLs only where the account check confirmed them: the refusal names feature and setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign_media.capabilities import Capabilities, TokenAccessMissing, require_token_access
+from campaign_media.config.loader import load_campaigns, load_markets
+
+CAMPAIGN = load_campaigns(markets=load_markets()).items["spring-launch-2026"]
+
+
+@pytest.mark.parametrize(("caps", "key", "found"), [
+    (Capabilities(token_access=False, checked_at="2026-11-28T10:00:00Z"), True, "found token URLs refused"),
+    (Capabilities(), True, "no account check has confirmed token access yet"),
+    (Capabilities(token_access=True), False, "has no auth_token_key"),
+])
+def test_signed_urls_need_confirmed_token_access(caps, key, found) -> None:
+    with pytest.raises(TokenAccessMissing) as caught:
+        require_token_access(CAMPAIGN, caps, key)
+    message = str(caught.value)
+    assert found in message and "include/campaigns/spring-launch-2026.yaml" in message
+    assert "token-based access" in message and "private_cdn" in message and "auth_token_key" in message
+
+
+def test_confirmed_or_not_asked_passes() -> None:
+    require_token_access(CAMPAIGN, Capabilities(token_access=True), True)
+    require_token_access(CAMPAIGN.model_copy(update={"signed_urls": None}), Capabilities(token_access=False), False)
