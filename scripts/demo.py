@@ -39,8 +39,10 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 import pandas as pd  # noqa: E402
 
 from campaign_media import storage  # noqa: E402
+from campaign_media.account_check import table  # noqa: E402
 from emulators.photoshelter.seed import seed  # noqa: E402
 from emulators.runner import (  # noqa: E402
+    STRICT,
     cloudinary_connection,
     free_port,
     photoshelter_connection,
@@ -54,6 +56,7 @@ TERMINAL = {"success", "failed"}
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
 PS_UPLOAD = "POST /psapi/v3/mem/image/upload"
 WINDOWS, METRICS, ARCHIVE = "campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive"
+HEALTH = "campaign_media_api_health"
 
 
 def say(text: str) -> None:
@@ -215,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(seeded['approved'])} approved, {len(seeded['pending'])} pending, {len(seeded['rejected'])} rejected, "
           f"{len(seeded['expired_licence'])} with an expired licence, {len(seeded['broken'])} deliberately broken")
     ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(work / "cloudinary")
-    print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url}")
+    print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url} "
+          f"({'strict: the pessimistic reading of what the documentation leaves open' if STRICT else 'permissive'}"
+          "; Cloudinary with a private CDN distribution, i.e. token access)")
     af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
                                                      "CAMPAIGN_MEDIA_STORAGE": storage_dir.as_uri(),
                                                      "CAMPAIGN_MEDIA_INCLUDE": str(include)})
@@ -231,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_dags(af, set(dag_ids))
         errors = af.api("GET", "importErrors")["import_errors"]
         print(f"DAGs: {', '.join(dag_ids)}; import errors: {len(errors)}")
+
+        say("Read-only account check (the API health DAG): what the accounts can do")
+        trigger(af, HEALTH, [*dag_ids, HEALTH])
+        af.api("PATCH", f"dags/{HEALTH}", json={"is_paused": True})  # hourly: not needed again here
+        report = storage.read_json(storage.path("_account", "capabilities.json"), {})
+        print(table(report))
         # The governance DAGs are unpaused when first used (their schedules would otherwise start
         # runs right now, competing with the backfill for SQLite's lock).
         for dag_id in dag_ids[:1 + len(markets)]:

@@ -49,7 +49,7 @@ def published_masters(stack) -> dict[str, int]:
     while True:
         params = {"prefix": f"campaigns/{CAMPAIGN}/masters/", "max_results": 500,
                   **({"next_cursor": cursor} if cursor else {})}
-        page = httpx.get(f"{cld.base_url}/v1_1/democloud/resources/image/upload", params=params,
+        page = httpx.get(f"{cld.base_url}/v1_1/democloud/resources/image/authenticated", params=params,
                          auth=(cld.credentials["api_key"], cld.credentials["api_secret"]), timeout=30).json()
         out.update({r["public_id"].rsplit("/", 1)[1]: r["version"] for r in page["resources"]})
         cursor = page.get("next_cursor")
