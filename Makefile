@@ -28,8 +28,14 @@ lint: install
 schema: install
 	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli schema --write include/schema
 
+# The whole suite runs against strict emulators (the pessimistic reading of what the APIs'
+# documentation leaves open); the lifecycle modules run once more against permissive ones.
+PERMISSIVE_TOO := tests/integration/test_archive_and_metrics.py tests/integration/test_lifecycle_dags.py \
+                  tests/integration/test_usage_windows.py
+
 test: system-deps lint
 	$(BIN)/pytest
+	CAMPAIGN_MEDIA_EMULATORS=permissive $(BIN)/pytest $(PERMISSIVE_TOO)
 
 test-unit: install
 	$(BIN)/pytest tests/unit tests/dags
