@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
 from campaign_media.config.loader import load_campaigns, load_markets
+from campaign_media.windows import AS_OF_PATTERN, parse_as_of
 
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 60)))
 CAMPAIGN_IDS = sorted(load_campaigns(markets=load_markets()).items)
@@ -47,7 +48,8 @@ window (its own time zone) ∩ the master's licence** from PhotoShelter, read fr
     doc_md=DOC_MD,
     params={
         "campaign": Param("all", enum=["all", *CAMPAIGN_IDS], description="one campaign, or all"),
-        "as_of": Param("", type="string", description="evaluate at this ISO time instead of now (what-if, tests)"),
+        "as_of": Param("", type="string", pattern=AS_OF_PATTERN,
+                       description="evaluate at this ISO time with its zone (…Z or …+01:00) instead of now"),
     },
 )
 def campaign_media_usage_windows() -> None:
@@ -57,7 +59,7 @@ def campaign_media_usage_windows() -> None:
 
         return unarchived(get_current_context()["params"]["campaign"])  # archived: nothing left in Cloudinary
 
-    @task(pool="cloudinary_api", map_index_template="{{ campaign_id }}")
+    @task(pool="photoshelter_api", map_index_template="{{ campaign_id }}")  # it holds a PhotoShelter session
     def reconcile(campaign_id: str) -> dict[str, Any]:
         from campaign_media.config.loader import current_campaign
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
@@ -65,8 +67,7 @@ def campaign_media_usage_windows() -> None:
 
         context = get_current_context()
         context["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
-        as_of = context["params"]["as_of"]
-        now = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else datetime.now(UTC)
+        now = parse_as_of(context["params"]["as_of"], datetime.now(UTC))
         campaign, markets = current_campaign(campaign_id)
         with PhotoShelterHook() as ps:
             return usage_windows.reconcile(ps, CloudinaryHook(), campaign, markets,

@@ -136,7 +136,8 @@ def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list
             report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable)
         except CloudinaryError as exc:
             report["cloudinary"] = {"ping": False, "error": str(exc)}
-    report["path"] = storage.write_json(report_path(), report)
+    report["path"] = str(report_path())
+    storage.write_json(report_path(), report)
     return report
 
 

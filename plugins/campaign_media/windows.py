@@ -72,6 +72,25 @@ def parse_rule_time(value: str) -> datetime:
     raise ValueError(f"not an access_control time: {value!r}")
 
 
+AS_OF_PATTERN = r"^$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def parse_as_of(text: str, now: datetime) -> datetime:
+    """The moment a usage-window run judges: ``now``, or an ISO time *with* its zone (``Z`` or an
+    offset) for a what-if. A time without a zone is refused: it would be read differently per
+    worker."""
+    if not text:
+        return now
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"as_of {text!r} is not an ISO time; write e.g. 2026-03-15T09:00:00+01:00 or "
+                         "2026-03-15T08:00:00Z") from exc
+    if moment.tzinfo is None:
+        raise ValueError(f"as_of {text!r} has no time zone; add one, e.g. {text}Z or {text}+01:00")
+    return moment.astimezone(UTC)
+
+
 def effective_window(campaign: Campaign, market: Market, licence_expiry: str) -> tuple[datetime | None,
                                                                                           datetime | None]:
     """Campaign ∩ market ∩ licence, in UTC (``None`` = open-ended). The licence must be readable."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from emulators.photoshelter.seed import seed
@@ -16,18 +18,18 @@ def stack(tmp_path_factory):
     require_system_packages()
     base = tmp_path_factory.mktemp("e2e")
     seeded = seed(base / "ps", images=12, galleries=1)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    af = Standalone(base / "airflow", free_port(), {
-        "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
-        "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
-        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
-    })
-    try:
+    with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
+        ps = start_photoshelter(base / "ps")
+        started.callback(ps.stop)
+        cld = start_cloudinary(base / "cld")
+        started.callback(cld.stop)
+        af = Standalone(base / "airflow", free_port(), {
+            "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
+            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
+            "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+        })
+        started.callback(af.stop)
         af.start()
         yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
-    finally:
-        af.stop()
-        ps.stop()
-        cld.stop()
 
 

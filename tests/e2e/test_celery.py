@@ -3,6 +3,7 @@ killed mid-run. The run still completes on the other worker, with no duplicate a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -25,8 +26,19 @@ pytestmark = [pytest.mark.e2e]
 def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("celery")
     seeded = seed(base / "ps", images=12, galleries=1)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    pg, redis = Postgres().start(), Redis().start()
+    with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
+        ps = start_photoshelter(base / "ps")
+        started.callback(ps.stop)
+        cld = start_cloudinary(base / "cld")
+        started.callback(cld.stop)
+        pg = Postgres().start()
+        started.callback(pg.stop)
+        redis = Redis().start()
+        started.callback(redis.stop)
+        yield from run_cluster(base, seeded, ps, cld, pg, redis)
+
+
+def run_cluster(base, seeded, ps, cld, pg, redis):
     shutil.copytree(ROOT / "include", base / "include")  # the second test ends the campaign in it
     af = CeleryCluster(base / "airflow", free_port(), {
         "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
@@ -44,8 +56,6 @@ def cluster(tmp_path_factory):
         yield {"af": af, "ps": ps, "cld": cld, "seed": seeded, "base": base}
     finally:
         af.stop()
-        for proc in (ps, cld, redis, pg):
-            proc.stop()
 
 
 def task_instances(af, dag_id: str) -> list[dict]:

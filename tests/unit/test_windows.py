@@ -98,3 +98,21 @@ def test_what_may_have_been_served_and_cached() -> None:
     assert not served_before(window, at("2026-03-09T00:00:00"))  # never open yet: no purge needed
     assert served_before(window, at("2026-03-25T00:00:00"))  # ended by itself: the CDN may still hold it
     assert served_before([], at("2026-01-01T00:00:00")) and not served_before(CLOSED, at("2026-03-15T00:00:00"))
+
+
+def test_as_of_needs_a_zone_and_says_how_to_write_it() -> None:
+    import re
+
+    from campaign_media.windows import AS_OF_PATTERN, parse_as_of
+
+    now = at("2026-03-01T00:00:00")
+    assert parse_as_of("", now) == now
+    assert parse_as_of("2026-03-15T09:00:00+01:00", now) == at("2026-03-15T08:00:00")
+    assert parse_as_of("2026-03-15T08:00:00Z", now) == at("2026-03-15T08:00:00")
+    with pytest.raises(ValueError, match=r"no time zone; add one, e.g. 2026-03-15T09:00:00Z"):
+        parse_as_of("2026-03-15T09:00:00", now)
+    with pytest.raises(ValueError, match="not an ISO time"):
+        parse_as_of("next tuesday", now)
+    # The DAG's Param refuses the same inputs before a run starts.
+    assert re.match(AS_OF_PATTERN, "2026-03-15T09:00:00+01:00") and re.match(AS_OF_PATTERN, "")
+    assert not re.match(AS_OF_PATTERN, "2026-03-15T09:00:00") and not re.match(AS_OF_PATTERN, "next tuesday")
