@@ -171,7 +171,7 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     uploaded = {u["image_id"] for r in reports for u in r["uploaded"]}
     failed = {k: v for r in reports for k, v in r["failed"].items() if k not in uploaded}
     skipped = {k: v for r in reports for k, v in r["skipped"].items()}
-    attempts = sum(len(r["uploaded"]) + len(r["failed"]) for r in reports)
+    attempts = sum(len(r["uploaded"]) for r in reports)  # a failed master never reaches Cloudinary
     print(f"masters ingested: {len(uploaded)} of {len(seeded['approved']) + len(seeded['broken'])} approved "
           f"({len(reports)} ingest runs)")
     print("skipped or failed, and why:")
@@ -189,8 +189,9 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     ps_calls, cld_calls = ps.calls(), cld.calls()
     n = max(1, len(uploaded))
     per_market = copies["uploads"] / max(1, copies["copies"])
-    print(f"API calls: ingest {attempts} Cloudinary uploads for {n} masters ({attempts / n:.2f}/master, incl. failed "
-          f"attempts on broken media); variants {copies['uploads']} uploads for {copies['copies']} market copies "
+    print(f"API calls: ingest {attempts} Cloudinary uploads for {n} masters ({attempts / n:.2f}/master; each original "
+          f"streamed from PhotoShelter's download route); variants {copies['uploads']} uploads for "
+          f"{copies['copies']} market copies "
           f"({per_market:.2f} per master per market, all renditions included); PhotoShelter uploads "
           f"{ps_calls.get(PS_UPLOAD, 0)} (write-backs and archive); total PhotoShelter calls "
           f"{sum(ps_calls.values())}, Cloudinary API calls {sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_quiet(af, dag_ids)
 
         ingest_reports = [json.loads(p.read_text()) for p in (storage_dir / CAMPAIGN / "ingest").glob("*/report.json")]
-        ingest_calls = sum(len(r["uploaded"]) + len(r["failed"]) for r in ingest_reports)
+        ingest_calls = sum(len(r["uploaded"]) for r in ingest_reports)
         copies = {"uploads": cld.calls().get(UPLOAD, 0) - ingest_calls,
                   "copies": sum(len(storage.read_json(storage.path(CAMPAIGN, "markets", m, "state.json"), {}))
                                 for m in markets)}
