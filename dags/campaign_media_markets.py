@@ -135,9 +135,10 @@ def market_dag(market: Market) -> DAG:
 for _code, _market in sorted(MARKETS.items.items()):
     globals()[f"market_{_code}"] = market_dag(_market)
 
-if MARKETS.errors:
+if MARKETS.errors or CAMPAIGNS.errors:  # campaign files too: a campaign runs on in its sound markets
     invalid_market_files = InvalidMarketFiles(
         dag_id="campaign_media_invalid_market_files",
-        description="\n".join(MARKETS.errors.values()) + "\nThe other markets are loaded and run normally.",
+        description="\n".join([*MARKETS.errors.values(), *CAMPAIGNS.errors.values()])
+        + "\nThe other markets and campaigns are loaded and run normally.",
         schedule=None,
     )

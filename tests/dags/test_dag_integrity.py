@@ -89,3 +89,25 @@ def test_a_market_file_adds_a_dag_and_a_broken_one_is_a_clear_import_error(tmp_p
     assert path.endswith("campaign_media_markets.py")
     assert "de.yaml" in message and "timezone = 'Europe/Berlinn'" in message and \
         "Fix: did you mean 'Europe/Berlin'? Write timezone: Europe/Berlin." in message
+
+
+def test_a_campaign_listing_a_broken_market_runs_on_in_the_others(tmp_path: Path, monkeypatch) -> None:
+    """The broken market and the campaign's problem are shown as import errors; the campaign's
+    other markets keep their DAGs and its governance tasks still find it."""
+    import shutil
+
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include", include)
+    (include / "markets" / "de.yaml").write_text("code: de\nlocales: [de-DE]\ntimezone: Europe/Berlinn\n")
+    campaign = include / "campaigns" / "spring-launch-2026.yaml"
+    campaign.write_text(campaign.read_text().replace("markets: [fr, jp, sa]", "markets: [fr, jp, sa, de]"))
+    bag = bag_with(include, tmp_path)
+    assert {"campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_market_sa"} <= set(bag["dags"])
+    (message,) = bag["errors"].values()
+    assert "de.yaml" in message and "spring-launch-2026.yaml" in message
+    assert "markets = 'de': unknown market. Fix: fix" in message
+    monkeypatch.setenv("CAMPAIGN_MEDIA_INCLUDE", str(include))
+    from campaign_media.config.loader import current_campaign
+
+    found, markets = current_campaign("spring-launch-2026")
+    assert [m.code for m in markets] == ["fr", "jp", "sa"]
