@@ -43,7 +43,26 @@ def _lint(include: Path) -> int:
     campaigns = load_campaigns(include / "campaigns").items
     print(f"ok: {len(markets)} market(s) ({', '.join(sorted(markets))}), "
           f"{len(campaigns)} campaign(s) ({', '.join(sorted(campaigns))})")
+    for campaign in campaigns.values():
+        zone = campaign.window.timezone
+        print(f"{campaign.id}: " + (f"one instant everywhere ({zone} midnights)" if zone else
+                                    "each market at its own midnight") + ":")
+        for code in campaign.markets:
+            print(f"  {window_line(markets[code], *campaign.market_window(markets[code]))}")
     return 0
+
+
+def window_line(market, start, end) -> str:
+    """``fr (Europe/Paris): opens 2026-03-01 00:00 local = 2026-02-28 23:00 UTC; closes …``"""
+    from zoneinfo import ZoneInfo
+
+    def both(moment) -> str:
+        if moment is None:
+            return "open-ended"
+        local = moment.astimezone(ZoneInfo(market.timezone))
+        return f"{local:%Y-%m-%d %H:%M} local = {moment:%Y-%m-%d %H:%M} UTC"
+
+    return f"{market.code} ({market.timezone}): opens {both(start)}; closes {both(end)}"
 
 
 def capability_problems(include: Path) -> list[str]:

@@ -187,12 +187,43 @@ def test_market_window_is_the_intersection_in_local_time(include: Path) -> None:
     markets = load_markets(include / "markets").items
     campaign = load_campaigns(include / "campaigns").items["spring-launch-2026"]
     start, end = campaign.market_window(markets["de"])
-    assert start == datetime(2026, 3, 11, tzinfo=UTC)  # campaign start (UTC midnight) + 10 days
+    assert start == datetime(2026, 3, 10, 23, tzinfo=UTC)  # the campaign's start (Berlin midnight) + 10 days
     assert end == datetime(2027, 1, 31, 23, tzinfo=UTC)  # Berlin midnight after the inclusive end date
     jp_start, jp_end = campaign.market_window(markets["jp"])
     assert jp_start == datetime(2026, 3, 19, 15, tzinfo=UTC)  # Tokyo midnight of 2026-03-20
-    assert jp_end == datetime(2027, 3, 1, tzinfo=UTC)  # the campaign's end bounds it
-    assert not campaign.ended(datetime(2026, 1, 1, tzinfo=UTC)) and campaign.ended(jp_end)
+    assert jp_end == datetime(2027, 2, 28, 15, tzinfo=UTC)  # the campaign's end, at Tokyo's midnight
+    assert not campaign.ended(datetime(2026, 1, 1, tzinfo=UTC)) and not campaign.ended(jp_end)  # on elsewhere
+    assert campaign.ended(datetime(2027, 3, 1, 12, tzinfo=UTC))  # the last midnight on Earth (UTC-12)
     with pytest.raises(ValueError, match="not both"):
         Market.model_validate({"code": "x", "locales": ["en"], "timezone": "UTC", "usage_rights": "any",
                                "window": {"start": "2026-05-01", "start_offset_days": 3}})
+
+
+def test_bare_campaign_dates_are_each_markets_midnight_unless_a_zone_is_named(include: Path, capsys) -> None:
+    """A campaign launching on the 1st opens Kiritimati (UTC+14) and Los Angeles (UTC-8) each at its
+    own midnight; naming a zone makes it one instant everywhere (a simultaneous global launch)."""
+    for code, zone in (("ki", "Pacific/Kiritimati"), ("us", "America/Los_Angeles")):
+        (include / "markets" / f"{code}.yaml").write_text(MINIMAL.replace("code: de", f"code: {code}").replace(
+            "Europe/Berlin", zone).replace("de-DE", "en-US") + "overlay: none\n")
+    campaign_file = include / "campaigns" / "spring-launch-2026.yaml"
+    campaign_file.write_text(campaign_file.read_text().replace("markets: [fr, jp, sa]", "markets: [fr, ki, us]"))
+    markets = load_markets(include / "markets").items
+    campaign = load_campaigns(include / "campaigns", load_markets(include / "markets")).items["spring-launch-2026"]
+    assert campaign.market_window(markets["ki"])[0] == datetime(2026, 2, 28, 10, tzinfo=UTC)
+    assert campaign.market_window(markets["us"])[0] == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    assert campaign.market_window(markets["us"])[1] == datetime(2027, 3, 1, 8, tzinfo=UTC)
+    # Without a market: started once the first place on Earth reached the date, over after the last.
+    assert campaign.bounds() == (datetime(2026, 2, 28, 10, tzinfo=UTC), datetime(2027, 3, 1, 12, tzinfo=UTC))
+    assert not campaign.ended(datetime(2027, 3, 1, 11, tzinfo=UTC)) and campaign.ended(
+        datetime(2027, 3, 1, 12, tzinfo=UTC))
+    assert cli(["lint", str(include)]) == 0
+    out = capsys.readouterr().out
+    assert "spring-launch-2026: each market at its own midnight:" in out
+    assert "us (America/Los_Angeles): opens 2026-03-01 00:00 local = 2026-03-01 08:00 UTC" in out
+    assert "ki (Pacific/Kiritimati): opens 2026-03-01 00:00 local = 2026-02-28 10:00 UTC" in out
+    campaign_file.write_text(campaign_file.read_text().replace("end: 2027-02-28}", "end: 2027-02-28, timezone: UTC}"))
+    campaign = load_campaigns(include / "campaigns", load_markets(include / "markets")).items["spring-launch-2026"]
+    assert campaign.market_window(markets["ki"])[0] == campaign.market_window(markets["us"])[0] == \
+        datetime(2026, 3, 1, tzinfo=UTC)
+    assert cli(["lint", str(include)]) == 0
+    assert "one instant everywhere (UTC midnights)" in capsys.readouterr().out

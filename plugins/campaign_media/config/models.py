@@ -243,16 +243,26 @@ class Copy(_Strict):
     headline: str
 
 
+# The earliest and the latest local midnights on Earth: a campaign whose bare dates mean each
+# market's own midnight has begun somewhere from the first and is over everywhere after the last.
+EARLIEST_ZONE, LATEST_ZONE = "Etc/GMT-14", "Etc/GMT+12"
+
+
 class CampaignWindow(Window):
-    timezone: str = "UTC"
+    """The campaign's dates. Bare dates mean each market's own midnight (people say "launch on the
+    25th" and mean it locally); a ``timezone`` makes them one instant everywhere (a simultaneous
+    global launch at that zone's midnight)."""
+
+    timezone: str | None = None
 
     @model_validator(mode="after")
     def _absolute(self) -> CampaignWindow:
         if self.start_offset_days is not None or self.end_offset_days is not None:
-            raise ValueError("a campaign window takes dates (start, end), not offsets")
+            raise ValueError("a campaign window takes dates (start, end), not offsets. "
+                             "Fix: write window: {start: 2026-03-01, end: 2026-06-30}")
         return self
 
-    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: v if v is None else check_timezone(v)))
 
 
 class SignedUrls(_Strict):
@@ -293,11 +303,14 @@ class Campaign(_Strict):
         language = re.split(r"[-_]", locale)[0]
         return next((c.headline for key, c in self.copy_.items() if key.split("-")[0] == language), None)
 
-    def bounds(self) -> tuple[datetime | None, datetime | None]:
-        """The campaign window in UTC (``None`` = open)."""
+    def bounds(self, tz: str | None = None) -> tuple[datetime | None, datetime | None]:
+        """The campaign window in UTC (``None`` = open): in the campaign's own zone if it names
+        one, else in ``tz`` (a market's); with neither, from the first midnight anywhere to the
+        last one (so "has it started/ended" errs on the side of "still running somewhere")."""
         w = self.window
-        return (moment(w.start, w.timezone) if w.start else None,
-                moment(w.end, w.timezone, end=True) if w.end else None)
+        start_tz, end_tz = (w.timezone or tz or EARLIEST_ZONE), (w.timezone or tz or LATEST_ZONE)
+        return (moment(w.start, start_tz) if w.start else None,
+                moment(w.end, end_tz, end=True) if w.end else None)
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         """Whether the campaign runs at some moment of ``[start, end]``."""
@@ -320,8 +333,9 @@ class Campaign(_Strict):
 
     def market_window(self, market: Market) -> tuple[datetime | None, datetime | None]:
         """The market's effective window in UTC: its own window (absolute in its time zone, or
-        offset from the campaign's) intersected with the campaign's."""
-        first, last = self.bounds()
+        offset from the campaign's) intersected with the campaign's — whose bare dates are this
+        market's midnights unless the campaign names a time zone."""
+        first, last = self.bounds(market.timezone)
         w = market.window
         start = moment(w.start, market.timezone) if w.start else (
             first + timedelta(days=w.start_offset_days) if first and w.start_offset_days is not None else None)
