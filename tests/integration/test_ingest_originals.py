@@ -28,26 +28,34 @@ def master_of(ps: PhotoShelterHook, image: dict) -> Master:
 
 
 def test_a_large_original_streams_in_chunks_with_flat_memory(connections, ps_seed, tmp_path, monkeypatch) -> None:
-    big = tmp_path / "hero_big.tif"
-    Image.effect_noise((2000, 2000), 64).convert("RGB").save(big, "TIFF")  # 12 MB, incompressible
+    """Peak memory does not grow with the original: a 25 MB one costs about what a 6 MB one does."""
     ps, cld = PhotoShelterHook(), CloudinaryHook()
-    image = ps.upload_image(ps_seed[1]["gallery_ids"][0], big)
-    master = master_of(ps, image)
     campaign = load_campaigns(markets=load_markets()).items["spring-launch-2026"]
     monkeypatch.setattr(cloudinary_module, "LARGE_FILE_BYTES", CHUNK)  # chunked above 1 MB, 1 MB chunks
     _, cld_proc = connections
-    tracemalloc.start()
-    try:
-        done = push_master(ps, cld, campaign, master, "", tmp_path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert master.file_size > 10 * CHUNK
-    assert peak < 4 * CHUNK, f"peak {peak} bytes while moving a {master.file_size}-byte original"
-    assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] >= master.file_size // CHUNK  # one call per chunk
-    stored = cld.resource(master.public_id(campaign.id), delivery_type=MASTER_DELIVERY)
-    assert (stored["width"], stored["height"], stored["bytes"]) == (2000, 2000, master.file_size)
-    assert done["uploaded"] and list(tmp_path.iterdir()) == [big]  # the worker's copy is gone
+    peaks, masters = {}, {}
+    for side in (1400, 2900):  # 6 MB and 25 MB, incompressible
+        big = tmp_path / f"hero_{side}.tif"
+        Image.effect_noise((side, side), 64).convert("RGB").save(big, "TIFF")
+        master = masters[side] = master_of(ps, ps.upload_image(ps_seed[1]["gallery_ids"][0], big))
+        work = tmp_path / f"work-{side}"
+        work.mkdir()
+        uploads = cld_proc.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0)
+        tracemalloc.start()
+        try:
+            done = push_master(ps, cld, campaign, master, "", work)
+            _, peaks[side] = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert done["uploaded"] and list(work.iterdir()) == []  # the worker's copy is gone
+        assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] - uploads >= master.file_size // CHUNK  # chunks
+        stored = cld.resource(master.public_id(campaign.id), delivery_type=MASTER_DELIVERY)
+        assert (stored["width"], stored["height"], stored["bytes"]) == (side, side, master.file_size)
+    big = masters[2900].file_size
+    print(f"peak Python allocations: {peaks} (bytes) for originals of {[m.file_size for m in masters.values()]}")
+    assert big > 4 * masters[1400].file_size > 16 * CHUNK
+    assert peaks[2900] < peaks[1400] + 4 * CHUNK, f"peaks {peaks}: memory grew with the original"  # +19 MB of file
+    assert peaks[2900] < big / 3, f"peak {peaks[2900]} bytes while moving a {big}-byte original"
 
 
 def test_a_master_that_differs_from_photoshelter_is_refused_and_removed(connections, ps_seed, tmp_path) -> None:
