@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import capabilities, storage
-from campaign_media.capabilities import require_token_access
+from campaign_media import storage
+from campaign_media.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
@@ -76,7 +76,7 @@ def renditions_gallery_name(campaign: Campaign, market: Market) -> str:
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], market: Market, run_key: str,
          *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
     batches: list[dict[str, Any]] = []
-    caps = capabilities.for_campaigns(cld, campaigns)
+    caps = for_campaigns(cld, campaigns)
     for campaign in campaigns:
         require_token_access(campaign, caps, bool(cld.auth_token_key))  # before any work, with the fix
         _, spec_hash = specs(campaign, market)
