@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
+
+from campaign_media.dag_support import START, default_args
+from campaign_media.pools import CLOUDINARY, PHOTOSHELTER
 
 DOC_MD = """
 ### Campaign media — API health
@@ -31,15 +33,15 @@ usage-window DAGs read to choose their path (signed URLs only where token access
 @dag(
     dag_id="campaign_media_api_health",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args=default_args(60),
     tags=["campaign-media", "health"],
     doc_md=DOC_MD,
 )
 def campaign_media_api_health() -> None:
-    @task
+    @task(pool=PHOTOSHELTER)
     def photoshelter() -> dict[str, Any]:
         from campaign_media.hooks import PhotoShelterHook
 
@@ -49,7 +51,7 @@ def campaign_media_api_health() -> None:
             return {"org_id": hook.org_id, "collections": len(top["collections"]),
                     "galleries": len(top["galleries"])}
 
-    @task
+    @task(pool=CLOUDINARY)
     def cloudinary() -> dict[str, Any]:
         from campaign_media.hooks import CloudinaryHook
 
@@ -59,7 +61,7 @@ def campaign_media_api_health() -> None:
                 "resources": usage.get("resources"), "storage_bytes": usage.get("storage", {}).get("usage"),
                 "bandwidth_bytes": usage.get("bandwidth", {}).get("usage")}
 
-    @task(pool="photoshelter_api")
+    @task(pool=PHOTOSHELTER)
     def account_check() -> dict[str, Any]:
         from campaign_media.account_check import run, table
         from campaign_media.capabilities import summary

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from airflow.sdk import DAG, CronTriggerTimetable
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.operators import ArchiveCampaignOperator, SelectCampaignsOperator
+from campaign_media.operators.base import CAMPAIGN_LABEL
+from campaign_media.pools import PHOTOSHELTER
 
-from campaign_media.config.loader import load_campaigns, load_markets
-
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 300)))
-CAMPAIGN_IDS = sorted(load_campaigns(markets=load_markets()).items)
+CAMPAIGN_IDS = sorted(load_config()[1].items)
 
 DOC_MD = """
 ### Campaign media — archive after the campaign ends
@@ -34,45 +32,17 @@ and fails the task; the next run carries on from the verified items. An archived
 """
 
 
-@dag(
+with DAG(
     dag_id="campaign_media_archive",
     schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC"),
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=default_args(300),
     tags=["campaign-media", "archive"],
     doc_md=DOC_MD,
-    params={"campaign": Param("all", enum=["all", *CAMPAIGN_IDS], description="one campaign, or all")},
-)
-def campaign_media_archive() -> None:
-    @task
-    def due() -> list[str]:
-        from campaign_media.config.loader import current_config
-
-        chosen = get_current_context()["params"]["campaign"]
-        now = datetime.now(UTC)
-        _, config = current_config()
-        ready = [cid for cid, c in sorted(config.items()) if chosen in ("all", cid) and c.archive_due(now)]
-        print(f"campaigns due for archive at {now:%Y-%m-%d %H:%M} UTC: {ready or 'none'}")
-        return ready
-
-    @task(pool="photoshelter_api", map_index_template="{{ campaign_id }}")
-    def archive(campaign_id: str) -> dict[str, Any]:
-        from campaign_media.config.loader import current_campaign
-        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-        from campaign_media.operators import archive as step
-
-        get_current_context()["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
-        campaign, markets = current_campaign(campaign_id)
-        with PhotoShelterHook() as ps:
-            result = step.archive_campaign(ps, CloudinaryHook(), campaign, markets,
-                                           datetime.now(UTC))
-        print(f"{campaign_id}: {result['status']} — {result['verified']}/{result['renditions']} renditions in "
-              f"PhotoShelter gallery {result['gallery']!r}; final report: {result['report']}")
-        return result
-
-    archive.expand(campaign_id=due())
-
-
-campaign_media_archive()
+    params={"campaign": campaign_param(CAMPAIGN_IDS)},
+):
+    due = SelectCampaignsOperator(task_id="due", rule="due_for_archive", campaign="{{ params.campaign }}")
+    ArchiveCampaignOperator.partial(task_id="archive", pool=PHOTOSHELTER,
+                                    map_index_template=CAMPAIGN_LABEL).expand(campaign_id=due.output)

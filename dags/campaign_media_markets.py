@@ -6,28 +6,16 @@ the file, the field and the fix; every other market keeps loading and running.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
-from airflow.sdk import (
-    DAG,
-    Asset,
-    AssetAny,
-    AssetOrTimeSchedule,
-    CronTriggerTimetable,
-    Param,
-    dag,
-    get_current_context,
-    task,
-)
-
-from campaign_media.config.loader import ConfigError, load_campaigns, load_markets
+from campaign_media.config.loader import ConfigError
 from campaign_media.config.models import Market
+from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.operators import MakeRenditionsOperator, PlanRenditionsOperator, PublishDeliveryOperator
+from campaign_media.operators.base import BATCH_LABEL
+from campaign_media.pools import CLOUDINARY, PHOTOSHELTER
 
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 120)))
-MARKETS = load_markets()
-CAMPAIGNS = load_campaigns(markets=MARKETS)
+MARKETS, CAMPAIGNS = load_config()
 
 DOC_MD = """
 ### Campaign media — market **{name}** (`{code}`)
@@ -71,65 +59,31 @@ def market_dag(market: Market) -> DAG:
                       uri=f"campaign-media://{cid}/delivery/{market.code}") for cid in campaigns]
     daily = CronTriggerTimetable("0 6 * * *", timezone=market.timezone)
 
-    @dag(
+    with DAG(
         dag_id=f"campaign_media_market_{market.code}",
         schedule=AssetOrTimeSchedule(timetable=daily, assets=AssetAny(*masters)) if masters else daily,
-        start_date=datetime(2026, 11, 1, tzinfo=UTC),
+        start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "campaign-media", "retries": 2, "retry_delay": RETRY_DELAY,
-                      "retry_exponential_backoff": True},
+        default_args=default_args(120, exponential=True),
         tags=["campaign-media", "market", market.code],
         doc_md=DOC_MD.format(name=market.name or market.code, code=market.code, locales=", ".join(market.locales),
                              timezone=market.timezone, renditions=", ".join(r.name for r in market.renditions),
                              channels=", ".join(market.channels), breakpoints=market.breakpoints),
         params={
-            "campaign": Param("all", enum=["all", *campaigns], description="one campaign, or all"),
+            "campaign": campaign_param(campaigns),
             "dry_run": Param(False, type="boolean", description="build URLs only: no API writes"),
             "force": Param(False, type="boolean", description="remake every rendition"),
         },
-    )
-    def variants() -> None:
-        @task(pool="cloudinary_api")
-        def plan() -> list[dict[str, Any]]:
-            from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-            from campaign_media.operators import variants as step
-
-            context = get_current_context()
-            # Asset-triggered runs have no data interval: judge "active" at the run's own time.
-            params = context["params"]
-            now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
-            # Every campaign whose window in this market has not closed: renditions are made
-            # before launch so they are ready when the market's window opens.
-            chosen = [c for c in (CAMPAIGNS.items[cid] for cid in campaigns if params["campaign"] in ("all", cid))
-                      if (c.market_window(market)[1] or now + timedelta(seconds=1)) > now]
-            with PhotoShelterHook() as ps:
-                return step.plan(ps, CloudinaryHook(), chosen, market, context["run_id"],
-                                 force=params["force"], dry_run=params["dry_run"])
-
-        @task(pool="cloudinary_api", map_index_template="{{ batch_label }}")
-        def render(batch: dict[str, Any]) -> dict[str, Any]:
-            from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-            from campaign_media.operators import variants as step
-
-            get_current_context()["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
-            with PhotoShelterHook() as ps:
-                return step.render(ps, CloudinaryHook(), CAMPAIGNS.items[batch["campaign"]], market, batch)
-
-        @task(outlets=delivery)
-        def publish(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            from campaign_media.hooks import CloudinaryHook
-            from campaign_media.operators import variants as step
-
-            results = list(results or [])
-            touched = sorted({r["campaign"] for r in results})
-            summary = [step.publish(CloudinaryHook(), CAMPAIGNS.items[cid], market, results) for cid in touched]
-            print(f"market {market.code}: {summary}")
-            return summary
-
-        publish(render.expand(batch=plan()))
-
-    return variants()
+    ) as dag:
+        # plan and render open PhotoShelter sessions (write-back gallery, uploads): its pool
+        plan = PlanRenditionsOperator(task_id="plan", market=market.code, campaign="{{ params.campaign }}",
+                                      force="{{ params.force }}", dry_run="{{ params.dry_run }}", pool=PHOTOSHELTER)
+        render = MakeRenditionsOperator.partial(task_id="render", pool=PHOTOSHELTER,
+                                                map_index_template=BATCH_LABEL).expand(batch=plan.output)
+        PublishDeliveryOperator(task_id="publish", market=market.code, results=render.output, outlets=delivery,
+                                pool=CLOUDINARY)
+    return dag
 
 
 for _code, _market in sorted(MARKETS.items.items()):

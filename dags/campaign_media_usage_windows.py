@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.operators import ApplyUsageWindowsOperator, SelectCampaignsOperator
+from campaign_media.operators.base import CAMPAIGN_LABEL
+from campaign_media.pools import PHOTOSHELTER
+from campaign_media.windows import AS_OF_PATTERN
 
-from campaign_media.config.loader import load_campaigns, load_markets
-from campaign_media.windows import AS_OF_PATTERN, parse_as_of
-
-RETRY_DELAY = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", 60)))
-CAMPAIGN_IDS = sorted(load_campaigns(markets=load_markets()).items)
+CAMPAIGN_IDS = sorted(load_config()[1].items)
 
 DOC_MD = """
 ### Campaign media — usage windows
@@ -37,50 +35,22 @@ window (its own time zone) ∩ the master's licence** from PhotoShelter, read fr
 """
 
 
-@dag(
+with DAG(
     dag_id="campaign_media_usage_windows",
     schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    start_date=START,
     catchup=False,  # only the present matters: a missed run is repaired by the next one
     max_active_runs=1,
-    default_args={"owner": "campaign-media", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=default_args(60),
     tags=["campaign-media", "governance"],
     doc_md=DOC_MD,
     params={
-        "campaign": Param("all", enum=["all", *CAMPAIGN_IDS], description="one campaign, or all"),
+        "campaign": campaign_param(CAMPAIGN_IDS),
         "as_of": Param("", type="string", pattern=AS_OF_PATTERN,
                        description="evaluate at this ISO time with its zone (…Z or …+01:00) instead of now"),
     },
-)
-def campaign_media_usage_windows() -> None:
-    @task
-    def campaigns() -> list[str]:
-        from campaign_media.operators.archive import unarchived
-
-        return unarchived(get_current_context()["params"]["campaign"])  # archived: nothing left in Cloudinary
-
-    @task(pool="photoshelter_api", map_index_template="{{ campaign_id }}")  # it holds a PhotoShelter session
-    def reconcile(campaign_id: str) -> dict[str, Any]:
-        from campaign_media.config.loader import current_campaign
-        from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-        from campaign_media.operators import usage_windows
-
-        context = get_current_context()
-        context["campaign_id"] = campaign_id  # type: ignore[typeddict-unknown-key]
-        now = parse_as_of(context["params"]["as_of"], datetime.now(UTC))
-        campaign, markets = current_campaign(campaign_id)
-        with PhotoShelterHook() as ps:
-            return usage_windows.reconcile(ps, CloudinaryHook(), campaign, markets,
-                                           now, context["run_id"])
-
-    @task
-    def summary(results: list[dict[str, Any]]) -> None:
-        for result in results or []:
-            print(f"{result['campaign']}: opened {result['opened']}, closed {result['closed']}, repaired "
-                  f"{result['repaired']}, restricted {result['restricted']}, signed {result['signed']} "
-                  f"({result['copies']} market copies) — report: {result['report']}")
-
-    summary(reconcile.expand(campaign_id=campaigns()))
-
-
-campaign_media_usage_windows()
+):
+    # archived campaigns have nothing left in Cloudinary to govern
+    campaigns = SelectCampaignsOperator(task_id="campaigns", rule="unarchived", campaign="{{ params.campaign }}")
+    ApplyUsageWindowsOperator.partial(task_id="reconcile", as_of="{{ params.as_of }}", pool=PHOTOSHELTER,
+                                      map_index_template=CAMPAIGN_LABEL).expand(campaign_id=campaigns.output)

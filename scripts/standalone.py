@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
+from campaign_media.pools import import_file
+
 ROOT = Path(__file__).resolve().parents[1]
-POOLS = {"photoshelter_api": (4, "PhotoShelter API: concurrent sessions are capped per user"),
-         "cloudinary_api": (8, "Cloudinary API: Admin API calls are limited per hour")}
 
 
 @dataclass
@@ -60,11 +60,16 @@ class Standalone:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
 
+    def prepare(self) -> None:
+        """Migrate the database and create the pools (``campaign_media.pools``, the one definition)."""
+        self.airflow("db", "migrate")
+        pools = self.home / "pools.json"
+        pools.write_text(import_file())
+        self.airflow("pools", "import", str(pools))
+
     def start(self, timeout: float = 240) -> Standalone:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.airflow("db", "migrate")
-        for name, (slots, description) in POOLS.items():
-            self.airflow("pools", "set", name, str(slots), description)
+        self.prepare()
         log = open(self.home / "standalone.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=self.env(),
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

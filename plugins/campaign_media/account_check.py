@@ -25,7 +25,7 @@ from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
-from campaign_media.operators.ingest import campaign_galleries
+from campaign_media.sources import campaign_galleries
 
 SAMPLE = 25  # records looked at per campaign
 

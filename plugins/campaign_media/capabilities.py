@@ -22,7 +22,7 @@ from campaign_media.config.models import Campaign
 
 
 def report_path():
-    return storage.path("_account", "capabilities.json")
+    return storage.capabilities()
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     account.add_argument("--allow-billable", action="store_true",
                          help="also try an on-the-fly transformation and background removal (billable)")
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
     args = parser.parse_args(argv)
+    if args.command == "pools":
+        from campaign_media.pools import import_file
+
+        print(import_file())
+        return 0
     if args.command == "check-account":
         return _check_account(args.campaign, args.allow_billable, args.json)
     if args.command == "schema":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market, Rendition
@@ -53,6 +55,17 @@ def eager_spec(rendition: Rendition, market: Market, headline: str | None) -> di
     """The eager form: one chained transformation plus its output format."""
     fmt = "jpg" if rendition.format == "auto" else rendition.format
     return {"transformation": transformation(rendition, market, headline), "format": fmt}
+
+
+LAYOUT = "market-copies-v3"  # part of the spec hash: state written by an older layout is redone
+
+
+def market_specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any]], str]:
+    """The market's eager specs for this campaign and a hash that changes when they do."""
+    headline = headline_for(campaign, market)
+    eager = [eager_spec(r, market, headline) for r in market.renditions]
+    text = json.dumps([LAYOUT, eager], sort_keys=True, ensure_ascii=False)
+    return eager, hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> str:

@@ -31,6 +31,72 @@ def path(*parts: str) -> ObjectStoragePath:
     return target
 
 
+# ---------------------------------------------------------------- the tree, in one place
+# <root>/_account/capabilities.json                      what the account can do (account check)
+# <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
+# <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
+# <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
+# <root>/<campaign>/markets/<market>/writebacks/<file>.json   a write-back's link to its master
+# <root>/<campaign>/markets/<market>/runs/<run>/{batch-*,result-*}.json
+# <root>/<campaign>/delivery/<market>.json              the delivery manifest a CMS consumes
+# <root>/<campaign>/windows/{<run>,latest}.json         usage-window reports
+# <root>/<campaign>/reports/<date>/                     delivery metrics (CSV, Parquet, HTML)
+# <root>/<campaign>/archive/{verified,missing,done}.json and archive/report/
+
+
+def capabilities() -> ObjectStoragePath:
+    return path("_account", "capabilities.json")
+
+
+def ingest_run(campaign: str, run_key: str) -> ObjectStoragePath:
+    """The folder of one ingest run: its plan, batches, results and report."""
+    return path(campaign, "ingest", run_key)
+
+
+def market_run(campaign: str, market: str, run_key: str) -> ObjectStoragePath:
+    """The folder of one market run's batches and results."""
+    return path(campaign, "markets", market, "runs", run_key)
+
+
+def batch_file(folder: ObjectStoragePath, index: int) -> ObjectStoragePath:
+    return folder / f"batch-{index:04d}.json"
+
+
+def result_file(folder: ObjectStoragePath, index: int) -> ObjectStoragePath:
+    return folder / f"result-{index:04d}.json"
+
+
+def market_state(campaign: str, market: str) -> ObjectStoragePath:
+    return path(campaign, "markets", market, "state.json")
+
+
+def market_access(campaign: str, market: str) -> ObjectStoragePath:
+    """Where the usage-window DAG records each master's access decision and signed URLs."""
+    return path(campaign, "markets", market, "access.json")
+
+
+def writeback_record(campaign: str, market: str, file_name: str) -> ObjectStoragePath:
+    """The sidecar record of one write-back: the link between rendition and master."""
+    return path(campaign, "markets", market, "writebacks", f"{file_name}.json")
+
+
+def delivery_manifest(campaign: str, market: str) -> ObjectStoragePath:
+    return path(campaign, "delivery", f"{market}.json")
+
+
+def windows_report(campaign: str, run_key: str = "latest") -> ObjectStoragePath:
+    return path(campaign, "windows", f"{run_key}.json")
+
+
+def metrics_report(campaign: str, day: str) -> ObjectStoragePath:
+    return path(campaign, "reports", day)
+
+
+def archive_file(campaign: str, name: str) -> ObjectStoragePath:
+    """``verified.json`` (progress), ``missing.json``, ``done.json`` or the ``report`` folder."""
+    return path(campaign, "archive", name)
+
+
 def write_json(target: ObjectStoragePath | str, data: Any) -> str:
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
     target.parent.mkdir(parents=True, exist_ok=True)

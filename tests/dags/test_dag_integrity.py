@@ -10,21 +10,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+DAG_FILES = sorted((ROOT / "dags").rglob("*.py"))
+MARKET_CODES = sorted(p.stem for p in (ROOT / "include" / "markets").glob("*.yaml") if not p.stem.startswith("_"))
+# Every DAG the shipped files define; a DAG missing from the bag fails its own test by name.
+DAG_IDS = ["campaign_media_api_health", "campaign_media_archive", "campaign_media_ingest", "campaign_media_metrics",
+           "campaign_media_usage_windows", "example_gallery_to_market",
+           *(f"campaign_media_market_{code}" for code in MARKET_CODES)]
 
 
-def test_no_import_errors(dagbag) -> None:
+def test_no_import_errors_and_no_unexpected_dag(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert len(dagbag.dags) >= 1
+    assert sorted(dagbag.dags) == sorted(DAG_IDS)
 
 
-def test_every_dag_has_owner_tags_retries_and_doc(dagbag) -> None:
-    for dag_id, dag in dagbag.dags.items():
-        assert dag.doc_md and len(dag.doc_md.strip()) > 80, f"{dag_id}: doc_md must tell an operator what it does"
-        assert dag.tags, f"{dag_id}: needs tags"
-        for task in dag.tasks:
-            assert task.owner not in ("", "airflow"), f"{dag_id}.{task.task_id}: set default_args owner"
-            assert task.retries >= 1, f"{dag_id}.{task.task_id}: needs retries"
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_has_owner_tags_retries_pools_and_doc(dagbag, dag_id: str) -> None:
+    from campaign_media.pools import POOLS
+
+    dag = dagbag.dags.get(dag_id)
+    assert dag is not None, f"{dag_id} is not in the DAG bag: {dagbag.import_errors}"
+    assert dag.doc_md and len(dag.doc_md.strip()) > 80, f"{dag_id}: doc_md must tell an operator what it does"
+    assert dag.tags, f"{dag_id}: needs tags"
+    for task in dag.tasks:
+        assert task.owner not in ("", "airflow"), f"{dag_id}.{task.task_id}: set default_args owner"
+        assert task.retries >= 1, f"{dag_id}.{task.task_id}: needs retries"
+        assert task.pool in (*POOLS, "default_pool"), f"{dag_id}.{task.task_id}: unknown pool {task.pool}"
+        # a task that opens a PhotoShelter session is in its pool (the per-user session cap)
+        opens_session = getattr(task, "opens_photoshelter_session", False) or \
+            task.task_id in ("photoshelter", "account_check")
+        if opens_session:
+            assert task.pool == "photoshelter_api", f"{dag_id}.{task.task_id} opens PhotoShelter sessions"
 
 
 GUARD = """

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulators.runner import free_port
-from scripts.standalone import POOLS, ROOT, Standalone
+from scripts.standalone import ROOT, Standalone
 from tests.system import require_system_packages
 
 PG_BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), Path("/nonexistent"))
@@ -103,9 +103,7 @@ class CeleryCluster(Standalone):
 
     def start(self, timeout: float = 240) -> CeleryCluster:  # type: ignore[override]
         self.home.mkdir(parents=True, exist_ok=True)
-        self.airflow("db", "migrate")
-        for name, (slots, description) in POOLS.items():
-            self.airflow("pools", "set", name, str(slots), description)
+        self.prepare()
         self.components = [self.spawn("api-server", "api-server", "--port", str(self.port)),
                            self.spawn("scheduler", "scheduler"), self.spawn("dag-processor", "dag-processor")]
         for name in ("worker1", "worker2"):

@@ -100,7 +100,7 @@ def test_the_market_dag_picks_its_path_from_the_report(account, capsys, tmp_path
     from campaign_media.capabilities import TokenAccessMissing
     from campaign_media.config.loader import load_campaigns, load_markets
     from campaign_media.hooks import PhotoShelterHook
-    from campaign_media.operators import variants
+    from campaign_media.steps import variants
 
     markets = load_markets().items
     campaign = load_campaigns(markets=load_markets()).items[CAMPAIGN]

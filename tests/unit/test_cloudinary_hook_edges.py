@@ -9,8 +9,8 @@ from email.utils import format_datetime
 import cloudinary.exceptions
 import pytest
 
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook, retry_hint
-from campaign_media.hooks.retry import RetryPolicy
+from campaign_media.hooks.cloudinary import CloudinaryAuthError, CloudinaryError, CloudinaryHook
+from campaign_media.hooks.retry import RetryPolicy, retry_hint
 
 CONN = {"conn_type": "cloudinary", "host": "democloud", "login": "123456789012345", "password": "a-long-secret"}
 
@@ -57,10 +57,13 @@ def test_retry_hint_reads_retry_after_and_quota_reset() -> None:
     assert retry_hint({"x-featureratelimit-remaining": "7", "x-featureratelimit-reset": reset}) is None
 
 
-def test_connection_without_secret_is_refused(monkeypatch) -> None:
+def test_connection_is_read_lazily_and_without_secret_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CLD_BAD", json.dumps({**CONN, "password": None}))
-    with pytest.raises(ValueError, match="API secret"):
-        CloudinaryHook("cld_bad")
+    hook = CloudinaryHook("cld_bad")  # building a hook reads nothing
+    with pytest.raises(CloudinaryAuthError, match="API secret"):
+        hook.get_conn()
+    ok, message = hook.test_connection()
+    assert not ok and "API secret" in message
 
 
 def test_delivery_urls_follow_the_connection(monkeypatch) -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
-from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, retry_after_seconds
-from campaign_media.hooks.retry import RetryPolicy
+from campaign_media.hooks.photoshelter import PhotoShelterAuthError, PhotoShelterError, PhotoShelterHook
+from campaign_media.hooks.retry import RetryPolicy, retry_after_seconds
 
 BASE = "https://ps.example.test/psapi/v3/"
 CONN = {"conn_type": "http", "host": "https://ps.example.test", "login": "a@example.com",
@@ -64,10 +64,13 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds("soon-ish") is None and retry_after_seconds(None) is None
 
 
-def test_connection_without_api_key_is_refused(monkeypatch) -> None:
+def test_connection_is_read_lazily_and_without_api_key_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_PS_NOKEY", json.dumps({**CONN, "extra": {}}))
-    with pytest.raises(ValueError, match="extra.api_key"):
-        PhotoShelterHook("ps_nokey")
+    hook = PhotoShelterHook("ps_nokey")  # building a hook (e.g. at DAG parse time) reads nothing
+    with pytest.raises(PhotoShelterAuthError, match="needs login \\(email\\), password and the API key"):
+        hook.get_conn()
+    ok, message = hook.test_connection()
+    assert not ok and "API key" in message
 
 
 def test_secrets_are_registered_with_the_masker(hook) -> None:

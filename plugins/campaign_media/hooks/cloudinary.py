@@ -1,6 +1,7 @@
 """CloudinaryHook: all I/O to Cloudinary, through the official ``cloudinary`` SDK.
 
-Connection::
+Connection (type *Cloudinary* in the UI's form, registered by this distribution's provider
+entry point)::
 
     AIRFLOW_CONN_CLOUDINARY_DEFAULT='{"conn_type": "cloudinary", "host": "<cloud name>",
         "login": "<api key>", "password": "<api secret>",
@@ -13,23 +14,25 @@ For the emulator add ``"upload_prefix": "http://127.0.0.1:PORT"`` and
 ``"delivery_host": "127.0.0.1:PORT"`` to the extras (delivery URLs then use ``cname`` with
 ``secure=False``). Real accounts leave both out: the SDK's defaults, with ``secure=True``.
 
-Every call passes the account's options explicitly (no global ``cloudinary.config()``), so
-two hooks for two accounts can live in one process. Facts used (``docs/api-notes.md``,
-Cloudinary): the SDK's transport and errors, upload parameters, delivery URLs, rate limits.
+The connection is read on first use (:meth:`get_conn`), not in ``__init__``. Every call passes
+the account's options explicitly (no global ``cloudinary.config()``), so two hooks for two
+accounts can live in one process, and the SDK behaves as before for any other code in it.
+Facts used (``docs/api-notes.md``, Cloudinary): the SDK's transport and errors, upload parameters,
+delivery URLs, rate limits.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import cloudinary.api
@@ -42,7 +45,14 @@ import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from campaign_media.hooks.retry import RetryPolicy, TransientError
+from campaign_media.hooks.retry import (
+    Fetched,
+    RetryBudgetExceeded,
+    RetryPolicy,
+    TransientError,
+    retry_hint,
+    stream_to_file,
+)
 
 T = TypeVar("T")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
@@ -56,11 +66,29 @@ class CloudinaryError(RuntimeError):
     """A Cloudinary call failed; the message names the call and the service's reason."""
 
 
-class Fetched(NamedTuple):
-    """What a download wrote: its size and SHA-256 (to verify a copy against what was served)."""
+class CloudinaryNotFound(CloudinaryError):
+    """The asset (or folder, or field) does not exist."""
 
-    size: int
-    sha256: str
+
+class CloudinaryAuthError(CloudinaryError):
+    """Wrong cloud name, API key or secret, or a call the key may not make: fix the connection."""
+
+
+class CloudinaryRejected(CloudinaryError):
+    """Cloudinary refused the input (a bad parameter, transformation or file); retrying will not help."""
+
+
+class CloudinaryRateLimited(CloudinaryError, RetryBudgetExceeded):
+    """A rate limit (the Admin API's hourly quota, or 420/429) outlasted the retry budget."""
+
+
+_SDK_ERRORS: tuple[tuple[type[Exception], type[CloudinaryError]], ...] = (
+    (cloudinary.exceptions.NotFound, CloudinaryNotFound),
+    (cloudinary.exceptions.AuthorizationRequired, CloudinaryAuthError),
+    (cloudinary.exceptions.NotAllowed, CloudinaryAuthError),
+    (cloudinary.exceptions.BadRequest, CloudinaryRejected),
+    (cloudinary.exceptions.AlreadyExists, CloudinaryRejected),
+)
 
 
 # urllib3's default policy would silently retry Admin GETs on 429/503 (sleeping on Retry-After)
@@ -70,11 +98,13 @@ _NO_URLLIB3_RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, oth
 
 
 class _ResponseHeaders:
-    """Wraps the SDK's urllib3 pool: no hidden retries, and the last headers kept per thread.
+    """Wraps the SDK's urllib3 pool so that, *during the hook's own calls only*, urllib3 makes no
+    hidden retries and the last response headers are kept per thread.
 
     The SDK raises on 420/429 without exposing ``Retry-After`` or the
-    ``X-FeatureRateLimit-*`` headers (§1.7). This is the one place the hook reaches into the
-    SDK: its module-level ``_http`` pools.
+    ``X-FeatureRateLimit-*`` headers. This is the one place the hook reaches into the SDK (its
+    module-level ``_http`` pools); outside a hook call (``active`` unset on the thread) every
+    request passes through untouched, so other users of the SDK in the process see no change.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -82,14 +112,17 @@ class _ResponseHeaders:
         self.local = threading.local()
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self.local, "active", False):
+            return self._inner.request(*args, **kwargs)
         self.local.headers = {}
         kwargs.setdefault("retries", _NO_URLLIB3_RETRIES)
         response = self._inner.request(*args, **kwargs)
         self.local.headers = {k.lower(): v for k, v in response.headers.items()}
         return response
 
-    def clear(self) -> None:
+    def clear(self, active: bool) -> None:
         self.local.headers = {}
+        self.local.active = active
 
     def last(self) -> dict[str, str]:
         return getattr(self.local, "headers", {}) or {}
@@ -125,20 +158,21 @@ def safe_url(url: str) -> str:
     return quote(url, safe=_URL_SAFE)
 
 
-def retry_hint(headers: dict[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` or, when the hourly quota is spent, the reset time."""
-    if headers.get("retry-after"):
-        try:
-            return max(0.0, float(headers["retry-after"]))
-        except ValueError:
-            pass
-    if headers.get("x-featureratelimit-remaining") == "0" and headers.get("x-featureratelimit-reset"):
-        try:
-            reset = parsedate_to_datetime(headers["x-featureratelimit-reset"])
-            return max(0.0, (reset - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-    return None
+@dataclass(frozen=True)
+class CloudinaryAccount:
+    """What :meth:`CloudinaryHook.get_conn` reads from the connection (secrets masked in logs)."""
+
+    conn_id: str
+    cloud_name: str
+    api: dict[str, Any] = field(repr=False)  # Admin and Upload API options (with the secret)
+    delivery: dict[str, Any] = field(repr=False)  # delivery URL options
+    auth_token_key: str | None = field(repr=False)
+    timeout: float
+    retry: RetryPolicy
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes", "on")
 
 
 class CloudinaryHook(BaseHook):
@@ -152,51 +186,110 @@ class CloudinaryHook(BaseHook):
     def __init__(self, cloudinary_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.cloudinary_conn_id = cloudinary_conn_id
-        conn = self.get_connection(cloudinary_conn_id)
+        self._retry_override = retry
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The Connections form's labels and hidden fields (declared once, in ``provider.py``)."""
+        from campaign_media.provider import CLOUDINARY, ui_field_behaviour
+
+        return ui_field_behaviour(CLOUDINARY)
+
+    def get_conn(self) -> CloudinaryAccount:
+        """The account's settings, read from the connection once (lazily)."""
+        return self._account
+
+    @cached_property
+    def _account(self) -> CloudinaryAccount:
+        conn = self.get_connection(self.cloudinary_conn_id)
         extras = conn.extra_dejson
         cloud_name = extras.get("cloud_name") or conn.host
         if not (cloud_name and conn.login and conn.password):
-            raise ValueError(f"Connection {cloudinary_conn_id!r} needs host (the cloud name), login (API key) "
-                             "and password (API secret)")
+            raise CloudinaryAuthError(f"Connection {self.cloudinary_conn_id!r} needs host (the cloud name), login "
+                                      "(API key) and password (API secret)")
         mask_secret(conn.password)
-        self.auth_token_key: str | None = extras.get("auth_token_key")
-        if self.auth_token_key:
-            mask_secret(self.auth_token_key)
-        self.cloud_name = cloud_name
-        self.timeout = float(extras.get("timeout", 60))
-        self.retry = retry or RetryPolicy.from_extras(extras)
-        self._auth = {"cloud_name": cloud_name, "api_key": conn.login, "api_secret": conn.password}
-        self._api = dict(self._auth, timeout=self.timeout)
+        token_key = extras.get("auth_token_key") or None
+        if token_key:
+            mask_secret(token_key)
+        timeout = float(extras.get("timeout") or 60)
+        auth = {"cloud_name": cloud_name, "api_key": conn.login, "api_secret": conn.password}
+        api = dict(auth, timeout=timeout)
         if extras.get("upload_prefix"):
-            self._api["upload_prefix"] = extras["upload_prefix"].rstrip("/")
-        delivery_host = extras.get("delivery_host")
-        self._delivery = dict(self._auth, secure=True)
-        if delivery_host:  # the emulator (or a CNAME): http, no subdomain sharding
-            self._delivery.update(cname=delivery_host, secure=bool(extras.get("secure", False)),
-                                  cdn_subdomain=False)
-        if str(extras.get("private_cdn", "")).lower() in ("1", "true", "yes"):
-            self._delivery["private_cdn"] = True  # a private CDN distribution: where token URLs work
-        self._recorders = _install_header_recorders()
+            api["upload_prefix"] = extras["upload_prefix"].rstrip("/")
+        delivery = dict(auth, secure=True)
+        if extras.get("delivery_host"):  # the emulator (or a CNAME): http, no subdomain sharding
+            delivery.update(cname=extras["delivery_host"], secure=_flag(extras.get("secure", False)),
+                            cdn_subdomain=False)
+        if _flag(extras.get("private_cdn", "")):
+            delivery["private_cdn"] = True  # a private CDN distribution: where token URLs work
+        return CloudinaryAccount(self.cloudinary_conn_id, cloud_name, api, delivery, token_key, timeout,
+                                 self._retry_override or RetryPolicy.from_extras(extras))
+
+    @property
+    def cloud_name(self) -> str:
+        return self._account.cloud_name
+
+    @property
+    def auth_token_key(self) -> str | None:
+        return self._account.auth_token_key
+
+    @property
+    def timeout(self) -> float:
+        return self._account.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._account.retry
+
+    @property
+    def _api(self) -> dict[str, Any]:
+        return self._account.api
+
+    @property
+    def _delivery(self) -> dict[str, Any]:
+        return self._account.delivery
+
+    @cached_property
+    def _recorders(self) -> tuple[_ResponseHeaders, _ResponseHeaders]:
+        return _install_header_recorders()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's *Test* button: one Admin API ``ping`` with the connection's credentials."""
+        try:
+            ok = self.ping()
+        except (CloudinaryError, RetryBudgetExceeded) as exc:
+            return False, str(exc)
+        return ok, f"Cloudinary cloud {self.cloud_name!r} answered the ping" if ok else "ping did not answer ok"
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, what: str, fn: Callable[[], T]) -> T:
-        """Call the SDK with the retry policy; translate its errors into clear ones."""
+        """Call the SDK with the retry policy; translate its errors into the hook's own."""
         def attempt() -> T:
             for recorder in self._recorders:
-                recorder.clear()  # only this call's headers may steer the wait
+                recorder.clear(active=True)  # only this call's headers may steer the wait
             try:
                 return fn()
             except TRANSIENT_SDK_ERRORS as exc:
                 headers = {**self._recorders[0].last(), **self._recorders[1].last()}
-                raise TransientError(redact(str(exc)), retry_hint(headers)) from exc
+                limited = isinstance(exc, cloudinary.exceptions.RateLimited)
+                raise TransientError(redact(str(exc)), retry_hint(headers), rate_limited=limited) from exc
             except cloudinary.exceptions.Error as exc:
                 if "Unexpected error" in str(exc) or "Socket error" in str(exc):  # dropped connection
                     raise TransientError(redact(str(exc))) from exc
                 if REMOTE_SOURCE_BUSY.search(str(exc)):  # the URL we asked it to fetch was busy
                     raise TransientError(redact(str(exc))) from exc
-                raise CloudinaryError(f"Cloudinary {what} failed: {redact(str(exc))}") from exc
+                kind = next((ours for theirs, ours in _SDK_ERRORS if isinstance(exc, theirs)), CloudinaryError)
+                raise kind(f"Cloudinary {what} failed: {redact(str(exc))}") from exc
+            finally:
+                for recorder in self._recorders:
+                    recorder.local.active = False
 
-        return self.retry.call(f"Cloudinary {what}", attempt)
+        try:
+            return self.retry.call(f"Cloudinary {what}", attempt)
+        except RetryBudgetExceeded as exc:
+            if exc.rate_limited:
+                raise CloudinaryRateLimited(str(exc)) from exc
+            raise
 
     @staticmethod
     def rate_limit(response: Any) -> dict[str, Any]:
@@ -297,10 +390,8 @@ class CloudinaryHook(BaseHook):
         try:
             return self._run(f"resource {public_id}", lambda: cloudinary.api.resource(
                 public_id, type=delivery_type, resource_type=resource_type, **self._api))
-        except CloudinaryError as exc:
-            if isinstance(exc.__cause__, cloudinary.exceptions.NotFound):
-                return None
-            raise
+        except CloudinaryNotFound:
+            return None
 
     def iter_resources(self, *, prefix: str | None = None, tag: str | None = None,
                        delivery_type: str = "upload", resource_type: str = "image",
@@ -386,26 +477,22 @@ class CloudinaryHook(BaseHook):
             try:
                 with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=True) as response:
                     status = response.status_code
+                    headers = {k.lower(): v for k, v in response.headers.items()}
                     if status in (420, 429) or status >= 500:
-                        raise TransientError(f"HTTP {status}", retry_hint(
-                            {k.lower(): v for k, v in response.headers.items()}))
+                        raise TransientError(f"HTTP {status}", retry_hint(headers), rate_limited=status < 500)
                     if status == 423:  # an add-on (background removal) still working on it
                         raise TransientError("HTTP 423: the derivative is still being processed",
-                                             retry_hint({k.lower(): v for k, v in response.headers.items()}) or 2.0)
+                                             retry_hint(headers) or 2.0)
                     if status >= 400:
                         shown = redact(url)  # never log a token or a signature
                         reason = response.headers.get("x-cld-error", "")
                         if status == 403 and ADDON_EFFECT in url:
                             reason += (" — the background removal add-on refused it: its monthly quota is most "
                                        "likely used up (Cloudinary Console → Add-ons), or it is not enabled")
-                        raise CloudinaryError(f"Cloudinary download {shown} failed: {status} {reason}".strip())
-                    size, digest = 0, hashlib.sha256()
-                    with open(dest, "wb") as out:
-                        for block in response.iter_bytes(chunk_size):
-                            out.write(block)
-                            digest.update(block)
-                            size += len(block)
-                    return Fetched(size, digest.hexdigest())
+                        kind = {404: CloudinaryNotFound, 401: CloudinaryAuthError, 403: CloudinaryAuthError}.get(
+                            status, CloudinaryRejected)
+                        raise kind(f"Cloudinary download {shown} failed: {status} {reason}".strip())
+                    return stream_to_file(response.iter_bytes(chunk_size), dest)
             except httpx.TransportError as exc:
                 raise TransientError(f"connection problem ({exc})") from exc
 

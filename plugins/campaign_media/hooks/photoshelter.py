@@ -1,26 +1,27 @@
 """PhotoShelterHook: all I/O to the PhotoShelter v3 API (``/psapi/v3/mem/...``), on httpx.
 
-Connection (``conn_type`` ``http``, from apache-airflow-providers-http)::
+Connection (type *PhotoShelter* in the UI's form, registered by this distribution's provider
+entry point; a ``http`` connection with the same fields works too)::
 
-    AIRFLOW_CONN_PHOTOSHELTER_DEFAULT='{"conn_type": "http", "host": "https://www.photoshelter.com",
+    AIRFLOW_CONN_PHOTOSHELTER_DEFAULT='{"conn_type": "photoshelter", "host": "https://www.photoshelter.com",
         "login": "<email>", "password": "<password>",
         "extra": {"api_key": "<API key>", "org_id": "<optional O0000... id>", "timeout": 30}}'
 
 Facts used (``docs/api-notes.md``, PhotoShelter): API key in ``X-PS-Api-Key``; token login with
 ``mode=token`` then ``X-PS-Auth-Token``; organisation login; the ``ok`` envelope and
 ``{"status":"error","error":{...}}`` errors; ``page``/``per_page``/``Paging.next``; ``extend``;
-streamed download; multipart upload.
+streamed download; multipart upload. The connection is read on first use, the HTTP client
+made then too; :meth:`close` logs out without ever hiding the error that ended the work.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,13 @@ import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from campaign_media.hooks.retry import RetryPolicy, TransientError
+from campaign_media.hooks.retry import (
+    RetryBudgetExceeded,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
+    stream_to_file,
+)
 
 API_PATH = "/psapi/v3"
 RETRYABLE_STATUS = frozenset({420, 429, 500, 502, 503, 504})
@@ -63,6 +70,14 @@ class PhotoShelterNotFound(PhotoShelterError):
     """The gallery, collection or image does not exist (or is not visible to this account)."""
 
 
+class PhotoShelterRejected(PhotoShelterError):
+    """PhotoShelter refused the request's input (400/422): retrying will not help."""
+
+
+class PhotoShelterRateLimited(PhotoShelterError, RetryBudgetExceeded):
+    """PhotoShelter kept answering 420/429 beyond the retry budget."""
+
+
 class EmptyOriginalError(PhotoShelterError):
     """The original downloaded as zero bytes: the master is broken in PhotoShelter."""
 
@@ -77,69 +92,98 @@ class Download:
     content_type: str
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Parse ``Retry-After`` (seconds or an HTTP date) into seconds from now."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 class PhotoShelterHook(BaseHook):
     """Talks to PhotoShelter: login, hierarchy, gallery listing, download, upload, metadata."""
 
     conn_name_attr = "photoshelter_conn_id"
     default_conn_name = "photoshelter_default"
-    conn_type = "http"
+    conn_type = "photoshelter"
     hook_name = "PhotoShelter"
 
     def __init__(self, photoshelter_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.photoshelter_conn_id = photoshelter_conn_id
-        conn = self.get_connection(photoshelter_conn_id)
+        self._retry_override = retry
+        self._timezone: str | None = None
+        self._token: str | None = None
+        self._client: httpx.Client | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The Connections form's labels and hidden fields (declared once, in ``provider.py``)."""
+        from campaign_media.provider import PHOTOSHELTER, ui_field_behaviour
+
+        return ui_field_behaviour(PHOTOSHELTER)
+
+    @cached_property
+    def _settings(self) -> dict[str, Any]:
+        """The connection, read once: base URL, credentials (masked in logs), options."""
+        conn = self.get_connection(self.photoshelter_conn_id)
         extras = conn.extra_dejson
         host = (conn.host or "").rstrip("/")
         if not host:
-            raise ValueError(f"Connection {photoshelter_conn_id!r} has no host: set it to "
-                             "https://www.photoshelter.com or the emulator's http://127.0.0.1:PORT")
+            raise PhotoShelterAuthError("read connection", None, "NoHost", f"connection {self.photoshelter_conn_id!r} "
+                                        "has no host: set it to https://www.photoshelter.com or the emulator's "
+                                        "http://127.0.0.1:PORT")
         if "://" not in host:
             host = f"{conn.schema or 'https'}://{host}"
         if conn.port:
             host = f"{host}:{conn.port}"
-        self.base_url = host + extras.get("api_path", API_PATH)
-        self.api_key = extras.get("api_key") or ""
-        self.email, self.password = conn.login or "", conn.password or ""
-        if not (self.api_key and self.email and self.password):
-            raise ValueError(f"Connection {photoshelter_conn_id!r} needs login (email), password and "
-                             "extra.api_key")
-        self.org_id: str | None = extras.get("org_id") or None
-        self.timeout = float(extras.get("timeout", 30))
-        self.write_paths = {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})}
-        # Off unless the account is known to have such routes: write-backs carry their link to
-        # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
-        self.metadata_writes = str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes")
-        self._timezone: str | None = None
-        self.retry = retry or RetryPolicy.from_extras(extras)
-        for secret in (self.password, self.api_key):
+        api_key, email, password = extras.get("api_key") or "", conn.login or "", conn.password or ""
+        if not (api_key and email and password):
+            raise PhotoShelterAuthError("read connection", None, "Incomplete", f"connection "
+                                        f"{self.photoshelter_conn_id!r} needs login (email), password and the API key")
+        for secret in (password, api_key):
             mask_secret(secret)
-        self._token: str | None = None
-        self._client = httpx.Client(base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
-                                    headers={"X-PS-Api-Key": self.api_key})
+        return {"base_url": host + extras.get("api_path", API_PATH), "api_key": api_key, "email": email,
+                "password": password, "org_id": extras.get("org_id") or None,
+                "timeout": float(extras.get("timeout") or 30),
+                "write_paths": {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})},
+                # Off unless the account is known to have such routes: write-backs carry their link to
+                # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
+                "metadata_writes": str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes"),
+                "retry": self._retry_override or RetryPolicy.from_extras(extras)}
+
+    def get_conn(self) -> httpx.Client:
+        """The HTTP client (API key header set), made on first use and again after :meth:`close`."""
+        if self._client is None:
+            settings = self._settings
+            self._client = httpx.Client(base_url=settings["base_url"], timeout=settings["timeout"],
+                                        follow_redirects=True, headers={"X-PS-Api-Key": settings["api_key"]})
+        return self._client
+
+    base_url = property(lambda self: self._settings["base_url"])
+    email = property(lambda self: self._settings["email"])
+    timeout = property(lambda self: self._settings["timeout"])
+    retry = property(lambda self: self._settings["retry"])
+    write_paths = property(lambda self: self._settings["write_paths"])
+    metadata_writes = property(lambda self: self._settings["metadata_writes"])
+
+    @property
+    def org_id(self) -> str | None:
+        return self._settings["org_id"]
+
+    @org_id.setter
+    def org_id(self, value: str | None) -> None:
+        self._settings["org_id"] = value
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's *Test* button: log in (token, then organisation) and read the session."""
+        try:
+            with self:
+                self.login()
+                tz = self.session_timezone()
+                return True, f"logged in to PhotoShelter as {self.email} (organisation {self.org_id or 'none'}, " \
+                             f"time zone {tz})"
+        except (PhotoShelterError, RetryBudgetExceeded) as exc:
+            return False, str(exc)
 
     # ------------------------------------------------------------------ session
     def login(self) -> None:
         """Token login, then organisation login (the configured org, or the user's first)."""
         self._token = None
-        data = self._call("POST", "mem/authenticate", data={"email": self.email, "password": self.password,
-                                                           "mode": "token"}, auth=False)
+        data = self._call("POST", "mem/authenticate", data={"email": self.email, "mode": "token",
+                                                           "password": self._settings["password"]}, auth=False)
         token = data.get("token")
         if not token:
             raise PhotoShelterAuthError("POST mem/authenticate", None, "NoToken",
@@ -163,8 +207,17 @@ class PhotoShelterHook(BaseHook):
                 self._token = None
 
     def close(self) -> None:
-        self.logout()
-        self._client.close()
+        """Log out and close the client. A failed logout (a dead service, an expired session) is
+        logged, never raised: it must not replace the error that ended the work, and an
+        abandoned token expires by itself."""
+        try:
+            self.logout()
+        except (PhotoShelterError, RetryBudgetExceeded) as exc:
+            self.log.warning("PhotoShelter logout failed (ignored; the session expires by itself): %s", exc)
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def __enter__(self) -> PhotoShelterHook:
         return self
@@ -190,10 +243,11 @@ class PhotoShelterHook(BaseHook):
         for value in (kwargs.get("files") or {}).values():
             value[1].seek(0)
         try:
-            with self._client.stream(method, path, headers=self._headers(auth), **kwargs) as response:
+            with self.get_conn().stream(method, path, headers=self._headers(auth), **kwargs) as response:
                 if response.status_code in RETRYABLE_STATUS:
                     raise TransientError(f"HTTP {response.status_code}",
-                                         retry_after_seconds(response.headers.get("retry-after")))
+                                         retry_after_seconds(response.headers.get("retry-after")),
+                                         rate_limited=response.status_code in (420, 429))
                 if sink is not None and response.status_code < 400:
                     sink(response)
                 else:
@@ -206,11 +260,11 @@ class PhotoShelterHook(BaseHook):
                   **kwargs: Any) -> httpx.Response:
         """Retry transient failures, log in again once on an expired session, raise on errors."""
         what = f"{method} {path}"
-        response = self.retry.call(what, lambda: self._send(method, path, auth=auth, **kwargs))
+        response = self._retrying(what, lambda: self._send(method, path, auth=auth, **kwargs))
         if auth and relogin and response.status_code == 401 and self._session_expired(response):
             self.log.info("PhotoShelter session expired; logging in again")
             self.login()
-            response = self.retry.call(what, lambda: self._send(method, path, auth=auth, **kwargs))
+            response = self._retrying(what, lambda: self._send(method, path, auth=auth, **kwargs))
         if response.status_code >= 400:
             try:
                 error = self._json(what, response).get("error") or {}
@@ -218,6 +272,14 @@ class PhotoShelterHook(BaseHook):
                 error = {"code": f"HTTP{response.status_code}", "message": response.text[:200] or "no body"}
             self._raise(what, response.status_code, error)
         return response
+
+    def _retrying(self, what: str, fn: Callable[[], httpx.Response]) -> httpx.Response:
+        try:
+            return self.retry.call(what, fn)
+        except RetryBudgetExceeded as exc:
+            if exc.rate_limited:
+                raise PhotoShelterRateLimited(what, None, "RateLimited", str(exc)) from exc
+            raise
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON call; returns the envelope's ``data``."""
@@ -249,6 +311,8 @@ class PhotoShelterHook(BaseHook):
             raise PhotoShelterNotFound(what, status, code, message)
         if status in (401, 403):
             raise PhotoShelterAuthError(what, status, code, message)
+        if status in (400, 422):
+            raise PhotoShelterRejected(what, status, code, message)
         raise PhotoShelterError(what, status, code, message)
 
     def session_timezone(self) -> str:
@@ -332,6 +396,12 @@ class PhotoShelterHook(BaseHook):
         return self._call("GET", f"mem/gallery/{gallery_id}/images", params={
             "page": page, "per_page": per_page, "extend": json.dumps(MASTER_EXTEND if extend is None else extend)})
 
+    def gallery_file_names(self, gallery_id: str) -> dict[str, str]:
+        """``file name -> image_id`` of everything a gallery holds (one listing call per page):
+        how write-backs and archive items stay exactly-once (the file name is their key)."""
+        extend = {"Image": {"fields": "image_id,file_name", "params": {}}}
+        return {r["Image"]["file_name"]: r["image_id"] for r in self.iter_gallery_images(gallery_id, extend=extend)}
+
     def get_image(self, image_id: str, extend: dict[str, Any] | None = None) -> dict[str, Any]:
         params = {"extend": json.dumps(extend)} if extend else {}
         return self._call("GET", f"mem/image/{image_id}", params=params)["Image"]
@@ -358,13 +428,8 @@ class PhotoShelterHook(BaseHook):
         stats: dict[str, Any] = {}
 
         def sink(response: httpx.Response) -> None:
-            digest, size = hashlib.sha256(), 0
-            with open(part, "wb") as out:  # truncated on every attempt
-                for block in response.iter_bytes(chunk_size):
-                    out.write(block)
-                    digest.update(block)
-                    size += len(block)
-            stats.update(size=size, sha256=digest.hexdigest(), content_type=response.headers.get("content-type", ""))
+            got = stream_to_file(response.iter_bytes(chunk_size), part)  # truncated on every attempt
+            stats.update(size=got.size, sha256=got.sha256, content_type=response.headers.get("content-type", ""))
 
         try:
             self._exchange("GET", f"mem/image/{image_id}/download", sink=sink)

@@ -1,21 +1,32 @@
-"""One retry policy for both APIs: exponential backoff with full jitter and a bounded budget.
+"""What both hooks share about HTTP: one retry policy (on tenacity), one ``Retry-After`` /
+rate-limit parser and one stream-to-file-with-hash helper.
 
 A call is retried when the hook classifies its failure as transient (5xx, 420/429, a dropped
 connection). The wait is the server's ``Retry-After`` (or rate-limit reset) when it gave one,
 otherwise ``base * 2**attempt`` with full jitter, capped at ``max_delay``. Two bounds keep a
 task from hanging: ``max_attempts`` and ``budget_seconds`` of total waiting; when either would
 be passed (e.g. an hourly quota whose reset is 40 minutes away) the last error is raised at
-once, wrapped in :class:`RetryBudgetExceeded`, naming the call and the wait asked for.
+once, wrapped in :class:`RetryBudgetExceeded`, naming the call and the wait asked for — the
+task then fails and Airflow's own retries (minutes apart) take over.
+
+Tenacity runs the loop; the wait is decided before the stop (tenacity's order), because a server's
+``Retry-After`` beyond the budget must end the retries without sleeping.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+import tenacity
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -24,13 +35,62 @@ log = logging.getLogger(__name__)
 class TransientError(Exception):
     """A failure worth retrying; ``retry_after`` is the server's hint in seconds, if any."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class RetryBudgetExceeded(RuntimeError):
     """Every allowed attempt failed with a transient error."""
+
+    def __init__(self, message: str, rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.rate_limited = rate_limited
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse ``Retry-After`` (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def retry_hint(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` or, when an hourly quota is spent
+    (``X-FeatureRateLimit-Remaining: 0``), its reset time. Header names in lower case."""
+    wait = retry_after_seconds(headers.get("retry-after"))
+    if wait is not None:
+        return wait
+    if headers.get("x-featureratelimit-remaining") == "0":
+        return retry_after_seconds(headers.get("x-featureratelimit-reset"))
+    return None
+
+
+class Fetched(NamedTuple):
+    """What a download wrote: its size and SHA-256 (to verify a copy against what was served)."""
+
+    size: int
+    sha256: str
+
+
+def stream_to_file(blocks: Iterable[bytes], dest: str | Path) -> Fetched:
+    """Write a body to ``dest`` block by block (truncating it first), hashing as it goes: memory
+    stays at one block whatever the size."""
+    size, digest = 0, hashlib.sha256()
+    with open(dest, "wb") as out:
+        for block in blocks:
+            out.write(block)
+            digest.update(block)
+            size += len(block)
+    return Fetched(size, digest.hexdigest())
 
 
 @dataclass
@@ -49,7 +109,7 @@ class RetryPolicy:
         """Read ``max_retries``, ``retry_base_delay``, ``retry_max_delay`` and
         ``retry_budget_seconds`` from a connection's extras (all optional)."""
         policy = cls()
-        if "max_retries" in extras:
+        if extras.get("max_retries") not in (None, ""):
             policy.max_attempts = int(extras["max_retries"]) + 1
         policy.base_delay = float(extras.get("retry_base_delay", policy.base_delay))
         policy.max_delay = float(extras.get("retry_max_delay", policy.max_delay))
@@ -64,22 +124,34 @@ class RetryPolicy:
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` until it succeeds, raises a non-transient error, or the budget is spent."""
-        waited = 0.0
-        for attempt in range(self.max_attempts):
-            try:
-                return fn()
-            except TransientError as exc:
-                pause = self.delay(attempt, exc.retry_after)
-                last_attempt = attempt + 1 >= self.max_attempts
-                if last_attempt or waited + pause > self.budget_seconds:
-                    hint = f" (the service asked to wait {pause:.0f}s)" if exc.retry_after else ""
-                    raise RetryBudgetExceeded(
-                        f"{what} failed after {attempt + 1} attempt(s) and {waited:.1f}s of backoff: {exc}{hint}. "
-                        "The service kept answering with a transient error; retry the task later "
-                        "or raise max_retries / retry_budget_seconds in the connection's extras."
-                    ) from exc
-                log.warning("%s: %s; retrying in %.2fs (attempt %d of %d)", what, exc, pause,
-                            attempt + 2, self.max_attempts)
-                self.sleep(pause)
-                waited += pause
-        raise AssertionError("unreachable")  # pragma: no cover
+        pause = {"next": 0.0}
+
+        def wait(state: tenacity.RetryCallState) -> float:  # tenacity asks for the wait before ``stop``
+            exc = state.outcome.exception() if state.outcome else None
+            pause["next"] = self.delay(state.attempt_number - 1, getattr(exc, "retry_after", None))
+            return pause["next"]
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            return state.attempt_number >= self.max_attempts or state.idle_for + pause["next"] > self.budget_seconds
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s: %s; retrying in %.2fs (attempt %d of %d)", what, exc, pause["next"],
+                        state.attempt_number + 1, self.max_attempts)
+
+        retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self.sleep,
+                                     retry=tenacity.retry_if_exception_type(TransientError),
+                                     before_sleep=before_sleep)
+        try:
+            return retrying(fn)
+        except tenacity.RetryError as err:
+            state = err.last_attempt
+            exc = state.exception()
+            hint = f" (the service asked to wait {pause['next']:.0f}s)" if getattr(exc, "retry_after", None) else ""
+            waited = retrying.statistics.get("idle_for", 0)
+            raise RetryBudgetExceeded(
+                f"{what} failed after {state.attempt_number} attempt(s) and {waited:.1f}s of backoff: {exc}{hint}. "
+                "The service kept answering with a transient error; retry the task later "
+                "or raise max_retries / retry_budget_seconds in the connection's extras.",
+                rate_limited=bool(getattr(exc, "rate_limited", False)),
+            ) from exc

@@ -1,192 +1,104 @@
-"""Ingest: approved PhotoShelter masters → Cloudinary, incrementally and idempotently.
-
-``plan`` lists each campaign's masters once (one PhotoShelter call per page) and what is
-already in Cloudinary (one Admin API call per 500 assets), keeps the approved masters that
-changed inside the run's data interval and whose PhotoShelter version Cloudinary does not have
-yet, and writes them to batch manifests. ``push`` handles one batch: each original is streamed
-from PhotoShelter's documented download route through the worker (to disk, never whole in
-memory) and uploaded to Cloudinary as an ``authenticated`` asset (delivered only by signed URLs,
-on every plan), then checked against PhotoShelter's own width, height and size. A master whose
-file did not change (same SHA-256) only gets its context updated: a rights or caption edit
-makes no new upload and no new renditions. ``report`` merges the batch results.
-"""
+"""Ingest operators: approved PhotoShelter masters → Cloudinary, planned, pushed in mapped
+batches, reported."""
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from campaign_media import storage
-from campaign_media.config.models import Campaign
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
-from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.masters import (
-    LICENCE_UNREADABLE,
-    MASTER_DELIVERY,
-    Master,
-    changed_in,
-    check_listing_shape,
-    classify,
-    file_version,
-    master_public_id,
-)
+from airflow.sdk import Context
 
-log = logging.getLogger(__name__)
-BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task
-EXAMPLES = 5  # skipped masters named in the log; the full list is in the run's plan.json
+from campaign_media import selection
+from campaign_media.batches import IngestBatch, IngestResult
+from campaign_media.operators.base import CampaignMediaOperator, as_bool
 
 
-class MasterMismatch(RuntimeError):
-    """What Cloudinary stored (or PhotoShelter served) differs from PhotoShelter's own figures."""
+class PlanIngestOperator(CampaignMediaOperator):
+    """List the campaigns' approved masters that changed in the run's data interval and are not
+    in Cloudinary at that version; write them to batch manifests in storage.
+
+    Returns the batch descriptors (small: paths and counts), ready for
+    ``IngestMastersOperator.partial(...).expand(batch=plan.output)``. A run without a data
+    interval (triggered by hand) examines every master.
+
+    :param campaign: a campaign ID, or ``"all"`` (templated)
+    :param force: ignore the interval and the versions Cloudinary has (a full re-sync; templated)
+    :param gallery_ids: read these PhotoShelter galleries instead of the campaign's ``source``
+        (templated), e.g. a gallery a person picks when triggering
+    :param batch_size: masters per batch (one mapped task each)
+    """
+
+    template_fields: Sequence[str] = ("campaign", "force", "gallery_ids")
+
+    def __init__(self, *, campaign: str = "all", force: bool | str = False, gallery_ids: list[str] | None = None,
+                 batch_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.campaign = campaign
+        self.force = force
+        self.gallery_ids = gallery_ids
+        self.batch_size = batch_size
+
+    def execute(self, context: Context) -> list[IngestBatch]:
+        from campaign_media.steps import ingest
+
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        campaigns = selection.for_ingest(self.config()[1], self.campaign, start or datetime.now(UTC))
+        if self.gallery_ids:
+            source = {"gallery_ids": [str(g) for g in self.gallery_ids]}
+            campaigns = [c.model_copy(update={"source": c.source.model_copy(update=source)}) for c in campaigns]
+        options = {"batch_size": self.batch_size} if self.batch_size else {}
+        with self.photoshelter() as ps:
+            return ingest.plan(ps, self.cloudinary_hook, campaigns, context["run_id"], start, end,
+                               force=as_bool(self.force), **options)
 
 
-def campaign_galleries(ps: PhotoShelterHook, campaign: Campaign) -> tuple[list[str], str | None]:
-    """The campaign's source gallery IDs, and the collection that holds them (if any)."""
-    src = campaign.source
-    if src.gallery_ids:
-        return list(src.gallery_ids), None
-    if src.collection_id:
-        return [g["gallery_id"] for _, g in ps.walk_galleries(src.collection_id)], src.collection_id
-    for collection in ps.get_children("root")["collections"]:
-        if collection["name"] == src.collection_name:
-            cid = collection["collection_id"]
-            return [g["gallery_id"] for _, g in ps.walk_galleries(cid)], cid
-    raise ValueError(f"campaign {campaign.id}: no top-level PhotoShelter collection named "
-                     f"{src.collection_name!r}; fix source.collection_name in include/campaigns/{campaign.id}.yaml")
+class IngestMastersOperator(CampaignMediaOperator):
+    """Push one batch of masters: each original streamed from PhotoShelter into Cloudinary
+    (authenticated delivery), checked against PhotoShelter's figures; a master whose bytes did
+    not change only gets its context refreshed. One master's failure never stops the others.
+
+    Map it over a plan: ``.partial(task_id=..., map_index_template=BATCH_LABEL).expand(batch=...)``.
+
+    :param batch: an :class:`~campaign_media.batches.IngestBatch` (templated)
+    """
+
+    template_fields: Sequence[str] = ("batch",)
+
+    def __init__(self, *, batch: IngestBatch | dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+
+    def execute(self, context: Context) -> IngestResult:
+        from campaign_media.steps import ingest
+
+        batch: IngestBatch = self.batch  # type: ignore[assignment]
+        context["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
+        campaign, _ = self.campaign_and_markets(batch["campaign"])
+        with self.photoshelter() as ps:
+            return ingest.push(ps, self.cloudinary_hook, campaign, batch)
 
 
-def published_versions(cld: CloudinaryHook, campaign: str) -> dict[str, dict[str, str]]:
-    """``image_id -> {"version", "file"}`` of every master already in Cloudinary for the campaign."""
-    prefix = master_public_id(campaign, "")
-    versions = {}
-    for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY):
-        context = (res.get("context") or {}).get("custom") or {}
-        versions[res["public_id"][len(prefix):]] = {"version": context.get("ps_version", ""),
-                                                     "file": context.get("ps_file", "")}
-    return versions
+class IngestReportOperator(CampaignMediaOperator):
+    """Merge the plan and the batch results into one report per campaign (``report.json``);
+    returns the totals per campaign.
 
+    :param results: the pushes' results (``push.output``)
+    :param campaign: a campaign ID, or ``"all"`` (templated)
+    """
 
-def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], run_key: str,
-         start: datetime | None, end: datetime | None, *, force: bool = False,
-         batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
-    """Write batch manifests of masters to push; return their (small) descriptors."""
-    batches: list[dict[str, Any]] = []
-    tz = ps.session_timezone()
-    for campaign in campaigns:
-        galleries, _ = campaign_galleries(ps, campaign)
-        published = published_versions(cld, campaign.id)
-        todo: list[dict[str, Any]] = []
-        skipped: dict[str, str] = {}
-        counts = {"listed": 0, "approved": 0, "readable_licences": 0, "outside_interval": 0, "unchanged": 0}
-        for gallery_id in galleries:
-            for record in ps.iter_gallery_images(gallery_id):
-                counts["listed"] += 1
-                master, reason = classify(record, campaign.approval, tz)
-                if master is None:
-                    skipped[record.get("image_id") or (record.get("Image") or {}).get("image_id", "?")] = reason
-                    continue
-                counts["approved"] += 1
-                counts["readable_licences"] += master.licence_expiry not in ("", LICENCE_UNREADABLE)
-                known = published.get(master.image_id, {})
-                if not force and not changed_in(master, start, end):
-                    counts["outside_interval"] += 1
-                elif not force and known.get("version") == master.version:
-                    counts["unchanged"] += 1
-                else:
-                    todo.append({"master": master.to_dict(), "published_file": known.get("file", "")})
-        check_listing_shape(campaign.id, counts["listed"], counts["approved"], counts["readable_licences"])
-        base = storage.path(campaign.id, "ingest", run_key)
-        plan_path = storage.write_json(base / "plan.json", {
-            "counts": counts, "skipped": skipped, "to_push": len(todo), "timezone": tz,
-            "interval": [str(start), str(end)], "force": force})
-        examples = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:EXAMPLES])
-        log.info("campaign %s: %s; %d to push; %d skipped%s (all in %s)", campaign.id, counts, len(todo),
-                 len(skipped), f", e.g. {examples}" if skipped else "", plan_path)
-        for index in range(0, len(todo), batch_size):
-            chunk = todo[index:index + batch_size]
-            path = storage.write_json(base / f"batch-{index // batch_size:04d}.json", chunk)
-            batches.append({"campaign": campaign.id, "path": path, "count": len(chunk),
-                            "result": str(base / f"result-{index // batch_size:04d}.json"),
-                            "label": f"{campaign.id} batch {index // batch_size + 1} ({len(chunk)} masters)"})
-    return batches
+    opens_photoshelter_session = False
+    template_fields: Sequence[str] = ("campaign",)
 
+    def __init__(self, *, results: Any, campaign: str = "all", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = results
+        self.campaign = campaign
 
-def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: dict[str, Any]) -> dict[str, Any]:
-    """Push one batch; a master that fails is recorded with its reason, never fatal to others."""
-    uploaded, updated, failed = [], [], {}
-    with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
-        for item in storage.read_json(batch["path"], []):
-            master = Master.from_dict(item["master"])
-            try:
-                outcome = push_master(ps, cld, campaign, master, item["published_file"], Path(tmp))
-            except (CloudinaryError, PhotoShelterError, MasterMismatch) as exc:
-                failed[master.image_id] = str(exc).split("failed: ", 1)[-1]
-                continue
-            (uploaded if outcome.pop("uploaded") else updated).append(outcome)
-    result_path = storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
-                                                       "failed": failed})
-    if failed:
-        examples = "; ".join(f"{k}: {v}" for k, v in list(failed.items())[:EXAMPLES])
-        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"], len(failed),
-                    examples, result_path)
-    return {"campaign": campaign.id, "path": result_path, "uploaded": len(uploaded),
-            "context_updated": len(updated), "failed": len(failed)}
+    def execute(self, context: Context) -> dict[str, Any]:
+        from campaign_media.steps import ingest
 
-
-def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, master: Master,
-                published_file: str, tmp: Path) -> dict[str, Any]:
-    """Stream one original through the worker into Cloudinary, or only refresh its context when
-    its bytes did not change; returns what was done."""
-    public_id = master.public_id(campaign.id)
-    local = tmp / master.image_id  # not the file name: PhotoShelter names may be path-hostile
-    got = ps.download_original(master.image_id, local)
-    try:
-        if master.file_size and got.size != master.file_size:
-            raise MasterMismatch(f"PhotoShelter served {got.size} bytes for {master.image_id} "
-                                 f"({master.file_name}) but its listing says {master.file_size}; fix or re-upload "
-                                 "the original in PhotoShelter")
-        version = file_version(got.sha256)
-        context = master.context(campaign.id, version)
-        if version == published_file:  # same file: a metadata edit only
-            cld.explicit(public_id, delivery_type=MASTER_DELIVERY, context=context)
-            return {"image_id": master.image_id, "public_id": public_id, "file": version, "uploaded": False}
-        tags = [f"campaign:{campaign.id}", *(f"market:{m}" for m in campaign.markets), f"owner:{master.owner}"]
-        result = cld.upload(local, public_id, overwrite=True, tags=tags, context=context,
-                            delivery_type=MASTER_DELIVERY)
-    finally:
-        local.unlink(missing_ok=True)
-    stored = (result.get("width"), result.get("height"), result.get("bytes"))
-    if stored != (master.width, master.height, got.size):
-        cld.destroy(public_id, delivery_type=MASTER_DELIVERY)  # never leave a wrong master to render from
-        raise MasterMismatch(
-            f"Cloudinary stored {master.image_id} ({master.file_name}) as {stored[0]}x{stored[1]}, {stored[2]} bytes; "
-            f"PhotoShelter says {master.width}x{master.height}, {got.size} bytes. The stored copy was removed; "
-            "check the original in PhotoShelter and the Cloudinary upload settings (incoming transformations)")
-    return {"image_id": master.image_id, "public_id": result["public_id"], "version": master.version,
-            "file": version, "width": stored[0], "height": stored[1], "bytes": stored[2], "uploaded": True}
-
-
-def report(campaign_ids: list[str], run_key: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge the plan and the batch results into one report per campaign; return totals."""
-    totals: dict[str, Any] = {}
-    for cid in campaign_ids:
-        base = storage.path(cid, "ingest", run_key)
-        planned = storage.read_json(base / "plan.json", {})
-        uploaded, updated, failed = [], [], {}
-        for result in results:
-            if result["campaign"] == cid:
-                data = storage.read_json(result["path"], {})
-                uploaded += data.get("uploaded", [])
-                updated += data.get("context_updated", [])
-                failed.update(data.get("failed", {}))
-        summary = {**planned.get("counts", {}), "uploaded": len(uploaded), "context_updated": len(updated),
-                   "failed": len(failed), "skipped": len(planned.get("skipped", {}))}
-        storage.write_json(base / "report.json", {"summary": summary, "uploaded": uploaded,
-                                                  "context_updated": updated, "failed": failed,
-                                                  "skipped": planned.get("skipped", {})})
-        totals[cid] = summary
-    return totals
+        ids = [cid for cid in sorted(self.config()[1]) if selection.picked(cid, self.campaign)]
+        totals = ingest.report(ids, context["run_id"], list(self.results or []))
+        self.log.info("ingest totals: %s", totals)
+        return totals

@@ -17,8 +17,6 @@ consumes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -27,40 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
+from campaign_media.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
+from campaign_media.delivery import master_url, write_manifest
 from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
-from campaign_media.renditions import delivery_entry, eager_spec, headline_for, link_fields, writeback_file_name
+from campaign_media.renditions import link_fields, market_specs, writeback_file_name
 from campaign_media.windows import Rights, decide
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
-LAYOUT = "market-copies-v3"  # part of the spec hash: state written by an older layout is redone
-
-
-def state_path(campaign: str, market: str):
-    return storage.path(campaign, "markets", market, "state.json")
-
-
-def writeback_record_path(campaign: str, market: str, file_name: str):
-    """The sidecar record of one write-back: the link between rendition and master, in storage."""
-    return storage.path(campaign, "markets", market, "writebacks", f"{file_name}.json")
-
-
-def access_path(campaign: str, market: str):
-    """Where the usage-window DAG records each master's access decision and signed URLs."""
-    return storage.path(campaign, "markets", market, "access.json")
-
-
-def specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any]], str]:
-    """The market's eager specs for this campaign and a hash that changes when they do."""
-    headline = headline_for(campaign, market)
-    eager = [eager_spec(r, market, headline) for r in market.renditions]
-    text = json.dumps([LAYOUT, eager], sort_keys=True, ensure_ascii=False)
-    return eager, hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def published_collection_name(campaign: Campaign) -> str:
@@ -74,13 +51,15 @@ def renditions_gallery_name(campaign: Campaign, market: Market) -> str:
 
 
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], market: Market, run_key: str,
-         *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
-    batches: list[dict[str, Any]] = []
+         *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[MarketBatch]:
+    """Write batch manifests of the masters whose market copy is missing or stale; return their
+    descriptors. Makes the write-back gallery (once) when there is work."""
+    batches: list[MarketBatch] = []
     caps = for_campaigns(cld, campaigns)
     for campaign in campaigns:
         require_token_access(campaign, caps, bool(cld.auth_token_key))  # before any work, with the fix
-        _, spec_hash = specs(campaign, market)
-        state = storage.read_json(state_path(campaign.id, market.code), {})
+        _, spec_hash = market_specs(campaign, market)
+        state = storage.read_json(storage.market_state(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
         todo = []
         listed = 0
@@ -102,31 +81,23 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
             gallery_id = ps.ensure_gallery(renditions_gallery_name(campaign, market), published)["gallery_id"]
         log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
                  listed, len(todo))
-        base = storage.path(campaign.id, "markets", market.code, "runs", run_key)
-        for index in range(0, len(todo), batch_size):
-            chunk = todo[index:index + batch_size]
-            path = storage.write_json(base / f"batch-{index // batch_size:04d}.json", chunk)
-            batches.append({"campaign": campaign.id, "market": market.code, "path": path, "spec": spec_hash,
-                            "result": str(base / f"result-{index // batch_size:04d}.json"),
+        base = storage.market_run(campaign.id, market.code, run_key)
+        for index, chunk in enumerate(chunks(todo, batch_size)):
+            batches.append({"campaign": campaign.id, "market": market.code, "spec": spec_hash,
+                            "path": storage.write_json(storage.batch_file(base, index), chunk),
+                            "result": str(storage.result_file(base, index)),
                             "gallery_id": gallery_id, "dry_run": dry_run, "count": len(chunk),
-                            "label": f"{campaign.id} · {market.code} · batch {index // batch_size + 1} "
-                                     f"({len(chunk)} masters)"})
+                            "label": batch_label(campaign.id, index, len(chunk), market.code)})
     return batches
 
 
-def existing_writebacks(ps: PhotoShelterHook, gallery_id: str) -> dict[str, str]:
-    """``file name -> image_id`` of what the renditions gallery already holds (one listing)."""
-    extend = {"Image": {"fields": "image_id,file_name", "params": {}}}
-    return {r["Image"]["file_name"]: r["image_id"] for r in ps.iter_gallery_images(gallery_id, extend=extend)}
-
-
 def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
-           batch: dict[str, Any]) -> dict[str, Any]:
+           batch: MarketBatch) -> MarketResult:
     """Each master's market copy with all its renditions in one call, then the write-back of
     each new rendition."""
-    eager, spec_hash = specs(campaign, market)
-    written = {} if batch["dry_run"] else existing_writebacks(ps, batch["gallery_id"])
-    done: dict[str, Any] = {}
+    eager, spec_hash = market_specs(campaign, market)
+    written = {} if batch["dry_run"] else ps.gallery_file_names(batch["gallery_id"])
+    done: dict[str, MasterState] = {}
     failed: dict[str, str] = {}
     for item in storage.read_json(batch["path"], []):
         try:
@@ -144,7 +115,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
 
 
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
-                  item: dict[str, Any], eager: list[dict[str, Any]], batch: dict[str, Any],
+                  item: dict[str, Any], eager: list[dict[str, Any]], batch: MarketBatch,
                   written: dict[str, str]) -> dict[str, Any]:
     copy_id = market_public_id(campaign.id, market.code, item["image_id"])
     renditions: dict[str, Any] = {}
@@ -178,13 +149,6 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
     return renditions
 
 
-def master_url(cld: CloudinaryHook, public_id: str, *, format: str,
-               transformation: list[dict[str, Any]] | None = None) -> str:
-    """A signed URL of the authenticated master (optionally transformed): how the pipeline reads
-    what a copy serves while the copy may still be closed. Never logged (it opens the master)."""
-    return cld.delivery_url(public_id, delivery_type=MASTER_DELIVERY, format=format, transformation=transformation)
-
-
 def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
                rendition: str, entry: dict[str, Any], gallery_id: str, spec: dict[str, Any]) -> str:
     """Store one published rendition in PhotoShelter, its link to the master embedded in the
@@ -207,14 +171,14 @@ def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: 
             "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
             "Cloudinary URL": entry["url"], "PhotoShelter Image ID": entry["ps_image_id"],
             "File Name": entry["file_name"]}
-    storage.write_json(writeback_record_path(campaign.id, market.code, entry["file_name"]), link)
+    storage.write_json(storage.writeback_record(campaign.id, market.code, entry["file_name"]), link)
     if ps.metadata_writes:
         ps.update_metadata(entry["ps_image_id"], custom={**link, "Approval Status": "Published rendition"})
 
 
-def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[dict[str, Any]]) -> dict[str, Any]:
+def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[MarketResult]) -> dict[str, Any]:
     """Fold batch results into the market state; write the delivery manifest; return counts."""
-    state = storage.read_json(state_path(campaign.id, market.code), {})
+    state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     dry_run = any(r["dry_run"] for r in results)
     failed: dict[str, str] = {}
     for result in results:
@@ -225,30 +189,10 @@ def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: li
                 state.update(data.get("done", {}))
     if dry_run:
         return {"campaign": campaign.id, "market": market.code, "dry_run": True, "failed": len(failed)}
-    storage.write_json(state_path(campaign.id, market.code), state)
+    storage.write_json(storage.market_state(campaign.id, market.code), state)
     path = write_manifest(cld, campaign, market)
     renditions = sum(len(e["renditions"]) for e in state.values())
     log.info("delivery manifest for %s/%s: %s (%d masters, %d renditions)", campaign.id, market.code, path,
              len(state), renditions)
     return {"campaign": campaign.id, "market": market.code, "manifest": path, "masters": len(state),
             "renditions": renditions, "failed": len(failed)}
-
-
-def write_manifest(cld: CloudinaryHook, campaign: Campaign, market: Market) -> str:
-    """The delivery manifest of a market, from its state and the latest access decisions: per
-    master the stored renditions, channel and ``srcset`` URLs, its window and status, and the
-    expiring signed URLs of masters delivered only that way. One writer for both DAGs."""
-    state = storage.read_json(state_path(campaign.id, market.code), {})
-    access = storage.read_json(access_path(campaign.id, market.code), {})
-
-    def url_for(public_id: str, spec: dict[str, Any]) -> str:
-        return cld.delivery_url(public_id, transformation=spec)
-
-    masters = {}
-    for image_id, entry in sorted(state.items()):
-        masters[image_id] = delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
-        if image_id in access:
-            masters[image_id]["access"] = access[image_id]
-    manifest = {"campaign": campaign.id, "market": market.code, "locales": market.locales,
-                "timezone": market.timezone, "masters": masters}
-    return storage.write_json(storage.path(campaign.id, "delivery", f"{market.code}.json"), manifest)

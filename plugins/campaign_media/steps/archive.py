@@ -24,14 +24,13 @@ from typing import Any
 
 from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
+from campaign_media.delivery import master_url
 from campaign_media.embedded import embed, pixel_digest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.masters import MASTER_DELIVERY, master_public_id
-from campaign_media.operators import metrics
-from campaign_media.operators.variants import existing_writebacks, master_url, specs, state_path
-from campaign_media.renditions import link_fields
+from campaign_media.renditions import link_fields, market_specs
 from campaign_media.windows import iso
 
 log = logging.getLogger(__name__)
@@ -41,30 +40,18 @@ class ArchiveIncomplete(RuntimeError):
     """Some renditions could not be archived and verified; nothing was cleaned up."""
 
 
-def done_path(campaign: str):
-    return storage.path(campaign, "archive", "done.json")
-
-
-def unarchived(chosen: str = "all") -> list[str]:
-    """The campaigns (``chosen`` or all) not archived yet: the ones still in Cloudinary to govern
-    and report on."""
-    from campaign_media.config.loader import current_config
-
-    return [cid for cid in sorted(current_config()[1]) if chosen in ("all", cid)
-            and storage.read_json(done_path(cid)) is None]
-
-
-def progress_path(campaign: str):
-    return storage.path(campaign, "archive", "verified.json")
+def archived(campaign: str) -> dict[str, Any] | None:
+    """The record of a finished archive (``archive/done.json``), or None."""
+    return storage.read_json(storage.archive_file(campaign, "done.json"))
 
 
 def items(campaign: Campaign, markets: list[Market]) -> list[dict[str, Any]]:
     """Every stored rendition of every market copy, from the market states."""
     out = []
     for market in markets:
-        eager, _ = specs(campaign, market)
+        eager, _ = market_specs(campaign, market)
         spec_by_name = {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)}
-        for image_id, entry in sorted(storage.read_json(state_path(campaign.id, market.code), {}).items()):
+        for image_id, entry in sorted(storage.read_json(storage.market_state(campaign.id, market.code), {}).items()):
             for name, rendition in sorted(entry.get("renditions", {}).items()):
                 out.append({"key": f"{market.code}/{image_id}/{name}", "market": market.code, "image_id": image_id,
                             "rendition": name, "public_id": entry["public_id"], "master": entry.get("master", ""),
@@ -109,17 +96,18 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
 
 
 def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
-                     now: datetime) -> dict[str, Any]:
-    done = storage.read_json(done_path(campaign.id))
+                     now: datetime, report: dict[str, Any]) -> dict[str, Any]:
+    """Store, verify and then clean up; ``report`` is the final delivery report (its ``html``
+    path and ``requests`` per ``(market, image_id)``), made before anything is deleted."""
+    done = archived(campaign.id)
     if done is not None:
         log.info("campaign %s was archived at %s: nothing to do", campaign.id, done["archived_at"])
         return {**done["summary"], "status": "already archived"}
     todo = items(campaign, markets)
-    verified: dict[str, Any] = storage.read_json(progress_path(campaign.id), {})
-    # The final delivery report, kept with the archive (made before anything is deleted).
-    report = metrics.report_campaign(ps, cld, campaign, markets, now, "archive", "report")
+    progress = storage.archive_file(campaign.id, "verified.json")
+    verified: dict[str, Any] = storage.read_json(progress, {})
     gallery_id = ps.ensure_gallery(campaign.archive_gallery)["gallery_id"]
-    existing = existing_writebacks(ps, gallery_id)
+    existing = ps.gallery_file_names(gallery_id)
     missing: dict[str, str] = {}
     for item in todo:
         if item["key"] in verified:
@@ -127,20 +115,21 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
         try:
             verified[item["key"]] = archive_one(ps, cld, campaign, item, gallery_id, existing,
                                                 report["requests"].get((item["market"], item["image_id"])))
-            storage.write_json(progress_path(campaign.id), verified)  # progress survives a crash
+            storage.write_json(progress, verified)  # progress survives a crash
         except (CloudinaryError, PhotoShelterError, RetryBudgetExceeded) as exc:
             missing[item["key"]] = str(exc)
     summary = {"campaign": campaign.id, "renditions": len(todo), "verified": len(verified), "missing": len(missing),
                "gallery": campaign.archive_gallery, "report": report["html"]}
     if missing:
-        storage.write_json(storage.path(campaign.id, "archive", "missing.json"), missing)
+        missing_path = storage.write_json(storage.archive_file(campaign.id, "missing.json"), missing)
         raise ArchiveIncomplete(
             f"campaign {campaign.id}: {len(missing)} of {len(todo)} renditions not archived, nothing cleaned up "
-            f"(see {storage.path(campaign.id, 'archive', 'missing.json')}): "
+            f"(see {missing_path}): "
             + "; ".join(f"{k}: {v}" for k, v in list(missing.items())[:5]))
     cleaned = clean_up(cld, campaign, todo)
     summary.update(cleaned)
-    storage.write_json(done_path(campaign.id), {"archived_at": iso(now), "summary": summary, "items": verified})
+    storage.write_json(storage.archive_file(campaign.id, "done.json"),
+                       {"archived_at": iso(now), "summary": summary, "items": verified})
     log.info("campaign %s archived: %s", campaign.id, summary)
     return {**summary, "status": "archived"}
 

@@ -21,12 +21,13 @@ from typing import Any
 from campaign_media import storage
 from campaign_media.capabilities import TokenAccessMissing, for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
+from campaign_media.delivery import write_manifest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id
-from campaign_media.operators.ingest import campaign_galleries
-from campaign_media.operators.variants import access_path, specs, state_path, write_manifest
+from campaign_media.renditions import market_specs
+from campaign_media.sources import campaign_galleries
 from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,10 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: 
 def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
                      now: datetime, report: dict[str, list[dict[str, Any]]], tokens: bool) -> int:
     """Bring every market copy's rules to what its rights and windows say; returns how many."""
-    previous = storage.read_json(access_path(campaign.id, market.code), {})
-    state = storage.read_json(state_path(campaign.id, market.code), {})
+    previous = storage.read_json(storage.market_access(campaign.id, market.code), {})
+    state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
-    eager, _ = specs(campaign, market)  # the renditions signed URLs point at
+    eager, _ = market_specs(campaign, market)  # the renditions signed URLs point at
     prefix = market_public_id(campaign.id, market.code, "")
     for res in cld.iter_resources(prefix=prefix):
         image_id = res["public_id"][len(prefix):]
@@ -109,7 +110,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
                                                      tokens)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
-    storage.write_json(access_path(campaign.id, market.code), decisions)
+    storage.write_json(storage.market_access(campaign.id, market.code), decisions)
     if state:
         write_manifest(cld, campaign, market)
     return len(decisions)
@@ -140,9 +141,9 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
     copies = sum(reconcile_market(cld, campaign, market, rights, now, report, tokens) for market in markets)
     counts = {k: len(v) for k, v in report.items() if k != "notices"}
     summary = {"campaign": campaign.id, "as_of": iso(now), "masters": masters, "copies": copies, **counts}
-    path = storage.write_json(storage.path(campaign.id, "windows", f"{run_key}.json"),
+    path = storage.write_json(storage.windows_report(campaign.id, run_key),
                               {"summary": summary, **report})
-    storage.write_json(storage.path(campaign.id, "windows", "latest.json"), {"summary": summary, **report})
+    storage.write_json(storage.windows_report(campaign.id), {"summary": summary, **report})
     log.info("usage windows %s: %s", campaign.id, summary)
     for kind in ("opened", "closed", "repaired", "restricted"):
         for item in report[kind]:

@@ -17,9 +17,8 @@ from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.masters import custom_fields, licence_of, market_public_id
 from campaign_media.metrics import Report, build
-from campaign_media.operators.ingest import campaign_galleries
-from campaign_media.operators.variants import state_path
 from campaign_media.report_html import render
+from campaign_media.sources import campaign_galleries
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                            "requests": delivery.get("requests") if delivery else None,
                            "bandwidth_bytes": delivery.get("bytes") if delivery else None,
                            "by_transformation": (delivery or {}).get("by_transformation")})
-        for image_id, entry in storage.read_json(state_path(campaign.id, market.code), {}).items():
+        for image_id, entry in storage.read_json(storage.market_state(campaign.id, market.code), {}).items():
             renditions += [{"image_id": image_id, "market": market.code, "rendition": name, "bytes": r.get("bytes")}
                            for name, r in entry.get("renditions", {}).items()]
     return masters, copies, renditions, cld.usage()

@@ -1,0 +1,83 @@
+"""The typed shapes that travel between tasks (XCom: small descriptors, payloads in storage)
+and that the steps keep in storage (market state)."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class IngestBatch(TypedDict):
+    """One mapped ingest task's work: ``path`` holds the masters, ``result`` receives the outcome."""
+
+    campaign: str
+    path: str
+    result: str
+    count: int
+    label: str
+
+
+class IngestResult(TypedDict):
+    campaign: str
+    path: str
+    uploaded: int
+    context_updated: int
+    failed: int
+
+
+class MarketBatch(TypedDict):
+    """One mapped market task's work; ``spec`` is the hash of the market's rendition specs."""
+
+    campaign: str
+    market: str
+    path: str
+    result: str
+    spec: str
+    gallery_id: str
+    dry_run: bool
+    count: int
+    label: str
+
+
+class MarketResult(TypedDict):
+    campaign: str
+    market: str
+    path: str
+    rendered: int
+    failed: int
+    dry_run: bool
+
+
+class RenditionEntry(TypedDict):
+    """A stored rendition of a market copy, as the market state keeps it."""
+
+    url: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+    transformation: str
+    file_name: NotRequired[str]
+    ps_image_id: NotRequired[str | None]
+
+
+class MasterState(TypedDict):
+    """The market state of one master (``state.json``: ``image_id -> MasterState``)."""
+
+    version: str
+    spec: str
+    master: str
+    public_id: str
+    renditions: dict[str, RenditionEntry]
+
+
+MarketState = dict[str, MasterState]
+
+
+def batch_label(campaign: str, index: int, count: int, market: str | None = None) -> str:
+    """How a mapped task shows in the grid: ``spring · fr · batch 2 (50 masters)``."""
+    where = f"{campaign} · {market}" if market else campaign
+    return f"{where} · batch {index + 1} ({count} masters)"
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,34 @@
+"""What every DAG file shares: the configuration read the same way, the default arguments, and
+the ``campaign`` Param. DAG files stay declarations; decisions live in the domain modules."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param
+
+from campaign_media.config.loader import Loaded, load_campaigns, load_markets
+from campaign_media.config.models import Campaign, Market
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+OWNER = "campaign-media"
+
+
+def load_config() -> tuple[Loaded[Market], Loaded[Campaign]]:
+    """The markets and campaigns in ``include/`` (local YAML only: no I/O beyond the files), with
+    the errors of the files that did not validate."""
+    markets = load_markets()
+    return markets, load_campaigns(markets=markets)
+
+
+def default_args(retry_seconds: int, *, exponential: bool = False) -> dict[str, Any]:
+    """Owner and retries; ``CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS`` overrides the delay (tests)."""
+    delay = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", retry_seconds)))
+    return {"owner": OWNER, "retries": 2, "retry_delay": delay,
+            **({"retry_exponential_backoff": True} if exponential else {})}
+
+
+def campaign_param(campaign_ids: list[str] | Any) -> Param:
+    return Param("all", enum=["all", *sorted(campaign_ids)], description="one campaign, or all")

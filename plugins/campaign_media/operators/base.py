@@ -1,0 +1,76 @@
+"""What the project's operators share: connection IDs, lazy cached hooks, the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from campaign_media.config.models import Campaign, Market
+from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterHook
+
+BATCH_LABEL = "{{ batch_label }}"  # map_index_template of the batch operators (they set it)
+CAMPAIGN_LABEL = "{{ campaign_id }}"  # map_index_template of the per-campaign operators
+
+
+def as_bool(value: Any) -> bool:
+    """A flag that may arrive rendered from a template (``"{{ params.force }}"`` → ``"False"``)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+class CampaignMediaOperator(BaseOperator):
+    """Base of the lifecycle operators: both hooks, made on first use and kept for the task.
+
+    :param photoshelter_conn_id: the PhotoShelter connection (type *PhotoShelter*)
+    :param cloudinary_conn_id: the Cloudinary connection (type *Cloudinary*)
+    """
+
+    ui_color = "#e8f0fe"
+    opens_photoshelter_session = True  # belongs in the ``photoshelter_api`` pool (campaign_media.pools)
+
+    def __init__(self, *, photoshelter_conn_id: str = PhotoShelterHook.default_conn_name,
+                 cloudinary_conn_id: str = CloudinaryHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.photoshelter_conn_id = photoshelter_conn_id
+        self.cloudinary_conn_id = cloudinary_conn_id
+
+    @cached_property
+    def photoshelter_hook(self) -> PhotoShelterHook:
+        return PhotoShelterHook(self.photoshelter_conn_id)
+
+    @cached_property
+    def cloudinary_hook(self) -> CloudinaryHook:
+        return CloudinaryHook(self.cloudinary_conn_id)
+
+    @contextmanager
+    def photoshelter(self) -> Iterator[PhotoShelterHook]:
+        """The PhotoShelter hook with its session closed afterwards (never hiding the task's error)."""
+        with self.photoshelter_hook as hook:
+            yield hook
+
+    @staticmethod
+    def config() -> tuple[dict[str, Market], dict[str, Campaign]]:
+        """The valid markets and campaigns, read now."""
+        from campaign_media.config.loader import current_config
+
+        return current_config()
+
+    @classmethod
+    def campaign_and_markets(cls, campaign_id: str) -> tuple[Campaign, list[Market]]:
+        from campaign_media.config.loader import current_campaign
+
+        return current_campaign(campaign_id)
+
+    @classmethod
+    def market(cls, code: str) -> Market:
+        markets = cls.config()[0]
+        if code not in markets:
+            raise ValueError(f"no valid market {code!r} in include/markets/ (valid: {sorted(markets)}); add "
+                             f"include/markets/{code}.yaml or fix its errors (python -m campaign_media.cli lint)")
+        return markets[code]

@@ -1,0 +1,102 @@
+"""Market operators: a market's copies and renditions of the masters, their write-back to
+PhotoShelter, and the market's delivery manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import Context
+
+from campaign_media import selection
+from campaign_media.batches import MarketBatch, MarketResult
+from campaign_media.operators.base import CampaignMediaOperator, as_bool
+
+
+class PlanRenditionsOperator(CampaignMediaOperator):
+    """Find the masters whose market copy is missing or stale (new file, changed rendition spec,
+    write-back not finished) in the campaigns that launch in ``market`` and have not closed there;
+    write them to batch manifests. Returns the batch descriptors for
+    ``MakeRenditionsOperator.partial(...).expand(batch=plan.output)``.
+
+    :param market: the market code (a file in ``include/markets/``; templated)
+    :param campaign: a campaign ID, or ``"all"`` (templated)
+    :param force: remake every rendition (templated)
+    :param dry_run: build URLs only: no API writes (templated)
+    """
+
+    template_fields: Sequence[str] = ("market_code", "campaign", "force", "dry_run")
+
+    def __init__(self, *, market: str, campaign: str = "all", force: bool | str = False,
+                 dry_run: bool | str = False, batch_size: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.market_code = market
+        self.campaign = campaign
+        self.force = force
+        self.dry_run = dry_run
+        self.batch_size = batch_size
+
+    def execute(self, context: Context) -> list[MarketBatch]:
+        from campaign_media.steps import variants
+
+        market = self.market(self.market_code)
+        # Asset-triggered runs have no data interval: judge "active" at the run's own time.
+        now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
+        chosen = selection.for_market(self.config()[1], market, self.campaign, now)
+        options = {"batch_size": self.batch_size} if self.batch_size else {}
+        with self.photoshelter() as ps:
+            return variants.plan(ps, self.cloudinary_hook, chosen, market, context["run_id"],
+                                 force=as_bool(self.force), dry_run=as_bool(self.dry_run), **options)
+
+
+class MakeRenditionsOperator(CampaignMediaOperator):
+    """For one batch: each master's market copy with all its renditions in one upload call
+    (eager), its access window set, then each new rendition written back to PhotoShelter exactly
+    once (the file name is the key). Map it over a plan, label ``BATCH_LABEL``.
+
+    :param batch: a :class:`~campaign_media.batches.MarketBatch` (templated)
+    """
+
+    template_fields: Sequence[str] = ("batch",)
+
+    def __init__(self, *, batch: MarketBatch | dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+
+    def execute(self, context: Context) -> MarketResult:
+        from campaign_media.steps import variants
+
+        batch: MarketBatch = self.batch  # type: ignore[assignment]
+        context["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
+        campaign, _ = self.campaign_and_markets(batch["campaign"])
+        with self.photoshelter() as ps:
+            return variants.render(ps, self.cloudinary_hook, campaign, self.market(batch["market"]), batch)
+
+
+class PublishDeliveryOperator(CampaignMediaOperator):
+    """Fold the batch results into the market state and write each touched campaign's delivery
+    manifest (``<storage>/<campaign>/delivery/<market>.json``). Cloudinary only (URLs).
+
+    :param market: the market code (templated)
+    :param results: the render results (``render.output``)
+    """
+
+    opens_photoshelter_session = False
+    template_fields: Sequence[str] = ("market_code",)
+
+    def __init__(self, *, market: str, results: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.market_code = market
+        self.results = results
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from campaign_media.steps import variants
+
+        market = self.market(self.market_code)
+        results = list(self.results or [])
+        campaigns = self.config()[1]
+        summary = [variants.publish(self.cloudinary_hook, campaigns[cid], market, results)
+                   for cid in sorted({r["campaign"] for r in results})]
+        self.log.info("market %s: %s", market.code, summary)
+        return summary

@@ -1,0 +1,94 @@
+"""The provider's self-description, found by Airflow through the ``apache_airflow_provider``
+entry point of this distribution (``pyproject.toml``): the two connection types with their form
+fields (declarative ``conn-fields`` / ``ui-field-behaviour``, the Airflow 3.2+ way: the UI shows
+them without importing the hooks), the hooks and the operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from campaign_media import __version__
+
+PACKAGE = "campaign-media-pipelines"
+
+
+def _text(label: str, description: str, *, secret: bool = False, kind: str = "string",
+          default: Any = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": [kind, "null"]}
+    if secret:
+        schema["format"] = "password"
+    if default is not None:
+        schema["default"] = default
+    return {"label": label, "description": description, "schema": schema}
+
+
+CLOUDINARY: dict[str, Any] = {
+    "hook-class-name": "campaign_media.hooks.cloudinary.CloudinaryHook",
+    "hook-name": "Cloudinary",
+    "connection-type": "cloudinary",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "Cloud name", "login": "API key", "password": "API secret"},
+        "placeholders": {"host": "my-brand (Console → Settings → API Keys)", "login": "123456789012345",
+                         "password": "the API secret (masked)"},
+    },
+    "conn-fields": {
+        "auth_token_key": _text("Token key", "The account's token-based access key (Settings → Security); only "
+                                "for expiring token URLs on premium plans with a private CDN", secret=True),
+        "private_cdn": _text("Private CDN", "Deliver from <cloud>-res.cloudinary.com (where token URLs work)",
+                             kind="boolean", default=False),
+        "upload_prefix": _text("Upload prefix", "API base URL; leave empty for api.cloudinary.com (the emulator: "
+                               "http://127.0.0.1:PORT)"),
+        "delivery_host": _text("Delivery host", "CNAME or emulator host:port for delivery URLs; empty for "
+                               "res.cloudinary.com"),
+        "timeout": _text("Timeout (s)", "Per-request timeout", kind="integer", default=60),
+        "max_retries": _text("Max retries", "Retries of a transient failure (5xx, 420/429, dropped connection)",
+                             kind="integer", default=5),
+    },
+}
+
+PHOTOSHELTER: dict[str, Any] = {
+    "hook-class-name": "campaign_media.hooks.photoshelter.PhotoShelterHook",
+    "hook-name": "PhotoShelter",
+    "connection-type": "photoshelter",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "API host", "login": "Email", "password": "Password"},
+        "placeholders": {"host": "https://www.photoshelter.com", "login": "pipeline@brand.example",
+                         "password": "the account password (masked)"},
+    },
+    "conn-fields": {
+        "api_key": _text("API key", "The PhotoShelter API key (sent as X-PS-Api-Key)", secret=True),
+        "org_id": _text("Organisation", "Organisation ID (O0000…); empty: the user's first organisation"),
+        "timeout": _text("Timeout (s)", "Per-request timeout", kind="integer", default=30),
+        "max_retries": _text("Max retries", "Retries of a transient failure (5xx, 420/429, dropped connection)",
+                             kind="integer", default=5),
+        "metadata_write": _text("Metadata write routes", "Only if the account has (undocumented) metadata-write "
+                                "routes; off by default", kind="boolean", default=False),
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": PACKAGE,
+        "name": "Campaign media (PhotoShelter and Cloudinary)",
+        "description": "Hooks, operators and connection types for campaign media between PhotoShelter and "
+                       "Cloudinary.",
+        "versions": [__version__],
+        "connection-types": [CLOUDINARY, PHOTOSHELTER],
+        "hooks": [{"integration-name": "Cloudinary", "python-modules": ["campaign_media.hooks.cloudinary"]},
+                  {"integration-name": "PhotoShelter", "python-modules": ["campaign_media.hooks.photoshelter"]}],
+        "operators": [{"integration-name": "Campaign media", "python-modules": [
+            "campaign_media.operators.ingest", "campaign_media.operators.markets",
+            "campaign_media.operators.governance", "campaign_media.operators.cloudinary",
+            "campaign_media.operators.photoshelter"]}],
+    }
+
+
+def ui_field_behaviour(connection: dict[str, Any]) -> dict[str, Any]:
+    """The ``get_ui_field_behaviour()`` form of a connection type's declarative behaviour."""
+    behaviour = connection["ui-field-behaviour"]
+    return {"hidden_fields": behaviour["hidden-fields"], "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"]}
