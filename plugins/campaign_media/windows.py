@@ -58,7 +58,12 @@ class Access:
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    """A rule time as Cloudinary writes it, in UTC (an aware time in another zone is converted)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_rule_time(value: str) -> datetime:

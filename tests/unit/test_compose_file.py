@@ -29,7 +29,8 @@ def test_compose_has_the_celery_stack_and_the_emulators() -> None:
     assert cld["extra"]["upload_prefix"] == "http://cloudinary-emulator:8702"
     assert "--port 8701 --data-dir" in services["photoshelter-emulator"]["command"][0]
     assert "--port 8702 --data-dir" in services["cloudinary-emulator"]["command"][0]
-    assert "campaign_media.cli pools > /tmp/pools.json && airflow pools import" in services["airflow-init"]["command"][1]
+    init = services["airflow-init"]["command"][1]
+    assert "campaign_media.cli pools > /tmp/pools.json && airflow pools import" in init  # the one definition
     for mount in ("./dags:/opt/airflow/dags", "./plugins:/opt/airflow/plugins", "./include:/opt/airflow/include"):
         assert mount in services["airflow-worker"]["volumes"]
     require_system_packages()  # Debian's docker-compose validates the whole file (make system-deps installs it)

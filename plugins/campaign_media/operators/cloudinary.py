@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.operators.base import as_bool
 from campaign_media.windows import iso
 
 
@@ -67,13 +68,13 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
     :param public_ids: the assets (templated)
     :param start: ISO time the anonymous window opens (templated; empty: open now)
     :param end: ISO time it closes (templated; empty: no end)
-    :param closed: close the assets to anonymous access (ignores ``start``/``end``)
+    :param closed: close the assets to anonymous access (ignores ``start``/``end``; templated)
     :param delivery_type: the assets' type
     """
 
-    template_fields: Sequence[str] = ("public_ids", "start", "end")
+    template_fields: Sequence[str] = ("public_ids", "start", "end", "closed")
 
-    def __init__(self, *, public_ids: list[str], start: str = "", end: str = "", closed: bool = False,
+    def __init__(self, *, public_ids: list[str], start: str = "", end: str = "", closed: bool | str = False,
                  delivery_type: str = "upload", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.public_ids = public_ids
@@ -85,7 +86,7 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
     def rules(self) -> list[dict[str, Any]]:
         from campaign_media.windows import CLOSED
 
-        if self.closed:
+        if as_bool(self.closed):
             return [dict(rule) for rule in CLOSED]
         rule: dict[str, Any] = {"access_type": "anonymous"}
         for key in ("start", "end"):
@@ -101,6 +102,6 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         rules = self.rules()
         for public_id in self.public_ids:
-            self.hook.set_access_control(public_id, rules, invalidate=self.closed or bool(self.end),
+            self.hook.set_access_control(public_id, rules, invalidate=as_bool(self.closed) or bool(self.end),
                                          delivery_type=self.delivery_type)
         return {"public_ids": len(self.public_ids), "access_control": rules}

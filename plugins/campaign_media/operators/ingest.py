@@ -88,7 +88,7 @@ class IngestReportOperator(CampaignMediaOperator):
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("campaign",)
+    template_fields: Sequence[str] = ("campaign", "results")
 
     def __init__(self, *, results: Any, campaign: str = "all", **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -83,7 +83,7 @@ class PublishDeliveryOperator(CampaignMediaOperator):
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("market_code",)
+    template_fields: Sequence[str] = ("market_code", "results")
 
     def __init__(self, *, market: str, results: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
