@@ -106,7 +106,7 @@ def photoshelter_connection(proc: EmulatorProcess, **overrides: Any) -> str:
     """``AIRFLOW_CONN_PHOTOSHELTER_DEFAULT`` (JSON) for a running PhotoShelter emulator; keys in
     ``overrides`` replace the connection's fields, ``extra`` is merged into its extras."""
     extra = {"api_key": proc.credentials["api_key"], **overrides.pop("extra", {})}
-    return json.dumps({"conn_type": "http", "host": proc.base_url, "login": proc.credentials["email"],
+    return json.dumps({"conn_type": "photoshelter", "host": proc.base_url, "login": proc.credentials["email"],
                        "password": proc.credentials["password"], "extra": extra, **overrides})
 
 

@@ -11,6 +11,10 @@ from typing import Any
 from campaign_media import __version__
 
 PACKAGE = "campaign-media-pipelines"
+# The port stays visible: Airflow 3.3.2's Test button (Connections list) sends a missing port as 0
+# and then refuses a saved connection whose port is empty ("The host or port to test differs from
+# the stored connection"; apache/airflow#73298, fixed after 3.3.2). A stored port avoids it.
+HIDDEN = ["schema"]
 
 
 def _text(label: str, description: str, *, secret: bool = False, kind: str = "string",
@@ -28,10 +32,11 @@ CLOUDINARY: dict[str, Any] = {
     "hook-name": "Cloudinary",
     "connection-type": "cloudinary",
     "ui-field-behaviour": {
-        "hidden-fields": ["schema", "port"],
-        "relabeling": {"host": "Cloud name", "login": "API key", "password": "API secret"},
+        "hidden-fields": HIDDEN,
+        "relabeling": {"host": "Cloud name", "login": "API key", "password": "API secret",
+                       "port": "Port (443; not used)"},
         "placeholders": {"host": "my-brand (Console → Settings → API Keys)", "login": "123456789012345",
-                         "password": "the API secret (masked)"},
+                         "password": "the API secret (masked)", "port": "443"},
     },
     "conn-fields": {
         "auth_token_key": _text("Token key", "The account's token-based access key (Settings → Security); only "
@@ -53,10 +58,10 @@ PHOTOSHELTER: dict[str, Any] = {
     "hook-name": "PhotoShelter",
     "connection-type": "photoshelter",
     "ui-field-behaviour": {
-        "hidden-fields": ["schema", "port"],
+        "hidden-fields": HIDDEN,
         "relabeling": {"host": "API host", "login": "Email", "password": "Password"},
         "placeholders": {"host": "https://www.photoshelter.com", "login": "pipeline@brand.example",
-                         "password": "the account password (masked)"},
+                         "password": "the account password (masked)", "port": "443"},
     },
     "conn-fields": {
         "api_key": _text("API key", "The PhotoShelter API key (sent as X-PS-Api-Key)", secret=True),

@@ -37,7 +37,7 @@ def test_connection_type_form(manager, conn_type: str, hook: type, fields: set[s
     assert widgets[secret].is_sensitive  # masked in the form and in the API's answers
     assert all(info.field["schema"].get("title") and info.field["description"] for info in widgets.values())
     behaviour = manager.field_behaviours[conn_type]
-    assert behaviour["hidden_fields"] == ["schema", "port"]
+    assert behaviour["hidden_fields"] == ["schema"]  # the port stays: see provider.HIDDEN
     assert hook.get_ui_field_behaviour()["relabeling"] == behaviour["relabeling"]
 
 
