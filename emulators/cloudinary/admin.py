@@ -1,0 +1,272 @@
+"""Admin API routes: ping, usage, metadata fields, resource listings, update and delete
+(with the hourly rate limit and its headers)."""
+
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from emulators.cloudinary.params import (
+    InvalidParameter,
+    parse_bool,
+)
+from emulators.cloudinary.state import DELETE_CHUNK, MAX_RESULTS, CloudinaryEmulator, CloudinaryError, emulator
+from emulators.common.http import read_params
+
+router = APIRouter()
+
+
+@router.get("/v1_1/{cloud}/ping")
+async def ping(cloud: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    return admin_json(emu, {"status": "ok"}, admin_auth(emu, request, cloud))
+
+
+@router.get("/v1_1/{cloud}/usage")
+@router.get("/v1_1/{cloud}/usage/{day}")
+async def usage(cloud: str, request: Request, day: str | None = None) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    day = day or request.query_params.get("date")
+    days = [parse_usage_date(emu, day)] if day else [date.fromisoformat(d) for d, _ in emu.store.iter("usage")]
+    totals = {"bandwidth": 0, "transformations": 0, "requests": 0}
+    for d in days:
+        for key, value in emu.account.usage_day(d).items():
+            totals[key] = totals.get(key, 0) + value
+    storage, originals, derived = emu.account.storage_bytes()
+
+    def metric(value: int, limit: int, per_credit: float) -> dict[str, Any]:
+        return {"usage": value, "credits_usage": round(value / per_credit, 4), "limit": limit,
+                "used_percent": round(100 * value / limit, 2)}
+
+    body = {
+        "plan": "Emulator", "last_updated": emu.control.now().date().isoformat(),
+        "date_requested": days[0].isoformat() if day else emu.control.now().date().isoformat(),
+        "transformations": metric(totals["transformations"], 25_000, 1000),
+        "objects": {"usage": originals + derived, "limit": 500_000,
+                    "used_percent": round(100 * (originals + derived) / 500_000, 2)},
+        "bandwidth": metric(totals["bandwidth"], 25 << 30, 1 << 30),
+        "storage": metric(storage, 25 << 30, 1 << 30),
+        "requests": totals["requests"], "resources": originals, "derived_resources": derived,
+        "media_limits": {"image_max_size_bytes": 20 << 20, "video_max_size_bytes": 100 << 20,
+                         "raw_max_size_bytes": 10 << 20, "image_max_px": 25_000_000,
+                         "asset_max_total_px": 50_000_000},
+    }
+    return admin_json(emu, body, headers)
+
+
+@router.get("/v1_1/{cloud}/metadata_fields")
+async def list_metadata_fields(cloud: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    return admin_json(emu, {"metadata_fields": [f for _, f in emu.store.iter("metadata_field")]}, headers)
+
+
+@router.post("/v1_1/{cloud}/metadata_fields")
+async def add_metadata_field(cloud: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    body = await json_body(emu, request)
+    external_id = body.get("external_id") or body.get("label")
+    if not external_id or body.get("type") not in ("string", "integer", "date", "enum", "set"):
+        raise InvalidParameter("A metadata field needs external_id (or label) and a type "
+                               "string|integer|date|enum|set")
+    if emu.store.get("metadata_field", external_id):
+        raise CloudinaryError(409, f"External ID {external_id} already exists")
+    field = {"external_id": external_id, "label": body.get("label", external_id), "type": body["type"],
+             "mandatory": bool(body.get("mandatory", False))}
+    emu.store.put("metadata_field", external_id, field)
+    return admin_json(emu, field, headers)
+
+
+@router.get("/v1_1/{cloud}/resources/{rt}/tags/{tag:path}")
+async def resources_by_tag(cloud: str, rt: str, tag: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    params, _ = await read_params(request)
+    return page(emu, [r for r in emu.account.iter(rt) if tag in r.get("tags", [])], request, params, headers)
+
+
+@router.get("/v1_1/{cloud}/resources/{rt}/context")
+async def resources_by_context(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    params, _ = await read_params(request)
+    key, value = params.get("key"), params.get("value")
+    found = [r for r in emu.account.iter(rt) if key in r.get("context", {})
+             and (value is None or r["context"][key] == value)]
+    return page(emu, found, request, params, headers)
+
+
+@router.get("/v1_1/{cloud}/resources/{rt}")
+@router.get("/v1_1/{cloud}/resources/{rt}/{dtype}")
+async def list_resources(cloud: str, rt: str, request: Request, dtype: str | None = None) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    params, _ = await read_params(request)
+    if params.get("public_ids"):
+        ids = params["public_ids"] if isinstance(params["public_ids"], list) else [params["public_ids"]]
+        found = [r for r in (emu.account.get(rt, dtype or "upload", pid) for pid in ids) if r]
+    else:
+        prefix = params.get("prefix") or ""
+        found = [r for r in emu.account.iter(rt, dtype) if r["public_id"].startswith(prefix)]
+    return page(emu, found, request, params, headers)
+
+
+@router.get("/v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}")
+async def get_resource(cloud: str, rt: str, dtype: str, public_id: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    res = emu.account.require(rt, dtype, public_id)
+    derived = [{"transformation": d["transformation"], "format": d["format"], "bytes": d["bytes"],
+                "id": d["id"], "url": emu.delivery_url(request, res, d["transformation"], d["format"])}
+               for d in res.get("derived", [])]
+    body = emu.result(request, res, derived=derived, delivery=res.get("delivery", {}))
+    body.pop("signature", None)
+    return admin_json(emu, body, headers)
+
+
+@router.post("/v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}")
+async def update_resource(cloud: str, rt: str, dtype: str, public_id: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    res = emu.account.require(rt, dtype, public_id)
+    body = await json_body(emu, request)
+    emu.apply_common(res, body)
+    emu.account.save(res)
+    out = emu.result(request, res)
+    out.pop("signature", None)
+    return admin_json(emu, out, headers)
+
+
+@router.delete("/v1_1/{cloud}/resources/{rt}/tags/{tag:path}")
+async def delete_by_tag(cloud: str, rt: str, tag: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    found = [r for r in emu.account.iter(rt) if tag in r.get("tags", [])]
+    return delete_many(emu, found, [], False, headers)
+
+
+@router.delete("/v1_1/{cloud}/resources/{rt}/{dtype}")
+async def delete_resources(cloud: str, rt: str, dtype: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    body = await json_body(emu, request)
+    keep_original = bool(body.get("keep_original"))
+    requested = body.get("public_ids") or []
+    if requested:
+        found = [r for r in (emu.account.get(rt, dtype, pid) for pid in requested) if r]
+    elif body.get("prefix"):
+        found = [r for r in emu.account.iter(rt, dtype) if r["public_id"].startswith(body["prefix"])]
+    elif body.get("all"):
+        found = list(emu.account.iter(rt, dtype))
+    else:
+        raise InvalidParameter("Missing required parameter - public_ids, prefix or all")
+    return delete_many(emu, found, list(requested), keep_original, headers, parse_bool(body.get("invalidate"), False))
+
+
+def admin_auth(emu: CloudinaryEmulator, request: Request, cloud: str) -> dict[str, str]:
+    """Basic auth plus the hourly limit; returns the rate-limit headers to send."""
+    emu.check_cloud(cloud)
+    header = request.headers.get("authorization", "")
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        user = password = ""
+    if not header.startswith("Basic ") or user != emu.api_key or password != emu.api_secret:
+        raise CloudinaryError(401, "Invalid credentials" if user == emu.api_key else f"Unknown API key {user}")
+    now = emu.control.now()
+    hour = int(now.timestamp() // 3600)
+    if emu.admin_window["hour"] != hour:
+        emu.admin_window.update(hour=hour, used=0)
+    limit = emu.admin_hourly_limit
+    reset = format_datetime(datetime.fromtimestamp((hour + 1) * 3600, UTC), usegmt=True)
+    headers = {"X-FeatureRateLimit-Limit": str(limit), "X-FeatureRateLimit-Reset": reset}
+    if emu.admin_window["used"] >= limit:
+        raise CloudinaryError(420, "Rate Limit Exceeded",
+                              {**headers, "X-FeatureRateLimit-Remaining": "0",
+                               "Retry-After": str(int((hour + 1) * 3600 - now.timestamp()) + 1)})
+    emu.admin_window["used"] += 1
+    headers["X-FeatureRateLimit-Remaining"] = str(limit - emu.admin_window["used"])
+    return headers
+
+
+def admin_json(emu: CloudinaryEmulator, body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse(body, headers={"X-Request-Id": secrets.token_hex(8), **headers})
+
+
+async def json_body(emu: CloudinaryEmulator, request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter("Request body is not valid JSON") from exc
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def parse_usage_date(emu: CloudinaryEmulator, text: str) -> date:
+    for fmt in ("%d-%m-%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise InvalidParameter(f"Invalid date - {text} (use dd-mm-yyyy or yyyy-mm-dd)")
+
+
+def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Request, params: dict[str, Any],
+         headers: dict[str, str]) -> JSONResponse:
+    try:
+        max_results = min(int(params.get("max_results") or 10), MAX_RESULTS)
+        offset = int(base64.urlsafe_b64decode(params["next_cursor"]).decode()) if params.get("next_cursor") else 0
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidParameter("Invalid max_results or next_cursor") from exc
+    resources = sorted(resources, key=lambda r: r["public_id"])
+    chunk = resources[offset: offset + max_results]
+    with_tags = parse_bool(params.get("tags"), False)
+    with_context = parse_bool(params.get("context"), False)
+    with_metadata = parse_bool(params.get("metadata"), False)
+    out = []
+    for res in chunk:
+        item = emu.result(request, res)
+        if res.get("delivery"):  # emulator extension: per-asset figures (see README)
+            item["delivery"] = res["delivery"]
+        for flag_on, key in ((with_tags, "tags"), (with_context, "context"), (with_metadata, "metadata")):
+            if not flag_on:
+                item.pop(key, None)
+        item.pop("signature", None)
+        if emu.strict:  # whether listings carry access_control is undocumented: they do not
+            item.pop("access_control", None)
+        out.append(item)
+    body: dict[str, Any] = {"resources": out}
+    if offset + max_results < len(resources):
+        body["next_cursor"] = base64.urlsafe_b64encode(str(offset + max_results).encode()).decode()
+    return admin_json(emu, body, headers)
+
+
+def delete_many(emu: CloudinaryEmulator, found: list[dict[str, Any]], requested: list[str], keep_original: bool,
+                headers: dict[str, str], invalidate: bool = False) -> JSONResponse:
+    deleted: dict[str, str] = {pid: "not_found" for pid in requested}
+    for res in found[:DELETE_CHUNK]:
+        emu.account.remove(res, keep_original=keep_original)
+        deleted[res["public_id"]] = "deleted"
+        if invalidate and not emu.strict:  # strict: bulk invalidation is off, as by default
+            emu.purges.append(res["public_id"])
+    body: dict[str, Any] = {"deleted": deleted, "partial": len(found) > DELETE_CHUNK,
+                            "deleted_counts": {pid: {"original": 0 if keep_original else 1,
+                                                     "derived": 1} for pid, s in deleted.items()
+                                               if s == "deleted"}}
+    if len(found) > DELETE_CHUNK:
+        body["next_cursor"] = "more"
+    return admin_json(emu, body, headers)
+

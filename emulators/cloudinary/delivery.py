@@ -1,0 +1,115 @@
+"""Delivery routes: originals and derived files (transformed on first request), signed URLs,
+token URLs and access control."""
+
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from emulators.cloudinary import transform
+from emulators.cloudinary.params import (
+    access_allowed,
+)
+from emulators.cloudinary.signing import (
+    delivery_signature,
+    token_valid,
+)
+from emulators.cloudinary.state import CloudinaryEmulator, emulator
+
+router = APIRouter()
+private_cdn_router = APIRouter()  # included only for an emulator started with --private-cdn
+
+
+@private_cdn_router.get("/{rt}/{dtype}/{rest:path}")
+async def deliver_private(rt: str, dtype: str, rest: str, request: Request) -> Response:
+    """The private CDN form: no cloud name in the path (the SDK's ``private_cdn=True``)."""
+    if rt not in ("image", "video", "raw"):
+        return deny(404, "Resource not found")
+    return serve(emulator(request), rt, dtype, request, skip=3, shared=False)
+
+
+@router.get("/{cloud}/{rt}/{dtype}/{rest:path}")
+async def deliver(cloud: str, rt: str, dtype: str, rest: str, request: Request) -> Response:
+    emu = emulator(request)
+    if cloud != emu.cloud_name:
+        return deny(404, f"Resource not found - unknown cloud {cloud}")
+    return serve(emu, rt, dtype, request, skip=4, shared=True)
+
+
+def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, skip: int, shared: bool) -> Response:
+    raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+    segments = raw.split("/")[skip:]  # after ['', (cloud,) rt, dtype]
+    signature = None
+    if segments and segments[0].startswith("s--") and segments[0].endswith("--"):
+        signature = segments.pop(0)[3:-2]
+    components: list[str] = []
+    while len(segments) > 1 and transform.is_component(segments[0]):
+        components.append(segments.pop(0))
+    if len(segments) > 1 and segments[0][:1] == "v" and segments[0][1:].isdigit():
+        segments.pop(0)
+    pid_ext = "/".join(segments)
+    token = request.query_params.get("__cld_token__")
+    if token is not None and (not emu.tokens_enabled or (emu.strict and shared)):
+        return deny(401, "Token-based access is not enabled for this delivery host")
+    if token is not None:
+        ok, reason = token_valid(token, raw, emu.auth_token_key, emu.control.now().timestamp())
+        if not ok:
+            return deny(401, reason)
+    elif signature is not None:
+        to_sign = "/".join(components + [pid_ext])
+        if not secrets.compare_digest(signature, delivery_signature(to_sign, emu.api_secret, len(signature) > 8)):
+            return deny(401, "Invalid signature")
+    if token is None and signature is None and (dtype == "authenticated" or (dtype == "private"
+                                                                               and not components)):
+        return deny(401, "Signature required for this delivery type")
+    public_id = unquote(pid_ext)
+    stem, _, ext = public_id.rpartition(".")
+    res = emu.account.get(rt, dtype, stem) if stem else None
+    if res is None:
+        res, ext = emu.account.get(rt, dtype, public_id), ""
+    if res is None:
+        return deny(404, f"Resource not found - {stem or public_id}")
+    if token is None and dtype == "upload" and not access_allowed(res.get("access_control", []), emu.control.now()):
+        return deny(401, "deny or ACL failure")
+    accept = request.headers.get("accept", "")
+    if rt == "raw" or (not components and (not ext or ext == res.get("format"))):
+        path, media = emu.account.original_path(res), (res.get("format") or "octet-stream")
+    else:
+        try:
+            chain = "/".join(transform.parse_component(c).text for c in components)
+            busy = f"{res['asset_id']}/{chain}"
+            made = any(d["transformation"] == chain for d in res.get("derived", []))  # eager, or asked before
+            if emu.strict and "e_background_removal" in chain and not made and busy not in emu.background_requested:
+                emu.background_requested.add(busy)  # the add-on works asynchronously on the fly
+                return deny(423, "Background removal is in progress; try again shortly")
+            path, media, _ = emu.account.derive(res, chain, ext or res["format"], accept)
+        except transform.TransformationError as exc:
+            return deny(400, f"Invalid Transformation - {exc}")
+    data = path.read_bytes()
+    emu.account.bump(bandwidth=len(data), requests=1)
+    # Per-asset and per-transformation figures (an emulator extension: Cloudinary shows them
+    # only in the Console's reports, not through the Admin API).
+    delivery = res.setdefault("delivery", {"requests": 0, "bytes": 0})
+    delivery["requests"] += 1
+    delivery["bytes"] += len(data)
+    key = "/".join(components) or "original"
+    per = delivery.setdefault("by_transformation", {}).setdefault(key, {"requests": 0, "bytes": 0})
+    per["requests"] += 1
+    per["bytes"] += len(data)
+    emu.account.save(res)
+    media_type = {"jpg": "image/jpeg", "zip": "application/zip"}.get(media, f"image/{media}")
+    if rt == "raw":
+        media_type = "application/zip" if media == "zip" else "application/octet-stream"
+    return Response(data, media_type=media_type,
+                    headers={"ETag": hashlib.md5(data).hexdigest(), "Vary": "Accept"})
+
+
+def deny(status: int, message: str) -> Response:
+    """Delivery errors carry their reason in ``x-cld-error``, not in JSON (§4)."""
+    return Response(b"", status_code=status, headers={"x-cld-error": message})
+

@@ -1,0 +1,225 @@
+"""The Cloudinary emulator's state: one product environment (assets on disk, usage, rules) and the
+helpers every router shares. Routers reach it with ``emulator(request)``."""
+
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from PIL import Image
+
+from emulators.cloudinary import transform
+from emulators.cloudinary.params import (
+    InvalidParameter,
+    access_allowed,
+    parse_access_control,
+    parse_bool,
+    parse_context,
+    parse_metadata,
+    parse_tags,
+)
+from emulators.cloudinary.signing import (
+    response_signature,
+)
+from emulators.common.control import Control
+from emulators.common.store import DocStore
+
+DEFAULT_CLOUD = "democloud"
+DEFAULT_API_KEY = "123456789012345"
+DEFAULT_API_SECRET = "emulator-secret"
+DEFAULT_AUTH_TOKEN_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+TIMESTAMP_TOLERANCE = 3600  # seconds; stale signed requests are refused [INFERRED §1.5]
+MAX_RESULTS = 500
+DELETE_CHUNK = 1000
+
+
+class CloudinaryError(Exception):
+    """Rendered as ``{"error": {"message": ...}}`` with the given HTTP status."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def resource_key(rt: str, dtype: str, public_id: str) -> str:
+    return f"{rt}/{dtype}/{public_id}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Account:
+    """The emulated product environment: its resources, derived files and usage counters."""
+
+    def __init__(self, store: DocStore, control: Control) -> None:
+        self.store, self.control = store, control
+
+    # ----------------------------------------------------------------- usage
+    def usage_day(self, day: date) -> dict[str, int]:
+        return self.store.get("usage", day.isoformat()) or {"bandwidth": 0, "transformations": 0, "requests": 0}
+
+    def bump(self, **amounts: int) -> None:
+        day = self.control.now().date()
+        counters = self.usage_day(day)
+        for key, amount in amounts.items():
+            counters[key] = counters.get(key, 0) + amount
+        self.store.put("usage", day.isoformat(), counters)
+
+    def storage_bytes(self) -> tuple[int, int, int]:
+        """(bytes stored, originals, derived files)."""
+        total = originals = derived = 0
+        for _, res in self.store.iter("resource"):
+            originals += 1
+            total += res["bytes"] + sum(d["bytes"] for d in res.get("derived", []))
+            derived += len(res.get("derived", []))
+        return total, originals, derived
+
+    # ----------------------------------------------------------------- resources
+    def get(self, rt: str, dtype: str, public_id: str) -> dict[str, Any] | None:
+        return self.store.get("resource", resource_key(rt, dtype, public_id))
+
+    def require(self, rt: str, dtype: str, public_id: str) -> dict[str, Any]:
+        res = self.get(rt, dtype, public_id)
+        if res is None:
+            raise CloudinaryError(404, f"Resource not found - {public_id}")
+        return res
+
+    def save(self, res: dict[str, Any]) -> None:
+        self.store.put("resource", resource_key(res["resource_type"], res["type"], res["public_id"]), res)
+
+    def original_path(self, res: dict[str, Any]) -> Path:
+        return self.store.blob_path(f"originals/{res['asset_id']}")
+
+    def remove(self, res: dict[str, Any], keep_original: bool = False) -> None:
+        for derived in res.get("derived", []):
+            (self.store.blob_dir / "derived" / derived["id"]).unlink(missing_ok=True)
+        if keep_original:
+            res["derived"] = []
+            self.save(res)
+            return
+        self.original_path(res).unlink(missing_ok=True)
+        self.store.delete("resource", resource_key(res["resource_type"], res["type"], res["public_id"]))
+
+    def iter(self, rt: str, dtype: str | None = None):
+        prefix = f"{rt}/{dtype}/" if dtype else f"{rt}/"
+        return (res for _, res in self.store.iter("resource", prefix))
+
+    # ----------------------------------------------------------------- derived
+    def derive(self, res: dict[str, Any], chain: str, fmt: str, accept: str = "") -> tuple[Path, str, bool]:
+        """The derived file for a transformation chain; returns (path, format, newly made)."""
+        components = [transform.parse_component(c) for c in chain.split("/") if c] if chain else []
+        wants_auto = any(c.params.get("f") == "auto" for c in components)
+        variant = "webp" if wants_auto and "image/webp" in accept else ""
+        key = hashlib.sha1(f"{res['asset_id']}|{res['version']}|{chain}|{fmt}|{variant}".encode()).hexdigest()
+        path = self.store.blob_path(f"derived/{key}")
+        known = next((d for d in res.get("derived", []) if d["id"] == key), None)
+        if known and path.exists():
+            return path, known["format"], False
+        with Image.open(self.original_path(res)) as im:
+            im.load()
+            out, delivery = transform.apply(im, components)
+            data, used_fmt = transform.encode(out, fmt, delivery, accept)
+            width, height = out.size
+        path.write_bytes(data)
+        entry = {"id": key, "transformation": chain, "format": used_fmt, "bytes": len(data),
+                 "width": width, "height": height}
+        res.setdefault("derived", []).append(entry)
+        self.save(res)
+        self.bump(transformations=1)
+        return path, used_fmt, True
+
+
+
+
+class CloudinaryEmulator:
+    """One product environment and the emulator's settings (``create_app``'s arguments)."""
+
+    def __init__(self, data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str = DEFAULT_API_KEY,
+                 api_secret: str = DEFAULT_API_SECRET, auth_token_key: str = DEFAULT_AUTH_TOKEN_KEY,
+                 admin_hourly_limit: int = 500, strict: bool = False, private_cdn: bool = False,
+                 control: Control | None = None) -> None:
+        self.cloud_name, self.api_key, self.api_secret = cloud_name, api_key, api_secret
+        self.auth_token_key, self.admin_hourly_limit = auth_token_key, admin_hourly_limit
+        self.strict, self.private_cdn = strict, private_cdn
+        self.store = DocStore(data_dir)
+        self.control = control or Control()
+        self.account = Account(self.store, self.control)
+        self.tokens_enabled = private_cdn or not strict
+        self.background_requested: set[str] = set()  # strict: (asset, chain) pairs already asked once
+        self.purges: list[str] = []  # public IDs whose CDN cache a call purged (GET /_emulator/purges)
+        self.admin_window: dict[str, int] = {"hour": -1, "used": 0}
+        self.chunks: dict[str, Path] = {}  # upload_large parts by X-Unique-Upload-Id
+        self.tmp_dir = self.store.data_dir / "tmp"
+        self.tmp_dir.mkdir(exist_ok=True)
+
+    def base_url(self, request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def delivery_url(self, request: Request, res: dict[str, Any], chain: str = "", fmt: str | None = None) -> str:
+        """The URL as the service answers it: percent-encoded like the SDK's own (overlay text
+        included), so any ordinary HTTP client accepts it."""
+        pid = quote(res["public_id"], safe="/")
+        ext = fmt or res.get("format")
+        parts = [self.base_url(request), *([] if self.private_cdn else [self.cloud_name]), res["resource_type"],
+                 res["type"]]
+        if chain:
+            parts.append(quote(chain, safe="/:,_-.~!$&'()*+;=@%"))
+        parts.append(f"v{res['version']}")
+        return "/".join(parts) + "/" + (f"{pid}.{ext}" if ext and res["resource_type"] != "raw" else pid)
+
+    def check_cloud(self, cloud: str) -> None:
+        if cloud != self.cloud_name:
+            raise CloudinaryError(401, f"Invalid cloud_name {cloud}")
+
+    def result(self, request: Request, res: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """The upload/explicit/Admin resource shape (§2.1); empty tags/context are omitted."""
+        out = {k: v for k, v in res.items() if k not in ("derived", "tags", "context", "metadata", "delivery")}
+        out["url"] = out["secure_url"] = self.delivery_url(request, res)
+        out["signature"] = response_signature(res["public_id"], res["version"], self.api_secret)
+        if res.get("tags"):
+            out["tags"] = res["tags"]
+        if res.get("context"):
+            out["context"] = {"custom": res["context"]}
+        if res.get("metadata"):
+            out["metadata"] = res["metadata"]
+        out.update(extra)
+        return out
+
+    def check_metadata(self, values: dict[str, Any]) -> None:
+        unknown = [k for k in values if self.store.get("metadata_field", k) is None]
+        if unknown:
+            raise InvalidParameter(f"Metadata External IDs do not exist: {json.dumps(unknown)}")
+
+    def apply_common(self, res: dict[str, Any], params: dict[str, Any]) -> None:
+        """Tags, context, metadata and access_control given on upload/explicit/update."""
+        if "tags" in params:
+            res["tags"] = parse_tags(params["tags"])
+        if "context" in params:
+            res["context"] = parse_context(params["context"])
+        if "metadata" in params:
+            metadata = parse_metadata(params["metadata"])
+            self.check_metadata(metadata)
+            res["metadata"] = {**res.get("metadata", {}), **metadata}
+        if parse_bool(params.get("invalidate"), False):
+            res["invalidations"] = res.get("invalidations", 0) + 1  # the CDN purge a real call asks for
+            self.purges.append(res["public_id"])
+        if params.get("access_control"):
+            rules = parse_access_control(params["access_control"])
+            if not self.tokens_enabled and any(r.get("access_type") == "token" for r in rules):
+                raise CloudinaryError(400, "Token-based access is not enabled for this product environment "
+                                           "(a premium feature that needs a private CDN distribution)")
+            res["access_control"] = rules
+            res["access_mode"] = "authenticated" if not access_allowed(res["access_control"], self.control.now()) \
+                else "public"
+
+
+def emulator(request: Request) -> CloudinaryEmulator:
+    """The state of the app serving ``request``."""
+    return request.app.state.emulator

@@ -1,0 +1,336 @@
+"""Upload API routes: upload (also chunked), explicit, destroy, tags, context, metadata, archives."""
+
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from PIL import Image
+from starlette.responses import FileResponse, Response
+
+from emulators.cloudinary import transform
+from emulators.cloudinary.params import (
+    InvalidParameter,
+    parse_bool,
+    parse_context,
+    parse_metadata,
+    parse_tags,
+)
+from emulators.cloudinary.signing import (
+    NOTIFICATION_PARAMS,
+    verify_upload_signature,
+)
+from emulators.cloudinary.state import TIMESTAMP_TOLERANCE, CloudinaryEmulator, CloudinaryError, emulator, iso
+from emulators.common.http import read_params
+
+router = APIRouter()
+
+
+@router.post("/v1_1/{cloud}/{rt}/upload")
+async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, files = await signed_params(emu, request, cloud)
+    rt = "image" if rt == "auto" else rt
+    landed = await receive_file(emu, request, params, files)
+    pid_hint = params.get("public_id") or secrets.token_hex(10)
+    if landed is None:
+        return JSONResponse({"public_id": pid_hint, "done": False})
+    path, filename = landed
+    try:
+        info = inspect(emu, path, rt)
+        dtype = params.get("type") or "upload"
+        public_id = f"{params['folder'].strip('/')}/{pid_hint}" if params.get("folder") else pid_hint
+        existing = emu.account.get(rt, dtype, public_id)
+        if existing and not parse_bool(params.get("overwrite"), True):
+            return JSONResponse(emu.result(request, existing, existing=True))
+        now = emu.control.now()
+        version = max(int(now.timestamp()), (existing or {}).get("version", 0) + 1)
+        res = {
+            "asset_id": (existing or {}).get("asset_id") or secrets.token_hex(16),
+            "public_id": public_id, "version": version, "version_id": secrets.token_hex(16),
+            "format": info.get("format") or Path(filename).suffix.lstrip(".") or "",
+            "resource_type": rt, "type": dtype, "created_at": iso(now), "bytes": info["bytes"],
+            "width": info.get("width"), "height": info.get("height"),
+            "etag": hashlib.md5(path.read_bytes()).hexdigest() if info["bytes"] < 64 << 20 else "",
+            "placeholder": False, "access_mode": "public",
+            "original_filename": Path(filename).stem, "tags": [], "context": {}, "metadata": {},
+            "derived": [], "access_control": [],
+        }
+        emu.apply_common(res, params)
+        if existing:
+            emu.account.remove(existing)
+        shutil.move(str(path), emu.account.original_path(res))
+    finally:
+        path.unlink(missing_ok=True)
+    emu.account.save(res)
+    eager = eager_results(emu, request, res, params.get("eager"))
+    extra: dict[str, Any] = {"overwritten": True} if existing else {}
+    if eager:
+        extra["eager"] = eager
+    return JSONResponse(emu.result(request, res, **extra))
+
+
+@router.post("/v1_1/{cloud}/{rt}/explicit")
+async def explicit(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud)
+    res = emu.account.require(rt, params.get("type") or "upload", params.get("public_id") or "")
+    emu.apply_common(res, params)
+    emu.account.save(res)
+    eager = eager_results(emu, request, res, params.get("eager"))
+    return JSONResponse(emu.result(request, res, **({"eager": eager} if eager else {})))
+
+
+@router.post("/v1_1/{cloud}/{rt}/destroy")
+async def destroy(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud)
+    res = emu.account.get(rt, params.get("type") or "upload", params.get("public_id") or "")
+    if res is None:
+        return JSONResponse({"result": "not found"})
+    emu.account.remove(res)
+    if parse_bool(params.get("invalidate"), False):
+        emu.purges.append(res["public_id"])
+    return JSONResponse({"result": "ok"})
+
+
+@router.post("/v1_1/{cloud}/{rt}/tags")
+async def tags(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud, exclude=NOTIFICATION_PARAMS)
+    command, given = params.get("command"), parse_tags(params.get("tag"))
+    if command not in ("add", "remove", "replace", "set_exclusive", "remove_all"):
+        raise InvalidParameter(f"Invalid command - {command}")
+
+    def change(res: dict[str, Any]) -> None:
+        current = res.get("tags", [])
+        if command == "add":
+            res["tags"] = current + [t for t in given if t not in current]
+        elif command == "remove":
+            res["tags"] = [t for t in current if t not in given]
+        elif command == "remove_all":
+            res["tags"] = []
+        else:
+            res["tags"] = list(given)
+            if command == "set_exclusive":  # the tag leaves every other asset
+                for other in emu.account.iter(rt):
+                    if other["public_id"] != res["public_id"] and set(given) & set(other.get("tags", [])):
+                        other["tags"] = [t for t in other["tags"] if t not in given]
+                        emu.account.save(other)
+
+    return update_targets(emu, rt, params, change)
+
+
+@router.post("/v1_1/{cloud}/{rt}/context")
+async def context(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud, exclude=NOTIFICATION_PARAMS)
+    command, values = params.get("command"), parse_context(params.get("context"))
+    if command not in ("add", "remove_all"):
+        raise InvalidParameter(f"Invalid command - {command}")
+    return update_targets(emu, rt, params, lambda res: res.update(
+        context={**res.get("context", {}), **values} if command == "add" else {}))
+
+
+@router.post("/v1_1/{cloud}/{rt}/metadata")
+async def metadata(cloud: str, rt: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud, exclude=NOTIFICATION_PARAMS)
+    values = parse_metadata(params.get("metadata"))
+    emu.check_metadata(values)
+    return update_targets(emu, rt, params, lambda res: res.update(metadata={**res.get("metadata", {}), **values}))
+
+
+@router.api_route("/v1_1/{cloud}/{rt}/generate_archive", methods=["GET", "POST"])
+async def generate_archive(cloud: str, rt: str, request: Request) -> Response:
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud)
+    dtype = params.get("type") or "upload"
+    wanted = []
+    rts = ["image", "raw"] if rt == "all" else [rt]
+    id_list = params.get("public_ids") or []
+    id_list = id_list if isinstance(id_list, list) else [id_list]
+    prefixes = params.get("prefixes") or []
+    prefixes = prefixes if isinstance(prefixes, list) else [prefixes]
+    tag_list = parse_tags(params.get("tags"))
+    for kind in rts:
+        for res in emu.account.iter(kind, dtype):
+            if (res["public_id"] in id_list or any(res["public_id"].startswith(p) for p in prefixes)
+                    or set(tag_list) & set(res.get("tags", []))):
+                wanted.append(res)
+    missing = [pid for pid in id_list if not any(r["public_id"] == pid for r in wanted)]
+    if missing and not parse_bool(params.get("allow_missing"), False):
+        raise CloudinaryError(404, f"Resource not found - {', '.join(missing)}")
+    if not wanted:
+        raise CloudinaryError(400, "No resources found for the archive")
+    tmp = new_tmp(emu, ".zip")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for res in wanted:
+            ext = f".{res['format']}" if res.get("format") and res["resource_type"] != "raw" else ""
+            zf.write(emu.account.original_path(res), res["public_id"] + ext)
+    mode = params.get("mode") or "create"
+    if mode == "download":
+        emu.account.bump(bandwidth=tmp.stat().st_size, requests=1)
+        return FileResponse(tmp, media_type="application/zip", filename="archive.zip",
+                            background=None)
+    now = emu.control.now()
+    archive_id = params.get("target_public_id") or f"{secrets.token_hex(8)}.zip"
+    res = {"asset_id": secrets.token_hex(16), "public_id": archive_id,
+           "version": int(now.timestamp()), "version_id": secrets.token_hex(16), "format": "zip",
+           "resource_type": "raw", "type": "upload", "created_at": iso(now),
+           "bytes": tmp.stat().st_size, "tags": parse_tags(params.get("target_tags")),
+           "context": {}, "metadata": {}, "derived": [], "access_mode": "public", "placeholder": False}
+    shutil.move(str(tmp), emu.account.original_path(res))
+    emu.account.save(res)
+    return JSONResponse(emu.result(request, res, resource_count=len(wanted), file_count=len(wanted)))
+
+
+async def signed_params(emu: CloudinaryEmulator, request: Request, cloud: str, *,
+                        exclude: frozenset[str] = frozenset()):
+    emu.check_cloud(cloud)
+    params, files = await read_params(request)
+    if params.get("api_key") != emu.api_key:
+        raise CloudinaryError(401, f"Unknown API key {params.get('api_key') or ''}".strip())
+    if not params.get("signature"):
+        raise CloudinaryError(401, "Missing required parameter - signature")
+    ok_sig, to_sign = verify_upload_signature(params, emu.api_secret, exclude)
+    if not ok_sig:
+        raise CloudinaryError(401, f"Invalid Signature {params['signature']}. String to sign - '{to_sign}'.")
+    try:
+        stale = abs(time.time() - int(params.get("timestamp", 0))) > TIMESTAMP_TOLERANCE
+    except ValueError:
+        stale = True
+    if stale:
+        raise CloudinaryError(400, f"Stale request - reported time is {params.get('timestamp')}, "
+                                   "which is more than 1 hour ago")
+    return params, files
+
+
+def eager_results(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
+                  eager: str | None) -> list[dict[str, Any]]:
+    out = []
+    for item in (eager or "").split("|"):
+        if not item:
+            continue
+        components, fmt = transform.parse_chain(item)
+        chain = "/".join(c.text for c in components)
+        _, used, _ = emu.account.derive(res, chain, fmt or res["format"])
+        entry = next(d for d in res["derived"] if d["transformation"] == chain and d["format"] == used)
+        url = emu.delivery_url(request, res, chain, used)
+        out.append({"transformation": item, "width": entry["width"], "height": entry["height"],
+                    "bytes": entry["bytes"], "format": used, "url": url, "secure_url": url})
+    return out
+
+
+def new_tmp(emu: CloudinaryEmulator, suffix: str = "") -> Path:
+    fd, name = tempfile.mkstemp(suffix=suffix, dir=emu.tmp_dir)
+    os.close(fd)
+    return Path(name)
+
+
+async def receive_file(emu: CloudinaryEmulator, request: Request, params: dict[str, Any],
+                       files: list) -> tuple[Path, str] | None:
+    """Land the upload in a temp file; returns (path, original filename) or None for a
+    non-final chunk of a chunked upload."""
+    tmp = new_tmp(emu)
+    upload = next((f for name, f in files if name == "file"), None)
+    if upload is not None:
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(upload.file, out, 1024 * 1024)
+        filename = upload.filename or "file"
+    elif isinstance(params.get("file"), str) and params["file"]:
+        # In a thread: the URL may be this emulator's own delivery route (a copy of an asset).
+        filename = await asyncio.to_thread(fetch_remote, emu, params["file"], tmp)
+    else:
+        tmp.unlink(missing_ok=True)
+        raise CloudinaryError(400, "Missing required parameter - file")
+    content_range = request.headers.get("content-range")
+    if not content_range:
+        return tmp, filename
+    # Chunked upload (upload_large): append this part; answer the last one with the asset.
+    upload_id = request.headers.get("x-unique-upload-id", "")
+    try:
+        span, total = content_range.split(" ", 1)[1].split("/")
+        start, end = (int(v) for v in span.split("-"))
+    except ValueError as exc:
+        raise CloudinaryError(400, f"Invalid Content-Range header - {content_range}") from exc
+    part_path = emu.chunks.setdefault(upload_id, new_tmp(emu))
+    with open(part_path, "ab") as out, open(tmp, "rb") as src:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    tmp.unlink(missing_ok=True)
+    if end + 1 < int(total):
+        return None
+    emu.chunks.pop(upload_id, None)
+    return part_path, filename
+
+
+def fetch_remote(emu: CloudinaryEmulator, url: str, dest: Path) -> str:
+    if url.startswith("data:"):
+        try:
+            dest.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+        except (IndexError, binascii.Error) as exc:
+            raise CloudinaryError(400, "Invalid data URI") from exc
+        return "file"
+    if not url.startswith(("http://", "https://")):
+        raise CloudinaryError(400, f"Invalid file parameter - {url[:60]}")
+    try:
+        with httpx.stream("GET", url, timeout=60, follow_redirects=True) as resp:
+            if resp.status_code != 200:
+                raise CloudinaryError(400, f"Error in loading {url} - {resp.status_code} {resp.reason_phrase}")
+            with open(dest, "wb") as out:
+                for block in resp.iter_bytes(1024 * 1024):
+                    out.write(block)
+    except httpx.HTTPError as exc:
+        raise CloudinaryError(400, f"Error in loading {url} - {exc.__class__.__name__}") from exc
+    return unquote(url.split("?", 1)[0].rsplit("/", 1)[-1]) or "remote"
+
+
+def inspect(emu: CloudinaryEmulator, path: Path, rt: str) -> dict[str, Any]:
+    size = path.stat().st_size
+    if size == 0:
+        raise CloudinaryError(400, "Empty file")
+    if rt == "raw":
+        return {"bytes": size}
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            fmt = {"JPEG": "jpg"}.get(im.format or "", (im.format or "").lower())
+            return {"bytes": size, "width": im.size[0], "height": im.size[1], "format": fmt}
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
+        raise CloudinaryError(400, "Invalid image file") from exc
+
+
+def targets(emu: CloudinaryEmulator, rt: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    ids = params.get("public_ids") or []
+    ids = ids if isinstance(ids, list) else [ids]
+    dtype = params.get("type") or "upload"
+    return [r for r in (emu.account.get(rt, dtype, pid) for pid in ids) if r is not None]
+
+
+def update_targets(emu: CloudinaryEmulator, rt: str, params: dict[str, Any],
+                   change: Callable[[dict[str, Any]], None]) -> JSONResponse:
+    """Apply ``change`` to every asset named in ``public_ids``; answer with those changed."""
+    changed = []
+    for res in targets(emu, rt, params):
+        change(res)
+        emu.account.save(res)
+        changed.append(res["public_id"])
+    return JSONResponse({"public_ids": changed})
+
