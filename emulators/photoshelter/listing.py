@@ -51,9 +51,7 @@ async def get_collection(collection_id: str, request: Request) -> Response:
 @router.api_route("/psapi/v3/mem/collection/insert", methods=["GET", "POST"])
 async def insert_collection(request: Request) -> Response:
     emu = emulator(request)
-    params = await emu.member(request)
-    record = add_container(emu.store, "collection", container_from(emu, params, "collection"))
-    return ok({"Collection": public_container(emu, record)})
+    return await insert(emu, request, "collection")
 
 
 @router.get("/psapi/v3/mem/gallery/query")
@@ -70,9 +68,7 @@ async def gallery_query(request: Request) -> Response:
 @router.api_route("/psapi/v3/mem/gallery/insert", methods=["GET", "POST"])
 async def insert_gallery(request: Request) -> Response:
     emu = emulator(request)
-    params = await emu.member(request)
-    gallery = add_container(emu.store, "gallery", container_from(emu, params, "gallery"))
-    return ok({"Gallery": public_container(emu, gallery)})
+    return await insert(emu, request, "gallery")
 
 
 @router.get("/psapi/v3/mem/gallery/{gallery_id}")
@@ -138,3 +134,9 @@ def container_from(emu: PhotoShelterEmulator, params: dict[str, Any], kind: str)
     return make_container(kind, name, parent, mode=mode, f_list=params.get("f_list") or "t",
                           description=params.get("description") or "")
 
+
+async def insert(emu: PhotoShelterEmulator, request: Request, kind: str) -> Response:
+    """Create a collection or gallery from the request's parameters."""
+    params = await emu.member(request)
+    record = add_container(emu.store, kind, container_from(emu, params, kind))
+    return ok({kind.capitalize(): public_container(emu, record)})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryHook
@@ -74,3 +74,26 @@ class CampaignMediaOperator(BaseOperator):
             raise ValueError(f"no valid market {code!r} in include/markets/ (valid: {sorted(markets)}); add "
                              f"include/markets/{code}.yaml or fix its errors (python -m campaign_media.cli lint)")
         return markets[code]
+
+
+class BatchOperator(CampaignMediaOperator):
+    """Works through one batch written by a plan operator; map it over the plan with
+    ``.partial(task_id=..., map_index_template=BATCH_LABEL).expand(batch=plan.output)``.
+
+    :param batch: the batch descriptor (templated)
+    """
+
+    template_fields: Sequence[str] = ("batch",)
+
+    def __init__(self, *, batch: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+
+    def execute(self, context: Context) -> Any:
+        context["batch_label"] = self.batch["label"]  # type: ignore[typeddict-unknown-key]
+        campaign, _ = self.campaign_and_markets(self.batch["campaign"])
+        with self.photoshelter() as ps:
+            return self.run_batch(ps, campaign, self.batch)
+
+    def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: Any) -> Any:
+        raise NotImplementedError

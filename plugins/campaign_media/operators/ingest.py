@@ -11,7 +11,9 @@ from airflow.sdk import Context
 
 from campaign_media import selection
 from campaign_media.batches import IngestBatch, IngestResult
-from campaign_media.operators.base import CampaignMediaOperator, as_bool
+from campaign_media.config.models import Campaign
+from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.operators.base import BatchOperator, CampaignMediaOperator, as_bool
 
 
 class PlanIngestOperator(CampaignMediaOperator):
@@ -53,30 +55,19 @@ class PlanIngestOperator(CampaignMediaOperator):
                                force=as_bool(self.force), **options)
 
 
-class IngestMastersOperator(CampaignMediaOperator):
+class IngestMastersOperator(BatchOperator):
     """Push one batch of masters: each original streamed from PhotoShelter into Cloudinary
     (authenticated delivery), checked against PhotoShelter's figures; a master whose bytes did
     not change only gets its context refreshed. One master's failure never stops the others.
+    Returns an :class:`~campaign_media.batches.IngestResult`.
 
-    Map it over a plan: ``.partial(task_id=..., map_index_template=BATCH_LABEL).expand(batch=...)``.
-
-    :param batch: an :class:`~campaign_media.batches.IngestBatch` (templated)
+    :param batch: an :class:`~campaign_media.batches.IngestBatch` from :class:`PlanIngestOperator` (templated)
     """
 
-    template_fields: Sequence[str] = ("batch",)
-
-    def __init__(self, *, batch: IngestBatch | dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.batch = batch
-
-    def execute(self, context: Context) -> IngestResult:
+    def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: IngestBatch) -> IngestResult:
         from campaign_media.steps import ingest
 
-        batch: IngestBatch = self.batch  # type: ignore[assignment]
-        context["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
-        campaign, _ = self.campaign_and_markets(batch["campaign"])
-        with self.photoshelter() as ps:
-            return ingest.push(ps, self.cloudinary_hook, campaign, batch)
+        return ingest.push(ps, self.cloudinary_hook, campaign, batch)
 
 
 class IngestReportOperator(CampaignMediaOperator):

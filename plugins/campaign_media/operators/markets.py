@@ -11,7 +11,9 @@ from airflow.sdk import Context
 
 from campaign_media import selection
 from campaign_media.batches import MarketBatch, MarketResult
-from campaign_media.operators.base import CampaignMediaOperator, as_bool
+from campaign_media.config.models import Campaign
+from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.operators.base import BatchOperator, CampaignMediaOperator, as_bool
 
 
 class PlanRenditionsOperator(CampaignMediaOperator):
@@ -50,28 +52,18 @@ class PlanRenditionsOperator(CampaignMediaOperator):
                                  force=as_bool(self.force), dry_run=as_bool(self.dry_run), **options)
 
 
-class MakeRenditionsOperator(CampaignMediaOperator):
+class MakeRenditionsOperator(BatchOperator):
     """For one batch: each master's market copy with all its renditions in one upload call
     (eager), its access window set, then each new rendition written back to PhotoShelter exactly
-    once (the file name is the key). Map it over a plan, label ``BATCH_LABEL``.
+    once (the file name is the key). Returns a :class:`~campaign_media.batches.MarketResult`.
 
-    :param batch: a :class:`~campaign_media.batches.MarketBatch` (templated)
+    :param batch: a :class:`~campaign_media.batches.MarketBatch` from :class:`PlanRenditionsOperator` (templated)
     """
 
-    template_fields: Sequence[str] = ("batch",)
-
-    def __init__(self, *, batch: MarketBatch | dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.batch = batch
-
-    def execute(self, context: Context) -> MarketResult:
+    def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: MarketBatch) -> MarketResult:
         from campaign_media.steps import variants
 
-        batch: MarketBatch = self.batch  # type: ignore[assignment]
-        context["batch_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
-        campaign, _ = self.campaign_and_markets(batch["campaign"])
-        with self.photoshelter() as ps:
-            return variants.render(ps, self.cloudinary_hook, campaign, self.market(batch["market"]), batch)
+        return variants.render(ps, self.cloudinary_hook, campaign, self.market(batch["market"]), batch)
 
 
 class PublishDeliveryOperator(CampaignMediaOperator):
