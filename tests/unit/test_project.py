@@ -48,3 +48,13 @@ def test_no_source_cites_notes_that_are_not_in_the_repository() -> None:
              if p.suffix in (".py", ".md", ".yaml") and re.search(r"reference/\w[\w-]*\.md|" + "shared" + "/reference",
                                                                   p.read_text(encoding="utf-8", errors="ignore"))]
     assert not cited
+
+
+def test_the_pools_are_defined_once_and_the_docs_say_the_same() -> None:
+    from campaign_media.pools import POOLS
+
+    readme = (ROOT / "README.md").read_text()
+    for name, pool in POOLS.items():
+        assert f"`{name}` ({pool.slots})" in readme, f"README: pool {name} with {pool.slots} slots"
+    for text in (ROOT / "docker-compose.yaml", ROOT / "scripts" / "standalone.py"):
+        assert "pools set" not in text.read_text(), f"{text.name} defines a pool of its own"
