@@ -5,7 +5,7 @@ LABEL org.opencontainers.image.title="campaign-media-pipelines" \
       org.opencontainers.image.version="0.7.0"
 COPY requirements.txt constraints.txt /opt/project/
 RUN pip install --no-cache-dir -r /opt/project/requirements.txt -c /opt/project/constraints.txt \
-    "apache-airflow-providers-celery" "apache-airflow-providers-postgres" "apache-airflow==3.3.2"
+    "apache-airflow-providers-postgres==7.1.1" "apache-airflow==3.3.2"
 # The project as a distribution: its provider entry point registers the Cloudinary and
 # PhotoShelter connection types (the mounted plugins/ stays first on PYTHONPATH for the code).
 COPY pyproject.toml README.md /opt/project/

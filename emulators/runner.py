@@ -95,7 +95,7 @@ class EmulatorProcess:
 
     def reset(self) -> None:
         """No faults, real time, counters at zero."""
-        self.control("POST", "faults", {"latency_ms": 0, "p_5xx": 0, "p_429": 0, "p_drop": 0,
+        self.control("POST", "faults", {"latency_ms": 0, "p_5xx": 0, "p_429": 0, "p_drop": 0, "p_lost_reply": 0,
                                         "retry_after": 1.0, "seed": None, "path_prefix": "",
                                         "fail_after": None})
         self.control("POST", "clock", {})

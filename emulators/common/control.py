@@ -4,8 +4,10 @@ Every request passes through :class:`ControlMiddleware`, which
 
 * counts the call under its route template (``"GET /psapi/v3/mem/gallery/{gallery_id}/images"``),
 * injects the configured faults: added latency, a probability of a 5xx, of a 429 with
-  ``Retry-After`` and of a dropped connection (the response starts, then the socket closes
-  mid-body), all drawn from one seeded RNG so a run is repeatable.
+  ``Retry-After``, of a dropped connection (the response starts, then the socket closes
+  mid-body) and of a *lost reply* (the call is carried out — an upload stored, a gallery made —
+  but its answer never arrives: the case that makes a naive retry write twice), all drawn from
+  one seeded RNG so a run is repeatable.
 
 The ``/_emulator/*`` routes (never counted, never faulted) let tests and benchmarks read the
 counters, change the faults and move the clock while the server runs.
@@ -36,6 +38,7 @@ class Faults:
     p_5xx: float = 0.0
     p_429: float = 0.0
     p_drop: float = 0.0
+    p_lost_reply: float = 0.0  # carried out, then the connection drops before the answer
     retry_after: float = 1.0
     seed: int | None = None
     # Only calls whose path starts with this are faulted ("" = all API calls).
@@ -75,14 +78,14 @@ class Control:
             self.calls[key] += 1
 
     def draw(self) -> str | None:
-        """Pick this call's fault, if any: ``"drop"``, ``"429"``, ``"5xx"`` or None."""
+        """Pick this call's fault, if any: ``"drop"``, ``"lost"``, ``"429"``, ``"5xx"`` or None."""
         f = self.faults
         with self._lock:
             roll = self._rng.random()
             self._matched += 1
             if f.fail_after is not None and self._matched > f.fail_after:
                 return "5xx"
-        for name, p in (("drop", f.p_drop), ("429", f.p_429), ("5xx", f.p_5xx)):
+        for name, p in (("drop", f.p_drop), ("lost", f.p_lost_reply), ("429", f.p_429), ("5xx", f.p_5xx)):
             if roll < p:
                 return name
             roll -= p
@@ -123,6 +126,12 @@ class ControlMiddleware:
                         "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
             raise ConnectionAbortedError("emulator: injected dropped connection")
+        if fault == "lost":
+            async def swallow(message: Any) -> None:  # the answer is made, then never sent
+                return None
+
+            await self.app(scope, receive, swallow)
+            raise ConnectionAbortedError("emulator: injected lost reply (the call was carried out)")
         if fault in ("429", "5xx"):
             status = 429 if fault == "429" else 503
             body = b'{"error":{"message":"emulator: injected fault"}}'
@@ -180,13 +189,16 @@ def add_fault_arguments(parser: Any) -> None:
     parser.add_argument("--p-5xx", type=float, default=0.0, help="probability of a 503 per call")
     parser.add_argument("--p-429", type=float, default=0.0, help="probability of a 429 per call")
     parser.add_argument("--p-drop", type=float, default=0.0, help="probability of a dropped connection")
+    parser.add_argument("--p-lost-reply", type=float, default=0.0,
+                        help="probability that a call is carried out but its answer is lost")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds sent with 429s")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for repeatable faults")
 
 
 def faults_from_args(args: Any) -> Faults:
     return Faults(latency_ms=args.latency_ms, p_5xx=args.p_5xx, p_429=args.p_429,
-                  p_drop=args.p_drop, retry_after=args.retry_after, seed=args.fault_seed)
+                  p_drop=args.p_drop, p_lost_reply=args.p_lost_reply, retry_after=args.retry_after,
+                  seed=args.fault_seed)
 
 
 def serve(app: FastAPI, port: int, host: str = "127.0.0.1") -> None:

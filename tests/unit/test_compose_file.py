@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,7 +13,17 @@ import yaml
 from tests.system import require_system_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:?-([^}]*)\}")
+SECRETS = {"AIRFLOW_JWT_SECRET": "test-jwt-secret",
+           "AIRFLOW_FERNET_KEY": "dGVzdC1mZXJuZXQta2V5LTMyLWJ5dGVzLWxvbmchIQ=="}
+
+
+def compose_config(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    require_system_packages()  # Debian's docker-compose validates the whole file (make system-deps installs it)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "CLOUDINARY_", "PHOTOSHELTER_",
+                                                                      "COMPOSE_"))}
+    return subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yaml"), *extra, "config"],
+                          capture_output=True, text=True, env={**clean, **env}, cwd="/")
 
 
 def test_compose_has_the_celery_stack_and_the_emulators() -> None:
@@ -33,5 +44,61 @@ def test_compose_has_the_celery_stack_and_the_emulators() -> None:
     assert "campaign_media.cli pools > /tmp/pools.json && airflow pools import" in init  # the one definition
     for mount in ("./dags:/opt/airflow/dags", "./plugins:/opt/airflow/plugins", "./include:/opt/airflow/include"):
         assert mount in services["airflow-worker"]["volumes"]
-    require_system_packages()  # Debian's docker-compose validates the whole file (make system-deps installs it)
-    subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yaml"), "config", "-q"], check=True)
+    result = compose_config({**SECRETS, "COMPOSE_PROFILES": "emulators"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_jwt_secret_and_fernet_key_are_shared_and_required() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
+    assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW_FERNET_KEY:?")
+    missing = compose_config({"AIRFLOW_FERNET_KEY": SECRETS["AIRFLOW_FERNET_KEY"]})
+    assert missing.returncode != 0 and "set AIRFLOW_JWT_SECRET in .env" in missing.stderr
+    rendered = yaml.safe_load(compose_config(SECRETS).stdout)
+    secrets = {rendered["services"][name]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"]
+               for name in ("airflow-apiserver", "airflow-worker", "airflow-scheduler", "airflow-triggerer")}
+    assert secrets == {"test-jwt-secret"}  # one secret for every component
+
+
+def test_emulators_are_a_profile_and_see_no_project_secrets() -> None:
+    rendered = yaml.safe_load(compose_config(SECRETS).stdout)["services"]
+    for name in ("photoshelter-emulator", "cloudinary-emulator"):  # a real deployment never starts them
+        assert rendered.get(name, {"profiles": ["emulators"]})["profiles"] == ["emulators"]
+    assert not any(service.get("profiles") for name, service in rendered.items() if "emulator" not in name)
+    with_emulators = yaml.safe_load(compose_config({**SECRETS, "COMPOSE_PROFILES": "emulators"}).stdout)
+    for name in ("photoshelter-emulator", "cloudinary-emulator"):
+        mounts = [v["source"] if isinstance(v, dict) else v for v in with_emulators["services"][name]["volumes"]]
+        assert not any(str(m).rstrip("/") == str(ROOT) for m in mounts), f"{name} mounts the whole project (.env)"
+        assert "environment" not in with_emulators["services"][name]
+
+
+def test_an_empty_account_variable_means_unset() -> None:
+    env = {**SECRETS, "CLOUDINARY_UPLOAD_PREFIX": "", "CLOUDINARY_DELIVERY_HOST": "", "CLOUDINARY_AUTH_TOKEN_KEY": ""}
+    rendered = yaml.safe_load(compose_config(env).stdout)
+    conn = json.loads(rendered["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_CLOUDINARY_DEFAULT"])
+    assert conn["extra"]["upload_prefix"] == "" and conn["extra"]["delivery_host"] == ""  # Cloudinary's own hosts
+    unset = yaml.safe_load(compose_config(SECRETS).stdout)
+    conn = json.loads(unset["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_CLOUDINARY_DEFAULT"])
+    assert conn["extra"]["upload_prefix"] == "http://cloudinary-emulator:8702"  # left out: the emulator
+
+
+def test_init_owns_the_volumes_and_the_image_pins_what_it_installs() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    init = compose["services"]["airflow-init"]["command"][1]
+    assert 'chown -R "${AIRFLOW_UID:-50000}:0" /opt/airflow/logs /opt/airflow/campaign-media' in init
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    specs = re.findall(r'"([a-z0-9-]+[^"]*)"', dockerfile.split("RUN pip install", 1)[1].split("COPY", 1)[0])
+    assert specs and all("==" in spec for spec in specs), specs
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, line
+
+
+def test_env_example_keeps_emulator_values_and_account_placeholders_apart() -> None:
+    text = (ROOT / ".env.example").read_text()
+    required, emulators, accounts = text.split("# ---")[1:4]
+    assert "AIRFLOW_JWT_SECRET=" in required and "AIRFLOW_FERNET_KEY=" in required
+    assert "COMPOSE_PROFILES=emulators" in emulators
+    assert all(line.startswith("#") for line in accounts.splitlines()[1:] if line.strip())  # opt-in, together
+    assert "#CLOUDINARY_UPLOAD_PREFIX=\n" in accounts and "#PHOTOSHELTER_API_KEY=change-me" in accounts

@@ -262,9 +262,20 @@ class CloudinaryHook(BaseHook):
         return ok, f"Cloudinary cloud {self.cloud_name!r} answered the ping" if ok else "ping did not answer ok"
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, what: str, fn: Callable[[], T]) -> T:
-        """Call the SDK with the retry policy; translate its errors into the hook's own."""
+    def _run(self, what: str, fn: Callable[[], T], *, already_done: Callable[[], T | None] | None = None) -> T:
+        """Call the SDK with the retry policy; translate its errors into the hook's own.
+        ``already_done`` (for writes) is asked before each re-send: a failure may come after
+        Cloudinary carried the call out, and its answer then stands in for the re-send."""
+        sent = False
+
         def attempt() -> T:
+            nonlocal sent
+            if sent and already_done is not None:
+                found = already_done()
+                if found is not None:
+                    self.log.info("Cloudinary %s: carried out by an earlier attempt whose answer was lost", what)
+                    return found
+            sent = True
             for recorder in self._recorders:
                 recorder.clear(active=True)  # only this call's headers may steer the wait
             try:
@@ -308,6 +319,8 @@ class CloudinaryHook(BaseHook):
 
         A local file larger than 20 MB goes up in chunks, so memory stays at one chunk.
         ``overwrite=False`` returns the stored asset (``existing: true``) instead of replacing it.
+        Once only: after a failure with an unknown outcome, an asset already stored under
+        ``public_id`` with this ``context`` is taken as the upload's result (no second upload).
         """
         options: dict[str, Any] = dict(
             self._api, public_id=public_id, overwrite=overwrite, type=delivery_type,
@@ -317,16 +330,30 @@ class CloudinaryHook(BaseHook):
             if value:
                 options[key] = value
         is_path = isinstance(file, (str, os.PathLike)) and not str(file).startswith(("http://", "https://", "data:"))
+
+        def already_done() -> dict[str, Any] | None:
+            """The asset as an earlier attempt stored it (its context is ours), with its eager
+            derivatives from an idempotent ``explicit`` — or None: send again."""
+            if not context:
+                return None
+            stored = self.resource(public_id, delivery_type, resource_type)
+            custom = ((stored or {}).get("context") or {}).get("custom") or {}
+            if not stored or any(custom.get(k) != str(v) for k, v in context.items()):
+                return None
+            again = {"access_control": access_control} if access_control else {}
+            return self.explicit(public_id, eager=eager, delivery_type=delivery_type, resource_type=resource_type,
+                                 **again)
+
         if is_path and Path(file).stat().st_size > LARGE_FILE_BYTES:  # type: ignore[arg-type]
             return self._clean_urls(self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
-                str(file), chunk_size=LARGE_FILE_BYTES, **options)))
+                str(file), chunk_size=LARGE_FILE_BYTES, **options), already_done=already_done))
 
         def call() -> dict[str, Any]:
             if hasattr(file, "seek"):
                 file.seek(0)  # type: ignore[union-attr]
             return cloudinary.uploader.upload(str(file) if is_path else file, **options)
 
-        return self._clean_urls(self._run(f"upload {public_id}", call))
+        return self._clean_urls(self._run(f"upload {public_id}", call, already_done=already_done))
 
     @staticmethod
     def _clean_urls(result: dict[str, Any]) -> dict[str, Any]:

@@ -256,15 +256,20 @@ class PhotoShelterHook(BaseHook):
         except httpx.TransportError as exc:
             raise TransientError(f"connection problem ({exc.__class__.__name__}: {exc})") from exc
 
-    def _exchange(self, method: str, path: str, *, auth: bool = True, relogin: bool = True,
+    def _exchange(self, method: str, path: str, *, auth: bool = True, relogin: bool = True, retry: bool = True,
                   **kwargs: Any) -> httpx.Response:
-        """Retry transient failures, log in again once on an expired session, raise on errors."""
+        """Retry transient failures (unless ``retry`` is off: a write that must happen once
+        retries in :meth:`_write_once`), log in again once on an expired session, raise on errors."""
         what = f"{method} {path}"
-        response = self._retrying(what, lambda: self._send(method, path, auth=auth, **kwargs))
+
+        def send() -> httpx.Response:
+            return self._send(method, path, auth=auth, **kwargs)
+
+        response = self._retrying(what, send) if retry else send()
         if auth and relogin and response.status_code == 401 and self._session_expired(response):
             self.log.info("PhotoShelter session expired; logging in again")
             self.login()
-            response = self._retrying(what, lambda: self._send(method, path, auth=auth, **kwargs))
+            response = self._retrying(what, send) if retry else send()
         if response.status_code >= 400:
             try:
                 error = self._json(what, response).get("error") or {}
@@ -280,6 +285,25 @@ class PhotoShelterHook(BaseHook):
             if exc.rate_limited:
                 raise PhotoShelterRateLimited(what, None, "RateLimited", str(exc)) from exc
             raise
+
+    def _write_once(self, what: str, send: Callable[[], dict[str, Any]],
+                    find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+        """A write that must happen once (an upload, a new gallery). After a failure whose outcome
+        is unknown — a 5xx or a dropped connection may come after PhotoShelter carried it out —
+        look for its result before sending it again."""
+        sent = False
+
+        def attempt() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                found = find()
+                if found is not None:
+                    self.log.info("%s: carried out by an earlier attempt whose answer was lost", what)
+                    return found
+            sent = True
+            return send()
+
+        return self._retrying(what, attempt)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON call; returns the envelope's ``data``."""
@@ -353,7 +377,9 @@ class PhotoShelterHook(BaseHook):
                        listed: bool = True) -> dict[str, Any]:
         """Create a gallery under a collection (``parent``) or at the top level."""
         data = {"name": name, "mode": mode, "f_list": "t" if listed else "f", **({"parent": parent} if parent else {})}
-        return self._call("POST", "mem/gallery/insert", data=data)["Gallery"]
+        return self._write_once(f"create gallery {name!r}",
+                                lambda: self._call("POST", "mem/gallery/insert", data=data, retry=False)["Gallery"],
+                                lambda: next(iter(self.find_galleries(name, parent)), None))
 
     def ensure_gallery(self, name: str, parent: str | None = None, *, mode: str = "private") -> dict[str, Any]:
         """The gallery with this name under ``parent``, created once (idempotent)."""
@@ -369,7 +395,10 @@ class PhotoShelterHook(BaseHook):
 
     def create_collection(self, name: str, parent: str | None = None) -> dict[str, Any]:
         data = {"name": name, "f_list": "t", **({"parent": parent} if parent else {})}
-        return self._call("POST", "mem/collection/insert", data=data)["Collection"]
+        return self._write_once(
+            f"create collection {name!r}",
+            lambda: self._call("POST", "mem/collection/insert", data=data, retry=False)["Collection"],
+            lambda: next((c for c in self.get_children(parent or "root")["collections"] if c["name"] == name), None))
 
     # ------------------------------------------------------------------ media
     def iter_gallery_images(self, gallery_id: str, *, per_page: int = 500,
@@ -443,16 +472,25 @@ class PhotoShelterHook(BaseHook):
 
     def upload_image(self, gallery_id: str, source: str | os.PathLike[str], *, file_name: str | None = None,
                      searchable: bool = True) -> dict[str, Any]:
-        """Upload a file into a gallery (multipart, streamed from disk); returns its ``Image``."""
+        """Upload a file into a gallery (multipart, streamed from disk), once: a retry after an
+        unknown outcome first looks for the file name in the gallery. Returns its ``Image``
+        (at least ``image_id``)."""
         source = Path(source)
         name = file_name or source.name
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-        with open(source, "rb") as handle:
-            data = self._call("POST", "mem/image/upload", files={"file": (name, handle, mime)},
-                              data={"gallery_id": gallery_id, "f_searchable": "t" if searchable else "f"})
-        image = data["Image"]
-        return image[0] if isinstance(image, list) else image
+        def send() -> dict[str, Any]:
+            with open(source, "rb") as handle:
+                data = self._call("POST", "mem/image/upload", files={"file": (name, handle, mime)}, retry=False,
+                                  data={"gallery_id": gallery_id, "f_searchable": "t" if searchable else "f"})
+            image = data["Image"]
+            return image[0] if isinstance(image, list) else image
+
+        def find() -> dict[str, Any] | None:
+            image_id = self.gallery_file_names(gallery_id).get(name)
+            return {"image_id": image_id, "file_name": name} if image_id else None
+
+        return self._write_once(f"upload {name!r}", send, find)
 
     # ------------------------------------------------------------------ metadata write
     def update_metadata(self, image_id: str, *, iptc: dict[str, str] | None = None,
