@@ -108,3 +108,34 @@ def test_usage_windows_and_metrics_run_on_the_scheduler(stack) -> None:
     folder = storage / CAMPAIGN / "reports" / datetime.now(UTC).strftime("%Y-%m-%d")
     totals = json.loads((folder / "totals.json").read_text())
     assert totals["market_copies"] == report["summary"]["copies"] and (folder / "index.html").exists()
+
+
+def test_no_secret_reaches_logs_xcoms_rendered_fields_storage_or_emulator_logs(stack) -> None:
+    """After everything above ran on the scheduler: the connections' secrets (password, API key,
+    API secret, token key) appear in no task log, no scheduler or API server output, no row of
+    the metadata database (XComs, rendered templates, DAG runs), no manifest or report, and no
+    emulator log; no log line carries a signed or token URL."""
+    import re
+    import sqlite3
+
+    from emulators.runner import CLD_CREDENTIALS, PS_CREDENTIALS
+
+    af, storage = stack["af"], stack["storage"]
+    secrets = {PS_CREDENTIALS["password"], PS_CREDENTIALS["api_key"], CLD_CREDENTIALS["api_secret"],
+               CLD_CREDENTIALS["auth_token_key"]}
+    logs = [p for p in (af.home / "logs").rglob("*") if p.is_file()] + [af.home / "standalone.log"]
+    places = [*logs, *(p for p in storage.rglob("*") if p.is_file()), stack["ps"].log_path, stack["cld"].log_path]
+    assert len(logs) > 20, "the runs above wrote task logs"
+    leaks = {(str(path), secret) for path in places for secret in secrets
+             if secret.encode() in path.read_bytes()}
+    # Every table of the metadata database but the connections a person saved on purpose (the UI test).
+    db = sqlite3.connect(af.home / "airflow.db")
+    tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert {"xcom", "rendered_task_instance_fields", "dag_run"} <= set(tables)
+    for table in set(tables) - {"connection", "variable"}:
+        rows = repr(db.execute(f'SELECT * FROM "{table}"').fetchall())
+        leaks |= {(f"airflow.db:{table}", secret) for secret in secrets if secret in rows}
+    db.close()
+    assert not leaks, leaks
+    signed = re.compile(rb"__cld_token__=[^\s\"'&]+|/s--[A-Za-z0-9_-]{8,32}--/")
+    assert not [str(p) for p in logs if signed.search(p.read_bytes())], "a signed URL reached a log"

@@ -1,0 +1,82 @@
+"""Graceful degradation: one service down never opens anything, and nothing is recorded as done
+that the other service did not confirm."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from campaign_media import storage
+from campaign_media.hooks import CloudinaryHook
+from emulators.photoshelter.seed import seed
+from emulators.runner import start_cloudinary, start_photoshelter
+from tests.conftest import cld_connection, ps_connection
+from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+DOWN = {"fail_after": 0}  # every API call answers 503 from now on
+QUICK = {"max_retries": 2, "retry_budget_seconds": 2}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, airflow_db, dagbag):
+    base = tmp_path_factory.mktemp("degradation")
+    seed(base / "ps", images=8, galleries=1)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=QUICK))
+            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=QUICK))
+            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+            for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
+                                 ("campaign_media_usage_windows", {})):
+                result, states = run(dagbag, dag_id, **conf)
+                assert result.state == "success", (dag_id, states)
+            yield {"ps": ps, "cld": cld, "mp": mp}
+    finally:
+        ps.stop()
+        cld.stop()
+
+
+def rules() -> dict[str, list]:
+    cld = CloudinaryHook()
+    return {r["public_id"]: cld.resource(r["public_id"])["access_control"]
+            for r in cld.iter_resources(prefix=f"campaigns/{CAMPAIGN}/markets/fr/")}
+
+
+def statuses() -> dict[str, int]:
+    manifest = storage.read_json(storage.delivery_manifest(CAMPAIGN, "fr"))["masters"]
+    return {image_id: httpx.get(entry["renditions"]["hero"]["url"]).status_code for image_id, entry in manifest.items()}
+
+
+def test_photoshelter_down_keeps_the_last_rules_and_the_run_says_so(world, dagbag, monkeypatch) -> None:
+    monkeypatch.setattr(dagbag.get_dag("campaign_media_usage_windows").get_task("reconcile"), "retries", 0)
+    before_rules, before_status = rules(), statuses()
+    assert before_rules and set(before_status.values()) <= {200, 401}
+    before_report = storage.read_json(storage.windows_report(CAMPAIGN))
+    world["ps"].set_faults(**DOWN)
+    try:
+        result, states = run(dagbag, "campaign_media_usage_windows")
+    finally:
+        world["ps"].reset()
+    assert result.state == "failed" and states["reconcile[0]"] == "failed", states  # the outage is reported
+    assert rules() == before_rules  # nothing opened, nothing changed: Cloudinary keeps the last rules
+    assert statuses() == before_status  # delivery carries on under them
+    assert storage.read_json(storage.windows_report(CAMPAIGN)) == before_report  # no report of a run that failed
+
+
+def test_cloudinary_down_marks_nothing_published(world, dagbag, monkeypatch) -> None:
+    for task in dagbag.get_dag("campaign_media_market_fr").tasks:
+        monkeypatch.setattr(task, "retries", 0)
+    state_before = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
+    manifest_before = storage.read_json(storage.delivery_manifest(CAMPAIGN, "fr"))
+    writebacks = calls(world["ps"], PS_UPLOAD)
+    world["cld"].set_faults(fail_after=0, path_prefix="/v1_1/democloud/image/")  # Admin API up, Upload API down
+    try:
+        result, states = run(dagbag, "campaign_media_market_fr", force=True)
+    finally:
+        world["cld"].reset()
+    assert result.state == "failed" or states.get("render[0]") != "success", states
+    assert storage.read_json(storage.market_state(CAMPAIGN, "fr")) == state_before
+    assert storage.read_json(storage.delivery_manifest(CAMPAIGN, "fr")) == manifest_before
+    assert calls(world["ps"], PS_UPLOAD) == writebacks  # nothing written back without its rendition
