@@ -46,7 +46,9 @@ with DAG(
                                         campaign="{{ params.campaign }}", trigger_rule="none_failed")
     render = MakeRenditionsOperator.partial(task_id="make_renditions", map_index_template=BATCH_LABEL).expand(
         batch=renditions.output)
-    publish = PublishDeliveryOperator(task_id="publish", market="{{ params.market }}", results=render.output)
+    publish = PublishDeliveryOperator(task_id="publish", market="{{ params.market }}", batches=renditions.output,
+                                      trigger_rule="all_done")
+    render >> publish
 
     listed >> plan
     push >> renditions

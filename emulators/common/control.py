@@ -53,6 +53,7 @@ class Control:
 
     faults: Faults = field(default_factory=Faults)
     calls: Counter[str] = field(default_factory=Counter)
+    injected: Counter[str] = field(default_factory=Counter)  # faults served, by kind
     clock_offset: timedelta = timedelta(0)
     clock_fixed: datetime | None = None
 
@@ -84,11 +85,13 @@ class Control:
             roll = self._rng.random()
             self._matched += 1
             if f.fail_after is not None and self._matched > f.fail_after:
+                self.injected["5xx"] += 1
                 return "5xx"
-        for name, p in (("drop", f.p_drop), ("lost", f.p_lost_reply), ("429", f.p_429), ("5xx", f.p_5xx)):
-            if roll < p:
-                return name
-            roll -= p
+            for name, p in (("drop", f.p_drop), ("lost", f.p_lost_reply), ("429", f.p_429), ("5xx", f.p_5xx)):
+                if roll < p:
+                    self.injected[name] += 1
+                    return name
+                roll -= p
         return None
 
 
@@ -119,19 +122,19 @@ class ControlMiddleware:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         fault = self.control.draw() if path.startswith(faults.path_prefix) else None
-        if fault == "drop":
-            # Promise a body, send half of it, then fail: the server closes the socket and
-            # the client sees a broken connection, as on a real network drop.
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
-            raise ConnectionAbortedError("emulator: injected dropped connection")
         if fault == "lost":
             async def swallow(message: Any) -> None:  # the answer is made, then never sent
                 return None
 
             await self.app(scope, receive, swallow)
-            raise ConnectionAbortedError("emulator: injected lost reply (the call was carried out)")
+        if fault in ("drop", "lost"):
+            # Promise a body, send part of it, then fail: the server closes the socket and the
+            # client sees a broken connection, as on a real network drop.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"64"), (b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
+            kind = "lost reply" if fault == "lost" else "dropped connection"
+            raise ConnectionAbortedError(f"emulator: injected {kind}")
         if fault in ("429", "5xx"):
             status = 429 if fault == "429" else 503
             body = b'{"error":{"message":"emulator: injected fault"}}'
@@ -150,11 +153,12 @@ def control_router(control: Control) -> APIRouter:
 
     @router.get("/calls")
     def get_calls() -> dict[str, Any]:
-        return {"calls": dict(control.calls), "total": sum(control.calls.values())}
+        return {"calls": dict(control.calls), "total": sum(control.calls.values()), "faults": dict(control.injected)}
 
     @router.post("/calls/reset")
     def reset_calls() -> dict[str, Any]:
         control.calls.clear()
+        control.injected.clear()
         return {"calls": {}}
 
     @router.get("/faults")

@@ -73,6 +73,12 @@ class MasterState(TypedDict):
 MarketState = dict[str, MasterState]
 
 
+class BatchIncomplete(RuntimeError):
+    """Some masters of a batch hit transient errors beyond the retry budget. Everything else is
+    saved in the batch's result file, and a retry of the task (Airflow's, or a cleared task)
+    carries on from there: done masters are not redone."""
+
+
 def batch_label(campaign: str, index: int, count: int, market: str | None = None) -> str:
     """How a mapped task shows in the grid: ``spring · fr · batch 2 (50 masters)``."""
     where = f"{campaign} · {market}" if market else campaign

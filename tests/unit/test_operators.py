@@ -127,9 +127,11 @@ def test_make_renditions_and_publish(hooks, monkeypatch) -> None:
     assert result["rendered"] == 1 and ctx["batch_label"] == batch["label"]
     monkeypatch.setattr("campaign_media.steps.variants.publish",
                         lambda cld, campaign, market, results: {"campaign": campaign.id, "market": market.code,
-                                                                "results": len(results)})
-    summary = PublishDeliveryOperator(task_id="publish", market="fr", results=[result, result]).execute(context())
-    assert summary == [{"campaign": CAMPAIGN, "market": "fr", "results": 2}]
+                                                                "results": [r["path"] for r in results]})
+    monkeypatch.setattr("campaign_media.storage.read_json", lambda path, default=None: {} if path == "r" else None)
+    never_ran = {**batch, "result": "missing"}  # a batch whose task never wrote a result
+    summary = PublishDeliveryOperator(task_id="publish", market="fr", batches=[batch, never_ran]).execute(context())
+    assert summary == [{"campaign": CAMPAIGN, "market": "fr", "results": ["r"]}]
 
 
 def test_select_campaigns_rules(monkeypatch, tmp_path) -> None:

@@ -58,8 +58,11 @@ T = TypeVar("T")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
 ADDON_EFFECT = "e_background_removal"  # the one add-on transformation the pipeline may ask for
 TRANSIENT_SDK_ERRORS = (cloudinary.exceptions.RateLimited, cloudinary.exceptions.GeneralError)
-# An upload from a URL fails with 400 "Error in loading <url> - 503 ..." when the source is busy.
-REMOTE_SOURCE_BUSY = re.compile(r"Error in loading .* - (420|429|5\d\d)\b")
+# An upload from a URL fails with 400 "Error in loading <url> - <reason>" when Cloudinary could
+# not fetch the source. A 4xx reason (but 420/429) is the source's answer and final; a 5xx, a rate
+# limit or a transport failure (a dropped connection, a timeout) is worth another try.
+SERVER_ERROR_PAGE = re.compile(r"Error parsing server response \((5\d\d|420|429)\)")
+REMOTE_SOURCE_FINAL = re.compile(r"Error in loading .* - 4(?!20|29)\d\d\b")
 
 
 class CloudinaryError(RuntimeError):
@@ -287,7 +290,9 @@ class CloudinaryHook(BaseHook):
             except cloudinary.exceptions.Error as exc:
                 if "Unexpected error" in str(exc) or "Socket error" in str(exc):  # dropped connection
                     raise TransientError(redact(str(exc))) from exc
-                if REMOTE_SOURCE_BUSY.search(str(exc)):  # the URL we asked it to fetch was busy
+                if SERVER_ERROR_PAGE.search(str(exc)):  # a 5xx whose body is not JSON (a proxy's page)
+                    raise TransientError(redact(str(exc))) from exc
+                if "Error in loading" in str(exc) and not REMOTE_SOURCE_FINAL.search(str(exc)):  # fetch failed
                     raise TransientError(redact(str(exc))) from exc
                 kind = next((ours for theirs, ours in _SDK_ERRORS if isinstance(exc, theirs)), CloudinaryError)
                 raise kind(f"Cloudinary {what} failed: {redact(str(exc))}") from exc

@@ -67,26 +67,31 @@ class MakeRenditionsOperator(BatchOperator):
 
 
 class PublishDeliveryOperator(CampaignMediaOperator):
-    """Fold the batch results into the market state and write each touched campaign's delivery
+    """Fold the batches' results into the market state and write each touched campaign's delivery
     manifest (``<storage>/<campaign>/delivery/<market>.json``). Cloudinary only (URLs).
 
+    It reads each batch's result file, not the render tasks' XComs, so with
+    ``trigger_rule="all_done"`` it also publishes what a failed batch finished before it failed.
+
     :param market: the market code (templated)
-    :param results: the render results (``render.output``)
+    :param batches: the plan's batch descriptors (``plan.output``)
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("market_code", "results")
+    template_fields: Sequence[str] = ("market_code", "batches")
 
-    def __init__(self, *, market: str, results: Any, **kwargs: Any) -> None:
+    def __init__(self, *, market: str, batches: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.market_code = market
-        self.results = results
+        self.batches = batches
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        from campaign_media import storage
         from campaign_media.steps import variants
 
         market = self.market(self.market_code)
-        results = list(self.results or [])
+        results = [{"campaign": b["campaign"], "path": b["result"], "dry_run": b["dry_run"]}
+                   for b in self.batches or [] if storage.read_json(b["result"]) is not None]
         campaigns = self.config()[1]
         summary = [variants.publish(self.cloudinary_hook, campaigns[cid], market, results)
                    for cid in sorted({r["campaign"] for r in results})]

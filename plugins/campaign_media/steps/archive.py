@@ -139,11 +139,15 @@ def clean_up(cld: CloudinaryHook, campaign: Campaign, archived: list[dict[str, A
     CDN, which the Admin API's bulk delete does only where bulk invalidation was enabled); the
     masters stay authenticated or are destroyed, as the campaign says."""
     copies = sorted({item["public_id"] for item in archived})
-    deleted = sum(cld.destroy(public_id, invalidate=True) for public_id in copies)
+    for public_id in copies:  # "not found" counts too: an earlier attempt whose answer was lost deleted it
+        cld.destroy(public_id, invalidate=True)
+    deleted = len(copies)
     masters = [res["public_id"] for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
                                                                delivery_type=MASTER_DELIVERY)]
     if campaign.archive.masters == "delete":
-        handled = sum(cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True) for public_id in masters)
+        for public_id in masters:
+            cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True)
+        handled = len(masters)
     else:
         handled = len(masters)  # authenticated: only signed URLs deliver them, nothing to change
     return {"copies_deleted": deleted, "masters_" + (

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
-from campaign_media.batches import IngestBatch, IngestResult, batch_label, chunks
+from campaign_media.batches import BatchIncomplete, IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.masters import (
     LICENCE_UNREADABLE,
     MASTER_DELIVERY,
@@ -102,23 +103,38 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
 
 
 def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: IngestBatch) -> IngestResult:
-    """Push one batch; a master that fails is recorded with its reason, never fatal to others."""
-    uploaded, updated, failed = [], [], {}
+    """Push one batch; a master that fails is recorded with its reason, never fatal to others.
+    Progress is saved after each master: a retried or cleared task carries on from it."""
+    previous = storage.read_json(batch["result"], {})
+    uploaded, updated = previous.get("uploaded", []), previous.get("context_updated", [])
+    finished = {o["image_id"] for o in uploaded + updated}
+    failed: dict[str, str] = {}
+    retry: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
         for item in storage.read_json(batch["path"], []):
             master = Master.from_dict(item["master"])
+            if master.image_id in finished:
+                continue
             try:
                 outcome = push_master(ps, cld, campaign, master, item["published_file"], Path(tmp))
+                (uploaded if outcome.pop("uploaded") else updated).append(outcome)
+            except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
+                retry[master.image_id] = str(exc)
             except (CloudinaryError, PhotoShelterError, MasterMismatch) as exc:
                 failed[master.image_id] = str(exc).split("failed: ", 1)[-1]
-                continue
-            (uploaded if outcome.pop("uploaded") else updated).append(outcome)
+            storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
+                                                 "failed": {**failed, **retry}})
     result_path = storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
-                                                       "failed": failed})
-    if failed:
-        examples = "; ".join(f"{k}: {v}" for k, v in list(failed.items())[:EXAMPLES])
-        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"], len(failed),
+                                                       "failed": {**failed, **retry}})
+    if failed or retry:
+        everything = {**failed, **retry}
+        examples = "; ".join(f"{k}: {v}" for k, v in list(everything.items())[:EXAMPLES])
+        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"], len(everything),
                     examples, result_path)
+    if retry:
+        raise BatchIncomplete(f"{batch['label']}: {len(retry)} master(s) met transient errors beyond the retry "
+                              f"budget; {len(uploaded) + len(updated)} done are saved in {result_path}, and the "
+                              "task's retry carries on from them")
     return {"campaign": campaign.id, "path": result_path, "uploaded": len(uploaded),
             "context_updated": len(updated), "failed": len(failed)}
 

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
-from campaign_media.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
+from campaign_media.batches import BatchIncomplete, MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import master_url, write_manifest
 from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
 from campaign_media.renditions import link_fields, market_specs, writeback_file_name
 from campaign_media.windows import Rights, decide
@@ -97,19 +98,30 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     each new rendition."""
     eager, spec_hash = market_specs(campaign, market)
     written = {} if batch["dry_run"] else ps.gallery_file_names(batch["gallery_id"])
-    done: dict[str, MasterState] = {}
+    # A retried or cleared task carries on from the masters an earlier try finished.
+    done: dict[str, MasterState] = storage.read_json(batch["result"], {}).get("done", {})
     failed: dict[str, str] = {}
+    retry: dict[str, str] = {}
     for item in storage.read_json(batch["path"], []):
+        if item["image_id"] in done:
+            continue
         try:
             done[item["image_id"]] = {
                 "version": item["version"], "spec": spec_hash, "master": item["public_id"],
                 "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
                 "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
-        except (CloudinaryError, PhotoShelterError) as exc:
+        except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
+            retry[item["image_id"]] = str(exc)
+        except (CloudinaryError, PhotoShelterError) as exc:  # final: recorded, reported, not retried
             failed[item["image_id"]] = str(exc)
-    path = storage.write_json(batch["result"], {"done": done, "failed": failed})
-    if failed:
-        log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed), failed)
+        path = storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})  # progress
+    path = storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})
+    if failed or retry:
+        log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed) + len(retry), {**failed, **retry})
+    if retry:
+        raise BatchIncomplete(f"{batch['label']}: {len(retry)} master(s) met transient errors beyond the retry "
+                              f"budget ({', '.join(list(retry)[:5])}); {len(done)} done are saved in {path}, and "
+                              "the task's retry carries on from them")
     return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(done),
             "failed": len(failed), "dry_run": batch["dry_run"]}
 
