@@ -102,3 +102,44 @@ def test_cloudinary_honours_retry_after_from_sdk_errors(connections) -> None:
     cld_proc.set_faults(p_429=1.0, retry_after=1.5)
     assert hook.ping()
     assert sleep.waits == [1.5]
+
+
+# A lost reply: the service carried the call out, the answer never arrived. A write retried
+# blindly would happen twice; each hook looks for it first.
+def lost_once(proc, route: str):
+    """Lose the answer of the next call to ``route`` (only that one)."""
+    proc.set_faults(p_lost_reply=1.0, path_prefix=route, fail_after=None, seed=1)
+    return lambda: proc.set_faults(p_lost_reply=0, path_prefix="")
+
+
+def test_a_lost_reply_does_not_upload_twice_to_photoshelter(connections, ps_seed, tmp_path) -> None:
+    ps_proc, _ = connections
+    source = tmp_path / "lost.jpg"
+    source.write_bytes(small_jpeg().getvalue())
+    hook = PhotoShelterHook(retry=policy(RecordingSleep(on_first=lost_once(ps_proc, "/psapi/v3/mem/image/upload"))))
+    hook.login()
+    gallery = hook.create_gallery(f"lost-{uuid.uuid4().hex[:6]}")["gallery_id"]
+    image = hook.upload_image(gallery, source, file_name="lost-reply.jpg")
+    names = [r["Image"]["file_name"] for r in hook.iter_gallery_images(gallery, extend={
+        "Image": {"fields": "image_id,file_name", "params": {}}})]
+    assert names == ["lost-reply.jpg"] and image["image_id"] == hook.gallery_file_names(gallery)["lost-reply.jpg"]
+    assert ps_proc.calls()["POST /psapi/v3/mem/image/upload"] == 1  # sent once, found on the retry
+
+
+def test_a_lost_reply_does_not_make_a_second_gallery(connections) -> None:
+    ps_proc, _ = connections
+    hook = PhotoShelterHook(retry=policy(RecordingSleep(on_first=lost_once(ps_proc, "/psapi/v3/mem/gallery/insert"))))
+    hook.login()
+    name = f"lost-gallery-{uuid.uuid4().hex[:6]}"
+    made = hook.create_gallery(name)
+    assert [g["gallery_id"] for g in hook.find_galleries(name)] == [made["gallery_id"]]
+
+
+def test_a_lost_reply_does_not_upload_twice_to_cloudinary(connections) -> None:
+    _, cld_proc = connections
+    hook = CloudinaryHook(retry=policy(RecordingSleep(on_first=lost_once(cld_proc, "/v1_1/democloud/image/upload"))))
+    public_id = f"tests/lost-{uuid.uuid4().hex[:6]}"
+    result = hook.upload(small_jpeg(), public_id, context={"ps_file": "abc"}, eager=[{"width": 20, "crop": "scale"}])
+    assert result["public_id"] == public_id and result["eager"][0]["width"] == 20  # the answer, from explicit
+    assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] == 1
+    assert hook.resource(public_id)["version"] == result["version"]  # one version: stored once
