@@ -13,200 +13,21 @@ set aside, and nothing may exist twice.
 
 from __future__ import annotations
 
-import re
-import shutil
-import threading
-import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
-from campaign_media import storage
-from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
-from emulators.photoshelter.seed import seed
-from emulators.runner import EmulatorProcess, start_cloudinary, start_photoshelter
-from tests.conftest import ROOT
-from tests.integration.test_lifecycle_dags import CAMPAIGN, run
+from tests.integration.worlds import CAMPAIGN, differences, lifecycle, new_world, quick_retries, seed_and_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
-SEED = 20261128
-# 2 % of calls lose their connection: 1 % before the call is carried out, 2 % after it (a lost
-# reply, the case that makes a naive retry write twice; weighted up on purpose).
-FAULTS = {"p_5xx": 0.10, "p_429": 0.05, "p_drop": 0.01, "p_lost_reply": 0.02, "retry_after": 0.2,
-          "seed": SEED}
-# Patient enough to outlast an emulator restart (about two seconds without an answer).
-RETRY = {"retry_base_delay": 0.05, "retry_max_delay": 1.0, "max_retries": 14, "retry_budget_seconds": 90}
-MARKETS = ("fr", "jp")
-LIFECYCLE = ("campaign_media_ingest", *(f"campaign_media_market_{m}" for m in MARKETS), "campaign_media_usage_windows",
-             "campaign_media_metrics", "campaign_media_archive")
-VOLATILE = {"version", "created_at", "asset_id", "version_id", "etag", "signature", "archived_at", "ps_image_id",
-            "PhotoShelter Image ID", "sha256", "stored_sha256", "generated_at", "uploaded_at", "updated_at",
-            "expires_at", "interval", "run_id", "checked_at", "as_of", "requests", "bandwidth_bytes", "report",
-            "html", "csv", "parquet",
-            # the account's own traffic counts every retried download: legitimately higher under faults
-            "account_requests", "account_bandwidth_bytes"}
-
-
-def connections(ps: EmulatorProcess, cld: EmulatorProcess) -> dict[str, str]:
-    from emulators.runner import cloudinary_connection, photoshelter_connection
-
-    return {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": photoshelter_connection(ps, extra=RETRY),
-            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld, extra=RETRY)}
-
-
-class Restarter(threading.Thread):
-    """Restarts each emulator once, when it has served ``after`` calls, and puts its faults back."""
-
-    def __init__(self, procs: list[EmulatorProcess], after: int) -> None:
-        super().__init__(daemon=True)
-        self.pending, self.after, self.done, self.stop_flag = list(procs), after, [], threading.Event()
-        self.injected: Counter[str] = Counter()  # faults served, over both emulators and their restarts
-
-    def collect(self, proc: EmulatorProcess) -> None:
-        self.injected.update(proc.control("GET", "calls")["faults"])
-
-    def run(self) -> None:
-        while self.pending and not self.stop_flag.is_set():
-            proc = self.pending[0]
-            try:
-                served = proc.control("GET", "calls")["total"]
-            except Exception:  # noqa: BLE001 - the emulator is between answers; ask again
-                served = 0
-            if served >= self.after:
-                self.collect(proc)
-                proc.restart()
-                proc.set_faults(**FAULTS)
-                self.done.append(proc.module)
-                self.pending.pop(0)
-            time.sleep(0.2)
-
-
-def lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch, *, faulty: bool) -> dict[str, Any]:
-    """Run every DAG of the lifecycle against this world's emulators; return its end state."""
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    restarter = Restarter([ps, cld], after=60) if faulty else None
-    try:
-        for key, value in connections(ps, cld).items():
-            mp.setenv(key, value)
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-        mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(ROOT / "include"))
-        if faulty:
-            for proc in (ps, cld):
-                proc.set_faults(**FAULTS)
-            restarter.start()
-        for dag_id, conf in [("campaign_media_ingest", {"force": True}),
-                             *((f"campaign_media_market_{m}", {}) for m in MARKETS),
-                             ("campaign_media_usage_windows", {}), ("campaign_media_metrics", {})]:
-            result, states = run(dagbag, dag_id, **conf)
-            assert result.state == "success", (dag_id, states)
-        live = snapshot(base)
-        mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(ended))  # the campaign has ended: archive it
-        result, states = run(dagbag, "campaign_media_archive")
-        assert result.state == "success", ("archive", states)
-        if faulty:
-            restarter.stop_flag.set()
-            restarter.join(10)
-            assert restarter.done == ["emulators.photoshelter", "emulators.cloudinary"], "both restarted mid-run"
-            for proc in (ps, cld):
-                restarter.collect(proc)
-                proc.reset()
-            # every kind of fault really happened (how often depends on timing: the restarts)
-            assert all(restarter.injected[kind] >= 1 for kind in ("5xx", "429", "drop", "lost")), restarter.injected
-            print(f"faults injected: {dict(restarter.injected)}")
-        return {"live": live, "archived": snapshot(base)}
-    finally:
-        ps.stop()
-        cld.stop()
-
-
-def normalise(value: Any, base: Path) -> Any:
-    """Set aside what legitimately differs between two runs: versions, times, new IDs, hosts."""
-    if isinstance(value, dict):
-        return {k: normalise(v, base) for k, v in sorted(value.items()) if k not in VOLATILE}
-    if isinstance(value, list):
-        return [normalise(v, base) for v in value]
-    if isinstance(value, str):
-        value = value.replace(str(base), "<base>").replace(base.as_uri(), "<base>")
-        value = re.sub(r"https?://[^/\s]+", "<host>", value)
-        value = re.sub(r"/v\d+/", "/v/", value)
-        value = re.sub(r"/s--[^/]+--/", "/s--sig--/", value)
-        return re.sub(r"\?\S*", "", value)
-    return value
-
-
-def snapshot(base: Path) -> dict[str, Any]:
-    cld = CloudinaryHook()
-    assets = {}
-    for dtype in (MASTER_DELIVERY, "upload"):
-        for res in cld.iter_resources(prefix=f"campaigns/{CAMPAIGN}/", delivery_type=dtype):
-            assets[f"{dtype}:{res['public_id']}"] = {
-                k: res.get(k) for k in ("bytes", "width", "height", "format", "tags", "context")}
-            full = cld.resource(res["public_id"], dtype)
-            assets[f"{dtype}:{res['public_id']}"].update(
-                access_control=full.get("access_control"),
-                derived=sorted(d["transformation"] for d in full.get("derived", [])))
-    with PhotoShelterHook() as ps:
-        top = ps.get_children("root")
-        collections = Counter(c["name"] for c in top["collections"])
-        galleries: dict[str, Any] = {}
-        for _, gallery in ps.walk_galleries("root"):
-            names = Counter(ps.gallery_file_names(gallery["gallery_id"]))
-            listed = [r for r in ps.iter_gallery_images(gallery["gallery_id"], extend={
-                "Image": {"fields": "image_id,file_name", "params": {}}})]
-            galleries.setdefault(gallery["name"], []).append(
-                {"files": sorted(Counter(r["Image"]["file_name"] for r in listed).items()), "unique": len(names)})
-    files = {}
-    root = Path(storage.root().path)
-    for path in sorted(root.rglob("*.json")):
-        relative = path.relative_to(root).as_posix()
-        if "/ingest/" in relative or "/runs/" in relative or "/windows/" in relative and "latest" not in relative:
-            continue  # per-run files are named after their run
-        files[relative] = storage.read_json(str(path))
-    return normalise({"cloudinary": assets, "collections": sorted(collections.items()), "galleries": galleries,
-                      "storage": files}, base)
-
-
-def differences(quiet: Any, faulty: Any, path: str = "") -> list[str]:
-    """Where two end states differ, as readable paths (the first few are shown on failure)."""
-    if isinstance(quiet, dict) and isinstance(faulty, dict):
-        out = []
-        for key in sorted(set(quiet) | set(faulty)):
-            if key not in faulty or key not in quiet:
-                out.append(f"{path}/{key}: only in the {'quiet' if key in quiet else 'faulty'} run")
-            else:
-                out += differences(quiet[key], faulty[key], f"{path}/{key}")
-        return out
-    return [] if quiet == faulty else [f"{path}: quiet {quiet!r:.200} != faulty {faulty!r:.200}"]
 
 
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory, airflow_db, dagbag):
     base = tmp_path_factory.mktemp("faults")
-    seed(base / "seed-ps", images=8, galleries=2)
-    ended = base / "include"
-    shutil.copytree(ROOT / "include", ended)
-    campaign_file = ended / "campaigns" / f"{CAMPAIGN}.yaml"
-    data = yaml.safe_load(campaign_file.read_text())
-    data["window"] = {"start": "2026-03-01", "end": str((datetime.now(UTC) - timedelta(days=1)).date()),
-                      "timezone": "UTC"}
-    data["archive"] = {**data["archive"], "grace_days": 0}
-    campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
-    out = {}
+    ended = seed_and_end(base)
     with pytest.MonkeyPatch.context() as mp:
-        for dag_id in LIFECYCLE:  # Airflow's own retries stay, a second apart (the DAGs are parsed already)
-            for task in dagbag.get_dag(dag_id).tasks:
-                mp.setattr(task, "retry_delay", timedelta(seconds=1))
-                mp.setattr(task, "retry_exponential_backoff", False)
-        for name, faulty in (("quiet", False), ("faulty", True)):
-            world = base / name
-            shutil.copytree(base / "seed-ps", world / "ps")  # the same account: same IDs, same files
-            out[name] = lifecycle(dagbag, world, ended, mp, faulty=faulty)
-    return out
+        quick_retries(mp, dagbag)
+        return {name: lifecycle(dagbag, new_world(base, name), ended, mp, faulty=faulty)
+                for name, faulty in (("quiet", False), ("faulty", True))}
 
 
 def test_live_state_under_faults_equals_the_quiet_run(worlds) -> None:
