@@ -26,10 +26,8 @@ from tests.integration.worlds import (
     LIFECYCLE,
     differences,
     lifecycle,
-    new_world,
     point_at,
-    quick_retries,
-    seed_and_end,
+    run_worlds,
     snapshot,
 )
 
@@ -74,7 +72,7 @@ def reached(proc: EmulatorProcess, route: str, count: int):
     return lambda: proc.calls().get(route, 0) >= count
 
 
-def killed_lifecycle(base: Path, ended: Path, mp: pytest.MonkeyPatch) -> dict:
+def killed_lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch) -> dict:
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
     try:
         point_at(mp, base, ps, cld)
@@ -104,12 +102,7 @@ def killed_lifecycle(base: Path, ended: Path, mp: pytest.MonkeyPatch) -> dict:
 
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory, airflow_db, dagbag):
-    base = tmp_path_factory.mktemp("crash")
-    ended = seed_and_end(base)
-    with pytest.MonkeyPatch.context() as mp:
-        quick_retries(mp, dagbag)
-        return {"quiet": lifecycle(dagbag, new_world(base, "quiet"), ended, mp, faulty=False),
-                "killed": killed_lifecycle(new_world(base, "killed"), ended, mp)}
+    return run_worlds(tmp_path_factory, dagbag, "crash", {"quiet": lifecycle, "killed": killed_lifecycle})
 
 
 def test_killed_runs_cleared_and_rerun_end_where_an_unkilled_run_ends(worlds) -> None:

@@ -13,21 +13,19 @@ set aside, and nothing may exist twice.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from tests.integration.worlds import CAMPAIGN, differences, lifecycle, new_world, quick_retries, seed_and_end
+from tests.integration.worlds import CAMPAIGN, differences, lifecycle, run_worlds
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory, airflow_db, dagbag):
-    base = tmp_path_factory.mktemp("faults")
-    ended = seed_and_end(base)
-    with pytest.MonkeyPatch.context() as mp:
-        quick_retries(mp, dagbag)
-        return {name: lifecycle(dagbag, new_world(base, name), ended, mp, faulty=faulty)
-                for name, faulty in (("quiet", False), ("faulty", True))}
+    return run_worlds(tmp_path_factory, dagbag, "faults",
+                      {"quiet": lifecycle, "faulty": partial(lifecycle, faulty=True)})
 
 
 def test_live_state_under_faults_equals_the_quiet_run(worlds) -> None:

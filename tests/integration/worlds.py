@@ -114,7 +114,17 @@ def quick_retries(mp: pytest.MonkeyPatch, dagbag) -> None:
             mp.setattr(task, "retry_exponential_backoff", False)
 
 
-def lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch, *, faulty: bool) -> dict[str, Any]:
+def run_worlds(tmp_path_factory, dagbag, name: str, runs: dict[str, Any]) -> dict[str, Any]:
+    """One seeded account, copied into a world per entry of ``runs`` (``label -> run(dagbag,
+    world, ended, mp)``), each run through the lifecycle; their end states by label."""
+    base = tmp_path_factory.mktemp(name)
+    ended = seed_and_end(base)
+    with pytest.MonkeyPatch.context() as mp:
+        quick_retries(mp, dagbag)
+        return {label: run(dagbag, new_world(base, label), ended, mp) for label, run in runs.items()}
+
+
+def lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch, *, faulty: bool = False) -> dict[str, Any]:
     """Run every DAG of the lifecycle against this world's emulators; return its end state."""
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
     restarter = Restarter([ps, cld], after=60) if faulty else None
