@@ -123,7 +123,10 @@ class Account:
         if known and path.exists():
             return path, known["format"], False
         with Image.open(self.original_path(res)) as im:
-            im.load()
+            try:
+                im.load()
+            except OSError as exc:  # an undecodable original: the service's 400, never a crash
+                raise CloudinaryError(400, f"Invalid image file - {exc}") from exc
             out, delivery = transform.apply(im, components)
             data, used_fmt = transform.encode(out, fmt, delivery, accept)
             width, height = out.size

@@ -312,9 +312,10 @@ def inspect(emu: CloudinaryEmulator, path: Path, rt: str) -> dict[str, Any]:
             im.verify()
         with Image.open(path) as im:
             fmt = {"JPEG": "jpg"}.get(im.format or "", (im.format or "").lower())
+            im.load()  # [STRICT] a full decode: a truncated file is refused on upload, not rendered grey
             return {"bytes": size, "width": im.size[0], "height": im.size[1], "format": fmt}
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
-        raise CloudinaryError(400, "Invalid image file") from exc
+        raise CloudinaryError(400, f"Invalid image file - {exc.__class__.__name__}") from exc
 
 
 def targets(emu: CloudinaryEmulator, rt: str, params: dict[str, Any]) -> list[dict[str, Any]]:
