@@ -114,7 +114,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
             retry[item["image_id"]] = str(exc)
         except (CloudinaryError, PhotoShelterError) as exc:  # final: recorded, reported, not retried
             failed[item["image_id"]] = str(exc)
-        path = storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})  # progress
+        storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})  # progress
     path = storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})
     if failed or retry:
         log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed) + len(retry), {**failed, **retry})
