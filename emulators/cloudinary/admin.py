@@ -184,17 +184,19 @@ def admin_auth(emu: CloudinaryEmulator, request: Request, cloud: str) -> dict[st
         user = password = ""
     if not header.startswith("Basic ") or user != emu.api_key or password != emu.api_secret:
         raise CloudinaryError(401, "Invalid credentials" if user == emu.api_key else f"Unknown API key {user}")
-    now = emu.control.now()
-    hour = int(now.timestamp() // 3600)
+    now, window = emu.control.now(), emu.admin_window_seconds
+    hour = int(now.timestamp() // window)
+    if emu.admin_window["hour"] == -1:  # a limit just set: its spent calls count in this window
+        emu.admin_window["hour"] = hour
     if emu.admin_window["hour"] != hour:
         emu.admin_window.update(hour=hour, used=0)
     limit = emu.admin_hourly_limit
-    reset = format_datetime(datetime.fromtimestamp((hour + 1) * 3600, UTC), usegmt=True)
+    reset = format_datetime(datetime.fromtimestamp((hour + 1) * window, UTC), usegmt=True)
     headers = {"X-FeatureRateLimit-Limit": str(limit), "X-FeatureRateLimit-Reset": reset}
     if emu.admin_window["used"] >= limit:
         raise CloudinaryError(420, "Rate Limit Exceeded",
                               {**headers, "X-FeatureRateLimit-Remaining": "0",
-                               "Retry-After": str(int((hour + 1) * 3600 - now.timestamp()) + 1)})
+                               "Retry-After": str(int((hour + 1) * window - now.timestamp()) + 1)})
     emu.admin_window["used"] += 1
     headers["X-FeatureRateLimit-Remaining"] = str(limit - emu.admin_window["used"])
     return headers

@@ -69,9 +69,12 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
 
     @app.post("/_emulator/admin-limit")
     def set_admin_limit(values: dict[str, int]) -> dict[str, int]:
+        """``{"limit": N}`` calls per window from now; ``"window_seconds"`` shortens the hour (tests
+        of waiting for a reset); ``"used"`` starts the window with that many spent."""
         emu.admin_hourly_limit = int(values["limit"])
-        emu.admin_window["used"] = 0
-        return {"limit": emu.admin_hourly_limit}
+        emu.admin_window_seconds = int(values.get("window_seconds", 3600))
+        emu.admin_window.update(hour=-1, used=int(values.get("used", 0)))
+        return {"limit": emu.admin_hourly_limit, "window_seconds": emu.admin_window_seconds}
 
     @app.get("/_emulator/purges")
     def list_purges() -> dict[str, list[str]]:

@@ -158,6 +158,7 @@ class CloudinaryEmulator:
         self.background_requested: set[str] = set()  # strict: (asset, chain) pairs already asked once
         self.purges: list[str] = []  # public IDs whose CDN cache a call purged (GET /_emulator/purges)
         self.admin_window: dict[str, int] = {"hour": -1, "used": 0}
+        self.admin_window_seconds = 3600  # the quota's window: an hour, shorter only in tests
         self.chunks: dict[str, Path] = {}  # upload_large parts by X-Unique-Upload-Id
         self.tmp_dir = self.store.data_dir / "tmp"
         self.tmp_dir.mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from campaign_media.hooks import cloudinary as cloudinary_module
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook, CloudinaryRateLimited
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from emulators.runner import STRICT
 
@@ -266,8 +266,10 @@ def test_admin_rate_limit_headers_and_exhaustion(connections) -> None:
         assert (first.rate_limit_allowed, first.rate_limit_remaining) == (3, 2)
         hook.ping()
         hook.ping()
-        with pytest.raises(Exception, match=r"Cloudinary ping failed after \d+ attempt"):
+        with pytest.raises(CloudinaryRateLimited, match=r"Cloudinary ping failed after \d+ attempt") as caught:
             hook.ping()  # Retry-After points at the next hour: beyond the retry budget
+        # ... so the error names the reset, and the operator defers the task until then
+        assert caught.value.retry_at - datetime.now(UTC) <= timedelta(hours=1, seconds=2)
     finally:
         cld_proc.control("POST", "admin-limit", {"limit": 500})
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from campaign_media.hooks.retry import RetryBudgetExceeded, RetryPolicy, TransientError
+from campaign_media.hooks.retry import RetryBudgetExceeded, RetryPolicy, TransientError, must_wait
 
 
 def flaky(failures: int, retry_after: float | None = None):
@@ -52,6 +53,22 @@ def test_a_wait_beyond_the_budget_fails_at_once_and_says_so() -> None:
     with pytest.raises(RetryBudgetExceeded, match="asked to wait 3600s"):
         RetryPolicy(budget_seconds=60, sleep=lambda s: pytest.fail("must not sleep")).call("op", fn)
     assert state["calls"] == 1
+
+
+def test_a_rate_limit_beyond_the_budget_names_when_calls_resume() -> None:
+    def limited() -> None:
+        raise TransientError("HTTP 420", 1800, rate_limited=True)
+
+    before = datetime.now(UTC)
+    with pytest.raises(RetryBudgetExceeded) as caught:
+        RetryPolicy(budget_seconds=60, sleep=lambda s: pytest.fail("must not sleep")).call("op", limited)
+    assert must_wait(caught.value) and caught.value.rate_limited
+    assert before + timedelta(seconds=1800) <= caught.value.retry_at <= datetime.now(UTC) + timedelta(seconds=1800)
+    # A 5xx with Retry-After is not a quota: the task fails and Airflow's retries take over.
+    fn, _ = flaky(10, retry_after=3600)
+    with pytest.raises(RetryBudgetExceeded) as caught:
+        RetryPolicy(budget_seconds=60, sleep=lambda s: None).call("op", fn)
+    assert not must_wait(caught.value) and caught.value.retry_at is None
 
 
 def test_other_errors_are_not_retried() -> None:

@@ -304,7 +304,7 @@ class CloudinaryHook(BaseHook):
             return self.retry.call(f"Cloudinary {what}", attempt)
         except RetryBudgetExceeded as exc:
             if exc.rate_limited:
-                raise CloudinaryRateLimited(str(exc)) from exc
+                raise exc.carried_by(CloudinaryRateLimited(str(exc))) from exc
             raise
 
     @staticmethod

@@ -283,7 +283,7 @@ class PhotoShelterHook(BaseHook):
             return self.retry.call(what, fn)
         except RetryBudgetExceeded as exc:
             if exc.rate_limited:
-                raise PhotoShelterRateLimited(what, None, "RateLimited", str(exc)) from exc
+                raise exc.carried_by(PhotoShelterRateLimited(what, None, "RateLimited", str(exc))) from exc
             raise
 
     def _write_once(self, what: str, send: Callable[[], dict[str, Any]],

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -42,11 +42,25 @@ class TransientError(Exception):
 
 
 class RetryBudgetExceeded(RuntimeError):
-    """Every allowed attempt failed with a transient error."""
+    """Every allowed attempt failed with a transient error. ``retry_at`` is when a rate-limited
+    service said it would take calls again (its ``Retry-After`` or quota reset), if it said."""
 
-    def __init__(self, message: str, rate_limited: bool = False) -> None:
+    def __init__(self, message: str, rate_limited: bool = False, retry_at: datetime | None = None) -> None:
         super().__init__(message)
         self.rate_limited = rate_limited
+        self.retry_at = retry_at
+
+    def carried_by(self, error: RetryBudgetExceeded) -> RetryBudgetExceeded:
+        """``error`` (a hook's own rate-limit error) with this one's figures; returns it."""
+        error.rate_limited, error.retry_at = self.rate_limited, self.retry_at
+        return error
+
+
+def must_wait(error: BaseException) -> bool:
+    """A rate limit whose end the service named (or another reason to come back at a set time,
+    ``retry_at``): a batch stops at once (every further call would be refused too) and its task
+    waits until then instead of failing."""
+    return getattr(error, "retry_at", None) is not None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -149,9 +163,12 @@ class RetryPolicy:
             exc = state.exception()
             hint = f" (the service asked to wait {pause['next']:.0f}s)" if getattr(exc, "retry_after", None) else ""
             waited = retrying.statistics.get("idle_for", 0)
+            limited = bool(getattr(exc, "rate_limited", False))
+            asked = getattr(exc, "retry_after", None)
             raise RetryBudgetExceeded(
                 f"{what} failed after {state.attempt_number} attempt(s) and {waited:.1f}s of backoff: {exc}{hint}. "
                 "The service kept answering with a transient error; retry the task later "
                 "or raise max_retries / retry_budget_seconds in the connection's extras.",
-                rate_limited=bool(getattr(exc, "rate_limited", False)),
+                rate_limited=limited,
+                retry_at=datetime.now(UTC) + timedelta(seconds=asked) if limited and asked is not None else None,
             ) from exc

@@ -7,14 +7,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.operators.base import as_bool
+from campaign_media.operators.waiting import WaitingOperator
 from campaign_media.windows import iso
 
 
-class _CloudinaryOperator(BaseOperator):
+class _CloudinaryOperator(WaitingOperator):
     ui_color = "#dde7f7"
 
     def __init__(self, *, cloudinary_conn_id: str = CloudinaryHook.default_conn_name, **kwargs: Any) -> None:
@@ -55,7 +56,7 @@ class CloudinaryUploadOperator(_CloudinaryOperator):
         self.eager = eager
         self.overwrite = overwrite
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         result = self.hook.upload(self.source, self.public_id, overwrite=self.overwrite, tags=self.tags,
                                   context=self.context, eager=self.eager, delivery_type=self.delivery_type)
         return {k: result.get(k) for k in ("public_id", "version", "width", "height", "bytes", "format")}
@@ -99,7 +100,7 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
                 rule[key] = iso(moment)
         return [rule]
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         rules = self.rules()
         for public_id in self.public_ids:
             self.hook.set_access_control(public_id, rules, invalidate=as_bool(self.closed) or bool(self.end),

@@ -32,7 +32,7 @@ class SelectCampaignsOperator(CampaignMediaOperator):
         self.rule = rule
         self.campaign = campaign
 
-    def execute(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str]:
         campaigns = self.config()[1]
         if self.rule == "unarchived":
             chosen = selection.unarchived(campaigns, self.campaign)
@@ -68,7 +68,7 @@ class ApplyUsageWindowsOperator(_PerCampaign):
         super().__init__(campaign_id=campaign_id, **kwargs)
         self.as_of = as_of
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import usage_windows
         from campaign_media.windows import parse_as_of
 
@@ -91,7 +91,7 @@ class DeliveryReportOperator(_PerCampaign):
     :param campaign_id: the campaign (templated)
     """
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import metrics
 
         self.label(context)
@@ -113,7 +113,7 @@ class ArchiveCampaignOperator(_PerCampaign):
     :param campaign_id: the campaign (templated)
     """
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import archive, metrics
 
         self.label(context)

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from campaign_media import storage
 from campaign_media.hooks.photoshelter import MASTER_EXTEND, PhotoShelterHook
 from campaign_media.masters import custom_fields, licence_of
+from campaign_media.operators.waiting import WaitingOperator
 
 
-class PhotoShelterGalleryToManifestOperator(BaseOperator):
+class PhotoShelterGalleryToManifestOperator(WaitingOperator):
     """List a PhotoShelter gallery (one call per page of 500) into a JSON manifest in object
     storage: per image its ID, file name, size, pixel size, times, custom metadata and licence
     end. Returns the manifest's path and count (the manifest itself stays out of XCom).
@@ -37,7 +38,7 @@ class PhotoShelterGalleryToManifestOperator(BaseOperator):
     def hook(self) -> PhotoShelterHook:
         return PhotoShelterHook(self.photoshelter_conn_id)
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         with self.hook as ps:
             tz = ps.session_timezone()
             images = []

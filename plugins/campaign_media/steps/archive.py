@@ -28,7 +28,7 @@ from campaign_media.delivery import master_url
 from campaign_media.embedded import embed, pixel_digest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, master_public_id
 from campaign_media.renditions import link_fields, market_specs
 from campaign_media.windows import iso
@@ -117,6 +117,8 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
                                                 report["requests"].get((item["market"], item["image_id"])))
             storage.write_json(progress, verified)  # progress survives a crash
         except (CloudinaryError, PhotoShelterError, RetryBudgetExceeded) as exc:
+            if must_wait(exc):  # verified ones are saved; the task waits for the quota and goes on
+                raise
             missing[item["key"]] = str(exc)
     summary = {"campaign": campaign.id, "renditions": len(todo), "verified": len(verified), "missing": len(missing),
                "gallery": campaign.archive_gallery, "report": report["html"]}

@@ -24,10 +24,10 @@ from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import write_manifest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
-from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id
 from campaign_media.renditions import market_specs
-from campaign_media.sources import campaign_galleries
+from campaign_media.sources import SourceListing, missing_galleries_message
 from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,18 @@ class WindowsNotApplied(RuntimeError):
     """Some copies could not be given their rules; every other copy was handled and reported."""
 
 
-def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> dict[str, Rights]:
-    """``image_id -> Rights`` for every record in the campaign's source galleries, as of now."""
+def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> tuple[dict[str, Rights], list[str]]:
+    """``image_id -> Rights`` for every record in the campaign's source galleries, as of now, and
+    the source galleries that no longer exist (their masters have no rights: closed)."""
     rights: dict[str, Rights] = {}
     tz = ps.session_timezone()
-    for gallery_id in campaign_galleries(ps, campaign)[0]:
-        for record in ps.iter_gallery_images(gallery_id):
-            master, _ = classify(record, campaign.approval, tz)
-            image_id = record.get("image_id") or (record.get("Image") or {}).get("image_id")
-            rights[image_id] = Rights(master.licence_expiry, master.usage_rights) if master else \
-                Rights("", "", approved=False)
-    return rights
+    listing = SourceListing(ps, campaign)
+    for record in listing:
+        master, _ = classify(record, campaign.approval, tz)
+        image_id = record.get("image_id") or (record.get("Image") or {}).get("image_id")
+        rights[image_id] = Rights(master.licence_expiry, master.usage_rights) if master else \
+            Rights("", "", approved=False)
+    return rights, listing.missing
 
 
 def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: list[dict[str, Any]],
@@ -90,6 +91,8 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
             try:
                 cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
             except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
+                if must_wait(exc):  # a spent quota: the task waits and reconciles again
+                    raise
                 report["failed"].append({**item, "reason": str(exc), "rules": access.rules})
                 if image_id in previous:  # its old rules still hold: remember them, not nothing
                     decisions[image_id] = previous[image_id]
@@ -121,7 +124,9 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
     """One campaign: masters token-only, every market copy's rules right; the run's report."""
     report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
                                                                  "signed", "failed")}
-    rights = current_rights(ps, campaign)
+    rights, gone = current_rights(ps, campaign)
+    if gone:  # its masters are not listed, so they have no rights here: their copies close
+        report["notices"] = [missing_galleries_message(campaign.id, gone)]
     masters = sum(1 for _ in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
                                                 delivery_type=MASTER_DELIVERY))
     # Masters are authenticated; one left as a public upload asset (an older layout) is closed.
@@ -136,7 +141,8 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
         require_token_access(campaign, for_campaigns(cld, [campaign]), bool(cld.auth_token_key))
         tokens = campaign.signed_urls is not None
     except TokenAccessMissing as exc:  # signed-only masters stay closed; the others are governed
-        tokens, report["notices"] = False, [str(exc)]
+        tokens = False
+        report.setdefault("notices", []).append(str(exc))
         log.warning("%s", exc)
     copies = sum(reconcile_market(cld, campaign, market, rights, now, report, tokens) for market in markets)
     counts = {k: len(v) for k, v in report.items() if k != "notices"}

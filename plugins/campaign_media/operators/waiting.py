@@ -1,0 +1,52 @@
+"""The base of every operator here: a task whose service says when its rate limit ends waits
+for it deferred, instead of failing and spending one of its retries; so does a plan whose DAG
+another run is working on (``campaign_media.claims``).
+
+Cloudinary's Admin API allows a fixed number of calls an hour and answers 420 with the reset
+once they are spent; PhotoShelter answers 429 with ``Retry-After``. The hooks wait out a short
+limit themselves (inside the connection's retry budget). A longer one reaches the operator as a
+rate-limit error that names the moment (``retry_at``): the task is then deferred with a
+``DateTimeTrigger`` until just after it — it frees its worker and pool slot, shows as *deferred*
+in the UI, keeps its try number — and runs again from the start when the trigger fires. Every
+step is resumable (progress is saved per master), so running again carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, Context
+
+from campaign_media.claims import RunInProgress
+from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
+
+AFTER_RESET = timedelta(seconds=5)  # clocks differ: resume a little after the service's moment
+
+
+class WaitingOperator(BaseOperator):
+    """Subclasses implement :meth:`run` (what ``execute`` would be)."""
+
+    def execute(self, context: Context) -> Any:
+        return self._run_or_wait(context)
+
+    def resume_after_wait(self, context: Context, event: Any = None) -> Any:
+        """Where a deferred task comes back: the whole task again (its steps carry on)."""
+        return self._run_or_wait(context)
+
+    def run(self, context: Context) -> Any:
+        raise NotImplementedError
+
+    def _run_or_wait(self, context: Context) -> Any:
+        try:
+            return self.run(context)
+        except (RetryBudgetExceeded, RunInProgress) as exc:
+            if not must_wait(exc):
+                raise
+            assert exc.retry_at is not None
+            moment = exc.retry_at + AFTER_RESET
+            self.log.warning("%s — waiting until %s (deferred: no retry is spent, the worker and pool slot "
+                             "are free meanwhile); the task then runs again and carries on where it stopped", exc,
+                             moment.isoformat(timespec="seconds"))
+            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_wait")
