@@ -76,6 +76,19 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         emu.store.put("image", image_id, image)
         return {"License": image["License"]}
 
+    @app.delete("/_emulator/galleries/{gallery_id}")
+    def delete_gallery(gallery_id: str, images: bool = False) -> dict[str, Any]:
+        """Someone deletes a gallery in PhotoShelter's UI, with its images (``?images=true``) or
+        leaving them in the library; every later call for it answers 404."""
+        if not emu.store.delete("gallery", gallery_id):
+            return JSONResponse({"error": f"no gallery {gallery_id}"}, status_code=404)
+        members = [doc_id for doc_id, _ in emu.store.iter("gallery_image", f"{gallery_id}/")]
+        for doc_id in members:
+            emu.store.delete("gallery_image", doc_id)
+            if images:
+                emu.store.delete("image", doc_id.split("/", 1)[1])
+        return {"deleted": gallery_id, "images": len(members) if images else 0}
+
     @app.post("/_emulator/images/{image_id}/original")
     async def replace_original(image_id: str, request: Request) -> Response:
         """A photographer replaces a master's file in PhotoShelter's UI (body: the new file)."""

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from typing import Any
+
 from campaign_media.config.models import Campaign
-from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.hooks.photoshelter import PhotoShelterHook, PhotoShelterNotFound
+
+log = logging.getLogger(__name__)
 
 
 def campaign_galleries(ps: PhotoShelterHook, campaign: Campaign) -> tuple[list[str], str | None]:
@@ -19,3 +25,33 @@ def campaign_galleries(ps: PhotoShelterHook, campaign: Campaign) -> tuple[list[s
             return [g["gallery_id"] for _, g in ps.walk_galleries(cid)], cid
     raise ValueError(f"campaign {campaign.id}: no top-level PhotoShelter collection named "
                      f"{src.collection_name!r}; fix source.collection_name in include/campaigns/{campaign.id}.yaml")
+
+
+class SourceListing:
+    """Every record in a campaign's source galleries, read a gallery at a time. A gallery that
+    answers 404 (deleted, or a wrong ID in the campaign file) adds no record — not even the pages
+    read before it vanished — and is named in ``missing``; the other galleries are read as usual."""
+
+    def __init__(self, ps: PhotoShelterHook, campaign: Campaign) -> None:
+        self.ps, self.campaign = ps, campaign
+        self.gallery_ids, self.collection_id = campaign_galleries(ps, campaign)
+        self.missing: list[str] = []
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for gallery_id in self.gallery_ids:
+            try:
+                records = list(self.ps.iter_gallery_images(gallery_id))
+            except PhotoShelterNotFound:
+                self.missing.append(gallery_id)
+                log.warning("campaign %s: PhotoShelter gallery %s no longer exists (deleted, or a wrong ID in "
+                            "include/campaigns/%s.yaml); its masters are left out of this run", self.campaign.id,
+                            gallery_id, self.campaign.id)
+                continue
+            yield from records
+
+
+def missing_galleries_message(campaign_id: str, missing: list[str]) -> str:
+    """What to do about source galleries that no longer exist."""
+    return (f"campaign {campaign_id}: PhotoShelter gallery {', '.join(missing)} no longer exists (deleted in "
+            "PhotoShelter, or a wrong ID): nothing was read from it, everything else was. Restore it, or remove it "
+            f"from source in include/campaigns/{campaign_id}.yaml (its masters' copies stay closed meanwhile)")

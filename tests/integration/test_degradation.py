@@ -8,10 +8,8 @@ import pytest
 
 from campaign_media import storage
 from campaign_media.hooks import CloudinaryHook
-from emulators.photoshelter.seed import seed
-from emulators.runner import start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
+from tests.integration.worlds import governed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 DOWN = {"fail_after": 0}  # every API call answers 503 from now on
@@ -20,22 +18,8 @@ QUICK = {"max_retries": 2, "retry_budget_seconds": 2}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
-    base = tmp_path_factory.mktemp("degradation")
-    seed(base / "ps", images=8, galleries=1)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=QUICK))
-            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=QUICK))
-            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-            for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
-                                 ("campaign_media_usage_windows", {})):
-                result, states = run(dagbag, dag_id, **conf)
-                assert result.state == "success", (dag_id, states)
-            yield {"ps": ps, "cld": cld, "mp": mp}
-    finally:
-        ps.stop()
-        cld.stop()
+    with governed_world(dagbag, tmp_path_factory.mktemp("degradation"), galleries=1, extra=QUICK) as world:
+        yield world
 
 
 def rules() -> dict[str, list]:

@@ -4,11 +4,13 @@ compared: shared by the fault-injection and the crash-safety suites."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,29 @@ class Restarter(threading.Thread):
                 self.done.append(proc.module)
                 self.pending.pop(0)
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def governed_world(dagbag, base: Path, *, galleries: int, extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A campaign of 8 images ingested, rendered for France and reconciled, against emulators of
+    its own (connections with ``extra``); both emulators stop however the block ends."""
+    from tests.conftest import cld_connection, ps_connection
+
+    seeded = seed(base / "ps", images=8, galleries=galleries)
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=extra))
+            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=extra))
+            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+            for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
+                                 ("campaign_media_usage_windows", {})):
+                result, states = run(dagbag, dag_id, **conf)
+                assert result.state == "success", (dag_id, states)
+            yield {"ps": ps, "cld": cld, "seed": seeded, "mp": mp}
+    finally:
+        ps.stop()
+        cld.stop()
 
 
 def seed_and_end(base: Path) -> Path:

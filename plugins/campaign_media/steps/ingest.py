@@ -24,8 +24,8 @@ from campaign_media import storage
 from campaign_media.batches import BatchIncomplete, IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
-from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
+from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import (
     LICENCE_UNREADABLE,
     MASTER_DELIVERY,
@@ -36,11 +36,15 @@ from campaign_media.masters import (
     file_version,
     master_public_id,
 )
-from campaign_media.sources import campaign_galleries
+from campaign_media.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task
 EXAMPLES = 5  # skipped masters named in the log; the full list is in the run's plan.json
+
+
+class SourceGalleriesMissing(RuntimeError):
+    """A campaign's source gallery no longer exists; everything else was ingested and reported."""
 
 
 class MasterMismatch(RuntimeError):
@@ -58,6 +62,12 @@ def published_versions(cld: CloudinaryHook, campaign: str) -> dict[str, dict[str
     return versions
 
 
+def rendered_masters(campaign: Campaign) -> set[str]:
+    """The masters any of the campaign's markets has renditions of (from the market states)."""
+    return {image_id for market in campaign.markets
+            for image_id in storage.read_json(storage.market_state(campaign.id, market), {})}
+
+
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], run_key: str,
          start: datetime | None, end: datetime | None, *, force: bool = False,
          batch_size: int = BATCH_SIZE) -> list[IngestBatch]:
@@ -65,32 +75,37 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
     batches: list[IngestBatch] = []
     tz = ps.session_timezone()
     for campaign in campaigns:
-        galleries, _ = campaign_galleries(ps, campaign)
+        listing = SourceListing(ps, campaign)
         published = published_versions(cld, campaign.id)
+        rendered = rendered_masters(campaign)
         todo: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
-        counts = {"listed": 0, "approved": 0, "readable_licences": 0, "outside_interval": 0, "unchanged": 0}
-        for gallery_id in galleries:
-            for record in ps.iter_gallery_images(gallery_id):
-                counts["listed"] += 1
-                master, reason = classify(record, campaign.approval, tz)
-                if master is None:
-                    skipped[record.get("image_id") or (record.get("Image") or {}).get("image_id", "?")] = reason
-                    continue
-                counts["approved"] += 1
-                counts["readable_licences"] += master.licence_expiry not in ("", LICENCE_UNREADABLE)
-                known = published.get(master.image_id, {})
-                if not force and not changed_in(master, start, end):
-                    counts["outside_interval"] += 1
-                elif not force and known.get("version") == master.version:
-                    counts["unchanged"] += 1
-                else:
-                    todo.append({"master": master.to_dict(), "published_file": known.get("file", "")})
+        counts = {"listed": 0, "approved": 0, "readable_licences": 0, "outside_interval": 0, "unchanged": 0,
+                  "restored": 0}
+        for record in listing:
+            counts["listed"] += 1
+            master, reason = classify(record, campaign.approval, tz)
+            if master is None:
+                skipped[record.get("image_id") or (record.get("Image") or {}).get("image_id", "?")] = reason
+                continue
+            counts["approved"] += 1
+            counts["readable_licences"] += master.licence_expiry not in ("", LICENCE_UNREADABLE)
+            known = published.get(master.image_id, {})
+            # A master that markets were made from but Cloudinary no longer has (deleted by hand)
+            # comes back whatever the interval: its copies' next renditions are made from it.
+            lost = not known and master.image_id in rendered
+            if not force and not lost and not changed_in(master, start, end):
+                counts["outside_interval"] += 1
+            elif not force and known.get("version") == master.version:
+                counts["unchanged"] += 1
+            else:
+                counts["restored"] += lost
+                todo.append({"master": master.to_dict(), "published_file": known.get("file", "")})
         check_listing_shape(campaign.id, counts["listed"], counts["approved"], counts["readable_licences"])
         base = storage.ingest_run(campaign.id, run_key)
         plan_path = storage.write_json(base / "plan.json", {
             "counts": counts, "skipped": skipped, "to_push": len(todo), "timezone": tz,
-            "interval": [str(start), str(end)], "force": force})
+            "interval": [str(start), str(end)], "force": force, "missing_galleries": listing.missing})
         examples = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:EXAMPLES])
         log.info("campaign %s: %s; %d to push; %d skipped%s (all in %s)", campaign.id, counts, len(todo),
                  len(skipped), f", e.g. {examples}" if skipped else "", plan_path)
@@ -119,7 +134,12 @@ def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: I
                 outcome = push_master(ps, cld, campaign, master, item["published_file"], Path(tmp))
                 (uploaded if outcome.pop("uploaded") else updated).append(outcome)
             except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
+                if must_wait(exc):  # a spent quota: what is done is saved; the task waits, then goes on
+                    raise
                 retry[master.image_id] = str(exc)
+            except PhotoShelterNotFound as exc:
+                failed[master.image_id] = (f"{str(exc).split('failed: ', 1)[-1]} — the master or its original is "
+                                           "no longer in PhotoShelter (deleted since this run's plan?)")
             except (CloudinaryError, PhotoShelterError, MasterMismatch) as exc:
                 failed[master.image_id] = str(exc).split("failed: ", 1)[-1]
             storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
@@ -175,6 +195,7 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
 def report(campaign_ids: list[str], run_key: str, results: list[IngestResult]) -> dict[str, Any]:
     """Merge the plan and the batch results into one report per campaign; return totals."""
     totals: dict[str, Any] = {}
+    gone: dict[str, list[str]] = {}
     for cid in campaign_ids:
         base = storage.ingest_run(cid, run_key)
         planned = storage.read_json(base / "plan.json", {})
@@ -191,4 +212,8 @@ def report(campaign_ids: list[str], run_key: str, results: list[IngestResult]) -
                                                   "context_updated": updated, "failed": failed,
                                                   "skipped": planned.get("skipped", {})})
         totals[cid] = summary
+        if planned.get("missing_galleries"):
+            gone[cid] = planned["missing_galleries"]
+    if gone:  # after every campaign's report is written: shown in the UI as the task's error
+        raise SourceGalleriesMissing("; ".join(missing_galleries_message(cid, ids) for cid, ids in gone.items()))
     return totals

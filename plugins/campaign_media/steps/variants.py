@@ -1,8 +1,9 @@
 """Market variants: renditions per master, write-back to PhotoShelter, delivery manifests.
 
-``plan`` lists the campaign's masters in Cloudinary (one Admin API call per 500) and keeps
-those whose renditions are missing, stale (the master's *file* or the market's rendition spec
-changed) or not yet written back. ``render`` makes the market's *copy* of each master
+``plan`` lists the campaign's masters and the market's copies in Cloudinary (one Admin API call
+per 500 of each) and keeps the masters whose copy is missing (never made, or deleted by hand),
+stale (the master's *file* or the market's rendition spec changed) or not yet written back.
+``render`` makes the market's *copy* of each master
 (``campaigns/<c>/markets/<m>/<image_id>``, fetched by Cloudinary from the authenticated master
 through a signed URL) with all its renditions (eager) and its own access window, in **one**
 upload call: a copy per market is what lets each market open and close at its own midnight.
@@ -32,7 +33,7 @@ from campaign_media.delivery import master_url, write_manifest
 from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
 from campaign_media.renditions import link_fields, market_specs, writeback_file_name
 from campaign_media.windows import Rights, decide
@@ -62,6 +63,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
         _, spec_hash = market_specs(campaign, market)
         state = storage.read_json(storage.market_state(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
+        # The market copies Cloudinary really holds: one deleted by hand is made again.
+        copies = {res["public_id"] for res in cld.iter_resources(prefix=market_public_id(campaign.id, market.code, ""))}
         todo = []
         listed = 0
         for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY):
@@ -70,7 +73,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
             image_id = res["public_id"][len(prefix):]
             known = state.get(image_id) or {}
             version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
-            complete = known.get("renditions") and all(r.get("ps_image_id") for r in known["renditions"].values())
+            complete = known.get("renditions") and all(r.get("ps_image_id") for r in known["renditions"].values()) \
+                and known.get("public_id") in copies
             if force or known.get("version") != version or known.get("spec") != spec_hash or not complete:
                 todo.append({"image_id": image_id, "public_id": res["public_id"],
                              "version": version, "format": res.get("format") or "jpg",
@@ -111,6 +115,8 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
                 "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
                 "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
         except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
+            if must_wait(exc):  # a spent quota: what is done is saved; the task waits, then goes on
+                raise
             retry[item["image_id"]] = str(exc)
         except (CloudinaryError, PhotoShelterError) as exc:  # final: recorded, reported, not retried
             failed[item["image_id"]] = str(exc)
