@@ -33,6 +33,7 @@ def path(*parts: str) -> ObjectStoragePath:
 
 # ---------------------------------------------------------------- the tree, in one place
 # <root>/_account/capabilities.json                      what the account can do (account check)
+# <root>/_claims/<dag_id>.json                           the run doing a DAG's work now (claims)
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
@@ -46,6 +47,10 @@ def path(*parts: str) -> ObjectStoragePath:
 
 def capabilities() -> ObjectStoragePath:
     return path("_account", "capabilities.json")
+
+
+def claim_file(dag_id: str) -> ObjectStoragePath:
+    return path("_claims", f"{dag_id}.json")
 
 
 def ingest_run(campaign: str, run_key: str) -> ObjectStoragePath:

@@ -27,6 +27,7 @@ def stack(tmp_path_factory):
             "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
             "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
             "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
+            "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS": "10",  # a run waiting for another looks again sooner
         })
         started.callback(af.stop)
         af.start()

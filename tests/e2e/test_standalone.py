@@ -6,8 +6,10 @@ module ends, also on failure.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from campaign_media.masters import parse_ps_time
@@ -15,6 +17,7 @@ from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, image_updated, publishe
 
 pytestmark = [pytest.mark.e2e]
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"  # market copies (with their renditions) are uploads
+PS_UPLOAD = "POST /psapi/v3/mem/image/upload"  # write-backs
 
 
 def test_dags_are_listed_without_import_errors(stack) -> None:
@@ -68,6 +71,58 @@ def test_an_overlapping_backfill_changes_nothing(stack) -> None:
     quiet(af, [INGEST, *MARKETS])
     assert all(r["state"] == "success" for r in runs(af, INGEST))
     assert published_masters(stack) == stack["versions"]  # same assets, same versions
+
+
+def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeypatch) -> None:
+    """New originals for four masters, ingested; then at once: the market runs that ingest
+    triggers, a three-runs-at-a-time backfill of one market, a manual run of it and a forced
+    ingest backfill. Every new rendition is written back to PhotoShelter once."""
+    import random
+    from collections import Counter
+
+    from campaign_media.hooks import PhotoShelterHook
+    from emulators.photoshelter.seed import jpeg_bytes
+    from tests.conftest import ps_connection
+
+    af, ps, storage = stack["af"], stack["ps"], stack["storage"]
+    monkeypatch.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+    rng = random.Random(5)
+    changed = sorted(stack["versions"])[:4]
+    for image_id in changed:
+        httpx.post(f"{ps.base_url}/_emulator/images/{image_id}/original", timeout=30,
+                   content=jpeg_bytes((1200, 900), f"new original {image_id}", rng)).raise_for_status()
+    writebacks = sorted((storage / CAMPAIGN / "markets").rglob("writebacks/*.json"))
+    uploads, cld_uploads = ps.calls().get(PS_UPLOAD, 0), stack["cld"].calls().get(UPLOAD, 0)
+    # The new originals are ingested; the run triggers each market's run, and at that moment a
+    # market backfill (three runs at a time), a manual market run and a forced ingest backfill start.
+    first = af.api("POST", f"dags/{INGEST}/dagRuns", json={"logical_date": None, "conf": {"force": True}})
+    wait_for(lambda: af.api("GET", f"dags/{INGEST}/dagRuns/{first['dag_run_id']}")["state"] == "success", 300, 1)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = {"from_date": (today - timedelta(days=4)).isoformat(), "to_date": (today - timedelta(days=1)).isoformat(),
+            "reprocess_behavior": "completed", "max_active_runs": 3, "run_backwards": False}
+    af.create_backfill({"dag_id": MARKETS[0], **days, "dag_run_conf": {}})
+    af.api("POST", f"dags/{MARKETS[0]}/dagRuns", json={"logical_date": None, "conf": {}})
+    af.create_backfill({"dag_id": INGEST, **days, "dag_run_conf": {"force": True}})
+    # Airflow itself refuses a second backfill of a DAG while one runs.
+    with pytest.raises(RuntimeError, match="-> 409"):
+        af.api("POST", "backfills", json={"dag_id": MARKETS[0], **days, "dag_run_conf": {}})
+    quiet(af, [INGEST, *MARKETS], timeout=600)
+    assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
+    assert len([r for r in runs(af, MARKETS[0]) if r["run_type"] == "backfill"]) >= 3
+    new = sorted(set((storage / CAMPAIGN / "markets").rglob("writebacks/*.json")) - set(writebacks))
+    states = [json.loads(p.read_text()) for p in (storage / CAMPAIGN / "markets").glob("*/state.json")]
+    per_master = sum(len(state[changed[0]]["renditions"]) for state in states)  # over every market
+    assert {json.loads(p.read_text())["Master Image ID"] for p in new} == set(changed)
+    assert len(new) == len(changed) * per_master  # every new original's renditions, in every market
+    assert ps.calls().get(PS_UPLOAD, 0) - uploads == len(new)  # each written back once
+    # No duplicate spend: each new original uploaded once, and once per market as that market's copy.
+    assert stack["cld"].calls().get(UPLOAD, 0) - cld_uploads == len(changed) * (1 + len(states))
+    with PhotoShelterHook() as hook:
+        published = next(c for c in hook.get_children("root")["collections"] if c["name"].endswith("— published"))
+        names = Counter(record.get("file_name") or record["Image"]["file_name"]
+                        for _, gallery in hook.walk_galleries(published["collection_id"])
+                        for record in hook.iter_gallery_images(gallery["gallery_id"]))
+    assert names and max(names.values()) == 1, [n for n, k in names.items() if k > 1]
 
 
 def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
@@ -139,3 +194,26 @@ def test_no_secret_reaches_logs_xcoms_rendered_fields_storage_or_emulator_logs(s
     assert not leaks, leaks
     signed = re.compile(rb"__cld_token__=[^\s\"'&]+|/s--[A-Za-z0-9_-]{8,32}--/")
     assert not [str(p) for p in logs if signed.search(p.read_bytes())], "a signed URL reached a log"
+
+
+def test_the_demo_summary_shows_no_secret(stack, capsys, monkeypatch) -> None:
+    """What ``make demo`` prints at the end, made from this stack's runs: figures and paths, no
+    connection secret, not the admin password, no signed URL."""
+    import re
+    import time
+
+    from emulators.runner import CLD_CREDENTIALS, PS_CREDENTIALS
+    from scripts import demo
+
+    af, storage = stack["af"], stack["storage"]
+    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", storage.as_uri())
+    markets = sorted(p.stem for p in (storage / CAMPAIGN / "delivery").glob("*.json"))
+    capsys.readouterr()
+    demo.summary(af, stack["ps"], stack["cld"], storage, stack["seed"], markets, time.monotonic(),
+                 {"uploads": 1, "copies": 1})
+    shown = capsys.readouterr().out
+    assert "masters ingested" in shown and all(m in shown for m in markets)
+    secrets = {PS_CREDENTIALS["password"], PS_CREDENTIALS["api_key"], CLD_CREDENTIALS["api_secret"],
+               CLD_CREDENTIALS["auth_token_key"], af.password()}
+    assert af.password() and not [s for s in secrets if s in shown]
+    assert not re.search(r"__cld_token__=|/s--[A-Za-z0-9_-]{8,32}--/", shown)

@@ -32,8 +32,10 @@ END = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 def context(**params: Any) -> dict[str, Any]:
+    ti = mock.MagicMock(dag_id="d", run_id="manual__1")  # claims: no other run of "d" is going
+    ti.get_dagrun_state.return_value = "success"
     return {"params": params, "run_id": "manual__1", "data_interval_start": START, "data_interval_end": END,
-            "logical_date": START, "ds": "2026-11-20"}
+            "logical_date": START, "ds": "2026-11-20", "ti": ti}
 
 
 def rendered(op, ctx: dict[str, Any]):
@@ -176,6 +178,58 @@ def test_report_and_archive_operators(hooks, monkeypatch) -> None:
                                                                        "report": rep["html"]})
     assert ArchiveCampaignOperator(task_id="a", campaign_id=CAMPAIGN).execute(context())["report"] == "h"
     assert calls[-1] == ("archive", "report")  # the final report is kept with the archive
+
+
+def test_a_spent_quota_defers_the_task_until_its_reset_and_resumes_it(hooks, monkeypatch) -> None:
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from campaign_media.hooks.cloudinary import CloudinaryRateLimited
+    from campaign_media.hooks.retry import RetryBudgetExceeded
+
+    reset = datetime(2026, 11, 28, 22, tzinfo=UTC)
+    quota = CloudinaryRateLimited("Cloudinary list resources failed: 420 Rate Limit Exceeded")
+    quota.rate_limited, quota.retry_at = True, reset
+    outcomes: list[Any] = [quota, ["batch"]]
+
+    def plan(*args, **kwargs):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr("campaign_media.steps.variants.plan", plan)
+    op = PlanRenditionsOperator(task_id="plan", market="fr")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DateTimeTrigger) and trigger.moment > reset
+    assert (trigger.moment - reset).total_seconds() <= 10
+    assert getattr(op, deferred.value.method_name)(context(), event=trigger.moment) == ["batch"]
+    # Without a named moment (a 5xx outage) the task fails as usual: Airflow's retries take over.
+    monkeypatch.setattr("campaign_media.steps.variants.plan",
+                        lambda *a, **k: (_ for _ in ()).throw(RetryBudgetExceeded("503 six times")))
+    with pytest.raises(RetryBudgetExceeded):
+        op.execute(context())
+
+
+def test_a_plan_waits_while_another_run_of_its_dag_is_going(hooks, monkeypatch, tmp_path) -> None:
+    from airflow.sdk.api.datamodels._generated import DagRunState
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from campaign_media import claims, storage
+
+    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", tmp_path.as_uri())
+    monkeypatch.setattr(claims, "SETTLE", 0)
+    monkeypatch.setattr("campaign_media.steps.variants.plan", lambda *a, **k: [])
+    storage.write_json(storage.claim_file("d"), {"run_id": "backfill__1", "since": "2026-11-28T06:00:00+00:00"})
+    ctx = context()
+    ctx["ti"].get_dagrun_state.return_value = DagRunState.RUNNING  # what the Task SDK answers: an enum
+    with pytest.raises(TaskDeferred):
+        PlanRenditionsOperator(task_id="plan", market="fr").execute(ctx)
+    ctx["ti"].get_dagrun_state.return_value = DagRunState.SUCCESS  # it ended: the claim is taken over
+    assert PlanRenditionsOperator(task_id="plan", market="fr").execute(ctx) == []
+    assert storage.read_json(storage.claim_file("d"))["run_id"] == "manual__1"
 
 
 def test_cloudinary_upload_operator_returns_no_url(monkeypatch) -> None:

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
+from campaign_media import claims
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.operators.waiting import WaitingOperator
 
 BATCH_LABEL = "{{ batch_label }}"  # map_index_template of the batch operators (they set it)
 CAMPAIGN_LABEL = "{{ campaign_id }}"  # map_index_template of the per-campaign operators
@@ -24,7 +26,7 @@ def as_bool(value: Any) -> bool:
     return bool(value)
 
 
-class CampaignMediaOperator(BaseOperator):
+class CampaignMediaOperator(WaitingOperator):
     """Base of the lifecycle operators: both hooks, made on first use and kept for the task.
 
     :param photoshelter_conn_id: the PhotoShelter connection (type *PhotoShelter*)
@@ -53,6 +55,27 @@ class CampaignMediaOperator(BaseOperator):
         """The PhotoShelter hook with its session closed afterwards (never hiding the task's error)."""
         with self.photoshelter_hook as hook:
             yield hook
+
+    @staticmethod
+    def claim_dag(context: Context) -> None:
+        """Claim the DAG for this run, or wait (deferred) while another of its runs does the same
+        work (``campaign_media.claims``)."""
+        from airflow.sdk.exceptions import AirflowRuntimeError
+
+        ti = context["ti"]
+
+        def state_of(run_id: str) -> str:
+            try:
+                state = ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)
+            except AirflowRuntimeError:  # the run was deleted: its claim is stale
+                return "deleted"
+            return str(getattr(state, "value", state))  # an enum: str() would give "DagRunState.RUNNING"
+
+        claims.claim(ti.dag_id, ti.run_id, state_of)
+
+    @staticmethod
+    def release_dag(context: Context) -> None:
+        claims.release(context["ti"].dag_id, context["ti"].run_id)
 
     @staticmethod
     def config() -> tuple[dict[str, Market], dict[str, Campaign]]:
@@ -89,7 +112,7 @@ class BatchOperator(CampaignMediaOperator):
         super().__init__(**kwargs)
         self.batch = batch
 
-    def execute(self, context: Context) -> Any:
+    def run(self, context: Context) -> Any:
         context["batch_label"] = self.batch["label"]  # type: ignore[typeddict-unknown-key]
         campaign, _ = self.campaign_and_markets(self.batch["campaign"])
         with self.photoshelter() as ps:

@@ -41,7 +41,7 @@ class PlanIngestOperator(CampaignMediaOperator):
         self.gallery_ids = gallery_ids
         self.batch_size = batch_size
 
-    def execute(self, context: Context) -> list[IngestBatch]:
+    def run(self, context: Context) -> list[IngestBatch]:
         from campaign_media.steps import ingest
 
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
@@ -50,6 +50,7 @@ class PlanIngestOperator(CampaignMediaOperator):
             source = {"gallery_ids": [str(g) for g in self.gallery_ids]}
             campaigns = [c.model_copy(update={"source": c.source.model_copy(update=source)}) for c in campaigns]
         options = {"batch_size": self.batch_size} if self.batch_size else {}
+        self.claim_dag(context)  # let go by IngestReportOperator
         with self.photoshelter() as ps:
             return ingest.plan(ps, self.cloudinary_hook, campaigns, context["run_id"], start, end,
                                force=as_bool(self.force), **options)
@@ -86,10 +87,13 @@ class IngestReportOperator(CampaignMediaOperator):
         self.results = results
         self.campaign = campaign
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import ingest
 
         ids = [cid for cid in sorted(self.config()[1]) if selection.picked(cid, self.campaign)]
-        totals = ingest.report(ids, context["run_id"], list(self.results or []))
+        try:
+            totals = ingest.report(ids, context["run_id"], list(self.results or []))
+        finally:
+            self.release_dag(context)
         self.log.info("ingest totals: %s", totals)
         return totals

@@ -39,7 +39,7 @@ class PlanRenditionsOperator(CampaignMediaOperator):
         self.dry_run = dry_run
         self.batch_size = batch_size
 
-    def execute(self, context: Context) -> list[MarketBatch]:
+    def run(self, context: Context) -> list[MarketBatch]:
         from campaign_media.steps import variants
 
         market = self.market(self.market_code)
@@ -47,6 +47,7 @@ class PlanRenditionsOperator(CampaignMediaOperator):
         now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
         chosen = selection.for_market(self.config()[1], market, self.campaign, now)
         options = {"batch_size": self.batch_size} if self.batch_size else {}
+        self.claim_dag(context)  # let go by PublishDeliveryOperator
         with self.photoshelter() as ps:
             return variants.plan(ps, self.cloudinary_hook, chosen, market, context["run_id"],
                                  force=as_bool(self.force), dry_run=as_bool(self.dry_run), **options)
@@ -85,7 +86,7 @@ class PublishDeliveryOperator(CampaignMediaOperator):
         self.market_code = market
         self.batches = batches
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def run(self, context: Context) -> list[dict[str, Any]]:
         from campaign_media import storage
         from campaign_media.steps import variants
 
@@ -96,4 +97,5 @@ class PublishDeliveryOperator(CampaignMediaOperator):
         summary = [variants.publish(self.cloudinary_hook, campaigns[cid], market, results)
                    for cid in sorted({r["campaign"] for r in results})]
         self.log.info("market %s: %s", market.code, summary)
+        self.release_dag(context)
         return summary
