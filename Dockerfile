@@ -2,7 +2,7 @@
 FROM apache/airflow:3.3.2-python3.11
 # = campaign_media.__version__ (a unit test keeps them equal); reports carry the same version.
 LABEL org.opencontainers.image.title="campaign-media-pipelines" \
-      org.opencontainers.image.version="0.7.0"
+      org.opencontainers.image.version="0.8.0"
 COPY requirements.txt constraints.txt /opt/project/
 RUN pip install --no-cache-dir -r /opt/project/requirements.txt -c /opt/project/constraints.txt \
     "apache-airflow-providers-postgres==7.1.1" "apache-airflow==3.3.2"

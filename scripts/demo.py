@@ -49,7 +49,7 @@ from emulators.runner import (  # noqa: E402
     start_cloudinary,
     start_photoshelter,
 )
-from scripts.standalone import Standalone  # noqa: E402
+from scripts.standalone import PASSWORD_FILE, Standalone  # noqa: E402
 
 CAMPAIGN = "spring-launch-2026"
 TERMINAL = {"success", "failed"}
@@ -195,7 +195,7 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
           f"({per_market:.2f} per master per market, all renditions included); PhotoShelter uploads "
           f"{ps_calls.get(PS_UPLOAD, 0)} (write-backs and archive); total PhotoShelter calls "
           f"{sum(ps_calls.values())}, Cloudinary API calls {sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
-    print(f"Airflow UI: {af.url}  (login admin / {af.password()})")
+    print(f"Airflow UI: {af.url}  (user admin; its password is in {af.home / PASSWORD_FILE})")
     print(f"demo wall time: {time.monotonic() - started:.0f}s")
 
 

@@ -22,6 +22,7 @@ import httpx
 from campaign_media.pools import import_file
 
 ROOT = Path(__file__).resolve().parents[1]
+PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"  # the admin password standalone makes
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Standalone:
         threading.Thread(target=loop, daemon=True).start()
 
     def password(self) -> str:
-        path = self.home / "simple_auth_manager_passwords.json.generated"
+        path = self.home / PASSWORD_FILE
         return json.loads(path.read_text())["admin"] if path.exists() else ""
 
     def login(self) -> bool:
