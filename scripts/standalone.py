@@ -137,18 +137,23 @@ class Standalone:
         self.token = response.json()["access_token"]
         return True
 
-    def create_backfill(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /backfills`` as the UI's *Trigger → Backfill* does. On SQLite a first attempt can
-        time out on the database lock after creating the backfill, and the retry then fails; the
-        backfill that exists for the DAG is the one asked for, so it is returned."""
-        try:
-            return self.api("POST", "backfills", json=body)
-        except RuntimeError:
-            existing = [b for b in self.api("GET", "backfills", params={"dag_id": body["dag_id"]})["backfills"]
-                        if not b.get("completed_at")]
-            if not existing:
-                raise
-            return existing[-1]
+    def create_backfill(self, body: dict[str, Any], attempts: int = 5) -> dict[str, Any]:
+        """``POST /backfills`` as the UI's *Trigger → Backfill* does. On SQLite an attempt can time
+        out on the database lock (a 503, or a 500 after the lock wait) either after creating the
+        backfill — then the one that exists for the DAG is the one asked for and is returned — or
+        before, rolled back — then it is asked for again."""
+        for _ in range(attempts - 1):
+            try:
+                return self.api("POST", "backfills", json=body)
+            except RuntimeError as exc:
+                existing = [b for b in self.api("GET", "backfills", params={"dag_id": body["dag_id"]})["backfills"]
+                            if not b.get("completed_at")]
+                if existing:
+                    return existing[-1]
+                if "-> 4" in str(exc):  # refused (a 4xx): asking again changes nothing
+                    raise
+                time.sleep(2)
+        return self.api("POST", "backfills", json=body)
 
     def api(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
         """One REST call; retried while SQLite is busy (503 "Database is locked"), as on the

@@ -60,6 +60,7 @@ class CampaignMediaOperator(WaitingOperator):
     def claim_dag(context: Context) -> None:
         """Claim the DAG for this run, or wait (deferred) while another of its runs does the same
         work (``campaign_media.claims``)."""
+        import httpx
         from airflow.sdk.exceptions import AirflowRuntimeError
 
         ti = context["ti"]
@@ -67,8 +68,12 @@ class CampaignMediaOperator(WaitingOperator):
         def state_of(run_id: str) -> str:
             try:
                 state = ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)
-            except AirflowRuntimeError:  # the run was deleted: its claim is stale
+            except AirflowRuntimeError:  # not found, as a worker's supervisor answers
                 return "deleted"
+            except httpx.HTTPStatusError as exc:  # the same, answered in-process (dag.test)
+                if exc.response.status_code == 404:
+                    return "deleted"  # the run was deleted (dag.test deletes a rerun's old run): stale
+                raise
             return str(getattr(state, "value", state))  # an enum: str() would give "DagRunState.RUNNING"
 
         claims.claim(ti.dag_id, ti.run_id, state_of)
