@@ -44,18 +44,9 @@ PARAM_DEFAULTS = {"force": False, "dry_run": False, "campaign": "all", "as_of": 
 
 def run(dagbag, dag_id: str, logical_date: datetime | None = None, **conf):
     """``dag.test()`` with these params, the others at their defaults: in one session dag.test
-    carries a DAG's params over from earlier runs, so every run names them all. For a given logical
-    date an earlier run of the DAG (another module's) is deleted first: dag.test would reuse it,
-    conf and all."""
+    carries a DAG's params over from earlier runs, so every run names them all."""
     dag = dagbag.get_dag(dag_id)
     conf = {**{name: value for name, value in PARAM_DEFAULTS.items() if name in dag.params}, **conf}
-    if logical_date is not None:
-        from airflow.models.dagrun import DagRun
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            for old in session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date):
-                session.delete(old)
     result = dag.test(run_conf=conf or None, **({"logical_date": logical_date} if logical_date else {}))
     states = {f"{ti.task_id}[{ti.map_index}]": ti.state for ti in result.get_task_instances()}
     return result, states
