@@ -86,3 +86,43 @@ def test_other_errors_are_not_retried() -> None:
 def test_policy_from_connection_extras() -> None:
     policy = RetryPolicy.from_extras({"max_retries": "2", "retry_base_delay": "0.1", "retry_budget_seconds": 5})
     assert (policy.max_attempts, policy.base_delay, policy.budget_seconds) == (3, 0.1, 5.0)
+
+
+def test_a_rate_limit_one_thread_met_holds_back_the_others_sharing_the_policy() -> None:
+    """A 429 with Retry-After on one call pauses every call sent through the same policy (one
+    hook, one task's threads) until then, instead of each of them meeting its own 429."""
+    import threading
+    import time
+
+    policy = RetryPolicy(max_attempts=3, budget_seconds=10)
+    limited, other_sent = threading.Event(), []
+
+    def rate_limited_once() -> str:
+        if not limited.is_set():
+            limited.set()
+            raise TransientError("HTTP 429", retry_after=0.4, rate_limited=True)
+        return "ok"
+
+    started = time.monotonic()
+    first = threading.Thread(target=policy.call, args=("first", rate_limited_once))
+    first.start()
+    limited.wait(2)
+    time.sleep(0.05)  # the first call is in its backoff now
+    policy.call("second", lambda: other_sent.append(time.monotonic() - started))
+    first.join()
+    assert other_sent and other_sent[0] >= 0.35  # sent only once the pause was over
+
+
+def test_a_call_does_not_wait_twice_for_the_pause_it_met_itself() -> None:
+    waits: list[float] = []
+    policy = RetryPolicy(sleep=waits.append)
+    calls = iter([TransientError("HTTP 429", 2.5, rate_limited=True), None])
+
+    def once_limited() -> str:
+        error = next(calls)
+        if error:
+            raise error
+        return "ok"
+
+    assert policy.call("x", once_limited) == "ok"
+    assert waits == [2.5]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -107,6 +108,7 @@ class PhotoShelterHook(BaseHook):
         self._timezone: str | None = None
         self._token: str | None = None
         self._client: httpx.Client | None = None
+        self._login_lock = threading.Lock()  # a batch's threads share one session: one login at a time
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -230,8 +232,14 @@ class PhotoShelterHook(BaseHook):
         if not auth:
             return {}
         if self._token is None:
-            self.login()
+            self._login_once(None)
         return {"X-PS-Auth-Token": self._token or ""}
+
+    def _login_once(self, stale: str | None) -> None:
+        """Log in unless another thread already replaced the ``stale`` token (or lack of one)."""
+        with self._login_lock:
+            if self._token == stale:
+                self.login()
 
     def _send(self, method: str, path: str, *, auth: bool,
               sink: Callable[[httpx.Response], None] | None = None, **kwargs: Any) -> httpx.Response:
@@ -265,10 +273,11 @@ class PhotoShelterHook(BaseHook):
         def send() -> httpx.Response:
             return self._send(method, path, auth=auth, **kwargs)
 
+        used = self._token
         response = self._retrying(what, send) if retry else send()
         if auth and relogin and response.status_code == 401 and self._session_expired(response):
             self.log.info("PhotoShelter session expired; logging in again")
-            self.login()
+            self._login_once(used)
             response = self._retrying(what, send) if retry else send()
         if response.status_code >= 400:
             try:

@@ -117,6 +117,9 @@ class RetryPolicy:
     budget_seconds: float = 300.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    # A rate limit slows every thread that shares this policy (one hook, one task), not only the
+    # call that met it: until this moment (monotonic) no call of theirs is sent.
+    _paused_until: float = field(default=0.0, repr=False)
 
     @classmethod
     def from_extras(cls, extras: dict[str, Any]) -> RetryPolicy:
@@ -136,13 +139,27 @@ class RetryPolicy:
             return retry_after  # the server's word; a wait beyond the budget ends the retries
         return self.rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
+    def hold_back(self, own: float) -> None:
+        """Wait while a rate limit another call met is in force (``own``: the pause this call set
+        itself, already waited out by its own backoff)."""
+        ahead = self._paused_until - time.monotonic()
+        if ahead > 0 and self._paused_until != own:
+            self.sleep(ahead)
+
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` until it succeeds, raises a non-transient error, or the budget is spent."""
-        pause = {"next": 0.0}
+        pause = {"next": 0.0, "own": 0.0}
+
+        def attempt() -> T:
+            self.hold_back(pause["own"])
+            return fn()
 
         def wait(state: tenacity.RetryCallState) -> float:  # tenacity asks for the wait before ``stop``
             exc = state.outcome.exception() if state.outcome else None
             pause["next"] = self.delay(state.attempt_number - 1, getattr(exc, "retry_after", None))
+            if getattr(exc, "rate_limited", False) and pause["next"] <= self.budget_seconds:
+                pause["own"] = time.monotonic() + pause["next"]
+                self._paused_until = max(self._paused_until, pause["own"])
             return pause["next"]
 
         def stop(state: tenacity.RetryCallState) -> bool:
@@ -157,7 +174,7 @@ class RetryPolicy:
                                      retry=tenacity.retry_if_exception_type(TransientError),
                                      before_sleep=before_sleep)
         try:
-            return retrying(fn)
+            return retrying(attempt)
         except tenacity.RetryError as err:
             state = err.last_attempt
             exc = state.exception()

@@ -25,7 +25,6 @@ from campaign_media.batches import BatchIncomplete, IngestBatch, IngestResult, b
 from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
-from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import (
     LICENCE_UNREADABLE,
     MASTER_DELIVERY,
@@ -36,6 +35,7 @@ from campaign_media.masters import (
     file_version,
     master_public_id,
 )
+from campaign_media.parallel import Progress, examples, work_through
 from campaign_media.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
         plan_path = storage.write_json(base / "plan.json", {
             "counts": counts, "skipped": skipped, "to_push": len(todo), "timezone": tz,
             "interval": [str(start), str(end)], "force": force, "missing_galleries": listing.missing})
-        examples = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:EXAMPLES])
         log.info("campaign %s: %s; %d to push; %d skipped%s (all in %s)", campaign.id, counts, len(todo),
-                 len(skipped), f", e.g. {examples}" if skipped else "", plan_path)
+                 len(skipped), f", e.g. {examples(skipped, EXAMPLES)}" if skipped else "", plan_path)
         for index, chunk in enumerate(chunks(todo, batch_size)):
             batches.append({"campaign": campaign.id, "count": len(chunk),
                             "path": storage.write_json(storage.batch_file(base, index), chunk),
@@ -121,42 +120,48 @@ def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: I
     """Push one batch; a master that fails is recorded with its reason, never fatal to others.
     Progress is saved after each master: a retried or cleared task carries on from it."""
     previous = storage.read_json(batch["result"], {})
-    uploaded, updated = previous.get("uploaded", []), previous.get("context_updated", [])
-    finished = {o["image_id"] for o in uploaded + updated}
-    failed: dict[str, str] = {}
-    retry: dict[str, str] = {}
+    progress: Progress[dict[str, Any]] = Progress(done={
+        o["image_id"]: {**o, "uploaded": kind == "uploaded"}
+        for kind in ("uploaded", "context_updated") for o in previous.get(kind, [])})
+
+    def save(now: Progress[dict[str, Any]]) -> None:
+        storage.write_json(batch["result"], result_file(now))
+
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
-        for item in storage.read_json(batch["path"], []):
-            master = Master.from_dict(item["master"])
-            if master.image_id in finished:
-                continue
-            try:
-                outcome = push_master(ps, cld, campaign, master, item["published_file"], Path(tmp))
-                (uploaded if outcome.pop("uploaded") else updated).append(outcome)
-            except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
-                if must_wait(exc):  # a spent quota: what is done is saved; the task waits, then goes on
-                    raise
-                retry[master.image_id] = str(exc)
-            except PhotoShelterNotFound as exc:
-                failed[master.image_id] = (f"{str(exc).split('failed: ', 1)[-1]} — the master or its original is "
-                                           "no longer in PhotoShelter (deleted since this run's plan?)")
-            except (CloudinaryError, PhotoShelterError, MasterMismatch) as exc:
-                failed[master.image_id] = str(exc).split("failed: ", 1)[-1]
-            storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
-                                                 "failed": {**failed, **retry}})
-    result_path = storage.write_json(batch["result"], {"uploaded": uploaded, "context_updated": updated,
-                                                       "failed": {**failed, **retry}})
-    if failed or retry:
-        everything = {**failed, **retry}
-        examples = "; ".join(f"{k}: {v}" for k, v in list(everything.items())[:EXAMPLES])
-        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"], len(everything),
-                    examples, result_path)
-    if retry:
-        raise BatchIncomplete(f"{batch['label']}: {len(retry)} master(s) met transient errors beyond the retry "
-                              f"budget; {len(uploaded) + len(updated)} done are saved in {result_path}, and the "
+        items = {item["master"]["image_id"]: item for item in storage.read_json(batch["path"], [])}
+        work_through(((key, Master.from_dict(item["master"])) for key, item in items.items()),
+                     lambda m: push_master(ps, cld, campaign, m, items[m.image_id]["published_file"], Path(tmp)),
+                     progress,
+                     save=save, final_errors=(CloudinaryError, PhotoShelterError, MasterMismatch), reason=why)
+    result_path = str(batch["result"])
+    if progress.not_done:
+        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"],
+                    len(progress.not_done), examples(progress.not_done), result_path)
+    if progress.retry:
+        raise BatchIncomplete(f"{batch['label']}: {len(progress.retry)} master(s) met transient errors beyond the "
+                              f"retry budget; {len(progress.done)} done are saved in {result_path}, and the "
                               "task's retry carries on from them")
-    return {"campaign": campaign.id, "path": result_path, "uploaded": len(uploaded),
-            "context_updated": len(updated), "failed": len(failed)}
+    counts = result_file(progress)
+    return {"campaign": campaign.id, "path": result_path, "uploaded": len(counts["uploaded"]),
+            "context_updated": len(counts["context_updated"]), "failed": len(progress.failed)}
+
+
+def result_file(progress: Progress[dict[str, Any]]) -> dict[str, Any]:
+    """A batch's result file: what was uploaded, what only had its context updated, what failed."""
+    def strip(outcome: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in outcome.items() if k != "uploaded"}
+
+    return {"uploaded": [strip(o) for o in progress.done.values() if o["uploaded"]],
+            "context_updated": [strip(o) for o in progress.done.values() if not o["uploaded"]],
+            "failed": progress.not_done}
+
+
+def why(exc: Exception) -> str:
+    """A failed master's reason as the report shows it."""
+    reason = str(exc).split("failed: ", 1)[-1]
+    if isinstance(exc, PhotoShelterNotFound):
+        return f"{reason} — the master or its original is no longer in PhotoShelter (deleted since this run's plan?)"
+    return reason
 
 
 def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, master: Master,

@@ -33,8 +33,8 @@ from campaign_media.delivery import master_url, write_manifest
 from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
+from campaign_media.parallel import Progress, examples, work_through
 from campaign_media.renditions import link_fields, market_specs, writeback_file_name
 from campaign_media.windows import Rights, decide
 
@@ -103,33 +103,29 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     eager, spec_hash = market_specs(campaign, market)
     written = {} if batch["dry_run"] else ps.gallery_file_names(batch["gallery_id"])
     # A retried or cleared task carries on from the masters an earlier try finished.
-    done: dict[str, MasterState] = storage.read_json(batch["result"], {}).get("done", {})
-    failed: dict[str, str] = {}
-    retry: dict[str, str] = {}
-    for item in storage.read_json(batch["path"], []):
-        if item["image_id"] in done:
-            continue
-        try:
-            done[item["image_id"]] = {
-                "version": item["version"], "spec": spec_hash, "master": item["public_id"],
+    progress: Progress[MasterState] = Progress(done=storage.read_json(batch["result"], {}).get("done", {}))
+
+    def one(item: dict[str, Any]) -> MasterState:
+        return {"version": item["version"], "spec": spec_hash, "master": item["public_id"],
                 "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
                 "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
-        except RetryBudgetExceeded as exc:  # transient: the task's retry tries it again
-            if must_wait(exc):  # a spent quota: what is done is saved; the task waits, then goes on
-                raise
-            retry[item["image_id"]] = str(exc)
-        except (CloudinaryError, PhotoShelterError) as exc:  # final: recorded, reported, not retried
-            failed[item["image_id"]] = str(exc)
-        storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})  # progress
-    path = storage.write_json(batch["result"], {"done": done, "failed": {**failed, **retry}})
-    if failed or retry:
-        log.warning("%s: %d master(s) failed: %s", batch["label"], len(failed) + len(retry), {**failed, **retry})
-    if retry:
-        raise BatchIncomplete(f"{batch['label']}: {len(retry)} master(s) met transient errors beyond the retry "
-                              f"budget ({', '.join(list(retry)[:5])}); {len(done)} done are saved in {path}, and "
-                              "the task's retry carries on from them")
-    return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(done),
-            "failed": len(failed), "dry_run": batch["dry_run"]}
+
+    def save(now: Progress[MasterState]) -> None:
+        storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done})
+
+    items = storage.read_json(batch["path"], [])
+    work_through(((item["image_id"], item) for item in items), one, progress, save=save,
+                 final_errors=(CloudinaryError, PhotoShelterError))
+    path = str(batch["result"])
+    if progress.not_done:
+        log.warning("%s: %d master(s) failed, e.g. %s (all in %s)", batch["label"], len(progress.not_done),
+                    examples(progress.not_done), path)
+    if progress.retry:
+        raise BatchIncomplete(f"{batch['label']}: {len(progress.retry)} master(s) met transient errors beyond the "
+                              f"retry budget ({', '.join(list(progress.retry)[:5])}); {len(progress.done)} done are "
+                              f"saved in {path}, and the task's retry carries on from them")
+    return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(progress.done),
+            "failed": len(progress.failed), "dry_run": batch["dry_run"]}
 
 
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,

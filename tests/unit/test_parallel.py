@@ -1,0 +1,73 @@
+"""The batch runner every step shares: masters in flight at once, errors kept per master,
+progress saved, a named rate limit stopping the hand-out of work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.parallel import Progress, work_through
+
+
+class Final(Exception):
+    pass
+
+
+def test_masters_run_concurrently_and_every_outcome_is_saved() -> None:
+    running, peak, lock = [0], [0], threading.Lock()
+    saved: list[int] = []
+
+    def work(n: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        if n == 3:
+            raise Final("master 3 is broken")
+        if n == 5:
+            raise RetryBudgetExceeded("503 beyond the budget")
+        return n * 10
+
+    progress = work_through(((str(n), n) for n in range(8)), work, Progress(), final_errors=(Final,),
+                            save=lambda p: saved.append(len(p.done) + len(p.not_done)), threads=4)
+    assert peak[0] == 4
+    assert progress.done == {str(n): n * 10 for n in range(8) if n not in (3, 5)}
+    assert progress.failed == {"3": "master 3 is broken"}
+    assert list(progress.retry) == ["5"]
+    assert saved[-1] == 8 and len(saved) == 9  # after each master, and once at the end
+
+
+def test_done_masters_are_skipped() -> None:
+    seen: list[int] = []
+    progress = Progress(done={"0": 0, "1": 10})
+    work_through(((str(n), n) for n in range(3)), lambda n: seen.append(n) or n * 10, progress,
+                 final_errors=(Final,), save=lambda p: None)
+    assert seen == [2] and progress.done == {"0": 0, "1": 10, "2": 20}
+
+
+def test_a_named_rate_limit_stops_handing_out_work_and_is_raised_after_saving() -> None:
+    started: list[int] = []
+    saved: list[dict] = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        if n == 1:
+            raise RetryBudgetExceeded("quota spent", rate_limited=True, retry_at=datetime.now(UTC))
+        return n
+
+    with pytest.raises(RetryBudgetExceeded, match="quota spent"):
+        work_through(((str(n), n) for n in range(50)), work, Progress(), final_errors=(Final,),
+                     save=lambda p: saved.append(dict(p.done)), threads=2)
+    assert len(started) < 10  # the others were never sent
+    assert saved and "0" in saved[-1]  # what finished before is kept
+
+
+def test_a_bug_is_raised_not_recorded_as_a_master_failure() -> None:
+    with pytest.raises(KeyError):
+        work_through([("a", 1)], lambda n: {}["missing"], Progress(), final_errors=(Final,), save=lambda p: None)
