@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--private-cdn", action="store_true",
                         help="a private CDN distribution: delivery without the cloud name; with --strict the only "
                              "way token URLs work")
+    parser.add_argument("--shared-derivatives", action="store_true",
+                        help="benchmarks: identical originals share their derived files (rendered once)")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                      api_secret=args.api_secret, auth_token_key=args.auth_token_key,
                      admin_hourly_limit=args.admin_hourly_limit, strict=args.strict,
                      private_cdn=args.private_cdn, control=control)
+    app.state.account.shared_derivatives = args.shared_derivatives
     serve(app, args.port)
     return 0
 

@@ -19,7 +19,14 @@ from emulators.cloudinary.params import (
     InvalidParameter,
     parse_bool,
 )
-from emulators.cloudinary.state import DELETE_CHUNK, MAX_RESULTS, CloudinaryEmulator, CloudinaryError, emulator
+from emulators.cloudinary.state import (
+    DELETE_CHUNK,
+    MAX_RESULTS,
+    CloudinaryEmulator,
+    CloudinaryError,
+    emulator,
+    resource_key,
+)
 from emulators.common.http import read_params
 
 router = APIRouter()
@@ -116,6 +123,11 @@ async def list_resources(cloud: str, rt: str, request: Request, dtype: str | Non
     if params.get("public_ids"):
         ids = params["public_ids"] if isinstance(params["public_ids"], list) else [params["public_ids"]]
         found = [r for r in (emu.account.get(rt, dtype or "upload", pid) for pid in ids) if r]
+    elif dtype:  # one type: a page straight from the index, in public ID order
+        key = resource_key(rt, dtype, params.get("prefix") or "")
+        offset, limit = page_bounds(params)
+        found = [r for _, r in emu.store.page("resource", key, offset, limit, by_id=True)]
+        return page(emu, found, request, params, headers, total=emu.store.count("resource", key))
     else:
         prefix = params.get("prefix") or ""
         found = [r for r in emu.account.iter(rt, dtype) if r["public_id"].startswith(prefix)]
@@ -226,15 +238,24 @@ def parse_usage_date(emu: CloudinaryEmulator, text: str) -> date:
     raise InvalidParameter(f"Invalid date - {text} (use dd-mm-yyyy or yyyy-mm-dd)")
 
 
-def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Request, params: dict[str, Any],
-         headers: dict[str, str]) -> JSONResponse:
+def page_bounds(params: dict[str, Any]) -> tuple[int, int]:
+    """``(offset, max_results)`` of a listing call (the cursor is the offset, encoded)."""
     try:
         max_results = min(int(params.get("max_results") or 10), MAX_RESULTS)
         offset = int(base64.urlsafe_b64decode(params["next_cursor"]).decode()) if params.get("next_cursor") else 0
     except (ValueError, binascii.Error) as exc:
         raise InvalidParameter("Invalid max_results or next_cursor") from exc
-    resources = sorted(resources, key=lambda r: r["public_id"])
-    chunk = resources[offset: offset + max_results]
+    return offset, max_results
+
+
+def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Request, params: dict[str, Any],
+         headers: dict[str, str], *, total: int | None = None) -> JSONResponse:
+    """A page of ``resources`` (all of them, or with ``total`` given only this page's, sorted)."""
+    offset, max_results = page_bounds(params)
+    if total is None:
+        total = len(resources)
+        resources = sorted(resources, key=lambda r: r["public_id"])[offset: offset + max_results]
+    chunk = resources
     with_tags = parse_bool(params.get("tags"), False)
     with_context = parse_bool(params.get("context"), False)
     with_metadata = parse_bool(params.get("metadata"), False)
@@ -251,7 +272,7 @@ def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Requ
             item.pop("access_control", None)
         out.append(item)
     body: dict[str, Any] = {"resources": out}
-    if offset + max_results < len(resources):
+    if offset + max_results < total:
         body["next_cursor"] = base64.urlsafe_b64encode(str(offset + max_results).encode()).decode()
     return admin_json(emu, body, headers)
 

@@ -9,6 +9,7 @@ import secrets
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from emulators.cloudinary import transform
@@ -90,23 +91,24 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
             path, media, _ = emu.account.derive(res, chain, ext or res["format"], accept)
         except transform.TransformationError as exc:
             return deny(400, f"Invalid Transformation - {exc}")
-    data = path.read_bytes()
-    emu.account.bump(bandwidth=len(data), requests=1)
+    size = path.stat().st_size  # streamed from disk below, never read whole
+    emu.account.bump(bandwidth=size, requests=1)
     # Per-asset and per-transformation figures (an emulator extension: Cloudinary shows them
     # only in the Console's reports, not through the Admin API).
     delivery = res.setdefault("delivery", {"requests": 0, "bytes": 0})
     delivery["requests"] += 1
-    delivery["bytes"] += len(data)
+    delivery["bytes"] += size
     key = "/".join(components) or "original"
     per = delivery.setdefault("by_transformation", {}).setdefault(key, {"requests": 0, "bytes": 0})
     per["requests"] += 1
-    per["bytes"] += len(data)
+    per["bytes"] += size
     emu.account.save(res)
     media_type = {"jpg": "image/jpeg", "zip": "application/zip"}.get(media, f"image/{media}")
     if rt == "raw":
         media_type = "application/zip" if media == "zip" else "application/octet-stream"
-    return Response(data, media_type=media_type,
-                    headers={"ETag": hashlib.md5(data).hexdigest(), "Vary": "Accept"})
+    # The file's name is its content key (a derived file's hash, an original's asset ID and version).
+    etag = hashlib.md5(f"{path.name}|{size}|{res['version']}".encode()).hexdigest()
+    return FileResponse(path, media_type=media_type, headers={"ETag": etag, "Vary": "Accept"})
 
 
 def deny(status: int, message: str) -> Response:

@@ -58,19 +58,34 @@ class DocStore:
             self._db.commit()
         return cur.rowcount > 0
 
+    # An id prefix as a range on the (kind, id) index: a page of a large listing reads only its rows.
+    _PREFIX = "kind=? AND id >= ? AND id < ?"
+
+    @staticmethod
+    def _prefix(kind: str, prefix: str) -> tuple[str, str, str]:
+        return kind, prefix, prefix + "\U0010ffff"
+
     def iter(self, kind: str, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(id, doc)`` of one kind in insertion order, optionally by id prefix."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, body FROM docs WHERE kind=? AND substr(id, 1, ?)=? ORDER BY seq",
-                (kind, len(prefix), prefix),
-            ).fetchall()
+            rows = self._db.execute(f"SELECT id, body FROM docs WHERE {self._PREFIX} ORDER BY seq",
+                                    self._prefix(kind, prefix)).fetchall()
         for doc_id, body in rows:
             yield doc_id, json.loads(body)
 
-    def count(self, kind: str) -> int:
+    def page(self, kind: str, prefix: str, offset: int, limit: int, *,
+             by_id: bool = False) -> list[tuple[str, dict[str, Any]]]:
+        """One page of ``(id, doc)`` by id prefix, in insertion order (or id order)."""
+        order = "id" if by_id else "seq"
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM docs WHERE kind=?", (kind,)).fetchone()[0]
+            rows = self._db.execute(f"SELECT id, body FROM docs WHERE {self._PREFIX} ORDER BY {order} "
+                                    "LIMIT ? OFFSET ?", (*self._prefix(kind, prefix), limit, offset)).fetchall()
+        return [(doc_id, json.loads(body)) for doc_id, body in rows]
+
+    def count(self, kind: str, prefix: str = "") -> int:
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM docs WHERE {self._PREFIX}",
+                                    self._prefix(kind, prefix)).fetchone()[0]
 
     def blob_path(self, name: str) -> Path:
         """Where the blob called ``name`` lives (sub-folders are created on demand)."""

@@ -95,10 +95,11 @@ async def gallery_images(gallery_id: str, request: Request) -> Response:
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise PSError(400, "InvalidParameter", f"page must be >= 1 and per_page 1..{MAX_PER_PAGE}")
     extend = parse_extend(params.get("extend"))
-    members = [doc_id.split("/", 1)[1] for doc_id, _ in emu.store.iter("gallery_image", f"{gallery_id}/")]
-    total = len(members)
+    members = f"{gallery_id}/"
+    total = emu.store.count("gallery_image", members)
     pages = max(1, math.ceil(total / per_page))
-    chunk = members[(page - 1) * per_page: page * per_page]
+    chunk = [doc_id.split("/", 1)[1] for doc_id, _ in emu.store.page("gallery_image", members,
+                                                                      (page - 1) * per_page, per_page)]
     records = []
     for image_id in chunk:
         image = emu.store.get("image", image_id)
