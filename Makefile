@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install system-deps lint schema test test-unit test-integration test-e2e demo up screenshots clean
+.PHONY: install system-deps lint schema test test-unit test-integration test-e2e bench demo up screenshots clean
 
 # The project itself is installed too (editable, no dependencies of its own): its provider entry
 # point is how Airflow lists the Cloudinary and PhotoShelter connection types.
@@ -48,6 +48,11 @@ test-integration: install
 
 test-e2e: system-deps install
 	$(BIN)/pytest tests/e2e
+
+# Performance against the emulators with latency added to every call, next to a naive baseline:
+# one JSON line per scenario, a table, bench/RESULTS.md (docs/benchmarks.md). QUICK=1: a few minutes.
+bench: install
+	PYTHONPATH=plugins:. $(BIN)/python -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 demo: install
 	$(BIN)/python scripts/demo.py

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import secrets
@@ -37,6 +38,7 @@ from emulators.cloudinary.signing import (
     verify_upload_signature,
 )
 from emulators.cloudinary.state import TIMESTAMP_TOLERANCE, CloudinaryEmulator, CloudinaryError, emulator, iso
+from emulators.common.control import SELF_FETCH
 from emulators.common.http import read_params
 
 router = APIRouter()
@@ -280,6 +282,15 @@ async def receive_file(emu: CloudinaryEmulator, request: Request, params: dict[s
     return part_path, filename
 
 
+@functools.cache
+def remote_client() -> httpx.Client:
+    """One client for every remote fetch (a new one per fetch spends its time on TLS set-up)."""
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s) could
+    # close one under a new request.
+    return httpx.Client(timeout=60, follow_redirects=True, headers={SELF_FETCH: "1"},
+                        limits=httpx.Limits(keepalive_expiry=2))
+
+
 def fetch_remote(emu: CloudinaryEmulator, url: str, dest: Path) -> str:
     if url.startswith("data:"):
         try:
@@ -290,7 +301,7 @@ def fetch_remote(emu: CloudinaryEmulator, url: str, dest: Path) -> str:
     if not url.startswith(("http://", "https://")):
         raise CloudinaryError(400, f"Invalid file parameter - {url[:60]}")
     try:
-        with httpx.stream("GET", url, timeout=60, follow_redirects=True) as resp:
+        with remote_client().stream("GET", url) as resp:
             if resp.status_code != 200:
                 raise CloudinaryError(400, f"Error in loading {url} - {resp.status_code} {resp.reason_phrase}")
             with open(dest, "wb") as out:

@@ -28,6 +28,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL_PREFIX = "/_emulator"
+# The header an emulator's own outgoing fetches carry (Cloudinary fetching an upload's remote
+# URL): counted as ``"(service) <route>"``, apart from the client's calls.
+SELF_FETCH = "x-emulator-fetch"
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Control:
     faults: Faults = field(default_factory=Faults)
     calls: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)  # faults served, by kind
+    traffic: Counter[str] = field(default_factory=Counter)  # API body bytes "received" and "sent"
     clock_offset: timedelta = timedelta(0)
     clock_fixed: datetime | None = None
 
@@ -117,7 +121,9 @@ class ControlMiddleware:
         if scope["type"] != "http" or path.startswith(CONTROL_PREFIX) or path == "/healthz":
             await self.app(scope, receive, send)
             return
-        self.control.count(route_template(self.fastapi_app, scope))
+        own = any(name == SELF_FETCH.encode() for name, _ in scope.get("headers", []))
+        self.control.count(("(service) " if own else "") + route_template(self.fastapi_app, scope))
+        receive, send = self.metered(receive, send)
         faults = self.control.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
@@ -147,18 +153,37 @@ class ControlMiddleware:
         await self.app(scope, receive, send)
 
 
+    def metered(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """``receive`` and ``send`` that add the body bytes passing through to the traffic
+        counters (what a client sent and got: the benchmark's bytes through the worker)."""
+        traffic = self.control.traffic
+
+        async def counted_receive() -> Any:
+            message = await receive()
+            traffic["received"] += len(message.get("body", b""))
+            return message
+
+        async def counted_send(message: Any) -> None:
+            traffic["sent"] += len(message.get("body", b""))
+            await send(message)
+
+        return counted_receive, counted_send
+
+
 def control_router(control: Control) -> APIRouter:
     """The ``/_emulator`` admin routes shared by both emulators."""
     router = APIRouter(prefix=CONTROL_PREFIX)
 
     @router.get("/calls")
     def get_calls() -> dict[str, Any]:
-        return {"calls": dict(control.calls), "total": sum(control.calls.values()), "faults": dict(control.injected)}
+        return {"calls": dict(control.calls), "total": sum(control.calls.values()), "faults": dict(control.injected),
+                "bytes": {"received": control.traffic["received"], "sent": control.traffic["sent"]}}
 
     @router.post("/calls/reset")
     def reset_calls() -> dict[str, Any]:
         control.calls.clear()
         control.injected.clear()
+        control.traffic.clear()
         return {"calls": {}}
 
     @router.get("/faults")

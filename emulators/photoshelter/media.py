@@ -35,8 +35,9 @@ async def get_image(image_id: str, request: Request) -> Response:
     out = select_fields(emu.public_image(image), params.get("fields"))
     extend = parse_extend(params.get("extend"))
     for name in ("Iptc", "CustomMetadata", "License"):
-        if name in extend:
-            out[name] = emu.local_times(image[name])
+        if name in extend:  # CustomMetadata is a list of fields; the others are records with times
+            value = image.get(name) or ({} if name != "CustomMetadata" else [])
+            out[name] = emu.local_times(value) if isinstance(value, dict) else value
     if "ImageLink" in extend:
         out["ImageLink"] = emu.image_link(request, image_id, (extend["ImageLink"] or {}).get("params") or {})
     return ok({"Image": out})

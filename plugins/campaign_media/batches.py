@@ -68,6 +68,7 @@ class MasterState(TypedDict):
     master: str
     public_id: str
     renditions: dict[str, RenditionEntry]
+    rules: NotRequired[list[dict[str, Any]]]  # the access rules the copy was made with
 
 
 MarketState = dict[str, MasterState]

@@ -46,6 +46,8 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from campaign_media.hooks.retry import (
+    KEEPALIVE,
+    POOL_CONNECTIONS,
     Fetched,
     RetryBudgetExceeded,
     RetryPolicy,
@@ -134,7 +136,6 @@ class _ResponseHeaders:
         return getattr(self._inner, name)
 
 
-POOL_CONNECTIONS = 16  # kept-alive connections per host: a batch's threads (and a few tasks) at once
 
 
 def _install_header_recorders() -> tuple[_ResponseHeaders, _ResponseHeaders]:
@@ -262,8 +263,7 @@ class CloudinaryHook(BaseHook):
     def _http(self) -> httpx.Client:
         """One client for every download and probe of this hook: reused connections, and the TLS
         set-up (tens of milliseconds of CPU) done once rather than per rendition."""
-        return httpx.Client(timeout=self.timeout, follow_redirects=True,
-                            limits=httpx.Limits(max_keepalive_connections=POOL_CONNECTIONS))
+        return httpx.Client(timeout=self.timeout, follow_redirects=True, limits=KEEPALIVE)
 
     @cached_property
     def _recorders(self) -> tuple[_ResponseHeaders, _ResponseHeaders]:

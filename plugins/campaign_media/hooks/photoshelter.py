@@ -31,6 +31,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from campaign_media.hooks.retry import (
+    KEEPALIVE,
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
@@ -150,7 +151,7 @@ class PhotoShelterHook(BaseHook):
         """The HTTP client (API key header set), made on first use and again after :meth:`close`."""
         if self._client is None:
             settings = self._settings
-            self._client = httpx.Client(base_url=settings["base_url"], timeout=settings["timeout"],
+            self._client = httpx.Client(base_url=settings["base_url"], timeout=settings["timeout"], limits=KEEPALIVE,
                                         follow_redirects=True, headers={"X-PS-Api-Key": settings["api_key"]})
         return self._client
 

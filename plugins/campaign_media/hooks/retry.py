@@ -1,5 +1,5 @@
 """What both hooks share about HTTP: one retry policy (on tenacity), one ``Retry-After`` /
-rate-limit parser and one stream-to-file-with-hash helper.
+rate-limit parser, one stream-to-file-with-hash helper and the connection-pool limits.
 
 A call is retried when the hook classifies its failure as transient (5xx, 420/429, a dropped
 connection). The wait is the server's ``Retry-After`` (or rate-limit reset) when it gave one,
@@ -26,10 +26,15 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+import httpx
 import tenacity
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+POOL_CONNECTIONS = 16  # kept-alive connections per host: a batch's threads (and a few tasks) at once
+# An idle connection is not reused after a few seconds: a server that closed it meanwhile (many
+# close after 5 s) would otherwise fail the next request on it with a read error and a retry.
+KEEPALIVE = httpx.Limits(max_keepalive_connections=POOL_CONNECTIONS, keepalive_expiry=4)
 
 
 class TransientError(Exception):

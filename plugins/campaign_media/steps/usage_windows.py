@@ -26,6 +26,7 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id
+from campaign_media.parallel import examples
 from campaign_media.renditions import market_specs
 from campaign_media.sources import SourceListing, missing_galleries_message
 from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
@@ -78,9 +79,10 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         image_id = res["public_id"][len(prefix):]
         access = decide(campaign, market, rights.get(image_id), now)
         # Listings that do not carry the rules (the real Admin API may not) are compared with
-        # the rules this DAG last set, so an unchanged copy costs no call.
+        # the rules this DAG last set, or else those the copy was made with: an unchanged copy
+        # costs no call, also on the first run after a market run made it.
         current = res["access_control"] if "access_control" in res else \
-            previous.get(image_id, {}).get("rules") or []
+            (previous.get(image_id) or state.get(image_id) or {}).get("rules") or []
         was_public = deliverable(current, now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
         if normalise(current) != normalise(access.rules):
@@ -151,9 +153,10 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
                               {"summary": summary, **report})
     storage.write_json(storage.windows_report(campaign.id), {"summary": summary, **report})
     log.info("usage windows %s: %s", campaign.id, summary)
-    for kind in ("opened", "closed", "repaired", "restricted"):
-        for item in report[kind]:
-            log.info("  %-10s %s/%s %s", kind, item["market"], item["image_id"], item.get("reason", ""))
+    for kind in ("opened", "closed", "repaired", "restricted"):  # examples; every copy is in the report
+        if report[kind]:
+            log.info("  %-10s %d, e.g. %s (all in %s)", kind, len(report[kind]), examples(
+                {f"{i['market']}/{i['image_id']}": i.get("reason", "") for i in report[kind]}), path)
     if report["failed"]:
         first = "; ".join(f"{f['market']}/{f['image_id']}: {f['reason']}" for f in report["failed"][:5])
         raise WindowsNotApplied(f"campaign {campaign.id}: {len(report['failed'])} copies could not be given their "

@@ -106,9 +106,10 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     progress: Progress[MasterState] = Progress(done=storage.read_json(batch["result"], {}).get("done", {}))
 
     def one(item: dict[str, Any]) -> MasterState:
+        renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written)
         return {"version": item["version"], "spec": spec_hash, "master": item["public_id"],
                 "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
-                "renditions": render_master(ps, cld, campaign, market, item, eager, batch, written)}
+                "renditions": renditions, "rules": rules}
 
     def save(now: Progress[MasterState]) -> None:
         storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done})
@@ -130,7 +131,9 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
 
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
                   item: dict[str, Any], eager: list[dict[str, Any]], batch: MarketBatch,
-                  written: dict[str, str]) -> dict[str, Any]:
+                  written: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The copy's renditions and the access rules it was made with (the usage-window DAG compares
+    with these, so a copy it has not seen yet costs no call when they are still right)."""
     copy_id = market_public_id(campaign.id, market.code, item["image_id"])
     renditions: dict[str, Any] = {}
     if batch["dry_run"]:  # URLs only: no API call, nothing stored
@@ -138,7 +141,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
             renditions[rendition.name] = {"url": cld.delivery_url(copy_id, format=spec["format"],
                                                                   transformation=spec["transformation"]),
                                           "format": spec["format"]}
-        return renditions
+        return renditions, []
     # The copy starts with the access the usage-window DAG would give it now (fails closed).
     rights = Rights(item.get("licence_expiry", ""), item.get("usage_rights", ""))
     access = decide(campaign, market, rights, datetime.now(UTC))
@@ -160,7 +163,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
             written[name] = entry["ps_image_id"]
         record_link(ps, campaign, market, item, rendition.name, entry)  # also for one a dead attempt stored
         renditions[rendition.name] = entry
-    return renditions
+    return renditions, access.rules
 
 
 def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
