@@ -111,15 +111,16 @@ def write_json(target: ObjectStoragePath | str, data: Any) -> str:
 
 def read_json(target: ObjectStoragePath | str, default: Any = None) -> Any:
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
-    if not target.exists():
+    try:
+        return json.loads(target.fs.cat_file(target.path))
+    except FileNotFoundError:
         return default
-    with target.open("r", encoding="utf-8") as src:
-        return json.load(src)
 
 
 def write_bytes(target: ObjectStoragePath | str, data: bytes) -> str:
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as out:
-        out.write(data)
+    # One call to the filesystem (a single PUT on an object store): ``open()`` on the path adds
+    # about 2 ms of wrapping per file, which a batch that saves a record per rendition feels.
+    target.fs.pipe_file(target.path, data)
     return str(target)

@@ -174,6 +174,16 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     assert result.state == "success", states
     assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
 
+    # The usage-window run after it: the strict emulator's listings carry no rules, so it compares
+    # with those each copy was made with; right ones cost no call (it used to re-set every copy).
+    explicit = calls(cld, EXPLICIT)
+    result, states = run(dagbag, "campaign_media_usage_windows")
+    assert result.state == "success", states
+    report = storage.read_json(storage.path(CAMPAIGN, "windows", "latest.json"))
+    assert report["summary"]["copies"] >= len(masters) and not report["repaired"], report["repaired"][:3]
+    changed = len(report["opened"]) + len(report["closed"])
+    assert calls(cld, EXPLICIT) - explicit == changed  # a call for a copy whose rules change, none for the rest
+
 
 def test_a_rights_edit_updates_the_context_and_nothing_else(world, airflow_db, dagbag) -> None:
     """A licence edit moves PhotoShelter's updated_at but not the file: no re-upload, no new

@@ -79,3 +79,38 @@ def test_secrets_are_registered_with_the_masker(hook) -> None:
     line = f"login with {CONN['password']} and key {CONN['extra']['api_key']}"
     redacted = redact(line)
     assert CONN["password"] not in redacted and CONN["extra"]["api_key"] not in redacted
+
+
+@respx.mock
+def test_threads_sharing_a_session_never_send_before_its_organisation_login_finished(hook) -> None:
+    """A batch's threads start at once: the first logs in, and none may use the token until the
+    organisation login completes (PhotoShelter refuses a token without its organisation)."""
+    import threading
+    import time
+
+    hook._token = None
+    org_done = threading.Event()
+    respx.post(BASE + "mem/authenticate").mock(return_value=ok({"token": "T1", "org": [{"id": "O1"}]}))
+
+    def org_login(request: httpx.Request) -> httpx.Response:
+        assert request.headers["X-PS-Auth-Token"] == "T1"
+        time.sleep(0.2)  # the other threads are already asking for the session meanwhile
+        org_done.set()
+        return ok({})
+
+    respx.post(BASE + "mem/organization/O1/authenticate").mock(side_effect=org_login)
+    sent_early: list[bool] = []
+
+    def gallery(request: httpx.Request) -> httpx.Response:
+        sent_early.append(not org_done.is_set() or request.headers["X-PS-Auth-Token"] != "T1")
+        return ok({"Gallery": {"gallery_id": "G1"}})
+
+    logins = respx.get(BASE + "mem/gallery/G1").mock(side_effect=gallery)
+    threads = [threading.Thread(target=hook.get_gallery, args=("G1",)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join()
+    assert logins.call_count == 4 and sent_early == [False] * 4
+    assert respx.calls.call_count == 2 + 4  # one login for the four threads

@@ -192,15 +192,17 @@ class PhotoShelterHook(BaseHook):
             raise PhotoShelterAuthError("POST mem/authenticate", None, "NoToken",
                                         "the login answered without a token (is two-factor required?)")
         mask_secret(token)
-        self._token = token
         orgs = [o.get("id") for o in data.get("org") or []]
         if self.org_id and self.org_id not in orgs:
             raise PhotoShelterAuthError("POST mem/authenticate", None, "NotOrganizationMember",
                                         f"user is not in organisation {self.org_id}; member of {orgs}")
         org = self.org_id or (orgs[0] if orgs else None)
         if org:
-            self._call("POST", f"mem/organization/{org}/authenticate", auth=True, relogin=False)
+            self._call("POST", f"mem/organization/{org}/authenticate", auth=False, relogin=False, token=token)
             self.org_id = org
+        # Published only now: a thread sending with a token whose organisation login has not
+        # finished yet is refused (the batch's other threads read it without the lock).
+        self._token = token
 
     def logout(self) -> None:
         if self._token:
@@ -251,8 +253,10 @@ class PhotoShelterHook(BaseHook):
         """
         for value in (kwargs.get("files") or {}).values():
             value[1].seek(0)
+        token = kwargs.pop("token", None)  # a session still being set up (login) names its token
+        headers = {"X-PS-Auth-Token": token} if token else self._headers(auth)
         try:
-            with self.get_conn().stream(method, path, headers=self._headers(auth), **kwargs) as response:
+            with self.get_conn().stream(method, path, headers=headers, **kwargs) as response:
                 if response.status_code in RETRYABLE_STATUS:
                     raise TransientError(f"HTTP {response.status_code}",
                                          retry_after_seconds(response.headers.get("retry-after")),
