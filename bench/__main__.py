@@ -53,20 +53,24 @@ def run_dags(world: World, dag_ids: list[str], slots: int, conf: dict[str, Any])
     """The DAGs on ``slots`` worker processes at once (round-robin); their wall time — from the
     first run's start to the last one's end, process start-up left out — and their lines."""
     groups = [dag_ids[i::slots] for i in range(min(slots, len(dag_ids)))]
+    # Each worker writes to its own file: pipes read one after another would block the others
+    # once their log passed the pipe's buffer (64 KB) — they stalled until the first finished.
+    logs = [world.base / f"runner-{slot}-{group[0].rsplit('_', 1)[-1]}.log" for slot, group in enumerate(groups)]
     procs = []
     for slot, group in enumerate(groups):
         home = slot_home(world.base.parent, airflow_template(world.base.parent), slot)
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench.runner", *group, "--conf", json.dumps(conf)],
-                                      cwd=ROOT, env={**os.environ, **airflow_env(home), **world.env},
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate()[0] for p in procs]
-    for slot, out in enumerate(outputs):  # kept with the world (``--keep``) for a closer look
-        (world.base / f"runner-{slot}-{dag_ids[slot].rsplit('_', 1)[-1]}.log").write_text(out)
+        with open(logs[slot], "w") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", "bench.runner", *group, "--conf", json.dumps(conf)],
+                                          cwd=ROOT, env={**os.environ, **airflow_env(home), **world.env},
+                                          stdout=out, stderr=subprocess.STDOUT))
+    for proc in procs:
+        proc.wait()
+    outputs = [log.read_text() for log in logs]
     lines = [json.loads(line[6:]) for out in outputs for line in out.splitlines() if line.startswith("BENCH ")]
     failed = [line["dag_id"] for line in lines if line["state"] != "success"]
     if len(lines) != len(dag_ids) or failed:
         tail = "\n".join(outputs[0].splitlines()[-30:]) if outputs else ""
-        raise RuntimeError(f"DAG runs failed or missing ({failed or 'no output'}):\n{tail}")
+        raise RuntimeError(f"DAG runs failed or missing ({failed or 'no output'}; logs: {logs[0].parent}):\n{tail}")
     return max(line["ended"] for line in lines) - min(line["began"] for line in lines), lines
 
 
