@@ -15,6 +15,7 @@ finish, so the task can wait without burning a retry.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -22,10 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from campaign_media.batches import BatchIncomplete
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 
 T = TypeVar("T")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 TASK_THREADS = max(1, int(os.environ.get("CAMPAIGN_MEDIA_TASK_THREADS", 4)))
 
 
@@ -41,6 +44,17 @@ class Progress(Generic[R]):
     @property
     def not_done(self) -> dict[str, str]:
         return {**self.failed, **self.retry}
+
+    def finish(self, label: str, path: str, what: str = "failed") -> None:
+        """Log the masters not done (examples; every one is in ``path``) and, when some met
+        transient errors beyond the retry budget, raise :class:`BatchIncomplete`."""
+        if self.not_done:
+            log.warning("%s: %d master(s) %s, e.g. %s (all in %s)", label, len(self.not_done), what,
+                        examples(self.not_done), path)
+        if self.retry:
+            raise BatchIncomplete(f"{label}: {len(self.retry)} master(s) met transient errors beyond the retry "
+                                  f"budget ({', '.join(list(self.retry)[:5])}); {len(self.done)} done are saved "
+                                  f"in {path}, and the task's retry carries on from them")
 
 
 def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progress: Progress[R], *,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
-from campaign_media.batches import BatchIncomplete, IngestBatch, IngestResult, batch_label, chunks
+from campaign_media.batches import IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
@@ -134,13 +134,7 @@ def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: I
                      progress,
                      save=save, final_errors=(CloudinaryError, PhotoShelterError, MasterMismatch), reason=why)
     result_path = str(batch["result"])
-    if progress.not_done:
-        log.warning("%s: %d master(s) could not be ingested, e.g. %s (all in %s)", batch["label"],
-                    len(progress.not_done), examples(progress.not_done), result_path)
-    if progress.retry:
-        raise BatchIncomplete(f"{batch['label']}: {len(progress.retry)} master(s) met transient errors beyond the "
-                              f"retry budget; {len(progress.done)} done are saved in {result_path}, and the "
-                              "task's retry carries on from them")
+    progress.finish(batch["label"], result_path, "could not be ingested")
     counts = result_file(progress)
     return {"campaign": campaign.id, "path": result_path, "uploaded": len(counts["uploaded"]),
             "context_updated": len(counts["context_updated"]), "failed": len(progress.failed)}

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
-from campaign_media.batches import BatchIncomplete, MarketBatch, MarketResult, MasterState, batch_label, chunks
+from campaign_media.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import master_url, write_manifest
@@ -34,7 +34,7 @@ from campaign_media.embedded import embed
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
-from campaign_media.parallel import Progress, examples, work_through
+from campaign_media.parallel import Progress, work_through
 from campaign_media.renditions import link_fields, market_specs, writeback_file_name
 from campaign_media.windows import Rights, decide
 
@@ -118,13 +118,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
                  final_errors=(CloudinaryError, PhotoShelterError))
     path = str(batch["result"])
-    if progress.not_done:
-        log.warning("%s: %d master(s) failed, e.g. %s (all in %s)", batch["label"], len(progress.not_done),
-                    examples(progress.not_done), path)
-    if progress.retry:
-        raise BatchIncomplete(f"{batch['label']}: {len(progress.retry)} master(s) met transient errors beyond the "
-                              f"retry budget ({', '.join(list(progress.retry)[:5])}); {len(progress.done)} done are "
-                              f"saved in {path}, and the task's retry carries on from them")
+    progress.finish(batch["label"], path)
     return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(progress.done),
             "failed": len(progress.failed), "dry_run": batch["dry_run"]}
 
