@@ -70,7 +70,12 @@ def market_specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any
 
 def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> str:
     """The write-back key: one PhotoShelter reference asset per (master, market, rendition)."""
-    return f"{campaign}__{market}__{image_id}__{rendition}"
+    return f"{market_key(campaign, market)}{image_id}__{rendition}"
+
+
+def market_key(campaign: str, market: str) -> str:
+    """What every write-back key of one campaign's market starts with."""
+    return f"{campaign}__{market}__"
 
 
 def writeback_file_name(campaign: str, market: str, image_id: str, rendition: str, version: str, fmt: str) -> str:
@@ -78,6 +83,17 @@ def writeback_file_name(campaign: str, market: str, image_id: str, rendition: st
     original gets a new reference asset rather than silently replacing what legal reviewed."""
     token = "".join(ch for ch in version if ch.isalnum())[:16] or "0"
     return f"{rendition_key(campaign, market, image_id, rendition)}__v{token}.{fmt}"
+
+
+def writebacks_by_master(names: dict[str, str], campaign: str, market: str) -> dict[str, dict[str, str]]:
+    """A write-back gallery's ``file name -> image_id`` grouped by the master (image ID) each
+    file is a rendition of; names of other campaigns or markets are left out."""
+    head = market_key(campaign, market)
+    grouped: dict[str, dict[str, str]] = {}
+    for name, image_id in names.items():
+        if name.startswith(head):
+            grouped.setdefault(name[len(head):].split("__", 1)[0], {})[name] = image_id
+    return grouped
 
 
 def link_fields(campaign: Campaign, market: str, image_id: str, version: str, rendition: str,

@@ -10,7 +10,13 @@ import pytest
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Approval
 from campaign_media.masters import ListingShapeError, Master, changed_in, check_listing_shape, classify, parse_ps_time
-from campaign_media.renditions import delivery_entry, eager_spec, headline_for, writeback_file_name
+from campaign_media.renditions import (
+    delivery_entry,
+    eager_spec,
+    headline_for,
+    writeback_file_name,
+    writebacks_by_master,
+)
 
 
 def record(status: str = "Approved", **image) -> dict:
@@ -114,3 +120,13 @@ def test_delivery_entry_has_channels_devices_and_srcset() -> None:
     assert set(entry["channels"]) == {"web", "mobile", "ecommerce", "social"}
     assert "dpr_3.0" in entry["channels"]["mobile"]["app_hd"] and "f_auto" in entry["channels"]["web"]["mobile"]
     assert entry["srcset"].endswith("1600w") and entry["renditions"] == {"hero": {"url": "u"}}
+
+
+def test_writebacks_are_grouped_by_their_master_and_other_markets_left_out() -> None:
+    hero = writeback_file_name("spring", "fr", "I0000abc", "hero", "v1", "jpg")
+    thumb = writeback_file_name("spring", "fr", "I0000abc", "thumb", "v1", "webp")
+    other = writeback_file_name("spring", "fr", "I0000def", "hero", "v1", "jpg")
+    german = writeback_file_name("spring", "de", "I0000abc", "hero", "v1", "jpg")
+    names = {hero: "I1", thumb: "I2", other: "I3", german: "I4", "unrelated.jpg": "I5"}
+    assert writebacks_by_master(names, "spring", "fr") == {"I0000abc": {hero: "I1", thumb: "I2"},
+                                                          "I0000def": {other: "I3"}}

@@ -35,7 +35,7 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
 from campaign_media.parallel import Progress, work_through
-from campaign_media.renditions import link_fields, market_specs, writeback_file_name
+from campaign_media.renditions import link_fields, market_specs, writeback_file_name, writebacks_by_master
 from campaign_media.windows import Rights, decide
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,10 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
             gallery_id = ps.ensure_gallery(renditions_gallery_name(campaign, market), published)["gallery_id"]
+            # Listed once here, not once per batch: each master carries what it already has.
+            stored = writebacks_by_master(ps.gallery_file_names(gallery_id), campaign.id, market.code)
+            for item in todo:
+                item["written"] = stored.get(item["image_id"], {})
         log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
                  listed, len(todo))
         base = storage.market_run(campaign.id, market.code, run_key)
@@ -101,9 +105,17 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     """Each master's market copy with all its renditions in one call, then the write-back of
     each new rendition."""
     eager, spec_hash = market_specs(campaign, market)
-    written = {} if batch["dry_run"] else ps.gallery_file_names(batch["gallery_id"])
+    items = storage.read_json(batch["path"], [])
+    earlier = storage.read_json(batch["result"], None)
     # A retried or cleared task carries on from the masters an earlier try finished.
-    progress: Progress[MasterState] = Progress(done=storage.read_json(batch["result"], {}).get("done", {}))
+    progress: Progress[MasterState] = Progress(done=(earlier or {}).get("done", {}))
+    written: dict[str, str] = {}  # file name -> PhotoShelter image ID of the renditions already stored
+    if earlier is None:  # the first try: what the plan listed is still all there is
+        storage.write_json(batch["result"], {"done": {}, "failed": {}})  # so a retry knows one began
+        for item in items:
+            written.update(item.get("written", {}))
+    elif not batch["dry_run"]:  # an earlier try may have stored renditions it did not live to record
+        written = ps.gallery_file_names(batch["gallery_id"])
 
     def one(item: dict[str, Any]) -> MasterState:
         renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written)
@@ -114,7 +126,6 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     def save(now: Progress[MasterState]) -> None:
         storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done})
 
-    items = storage.read_json(batch["path"], [])
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
                  final_errors=(CloudinaryError, PhotoShelterError))
     path = str(batch["result"])
