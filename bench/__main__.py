@@ -32,7 +32,7 @@ from typing import Any
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
-from campaign_media.parallel import TASK_THREADS
+from campaign_media.parallel import RENDER_THREADS, TASK_THREADS
 
 PARSE_MARKETS = 50
 
@@ -127,7 +127,7 @@ def world_scenarios(base: Path, n: int, m: int, opts: argparse.Namespace, varian
         slots = min(opts.slots, m)
         wall, traffic, lines = measured(world, meter, markets, slots, {})
         naive = baseline(world, "variants", opts.sample, n * m)
-        rows.append(figures("variants", world, n, m, opts.latency_ms, slots * TASK_THREADS, wall, traffic, lines,
+        rows.append(figures("variants", world, n, m, opts.latency_ms, slots * RENDER_THREADS, wall, traffic, lines,
                             naive, opts.sample, n * m))
         if "windows" in opts.only:
             naive = baseline(world, "windows", opts.sample, n * m)
@@ -202,7 +202,7 @@ def main() -> int:
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{platform.machine()}, "
             f"{os.cpu_count()} cores, Python {platform.python_version()}", "quick": opts.quick,
             "repeats": repeats, "latency_ms": opts.latency_ms, "task_threads": TASK_THREADS,
-            "slots": opts.slots, "took_s": round(time.perf_counter() - started)})
+            "render_threads": RENDER_THREADS, "slots": opts.slots, "took_s": round(time.perf_counter() - started)})
     return 0
 
 

@@ -107,7 +107,8 @@ def write_results(path: Path, rows: list[dict[str, Any]], checks: list[Check], r
         "# Benchmark results", "",
         f"Written by `make bench{' QUICK=1' if run['quick'] else ''}` on {run['date']} ({run['machine']}); "
         f"{run['repeats']} repeat(s), medians; {run['latency_ms']:g} ms added to every emulator call; "
-        f"{run['task_threads']} masters in flight per task, {run['slots']} market DAGs at once; took "
+        f"{run['task_threads']} masters in flight per ingest task and {run['render_threads']} per market render "
+        f"task, {run['slots']} market DAGs at once; took "
         f"{run['took_s']} s.", "",
         "*naive s* is the naive baseline (bench/naive.py) timed on a sample and scaled to the scenario's items: "
         "it is serial, so linear. *limit s* is the latency-bound limit: the scenario's calls × latency ÷ the "

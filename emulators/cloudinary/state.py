@@ -61,9 +61,11 @@ class Account:
     def __init__(self, store: DocStore, control: Control) -> None:
         self.store, self.control = store, control
         # Benchmark mode (``--shared-derivatives``): a derived file is keyed by the original's
-        # *content*, so identical originals render a transformation once. Answers stay truthful
-        # (the same bytes, sizes and URLs); only the emulator's own Pillow work is saved.
+        # *content*, so identical originals render a transformation once, and an upload of
+        # content seen before is not decoded again. Answers stay truthful (the same bytes, sizes
+        # and URLs); only the emulator's own Pillow work is saved.
         self.shared_derivatives = False
+        self.inspected: dict[str, dict[str, Any]] = {}  # etag -> what decoding it found
 
     # ----------------------------------------------------------------- usage
     def usage_day(self, day: date) -> dict[str, int]:

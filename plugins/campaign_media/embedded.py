@@ -46,16 +46,18 @@ class EmbeddedFields:
 
 def embed(path: Path, fields: EmbeddedFields) -> None:
     """Write ``fields`` into the image file at ``path`` in place (JPEG, PNG or WebP)."""
-    data = path.read_bytes()
+    path.write_bytes(embedded(path.read_bytes(), fields, name=path.name))
+
+
+def embedded(data: bytes, fields: EmbeddedFields, *, name: str = "the image") -> bytes:
+    """The image file ``data`` with ``fields`` written in (JPEG, PNG or WebP); pixels untouched."""
     if data[:2] == b"\xff\xd8":
-        out = _jpeg(data, fields)
-    elif data[:8] == b"\x89PNG\r\n\x1a\n":
-        out = _png(data, fields)
-    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        out = _webp(data, fields, path)
-    else:
-        raise ValueError(f"{path.name}: cannot embed metadata in this format (JPEG, PNG and WebP only)")
-    path.write_bytes(out)
+        return _jpeg(data, fields)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png(data, fields)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp(data, fields)
+    raise ValueError(f"{name}: cannot embed metadata in this format (JPEG, PNG and WebP only)")
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -228,6 +230,18 @@ def _png(data: bytes, fields: EmbeddedFields) -> bytes:
     return out + b"".join(_png_chunk(k, b) for k, b in chunks[1:])
 
 
+def _webp_size(kind: bytes, body: bytes) -> tuple[int, int, bool]:
+    """Width, height and alpha of a simple WebP from its bitstream header (RFC 9649 §2.5 lossy
+    frame header, §3.2 lossless header), so nothing is decoded."""
+    if kind == b"VP8 " and body[3:6] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", body[6:10])
+        return width & 0x3FFF, height & 0x3FFF, False
+    if kind == b"VP8L" and body[:1] == b"\x2f":
+        bits = int.from_bytes(body[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
+    raise ValueError(f"not a WebP bitstream this can read ({kind!r} chunk)")
+
+
 def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     out, pos = [], 12
     while pos + 8 <= len(data):
@@ -241,14 +255,13 @@ def _riff_chunk(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
 
 
-def _webp(data: bytes, fields: EmbeddedFields, path: Path) -> bytes:
+def _webp(data: bytes, fields: EmbeddedFields) -> bytes:
     chunks = [(k, b) for k, b in _riff_chunks(data) if k != b"XMP "]
     if chunks[0][0] == b"VP8X":
         flags = bytes([chunks[0][1][0] | 0x04]) + chunks[0][1][1:]
         chunks[0] = (b"VP8X", flags)
     else:  # a simple file: the extended header that announces metadata is needed
-        with Image.open(path) as image:
-            width, height, alpha = image.size[0], image.size[1], "A" in image.getbands()
+        width, height, alpha = _webp_size(*chunks[0])
         header = bytes([0x04 | (0x10 if alpha else 0), 0, 0, 0])
         header += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
         chunks.insert(0, (b"VP8X", header))

@@ -1,10 +1,10 @@
 """Work through a batch's masters a few at a time, inside one task.
 
 With real services the cost is latency: one master is a dozen calls that each wait on the
-network. A mapped task therefore keeps ``TASK_THREADS`` masters in flight on a thread pool (the
-hooks are thread-safe: one HTTP client, one PhotoShelter session, per-thread response headers).
-Airflow's pools still bound the tasks; the two multiply: ``photoshelter_api`` slots × threads is
-how many calls PhotoShelter sees at once (4 × 4 by default, docs/operators.md).
+network. A mapped task therefore keeps a few masters in flight on a thread pool (the hooks are
+thread-safe: one HTTP client, one PhotoShelter session, per-thread response headers): 4 per
+ingest task, 8 per market render task. Airflow's pools still bound the tasks; the two multiply:
+``photoshelter_api`` slots × threads is how many calls PhotoShelter sees at once (docs/operators.md).
 
 What every batch step shares lives here once: finished masters are skipped, a master's final
 error is recorded with its reason and never stops the others, progress is saved after each
@@ -29,7 +29,11 @@ from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 T = TypeVar("T")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
+# Masters in flight per task. Ingest streams originals through the worker (disk and bandwidth per
+# thread); a market render moves small renditions, and its calls are most of the pipeline's. The
+# threads of a task share one PhotoShelter session, so neither touches its per-user session cap.
 TASK_THREADS = max(1, int(os.environ.get("CAMPAIGN_MEDIA_TASK_THREADS", 4)))
+RENDER_THREADS = max(1, int(os.environ.get("CAMPAIGN_MEDIA_RENDER_THREADS", 8)))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market, Rendition
@@ -70,12 +71,7 @@ def market_specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any
 
 def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> str:
     """The write-back key: one PhotoShelter reference asset per (master, market, rendition)."""
-    return f"{market_key(campaign, market)}{image_id}__{rendition}"
-
-
-def market_key(campaign: str, market: str) -> str:
-    """What every write-back key of one campaign's market starts with."""
-    return f"{campaign}__{market}__"
+    return f"{campaign}__{market}__{image_id}__{rendition}"
 
 
 def writeback_file_name(campaign: str, market: str, image_id: str, rendition: str, version: str, fmt: str) -> str:
@@ -85,14 +81,21 @@ def writeback_file_name(campaign: str, market: str, image_id: str, rendition: st
     return f"{rendition_key(campaign, market, image_id, rendition)}__v{token}.{fmt}"
 
 
-def writebacks_by_master(names: dict[str, str], campaign: str, market: str) -> dict[str, dict[str, str]]:
-    """A write-back gallery's ``file name -> image_id`` grouped by the master (image ID) each
-    file is a rendition of; names of other campaigns or markets are left out."""
-    head = market_key(campaign, market)
+def writebacks_by_master(names: dict[str, str], campaign: str, market: str, image_ids: Iterable[str],
+                         renditions: Iterable[str]) -> dict[str, dict[str, str]]:
+    """A write-back gallery's ``file name -> image_id`` grouped by the master (image ID) each file
+    is a rendition of, for these masters and renditions. Names are matched by their key (all
+    before the last ``__v``: the version token is alphanumeric), never split on ``__``, which
+    PhotoShelter IDs may contain."""
+    by_key: dict[str, dict[str, str]] = {}
+    for name, ps_id in names.items():
+        by_key.setdefault(name.rsplit("__v", 1)[0], {})[name] = ps_id
     grouped: dict[str, dict[str, str]] = {}
-    for name, image_id in names.items():
-        if name.startswith(head):
-            grouped.setdefault(name[len(head):].split("__", 1)[0], {})[name] = image_id
+    wanted = list(renditions)
+    for image_id in image_ids:
+        found = {n: i for r in wanted for n, i in by_key.get(rendition_key(campaign, market, image_id, r), {}).items()}
+        if found:
+            grouped[image_id] = found
     return grouped
 
 

@@ -37,7 +37,7 @@ def path(*parts: str) -> ObjectStoragePath:
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
-# <root>/<campaign>/markets/<market>/writebacks/<file>.json   a write-back's link to its master
+# <root>/<campaign>/markets/<market>/writebacks/<master>.json  each write-back's link to the master
 # <root>/<campaign>/markets/<market>/runs/<run>/{batch-*,result-*}.json
 # <root>/<campaign>/delivery/<market>.json              the delivery manifest a CMS consumes
 # <root>/<campaign>/windows/{<run>,latest}.json         usage-window reports
@@ -80,9 +80,10 @@ def market_access(campaign: str, market: str) -> ObjectStoragePath:
     return path(campaign, "markets", market, "access.json")
 
 
-def writeback_record(campaign: str, market: str, file_name: str) -> ObjectStoragePath:
-    """The sidecar record of one write-back: the link between rendition and master."""
-    return path(campaign, "markets", market, "writebacks", f"{file_name}.json")
+def writeback_record(campaign: str, market: str, image_id: str) -> ObjectStoragePath:
+    """The sidecar record of a master's write-backs in a market: each rendition's link to the
+    master, by rendition name (one file per master: a file per rendition cost a write each)."""
+    return path(campaign, "markets", market, "writebacks", f"{image_id}.json")
 
 
 def delivery_manifest(campaign: str, market: str) -> ObjectStoragePath:
@@ -102,10 +103,12 @@ def archive_file(campaign: str, name: str) -> ObjectStoragePath:
     return path(campaign, "archive", name)
 
 
-def write_json(target: ObjectStoragePath | str, data: Any) -> str:
+def write_json(target: ObjectStoragePath | str, data: Any, *, compact: bool = False) -> str:
     """Serialised first, then written in one piece: ``json.dump`` into an object-storage file
-    makes one tracked write per token (most of a batch's CPU when progress is saved often)."""
-    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+    makes one tracked write per token (most of a batch's CPU when progress is saved often).
+    ``compact`` (progress saved after every master) skips the indentation, which would make
+    Python encode it token by token rather than in C."""
+    text = json.dumps(data, ensure_ascii=False, indent=None if compact else 1, sort_keys=True, default=str)
     return write_bytes(target, text.encode("utf-8"))
 
 
@@ -119,8 +122,11 @@ def read_json(target: ObjectStoragePath | str, default: Any = None) -> Any:
 
 def write_bytes(target: ObjectStoragePath | str, data: bytes) -> str:
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
-    target.parent.mkdir(parents=True, exist_ok=True)
     # One call to the filesystem (a single PUT on an object store): ``open()`` on the path adds
     # about 2 ms of wrapping per file, which a batch that saves a record per rendition feels.
-    target.fs.pipe_file(target.path, data)
+    try:
+        target.fs.pipe_file(target.path, data)
+    except FileNotFoundError:  # a folder not made yet (local disk): made on the first write only
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.fs.pipe_file(target.path, data)
     return str(target)

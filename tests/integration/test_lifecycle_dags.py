@@ -159,8 +159,7 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
             assert embedded["iptc"]["job_id"] == chosen
             indexed = hook.get_image(rendition["ps_image_id"], extend={"Iptc": {}})["Iptc"]
             assert indexed["job_id"] == chosen and f"master:{chosen}" in indexed["keyword"]
-        sidecar = storage.read_json(storage.path(CAMPAIGN, "markets", "fr", "writebacks",
-                                                 f"{rendition['file_name']}.json"))
+        sidecar = storage.read_json(storage.path(CAMPAIGN, "markets", "fr", "writebacks", f"{chosen}.json"))[name]
         assert sidecar["Master Image ID"] == chosen and sidecar["PhotoShelter Image ID"] == rendition["ps_image_id"]
     # Manifest URLs are what any ordinary client accepts (overlay text percent-encoded).
     import urllib.request

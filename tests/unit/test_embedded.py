@@ -52,3 +52,21 @@ def test_other_formats_are_refused_clearly(tmp_path: Path) -> None:
     Image.new("P", (8, 8)).save(path, "GIF")
     with pytest.raises(ValueError, match="JPEG, PNG and WebP only"):
         embed(path, FIELDS)
+
+
+@pytest.mark.parametrize(("mode", "lossless"), [("RGB", False), ("RGB", True), ("RGBA", True)])
+def test_a_simple_webp_gets_an_extended_header_with_its_own_size_and_alpha(tmp_path: Path, mode: str,
+                                                                           lossless: bool) -> None:
+    path = tmp_path / "r.webp"
+    Image.new(mode, (301, 17), (10, 200, 10, 90)[: len(mode)]).save(path, "WEBP", lossless=lossless)
+    assert path.read_bytes()[12:16] in (b"VP8 ", b"VP8L")  # simple: no extended header yet
+    embed(path, FIELDS)
+    data = path.read_bytes()
+    assert data[12:16] == b"VP8X"
+    flags = data[20]
+    width, height = int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    with Image.open(path) as image:
+        image.load()
+        assert (width, height) == image.size == (301, 17)
+        assert bool(flags & 0x10) == ("A" in image.getbands())
+        assert bool(flags & 0x04)  # announces the XMP chunk

@@ -123,10 +123,12 @@ def test_delivery_entry_has_channels_devices_and_srcset() -> None:
 
 
 def test_writebacks_are_grouped_by_their_master_and_other_markets_left_out() -> None:
-    hero = writeback_file_name("spring", "fr", "I0000abc", "hero", "v1", "jpg")
-    thumb = writeback_file_name("spring", "fr", "I0000abc", "thumb", "v1", "webp")
-    other = writeback_file_name("spring", "fr", "I0000def", "hero", "v1", "jpg")
-    german = writeback_file_name("spring", "de", "I0000abc", "hero", "v1", "jpg")
-    names = {hero: "I1", thumb: "I2", other: "I3", german: "I4", "unrelated.jpg": "I5"}
-    assert writebacks_by_master(names, "spring", "fr") == {"I0000abc": {hero: "I1", thumb: "I2"},
-                                                          "I0000def": {other: "I3"}}
+    odd = "I0000a__b.__vQ"  # PhotoShelter IDs may hold "_" and "."
+    hero = writeback_file_name("spring", "fr", odd, "hero", "v1", "jpg")
+    thumb = writeback_file_name("spring", "fr", odd, "thumb", "v1", "webp")
+    older = writeback_file_name("spring", "fr", odd, "hero", "v0", "jpg")
+    other = writeback_file_name("spring", "fr", "I0000a", "hero", "v1", "jpg")
+    german = writeback_file_name("spring", "de", odd, "hero", "v1", "jpg")
+    names = {hero: "I1", thumb: "I2", older: "I6", other: "I3", german: "I4", "unrelated.jpg": "I5"}
+    grouped = writebacks_by_master(names, "spring", "fr", [odd, "I0000a", "I0000none"], ["hero", "thumb"])
+    assert grouped == {odd: {hero: "I1", thumb: "I2", older: "I6"}, "I0000a": {other: "I3"}}

@@ -48,3 +48,34 @@ def test_signed_links_in_error_messages_are_redacted() -> None:
             "then https://cdn/democloud/image/upload/v1/a.jpg?__cld_token__=exp=1~hmac=ab failed")
     assert redact(text) == ("Error in loading http://ps/img-get2/I1/original?[redacted] - 404; "
                             "then https://cdn/democloud/image/upload/v1/a.jpg?[redacted] failed")
+
+
+def _specs() -> list[dict]:
+    from campaign_media.config.loader import load_campaigns, load_markets
+    from campaign_media.renditions import market_specs
+
+    markets = load_markets()
+    campaigns = load_campaigns(markets=markets)
+    return [spec for campaign in campaigns.items.values() for market in markets.items.values()
+            for spec in market_specs(campaign, market)[0]]
+
+
+@pytest.mark.parametrize("delivery_type", ["upload", "authenticated"])
+def test_urls_built_from_the_cached_transformation_text_are_the_sdks_own(hook: CloudinaryHook,
+                                                                         delivery_type: str) -> None:
+    import cloudinary.utils
+
+    specs = _specs()
+    assert len(specs) >= 6
+    options = dict(hook._delivery, type=delivery_type, sign_url=delivery_type == "authenticated")
+    for spec in specs:
+        chain = spec["transformation"]
+        ours = hook.delivery_url("c/m/I1", transformation=chain, format=spec["format"], delivery_type=delivery_type)
+        theirs, _ = cloudinary.utils.cloudinary_url("c/m/I1", transformation=chain if isinstance(chain, list)
+                                                    else [chain], format=spec["format"], **options)
+        assert ours == theirs  # the same text, so the same signature
+        with_raw = hook.delivery_url("c/m/I1", transformation=chain, raw_transformation="e_grayscale",
+                                     delivery_type=delivery_type)
+        theirs, _ = cloudinary.utils.cloudinary_url("c/m/I1", transformation=chain if isinstance(chain, list)
+                                                    else [chain], raw_transformation="e_grayscale", **options)
+        assert with_raw == theirs

@@ -23,6 +23,8 @@ delivery URLs, rate limits.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import threading
@@ -46,12 +48,12 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from campaign_media.hooks.retry import (
-    KEEPALIVE,
     POOL_CONNECTIONS,
     Fetched,
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
+    http_client,
     retry_hint,
     stream_to_file,
 )
@@ -185,6 +187,15 @@ def _flag(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "yes", "on")
 
 
+@functools.lru_cache(maxsize=4096)
+def transformation_text(chain_json: str) -> str:
+    """The URL text of a transformation (a dict, or a list of dicts chained with ``/``) as the
+    SDK writes it; keyed by its JSON so a batch's thousands of URLs share one walk per spec."""
+    chain = json.loads(chain_json)
+    return cloudinary.utils.generate_transformation_string(
+        transformation=chain if isinstance(chain, list) else [chain])[0]
+
+
 class CloudinaryHook(BaseHook):
     """Uploads, transforms, lists, restricts and deletes assets; builds delivery URLs."""
 
@@ -263,7 +274,7 @@ class CloudinaryHook(BaseHook):
     def _http(self) -> httpx.Client:
         """One client for every download and probe of this hook: reused connections, and the TLS
         set-up (tens of milliseconds of CPU) done once rather than per rendition."""
-        return httpx.Client(timeout=self.timeout, follow_redirects=True, limits=KEEPALIVE)
+        return http_client(timeout=self.timeout, follow_redirects=True)
 
     @cached_property
     def _recorders(self) -> tuple[_ResponseHeaders, _ResponseHeaders]:
@@ -497,8 +508,9 @@ class CloudinaryHook(BaseHook):
         """
         options: dict[str, Any] = dict(self._delivery, type=delivery_type,
                                        sign_url=sign or delivery_type in ("authenticated", "private"))
-        if transformation:
-            options["transformation"] = transformation if isinstance(transformation, list) else [transformation]
+        if transformation:  # the chain's text is made once per spec: the SDK's walk costs ms per URL
+            chain = transformation_text(json.dumps(transformation, sort_keys=True))
+            raw_transformation = f"{chain}/{raw_transformation}" if raw_transformation else chain
         if raw_transformation:
             options["raw_transformation"] = raw_transformation
         if format:
@@ -517,8 +529,25 @@ class CloudinaryHook(BaseHook):
     def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024) -> Fetched:
         """Stream a delivery or archive URL to ``dest``; returns its size and SHA-256."""
         dest = Path(dest)
+        return self._get(url, lambda response: stream_to_file(response.iter_bytes(chunk_size), dest))
 
-        def fetch() -> Fetched:
+    def fetch(self, url: str, *, max_bytes: int = 64 * 1024 * 1024) -> bytes:
+        """A delivery URL's body in memory (a rendition on its way back to PhotoShelter: no
+        temporary file); a body larger than ``max_bytes`` is refused rather than held."""
+        def read(response: httpx.Response) -> bytes:
+            body = bytearray()
+            for block in response.iter_bytes(1024 * 1024):
+                body += block
+                if len(body) > max_bytes:
+                    raise CloudinaryRejected(f"Cloudinary download {redact(url)}: larger than {max_bytes} bytes; "
+                                             "use download() to a file")
+            return bytes(body)
+
+        return self._get(url, read)
+
+    def _get(self, url: str, consume: Callable[[httpx.Response], T]) -> T:
+        """GET a delivery or archive URL with the retry policy; ``consume`` reads a 2xx body."""
+        def fetch() -> T:
             try:
                 with self._http.stream("GET", url) as response:
                     status = response.status_code
@@ -537,7 +566,7 @@ class CloudinaryHook(BaseHook):
                         kind = {404: CloudinaryNotFound, 401: CloudinaryAuthError, 403: CloudinaryAuthError}.get(
                             status, CloudinaryRejected)
                         raise kind(f"Cloudinary download {shown} failed: {status} {reason}".strip())
-                    return stream_to_file(response.iter_bytes(chunk_size), dest)
+                    return consume(response)
             except httpx.TransportError as exc:
                 raise TransientError(f"connection problem ({exc})") from exc
 

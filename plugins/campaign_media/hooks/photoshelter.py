@@ -16,6 +16,7 @@ made then too; :meth:`close` logs out without ever hiding the error that ended t
 
 from __future__ import annotations
 
+import io
 import json
 import mimetypes
 import os
@@ -24,17 +25,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from campaign_media.hooks.retry import (
-    KEEPALIVE,
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
+    http_client,
     retry_after_seconds,
     stream_to_file,
 )
@@ -110,6 +111,7 @@ class PhotoShelterHook(BaseHook):
         self._token: str | None = None
         self._client: httpx.Client | None = None
         self._login_lock = threading.Lock()  # a batch's threads share one session: one login at a time
+        self._client_lock = threading.Lock()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -149,11 +151,12 @@ class PhotoShelterHook(BaseHook):
 
     def get_conn(self) -> httpx.Client:
         """The HTTP client (API key header set), made on first use and again after :meth:`close`."""
-        if self._client is None:
-            settings = self._settings
-            self._client = httpx.Client(base_url=settings["base_url"], timeout=settings["timeout"], limits=KEEPALIVE,
-                                        follow_redirects=True, headers={"X-PS-Api-Key": settings["api_key"]})
-        return self._client
+        with self._client_lock:  # a batch's threads start at once: one client for all of them
+            if self._client is None:
+                settings = self._settings
+                self._client = http_client(base_url=settings["base_url"], timeout=settings["timeout"],
+                                           follow_redirects=True, headers={"X-PS-Api-Key": settings["api_key"]})
+            return self._client
 
     base_url = property(lambda self: self._settings["base_url"])
     email = property(lambda self: self._settings["email"])
@@ -484,17 +487,21 @@ class PhotoShelterHook(BaseHook):
         finally:
             part.unlink(missing_ok=True)
 
-    def upload_image(self, gallery_id: str, source: str | os.PathLike[str], *, file_name: str | None = None,
+    def upload_image(self, gallery_id: str, source: str | os.PathLike[str] | bytes, *, file_name: str | None = None,
                      searchable: bool = True) -> dict[str, Any]:
-        """Upload a file into a gallery (multipart, streamed from disk), once: a retry after an
-        unknown outcome first looks for the file name in the gallery. Returns its ``Image``
-        (at least ``image_id``)."""
-        source = Path(source)
-        name = file_name or source.name
+        """Upload a file (multipart, streamed from disk) or the bytes of one (``file_name`` then
+        required) into a gallery, once: a retry after an unknown outcome first looks for the
+        file name in the gallery. Returns its ``Image`` (at least ``image_id``)."""
+        if isinstance(source, bytes) and not file_name:
+            raise ValueError("upload_image: bytes need a file_name")
+        name = file_name or Path(source).name  # type: ignore[arg-type]
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
 
+        def opened() -> IO[bytes]:
+            return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+
         def send() -> dict[str, Any]:
-            with open(source, "rb") as handle:
+            with opened() as handle:
                 data = self._call("POST", "mem/image/upload", files={"file": (name, handle, mime)}, retry=False,
                                   data={"gallery_id": gallery_id, "f_searchable": "t" if searchable else "f"})
             image = data["Image"]

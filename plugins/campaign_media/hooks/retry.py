@@ -15,9 +15,11 @@ Tenacity runs the loop; the wait is decided before the stop (tenacity's order), 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +37,18 @@ POOL_CONNECTIONS = 16  # kept-alive connections per host: a batch's threads (and
 # An idle connection is not reused after a few seconds: a server that closed it meanwhile (many
 # close after 5 s) would otherwise fail the next request on it with a read error and a retry.
 KEEPALIVE = httpx.Limits(max_keepalive_connections=POOL_CONNECTIONS, keepalive_expiry=4)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # the CA bundle httpx would load (SSL_CERT_FILE/DIR honoured)
+
+
+def http_client(**options: Any) -> httpx.Client:
+    """An HTTP client with the hooks' pool limits. Every client of the process shares one TLS
+    context: building one (reading the CA bundle) costs tens of milliseconds of CPU, which a
+    client per task, or per rendition, would pay again."""
+    return httpx.Client(verify=_tls(), limits=KEEPALIVE, **options)
 
 
 class TransientError(Exception):

@@ -125,7 +125,7 @@ def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: I
         for kind in ("uploaded", "context_updated") for o in previous.get(kind, [])})
 
     def save(now: Progress[dict[str, Any]]) -> None:
-        storage.write_json(batch["result"], result_file(now))
+        storage.write_json(batch["result"], result_file(now), compact=True)
 
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
         items = {item["master"]["image_id"]: item for item in storage.read_json(batch["path"], [])}

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from campaign_media import storage
@@ -30,11 +28,11 @@ from campaign_media.batches import MarketBatch, MarketResult, MasterState, batch
 from campaign_media.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import master_url, write_manifest
-from campaign_media.embedded import embed
+from campaign_media.embedded import embedded
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
-from campaign_media.parallel import Progress, work_through
+from campaign_media.parallel import RENDER_THREADS, Progress, work_through
 from campaign_media.renditions import link_fields, market_specs, writeback_file_name, writebacks_by_master
 from campaign_media.windows import Rights, decide
 
@@ -85,7 +83,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
             gallery_id = ps.ensure_gallery(renditions_gallery_name(campaign, market), published)["gallery_id"]
             # Listed once here, not once per batch: each master carries what it already has.
-            stored = writebacks_by_master(ps.gallery_file_names(gallery_id), campaign.id, market.code)
+            stored = writebacks_by_master(ps.gallery_file_names(gallery_id), campaign.id, market.code,
+                                          (item["image_id"] for item in todo), (r.name for r in market.renditions))
             for item in todo:
                 item["written"] = stored.get(item["image_id"], {})
         log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
@@ -124,10 +123,10 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
                 "renditions": renditions, "rules": rules}
 
     def save(now: Progress[MasterState]) -> None:
-        storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done})
+        storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done}, compact=True)
 
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
-                 final_errors=(CloudinaryError, PhotoShelterError))
+                 final_errors=(CloudinaryError, PhotoShelterError), threads=RENDER_THREADS)
     path = str(batch["result"])
     progress.finish(batch["label"], path)
     return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(progress.done),
@@ -141,6 +140,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
     with these, so a copy it has not seen yet costs no call when they are still right)."""
     copy_id = market_public_id(campaign.id, market.code, item["image_id"])
     renditions: dict[str, Any] = {}
+    links: dict[str, dict[str, str]] = {}
     if batch["dry_run"]:  # URLs only: no API call, nothing stored
         for rendition, spec in zip(market.renditions, eager, strict=True):
             renditions[rendition.name] = {"url": cld.delivery_url(copy_id, format=spec["format"],
@@ -166,8 +166,10 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
                                               batch["gallery_id"], spec)
             written[name] = entry["ps_image_id"]
-        record_link(ps, campaign, market, item, rendition.name, entry)  # also for one a dead attempt stored
+        # Also for a rendition a dead try stored: its link is recorded all the same.
+        links[rendition.name] = record_link(ps, campaign, market, item, rendition.name, entry)
         renditions[rendition.name] = entry
+    storage.write_json(storage.writeback_record(campaign.id, market.code, item["image_id"]), links)
     return renditions, access.rules
 
 
@@ -175,31 +177,26 @@ def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, ma
                rendition: str, entry: dict[str, Any], gallery_id: str, spec: dict[str, Any]) -> str:
     """Store one published rendition in PhotoShelter, its link to the master embedded in the
     file (IPTC/XMP: PhotoShelter reads it on upload); returns the new image's ID."""
-    handle, name = tempfile.mkstemp(prefix="rendition-")  # a file, not a folder: cheaper per rendition
-    os.close(handle)
-    local = Path(name)
-    try:
-        cld.download(master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"]),
-                     local)
-        embed(local, link_fields(campaign, market.code, item["image_id"], item["version"], rendition,
-                                 entry["transformation"], entry["url"], entry["file_name"]))
-        image = ps.upload_image(gallery_id, local, file_name=entry["file_name"])
-    finally:
-        local.unlink(missing_ok=True)
+    # In memory, not a temporary file: a rendition is small, and embedding reads it whole anyway.
+    data = cld.fetch(master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"]))
+    fields = link_fields(campaign, market.code, item["image_id"], item["version"], rendition,
+                         entry["transformation"], entry["url"], entry["file_name"])
+    data = embedded(data, fields, name=entry["file_name"])
+    image = ps.upload_image(gallery_id, data, file_name=entry["file_name"])
     return image["image_id"]
 
 
 def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,
-                entry: dict[str, Any]) -> None:
-    """The reference asset's link to its master, besides the copy inside the file: a sidecar
-    record in storage and, where the account has a metadata-write route, custom metadata."""
+                entry: dict[str, Any]) -> dict[str, str]:
+    """The reference asset's link to its master, besides the copy inside the file: written as
+    custom metadata where the account has a metadata-write route; returned for the sidecar."""
     link = {"Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
             "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
             "Cloudinary URL": entry["url"], "PhotoShelter Image ID": entry["ps_image_id"],
             "File Name": entry["file_name"]}
-    storage.write_json(storage.writeback_record(campaign.id, market.code, entry["file_name"]), link)
     if ps.metadata_writes:
         ps.update_metadata(entry["ps_image_id"], custom={**link, "Approval Status": "Published rendition"})
+    return link
 
 
 def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[MarketResult]) -> dict[str, Any]:
