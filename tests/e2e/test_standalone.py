@@ -92,7 +92,12 @@ def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeyp
     for image_id in changed:
         httpx.post(f"{ps.base_url}/_emulator/images/{image_id}/original", timeout=30,
                    content=jpeg_bytes((1200, 900), f"new original {image_id}", rng)).raise_for_status()
-    writebacks = sorted((storage / CAMPAIGN / "markets").rglob("writebacks/*.json"))
+    def links() -> dict[str, dict[str, str]]:
+        """Every write-back's link (the sidecar records, one file per master), by file name."""
+        return {link["File Name"]: link for path in (storage / CAMPAIGN / "markets").rglob("writebacks/*.json")
+                for link in json.loads(path.read_text()).values()}
+
+    writebacks = links()
     uploads, cld_uploads = ps.calls().get(PS_UPLOAD, 0), stack["cld"].calls().get(UPLOAD, 0)
     # The new originals are ingested; the run triggers each market's run, and at that moment a
     # market backfill (three runs at a time), a manual market run and a forced ingest backfill start.
@@ -110,10 +115,10 @@ def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeyp
     quiet(af, [INGEST, *MARKETS], timeout=600)
     assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
     assert len([r for r in runs(af, MARKETS[1]) if r["run_type"] == "backfill"]) >= 3
-    new = sorted(set((storage / CAMPAIGN / "markets").rglob("writebacks/*.json")) - set(writebacks))
+    new = [link for name, link in links().items() if name not in writebacks]
     states = [json.loads(p.read_text()) for p in (storage / CAMPAIGN / "markets").glob("*/state.json")]
     per_master = sum(len(state[changed[0]]["renditions"]) for state in states)  # over every market
-    assert {json.loads(p.read_text())["Master Image ID"] for p in new} == set(changed)
+    assert {link["Master Image ID"] for link in new} == set(changed)
     assert len(new) == len(changed) * per_master  # every new original's renditions, in every market
     assert ps.calls().get(PS_UPLOAD, 0) - uploads == len(new)  # each written back once
     # No duplicate spend: each new original uploaded once, and once per market as that market's copy.
