@@ -108,9 +108,13 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     earlier = storage.read_json(batch["result"], None)
     # A retried or cleared task carries on from the masters an earlier try finished.
     progress: Progress[MasterState] = Progress(done=(earlier or {}).get("done", {}))
+
+    def save(now: Progress[MasterState]) -> None:
+        storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done}, compact=True)
+
     written: dict[str, str] = {}  # file name -> PhotoShelter image ID of the renditions already stored
     if earlier is None:  # the first try: what the plan listed is still all there is
-        storage.write_json(batch["result"], {"done": {}, "failed": {}})  # so a retry knows one began
+        save(progress)  # so a retry knows one began
         for item in items:
             written.update(item.get("written", {}))
     elif not batch["dry_run"]:  # an earlier try may have stored renditions it did not live to record
@@ -121,9 +125,6 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
         return {"version": item["version"], "spec": spec_hash, "master": item["public_id"],
                 "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
                 "renditions": renditions, "rules": rules}
-
-    def save(now: Progress[MasterState]) -> None:
-        storage.write_json(batch["result"], {"done": now.done, "failed": now.not_done}, compact=True)
 
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
                  final_errors=(CloudinaryError, PhotoShelterError), threads=RENDER_THREADS)
