@@ -38,10 +38,13 @@ from emulators.cloudinary.signing import (
     verify_upload_signature,
 )
 from emulators.cloudinary.state import TIMESTAMP_TOLERANCE, CloudinaryEmulator, CloudinaryError, emulator, iso
+from emulators.common import video
 from emulators.common.control import SELF_FETCH
 from emulators.common.http import read_params
 
 router = APIRouter()
+MAX_SINGLE_UPLOAD = 100 * 1024 * 1024  # [DOC] a larger file must be uploaded in chunks
+MIN_CHUNK = 5 * 1024 * 1024  # [DOC] the smallest part of a chunked upload, the last excepted
 
 
 @router.post("/v1_1/{cloud}/{rt}/upload")
@@ -70,6 +73,7 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
             "resource_type": rt, "type": dtype, "created_at": iso(now), "bytes": info["bytes"],
             "width": info.get("width"), "height": info.get("height"),
             "etag": info.get("etag", ""),
+            **{k: info[k] for k in ("duration", "bit_rate", "frame_rate", "video", "audio") if k in info},
             "placeholder": False, "access_mode": "public",
             "original_filename": Path(filename).stem, "tags": [], "context": {}, "metadata": {},
             "derived": [], "access_control": [],
@@ -264,19 +268,35 @@ async def receive_file(emu: CloudinaryEmulator, request: Request, params: dict[s
         raise CloudinaryError(400, "Missing required parameter - file")
     content_range = request.headers.get("content-range")
     if not content_range:
+        if emu.strict and tmp.stat().st_size > MAX_SINGLE_UPLOAD:
+            size = tmp.stat().st_size
+            tmp.unlink(missing_ok=True)
+            raise CloudinaryError(400, f"File size too large. Got {size}. Maximum is {MAX_SINGLE_UPLOAD}. "
+                                       "Upload large files in chunks (upload_large)")
         return tmp, filename
     # Chunked upload (upload_large): append this part; answer the last one with the asset.
     upload_id = request.headers.get("x-unique-upload-id", "")
     try:
-        span, total = content_range.split(" ", 1)[1].split("/")
+        span, total_text = content_range.split(" ", 1)[1].split("/")
         start, end = (int(v) for v in span.split("-"))
-    except ValueError as exc:
+        total = int(total_text)
+    except (ValueError, IndexError) as exc:
+        tmp.unlink(missing_ok=True)
         raise CloudinaryError(400, f"Invalid Content-Range header - {content_range}") from exc
     part_path = emu.chunks.setdefault(upload_id, new_tmp(emu))
+    size, received = tmp.stat().st_size, part_path.stat().st_size
+    last = end + 1 >= total
+    problem = ("does not continue the parts received" if start != received
+               else "does not match the part's size" if end - start + 1 != size
+               else f"is smaller than the {MIN_CHUNK} bytes a part needs (but the last)"
+               if emu.strict and not last and size < MIN_CHUNK else "")
+    if problem:  # [STRICT] parts in order, each (but the last) at least 5 MB
+        tmp.unlink(missing_ok=True)
+        raise CloudinaryError(400, f"Invalid Content-Range header - {content_range} {problem}")
     with open(part_path, "ab") as out, open(tmp, "rb") as src:
         shutil.copyfileobj(src, out, 1024 * 1024)
     tmp.unlink(missing_ok=True)
-    if end + 1 < int(total):
+    if not last:
         return None
     emu.chunks.pop(upload_id, None)
     return part_path, filename
@@ -319,6 +339,16 @@ def inspect(emu: CloudinaryEmulator, path: Path, rt: str) -> dict[str, Any]:
     etag = hashlib.md5(path.read_bytes()).hexdigest() if size < 64 << 20 else ""
     if rt == "raw":
         return {"bytes": size, "etag": etag}
+    if rt == "video":
+        try:
+            info = video.probe(path)
+        except video.NotAVideoError as exc:
+            raise CloudinaryError(400, f"Invalid video file - {exc}") from exc
+        return {"bytes": size, "etag": etag, "width": info["width"], "height": info["height"],
+                "format": info["format"], "duration": info["duration"], "bit_rate": info["bit_rate"],
+                "frame_rate": info["frame_rate"],
+                "video": {"codec": info["video_codec"], "bit_rate": str(info["bit_rate"])},
+                "audio": {"codec": info["audio_codec"]} if info["audio_codec"] else {}}
     known = emu.account.inspected.get(etag) if emu.account.shared_derivatives and etag else None
     if known:  # benchmark mode: the same content was decoded before
         return dict(known)

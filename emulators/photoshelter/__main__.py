@@ -1,7 +1,7 @@
 """``python -m emulators.photoshelter`` — run the server, or ``seed`` a data dir.
 
     python -m emulators.photoshelter --port 8701 --data-dir .demo/ps [--api-key K --email E --password P]
-    python -m emulators.photoshelter seed --data-dir .demo/ps --images 24 [--galleries 2]
+    python -m emulators.photoshelter seed --data-dir .demo/ps --images 24 [--galleries 2] [--videos 2]
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--data-dir", required=True)
         parser.add_argument("--images", type=int, required=True, help="number of generated masters")
         parser.add_argument("--galleries", type=int, default=1, help="galleries to spread them over")
+        parser.add_argument("--videos", type=int, default=0, help="short generated hero videos (needs ffmpeg)")
         args = parser.parse_args(argv[1:])
         from emulators.photoshelter.seed import seed
 
-        print(json.dumps(seed(args.data_dir, args.images, args.galleries), ensure_ascii=False, indent=2))
+        print(json.dumps(seed(args.data_dir, args.images, args.galleries, videos=args.videos), ensure_ascii=False,
+                         indent=2))
         return 0
     parser = argparse.ArgumentParser(prog="python -m emulators.photoshelter")
     parser.add_argument("--port", type=int, required=True)

@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 from PIL import Image, IptcImagePlugin
 
 from emulators.common.store import DocStore
+from emulators.common.video import NotAVideoError, probe
 
 ID_ALPHABET = string.ascii_letters + string.digits + "._"
 ACCOUNT = ("account", "account")
@@ -147,6 +148,56 @@ def inspect_image(path: Path) -> dict[str, Any]:
     return {"width": width, "height": height, "content_type": mime, "iptc": iptc}
 
 
+def land(store: DocStore, media_id: str, source: BinaryIO | Path) -> Path:
+    """Copy an upload into a ``.part`` file next to the originals (renamed once it is valid)."""
+    tmp = store.blob_path(f"originals/.{media_id}.part")
+    with open(tmp, "wb") as out:
+        if isinstance(source, Path):
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+        else:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    return tmp
+
+
+def governance(custom: list[dict[str, str]] | None, license_etime: str | None,
+               iptc: dict[str, str] | None, gallery_id: str) -> dict[str, Any]:
+    """The sub-records every medium carries: IPTC, custom metadata, licence, galleries."""
+    return {"Iptc": dict(iptc or {}), "CustomMetadata": custom or [],
+            "License": {"license_etime": license_etime} if license_etime else {}, "galleries": [gallery_id]}
+
+
+def store_video(store: DocStore, gallery_id: str, file_name: str, source: BinaryIO | Path,
+                *, custom: list[dict[str, str]] | None = None, license_etime: str | None = None,
+                iptc: dict[str, str] | None = None, updated_at: str | None = None) -> dict[str, Any]:
+    """Store a video original (``VD000…``) in a gallery; probed first, refused if unreadable."""
+    video_id = new_id("VD")
+    tmp = land(store, video_id, source)
+    try:
+        info = probe(tmp)
+    except NotAVideoError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return keep(store, gallery_id, video_id, tmp, updated_at, {
+        "media_type": "video", "video_id": video_id, "file_name": file_name, "width": str(info["width"]),
+        "height": str(info["height"]), "duration": f"{info['duration']:.3f}",
+        "content_type": f"video/{info['format']}", **governance(custom, license_etime, iptc, gallery_id)})
+
+
+def keep(store: DocStore, gallery_id: str, media_id: str, tmp: Path, updated_at: str | None,
+         fields: dict[str, Any]) -> dict[str, Any]:
+    """Move a landed, checked file into place and file its record (one kind for every medium, so
+    galleries and the control routes treat images and videos alike)."""
+    size = tmp.stat().st_size
+    tmp.rename(store.blob_path(f"originals/{media_id}"))
+    now = ps_time()
+    record = {"image_id": media_id, "file_size": str(size), "uploaded_at": now, "updated_at": updated_at or now,
+              "f_searchable": "t", **fields}
+    store.put("image", media_id, record)
+    store.put("gallery_image", f"{gallery_id}/{media_id}", {"f_visible": "t"})
+    return record
+
+
 def store_image(store: DocStore, gallery_id: str, file_name: str, source: BinaryIO | Path,
                 *, custom: list[dict[str, str]] | None = None, license_etime: str | None = None,
                 iptc: dict[str, str] | None = None, updated_at: str | None = None,
@@ -156,13 +207,7 @@ def store_image(store: DocStore, gallery_id: str, file_name: str, source: Binary
     ``validate=False`` is for the seed's deliberately broken records only.
     """
     image_id = new_id("I")
-    tmp = store.blob_path(f"originals/.{image_id}.part")
-    with open(tmp, "wb") as out:
-        if isinstance(source, Path):
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, out, 1024 * 1024)
-        else:
-            shutil.copyfileobj(source, out, 1024 * 1024)
+    tmp = land(store, image_id, source)
     info: dict[str, Any] = {"width": None, "height": None,
                             "content_type": "application/octet-stream", "iptc": {}}
     try:
@@ -171,19 +216,7 @@ def store_image(store: DocStore, gallery_id: str, file_name: str, source: Binary
         if validate:
             tmp.unlink(missing_ok=True)
             raise
-    size = tmp.stat().st_size
-    tmp.rename(store.blob_path(f"originals/{image_id}"))
-    now = ps_time()
-    record = {
-        "image_id": image_id, "file_name": file_name, "file_size": str(size),
-        "width": str(info["width"] or ""), "height": str(info["height"] or ""),
-        "content_type": info["content_type"], "uploaded_at": now,
-        "updated_at": updated_at or now, "f_searchable": "t",
-        "Iptc": {**info["iptc"], **(iptc or {})},
-        "CustomMetadata": custom or [],
-        "License": {"license_etime": license_etime} if license_etime else {},
-        "galleries": [gallery_id],
-    }
-    store.put("image", image_id, record)
-    store.put("gallery_image", f"{gallery_id}/{image_id}", {"f_visible": "t"})
-    return record
+    return keep(store, gallery_id, image_id, tmp, updated_at, {
+        "file_name": file_name, "width": str(info["width"] or ""), "height": str(info["height"] or ""),
+        "content_type": info["content_type"],
+        **governance(custom, license_etime, {**info["iptc"], **(iptc or {})}, gallery_id)})

@@ -84,6 +84,19 @@ async def get_gallery(gallery_id: str, request: Request) -> Response:
 
 @router.get("/psapi/v3/mem/gallery/{gallery_id}/images")
 async def gallery_images(gallery_id: str, request: Request) -> Response:
+    """Images only: pages run over all of a gallery's media, so a page holding videos carries fewer
+    than ``per_page`` images [INFERRED, the pessimistic reading]: only ``Paging.next`` says more follow."""
+    return await gallery_listing(gallery_id, request, media=False)
+
+
+@router.get("/psapi/v3/mem/gallery/{gallery_id}/media")
+async def gallery_media(gallery_id: str, request: Request) -> Response:
+    """Every medium as ``GalleryMedia`` (images and videos) [INFERRED member twin of the captured
+    public ``/gallery/{id}/media`` call]."""
+    return await gallery_listing(gallery_id, request, media=True)
+
+
+async def gallery_listing(gallery_id: str, request: Request, *, media: bool) -> Response:
     emu = emulator(request)
     params = await emu.member(request)
     emu.gallery_or_404(gallery_id)
@@ -101,14 +114,17 @@ async def gallery_images(gallery_id: str, request: Request) -> Response:
     chunk = [doc_id.split("/", 1)[1] for doc_id, _ in emu.store.page("gallery_image", members,
                                                                       (page - 1) * per_page, per_page)]
     records = []
-    for image_id in chunk:
-        image = emu.store.get("image", image_id)
-        if image is not None:
-            records.append(emu.gallery_image(request, image, extend, gallery_id, params.get("fields")))
+    for media_id in chunk:
+        record = emu.store.get("image", media_id)
+        if record is None or (not media and record.get("media_type") == "video"):
+            continue
+        fields = params.get("fields")
+        records.append(emu.gallery_media(request, record, extend, gallery_id, fields) if media
+                       else emu.gallery_image(request, record, extend, gallery_id, fields))
     paging: dict[str, Any] = {"total": total, "page": page, "per_page": per_page, "pages": pages}
     if page < pages:
         paging["next"] = page + 1
-    return ok({"GalleryImage": records, "Paging": paging})
+    return ok({"GalleryMedia" if media else "GalleryImage": records, "Paging": paging})
 
 
 def children_of(emu: PhotoShelterEmulator, parent: str) -> dict[str, list[dict[str, Any]]]:

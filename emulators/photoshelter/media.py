@@ -97,6 +97,22 @@ async def upload(request: Request) -> Response:
     return ok({"Image": shaped[0] if len(shaped) == 1 else shaped})
 
 
+@router.get("/psapi/v3/mem/video/{video_id}")
+async def get_video(video_id: str, request: Request) -> Response:
+    """A video's record [INFERRED: the image route's twin, fields as the captured ``Video`` extend]."""
+    emu = emulator(request)
+    await emu.member(request)
+    return ok({"Video": emu.public_image(emu.video_or_404(video_id))})
+
+
+@router.get("/psapi/v3/mem/video/{video_id}/download")
+async def download_video(video_id: str, request: Request) -> Response:
+    """A video's original [INFERRED: the image download's twin; the hook's one swappable path]."""
+    emu = emulator(request)
+    await emu.member(request)
+    return original_response(emu, emu.video_or_404(video_id))
+
+
 @router.api_route("/psapi/v3/mem/image/query", methods=["GET", "POST"])
 async def image_query(request: Request) -> Response:
     emu = emulator(request)

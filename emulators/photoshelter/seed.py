@@ -9,12 +9,17 @@ file names, plus four deliberately broken records (listed under ``broken`` in th
 * ``zero_byte`` — a zero-byte original;
 * ``not_an_image`` — a text file named ``.jpg``;
 * ``unreadable_licence`` — an approved image whose licence expiry is not a date.
+
+``videos=V`` adds ``V`` short generated hero videos (``VD000…``, made with ffmpeg: a test
+pattern, a tone and a burnt-in label; landscape and portrait), approved, listed under ``videos``.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,18 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from emulators.common.store import DocStore
-from emulators.photoshelter.account import add_container, ensure_account, make_container, ps_time, store_image
+from emulators.common.video import tool
+from emulators.photoshelter.account import (
+    add_container,
+    ensure_account,
+    make_container,
+    ps_time,
+    store_image,
+    store_video,
+)
 
 CAMPAIGN = "spring-launch-2026"
+VIDEO_SIZES = [(1280, 720), (720, 1280), (960, 960)]
 SIZES = [(1600, 1200), (1200, 1600), (1920, 1080), (1080, 1920), (1500, 1500), (2400, 1600), (900, 600)]
 NAMES = ["hero", "lifestyle", "product", "detail", "studio", "outdoor"]
 UNICODE_NAMES = ["café_été", "東京_キャンペーン", "مرحبا_بالعالم", "Ünïcødé façade", "זמן_קיץ"]
@@ -52,7 +66,22 @@ def jpeg_bytes(size: tuple[int, int], label: str, rng: random.Random) -> bytes:
     return buf.getvalue()
 
 
-def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int = 7) -> dict[str, Any]:
+def make_video(dest: Path, size: tuple[int, int], seconds: float, label: str) -> Path:
+    """A small H.264/AAC MP4: a moving test pattern, a tone, ``label`` in the corner."""
+    width, height = size
+    subprocess.run(
+        [tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-vf", f"drawbox=x=0:y=0:w={width // 3}:h={height // 12}:color=black@0.6:t=fill,"
+                f"drawtext=text='{label}':x=10:y=10:fontsize={max(12, height // 30)}:fontcolor=white",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         "-movflags", "+faststart", str(dest)], check=True, capture_output=True, timeout=120)
+    return dest
+
+
+def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int = 7,
+         videos: int = 0) -> dict[str, Any]:
     """Create the demo campaign and return the IDs it made."""
     rng = random.Random(seed_value)
     store = DocStore(data_dir)
@@ -95,7 +124,28 @@ def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int 
         if not name.isascii():
             out["non_ascii"].append(record["image_id"])
     out["broken"] = seed_broken(store, gallery_ids[0], rng, now, ps_time(midnight - timedelta(hours=1)))
+    out["videos"] = seed_videos(store, gallery_ids, videos, now, ps_time(midnight - timedelta(hours=2)))
     return out
+
+
+def seed_videos(store: DocStore, gallery_ids: list[str], count: int, now: datetime, updated_at: str) -> list[str]:
+    """``count`` approved hero videos, 4–6 s each, spread over the galleries."""
+    made = []
+    with tempfile.TemporaryDirectory(prefix="seed-videos-") as tmp:
+        for i in range(count):
+            size = VIDEO_SIZES[i % len(VIDEO_SIZES)]
+            name = f"hero_film_{i:02d}.mp4"
+            path = make_video(Path(tmp) / name, size, 4 + i % 3, f"{CAMPAIGN} film {i}")
+            record = store_video(
+                store, gallery_ids[i % len(gallery_ids)], name, path,
+                custom=custom_metadata(**{"Approval Status": "Approved", "Owner": "brand-studio",
+                                          "Campaign": CAMPAIGN, "Usage Rights": "worldwide-digital",
+                                          "Submission Source": "brand-studio"}),
+                license_etime=ps_time(now + timedelta(days=120 + i)),
+                iptc={"caption": f"Spring launch film {i}", "headline": f"hero film {i}", "credit": "Brand Studio"},
+                updated_at=updated_at)
+            made.append(record["video_id"])
+    return made
 
 
 def seed_broken(store: DocStore, gallery_id: str, rng: random.Random, now: datetime,
