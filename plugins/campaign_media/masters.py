@@ -19,6 +19,7 @@ from campaign_media.config.models import Approval
 # Cloudinary plan supports (token-based access is a premium feature the default path avoids).
 MASTER_DELIVERY = "authenticated"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg")
 LICENCE_UNREADABLE = "unreadable"
 
 
@@ -73,6 +74,17 @@ class Master:
     usage_rights: str
     licence_expiry: str  # ISO-8601 UTC, "" when none is set, "unreadable" when it cannot be parsed
     source: str  # who submitted it: staff, contributor, ugc ...
+    media_type: str = "image"  # or "video" (then stored in Cloudinary as a video resource)
+    duration: float = 0.0  # seconds, a video's as PhotoShelter's listing gives it (0: not given)
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type == "video"
+
+    @property
+    def resource_type(self) -> str:
+        """Cloudinary's resource type for this master."""
+        return "video" if self.is_video else "image"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,12 +120,29 @@ def market_public_id(campaign: str, market: str, image_id: str) -> str:
     return f"campaigns/{campaign}/markets/{market}/{image_id}"
 
 
+def _medium(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's own ``Image`` (or, for a video, ``Video``) sub-record."""
+    return record.get("Video" if record.get("media_type") == "video" else "Image") or {}
+
+
 def _sub(record: dict[str, Any], key: str) -> Any:
     """An ``extend``ed sub-record, wherever the listing put it: top level (as one public client
-    reads it) or inside ``Image`` (as another does). Undocumented, so both are read."""
+    reads it) or inside ``Image``/``Video`` (as another does). Undocumented, so both are read."""
     if record.get(key) not in (None, [], {}):
         return record[key]
-    return (record.get("Image") or {}).get(key)
+    return _medium(record).get(key)
+
+
+def parse_duration(value: Any) -> float:
+    """A duration as seconds: ``12.5``, ``"12.500"`` or ``"00:00:12.5"``; 0.0 when absent or unreadable."""
+    text = str(value or "").strip()
+    try:
+        seconds = 0.0
+        for part in text.split(":"):
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        return 0.0
+    return seconds if seconds > 0 else 0.0
 
 
 def custom_fields(record: dict[str, Any]) -> dict[str, str]:
@@ -136,24 +165,29 @@ def licence_of(record: dict[str, Any], tz: str = "UTC") -> str:
 def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tuple[Master | None, str]:
     """A listing record → ``(Master, "")`` when it may ship, else ``(None, reason)``. Times are
     read in ``tz`` when they carry no zone of their own."""
-    image = record.get("Image") or {}
-    image_id = record.get("image_id") or image.get("image_id")
+    video = record.get("media_type") == "video"
+    image = _medium(record)
+    image_id = (record.get("video_id") or image.get("video_id")) if video else (record.get("image_id")
+                                                                                or image.get("image_id"))
     if not image_id:
-        return None, "record without an image_id"
+        return None, f"record without a{' video_id' if video else 'n image_id'}"
     fields = custom_fields(record)
     status = fields.get(approval.field, "")
     if status.lower() != approval.value.lower():
         return None, f"not approved ({approval.field}={status or 'missing'})"
     file_name = image.get("file_name") or ""
-    if not file_name.lower().endswith(IMAGE_EXTENSIONS):
-        return None, f"not an image file ({file_name or 'no file name'})"
+    if not file_name.lower().endswith(VIDEO_EXTENSIONS if video else IMAGE_EXTENSIONS):
+        return None, f"not a{' video' if video else 'n image'} file ({file_name or 'no file name'})"
     try:
         width, height = int(image.get("width") or 0), int(image.get("height") or 0)
         file_size = int(image.get("file_size") or 0)
     except ValueError:
         width = height = file_size = 0
     if width <= 0 or height <= 0:
-        return None, "unreadable: no pixel size in PhotoShelter (broken or not an image)"
+        return None, f"unreadable: no pixel size in PhotoShelter (broken or not a{' video' if video else 'n image'})"
+    duration = parse_duration(image.get("duration")) if video else 0.0
+    if video and not duration:
+        return None, "unreadable: no duration in PhotoShelter (broken or not a video)"
     licence = licence_of(record, tz)  # an unreadable one ships, but the usage-window DAG keeps it restricted
     try:
         updated = parse_ps_time(image.get("updated_at"), tz)
@@ -164,7 +198,7 @@ def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tup
                                                                                                or ""),
         width=width, height=height, file_size=file_size, owner=fields.get("Owner", ""), approval=status,
         usage_rights=fields.get("Usage Rights", ""), licence_expiry=licence,
-        source=fields.get("Submission Source", ""),
+        source=fields.get("Submission Source", ""), media_type="video" if video else "image", duration=duration,
     ), ""
 
 

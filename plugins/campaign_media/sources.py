@@ -28,7 +28,8 @@ def campaign_galleries(ps: PhotoShelterHook, campaign: Campaign) -> tuple[list[s
 
 
 class SourceListing:
-    """Every record in a campaign's source galleries, read a gallery at a time. A gallery that
+    """Every record in a campaign's source galleries (images; videos too when the campaign's
+    ``source.media`` names them), read a gallery at a time. A gallery that
     answers 404 (deleted, or a wrong ID in the campaign file) adds no record — not even the pages
     read before it vanished — and is named in ``missing``; the other galleries are read as usual."""
 
@@ -36,11 +37,13 @@ class SourceListing:
         self.ps, self.campaign = ps, campaign
         self.gallery_ids, self.collection_id = campaign_galleries(ps, campaign)
         self.missing: list[str] = []
+        self.videos = "video" in campaign.source.media
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for gallery_id in self.gallery_ids:
             try:
-                records = list(self.ps.iter_gallery_images(gallery_id))
+                records = list(self.ps.iter_gallery_media(gallery_id) if self.videos
+                               else self.ps.iter_gallery_images(gallery_id))
             except PhotoShelterNotFound:
                 self.missing.append(gallery_id)
                 log.warning("campaign %s: PhotoShelter gallery %s no longer exists (deleted, or a wrong ID in "

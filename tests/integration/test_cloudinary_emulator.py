@@ -236,14 +236,15 @@ def test_bad_files_are_refused_and_nothing_is_stored(connections, payload, messa
 
 
 def test_chunked_upload_of_a_large_file(connections, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(cloudinary_module, "LARGE_FILE_BYTES", 100 * 1024)
-    path = tmp_path / "big.jpg"
-    Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3)).save(path, "JPEG", quality=95)
-    assert path.stat().st_size > 3 * 100 * 1024
+    chunk = 5 * 1024 * 1024  # the smallest part Cloudinary takes (but the last)
+    monkeypatch.setattr(cloudinary_module, "LARGE_FILE_BYTES", chunk)
+    path = tmp_path / "big.png"  # incompressible: 17 MB, four parts
+    Image.frombytes("RGB", (2400, 2400), os.urandom(2400 * 2400 * 3)).save(path, "PNG", compress_level=1)
+    assert path.stat().st_size > 3 * chunk
     hook = CloudinaryHook()
     pid = uid("chunked")
     result = hook.upload(path, pid)
-    assert (result["width"], result["bytes"]) == (600, path.stat().st_size)
+    assert (result["width"], result["bytes"]) == (2400, path.stat().st_size)
     _, cld_proc = connections
     assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] >= 4
 

@@ -224,6 +224,9 @@ class Source(_Strict):
     gallery_ids: list[str] = []
     collection_id: str | None = None
     collection_name: str | None = None
+    # Which media become masters. ``video`` reads the galleries' media listing (images and videos
+    # in one call per page) instead of the image listing.
+    media: Annotated[list[Literal["image", "video"]], Field(min_length=1)] = ["image"]
 
     @model_validator(mode="after")
     def _one(self) -> Source:

@@ -59,7 +59,9 @@ from campaign_media.hooks.retry import (
 )
 
 T = TypeVar("T")
-LARGE_FILE_BYTES = 20 * 1024 * 1024  # above this, upload in chunks (memory stays at one chunk)
+# Above this, a file goes up in chunks of this size (memory stays at one chunk). 20 MB is the SDK's
+# default chunk; Cloudinary's minimum is 5 MB, and a file over 100 MB must be sent in chunks.
+LARGE_FILE_BYTES = 20 * 1024 * 1024
 ADDON_EFFECT = "e_background_removal"  # the one add-on transformation the pipeline may ask for
 TRANSIENT_SDK_ERRORS = (cloudinary.exceptions.RateLimited, cloudinary.exceptions.GeneralError)
 # An upload from a URL fails with 400 "Error in loading <url> - <reason>" when Cloudinary could
@@ -346,7 +348,8 @@ class CloudinaryHook(BaseHook):
                resource_type: str = "image", invalidate: bool = True, **extra: Any) -> dict[str, Any]:
         """Upload a local file, a stream or a remote URL under a deterministic ``public_id``.
 
-        A local file larger than 20 MB goes up in chunks, so memory stays at one chunk.
+        A local file larger than 20 MB, and any local video, goes up in chunks (``upload_large``,
+        ``Content-Range``), so memory stays at one chunk.
         ``overwrite=False`` returns the stored asset (``existing: true``) instead of replacing it.
         Once only: after a failure with an unknown outcome, an asset already stored under
         ``public_id`` with this ``context`` is taken as the upload's result (no second upload).
@@ -373,7 +376,8 @@ class CloudinaryHook(BaseHook):
             return self.explicit(public_id, eager=eager, delivery_type=delivery_type, resource_type=resource_type,
                                  **again)
 
-        if is_path and Path(file).stat().st_size > LARGE_FILE_BYTES:  # type: ignore[arg-type]
+        if is_path and (resource_type == "video"
+                        or Path(file).stat().st_size > LARGE_FILE_BYTES):  # type: ignore[arg-type]
             return self._clean_urls(self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
                 str(file), chunk_size=LARGE_FILE_BYTES, **options), already_done=already_done))
 
@@ -469,10 +473,11 @@ class CloudinaryHook(BaseHook):
                 return
 
     # ------------------------------------------------------------------ delete
-    def destroy(self, public_id: str, *, delivery_type: str = "upload", invalidate: bool = True) -> bool:
+    def destroy(self, public_id: str, *, delivery_type: str = "upload", invalidate: bool = True,
+                resource_type: str = "image") -> bool:
         """Delete one asset and its derivatives (CDN invalidated); False if it did not exist."""
         result = self._run(f"destroy {public_id}", lambda: cloudinary.uploader.destroy(
-            public_id, type=delivery_type, invalidate=invalidate, **self._api))
+            public_id, type=delivery_type, invalidate=invalidate, resource_type=resource_type, **self._api))
         return result.get("result") == "ok"
 
     def delete_resources(self, public_ids: list[str] | None = None, *, prefix: str | None = None,
@@ -499,14 +504,15 @@ class CloudinaryHook(BaseHook):
     def delivery_url(self, public_id: str, *, transformation: list[dict[str, Any]] | dict[str, Any] | None = None,
                      raw_transformation: str | None = None, format: str | None = None, sign: bool = False,
                      delivery_type: str = "upload", version: int | None = None,
-                     token_expires_at: datetime | None = None, token_ttl: int | None = None) -> str:
+                     token_expires_at: datetime | None = None, token_ttl: int | None = None,
+                     resource_type: str = "image") -> str:
         """A delivery URL (signed with ``s--SIG--`` when ``sign`` or the type needs it).
 
         ``token_ttl`` (seconds) or ``token_expires_at`` append an expiring ``__cld_token__``,
         which opens restricted assets (``access_control``) until it expires; it needs the
         connection's ``auth_token_key``.
         """
-        options: dict[str, Any] = dict(self._delivery, type=delivery_type,
+        options: dict[str, Any] = dict(self._delivery, type=delivery_type, resource_type=resource_type,
                                        sign_url=sign or delivery_type in ("authenticated", "private"))
         if transformation:  # the chain's text is made once per spec: the SDK's walk costs ms per URL
             chain = transformation_text(json.dumps(transformation, sort_keys=True))

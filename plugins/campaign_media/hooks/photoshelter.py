@@ -7,6 +7,9 @@ entry point; a ``http`` connection with the same fields works too)::
         "login": "<email>", "password": "<password>",
         "extra": {"api_key": "<API key>", "org_id": "<optional O0000... id>", "timeout": 30}}'
 
+``"video_download_path"`` (e.g. ``"mem/video/{media_id}/download"``, the default) names the route a
+video's original comes from, should the account's differ.
+
 Facts used (``docs/api-notes.md``, PhotoShelter): API key in ``X-PS-Api-Key``; token login with
 ``mode=token`` then ``X-PS-Auth-Token``; organisation login; the ``ok`` envelope and
 ``{"status":"error","error":{...}}`` errors; ``page``/``per_page``/``Paging.next``; ``extend``;
@@ -49,6 +52,14 @@ MASTER_EXTEND: dict[str, Any] = {
     "CustomMetadata": {"fields": "*", "params": {}},
     "License": {"fields": "license_etime", "params": {}},
 }
+# With videos: the gallery's ``media`` listing (``GalleryMedia``), ``Video`` as the captured call asks it.
+MEDIA_EXTEND: dict[str, Any] = {
+    **MASTER_EXTEND,
+    "Video": {"fields": "video_id,file_name,file_size,width,height,duration,updated_at,uploaded_at", "params": {}},
+}
+# [INFERRED] twin of the documented image download (no public source names a v3 video route);
+# the connection's ``video_download_path`` extra replaces it.
+VIDEO_DOWNLOAD_PATH = "mem/video/{media_id}/download"
 # EMULATOR-ONLY CONTRACT: PhotoShelter documents no public write API. Used only when the
 # connection says ``"metadata_write": true``; ``metadata_write_paths`` names the routes.
 DEFAULT_METADATA_WRITE_PATHS = {
@@ -144,6 +155,7 @@ class PhotoShelterHook(BaseHook):
                 "password": password, "org_id": extras.get("org_id") or None,
                 "timeout": float(extras.get("timeout") or 30),
                 "write_paths": {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})},
+                "video_download_path": extras.get("video_download_path") or VIDEO_DOWNLOAD_PATH,
                 # Off unless the account is known to have such routes: write-backs carry their link to
                 # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
                 "metadata_writes": str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes"),
@@ -164,6 +176,7 @@ class PhotoShelterHook(BaseHook):
     retry = property(lambda self: self._settings["retry"])
     write_paths = property(lambda self: self._settings["write_paths"])
     metadata_writes = property(lambda self: self._settings["metadata_writes"])
+    video_download_path = property(lambda self: self._settings["video_download_path"])
 
     @property
     def org_id(self) -> str | None:
@@ -436,11 +449,30 @@ class PhotoShelterHook(BaseHook):
             else:
                 page += 1
 
+    def iter_gallery_media(self, gallery_id: str, *, per_page: int = 500) -> Iterator[dict[str, Any]]:
+        """Yield every image *and video* of a gallery (the ``media`` listing, one call per page): an
+        image as its ``GalleryImage`` record, a video as its ``GalleryVideo`` record (``media_type``
+        says which)."""
+        page = 1
+        while True:
+            data = self.gallery_page(gallery_id, page=page, per_page=per_page, media=True)
+            for item in data.get("GalleryMedia") or []:
+                if "GalleryVideo" in item:
+                    yield {**item["GalleryVideo"], "media_type": "video"}
+                elif "GalleryImage" in item:
+                    yield {**item["GalleryImage"], "media_type": "image"}
+            paging = data.get("Paging") or {}
+            if "next" not in paging:
+                return
+            page = int(paging["next"])
+
     def gallery_page(self, gallery_id: str, *, page: int = 1, per_page: int = 500,
-                     extend: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One page of a gallery listing as PhotoShelter answers it (``GalleryImage``, ``Paging``)."""
-        return self._call("GET", f"mem/gallery/{gallery_id}/images", params={
-            "page": page, "per_page": per_page, "extend": json.dumps(MASTER_EXTEND if extend is None else extend)})
+                     extend: dict[str, Any] | None = None, media: bool = False) -> dict[str, Any]:
+        """One page of a gallery listing as PhotoShelter answers it (``GalleryImage``, ``Paging``), or of
+        its ``media`` listing (``GalleryMedia``: images and videos)."""
+        default = MEDIA_EXTEND if media else MASTER_EXTEND
+        return self._call("GET", f"mem/gallery/{gallery_id}/{'media' if media else 'images'}", params={
+            "page": page, "per_page": per_page, "extend": json.dumps(default if extend is None else extend)})
 
     def gallery_file_names(self, gallery_id: str) -> dict[str, str]:
         """``file name -> image_id`` of everything a gallery holds (one listing call per page):
@@ -463,12 +495,15 @@ class PhotoShelterHook(BaseHook):
                               data={"gallery_id": gallery_id, "file_name": file_name}).get("total", 0))
 
     def download_original(self, image_id: str, dest: str | os.PathLike[str], *,
-                          chunk_size: int = 1024 * 1024) -> Download:
-        """Stream an original to ``dest`` (never whole in memory); verify it is not empty.
+                          chunk_size: int = 1024 * 1024, media_type: str = "image") -> Download:
+        """Stream an original (an image's, or a video's with ``media_type="video"``) to ``dest``,
+        never whole in memory; verify it is not empty.
 
         Written to ``dest.part`` and renamed when complete, so a failed download leaves
         nothing that looks finished. A dropped connection restarts the download.
         """
+        route = (self.video_download_path.format(media_id=image_id) if media_type == "video"
+                 else f"mem/image/{image_id}/download")
         dest = Path(dest)
         part = dest.with_name(dest.name + ".part")
         stats: dict[str, Any] = {}
@@ -478,9 +513,9 @@ class PhotoShelterHook(BaseHook):
             stats.update(size=got.size, sha256=got.sha256, content_type=response.headers.get("content-type", ""))
 
         try:
-            self._exchange("GET", f"mem/image/{image_id}/download", sink=sink)
+            self._exchange("GET", route, sink=sink)
             if stats["size"] == 0:
-                raise EmptyOriginalError(f"GET mem/image/{image_id}/download", 200, "EmptyOriginal",
+                raise EmptyOriginalError(f"GET {route}", 200, "EmptyOriginal",
                                          f"the original of {image_id} is zero bytes; fix or replace it in PhotoShelter")
             part.replace(dest)
             return Download(dest, stats["size"], stats["sha256"], stats["content_type"])

@@ -6,7 +6,8 @@ changed inside the run's data interval and whose PhotoShelter version Cloudinary
 yet, and writes them to batch manifests. ``push`` handles one batch: each original is streamed
 from PhotoShelter's documented download route through the worker (to disk, never whole in
 memory) and uploaded to Cloudinary as an ``authenticated`` asset (delivered only by signed URLs,
-on every plan), then checked against PhotoShelter's own width, height and size. A master whose
+on every plan), then checked against PhotoShelter's own width, height and size (and a video's
+duration; videos are stored as ``resource_type=video`` and always uploaded in chunks). A master whose
 file did not change (same SHA-256) only gets its context updated: a rights or caption edit
 makes no new upload and no new renditions. ``report`` merges the batch results.
 """
@@ -51,14 +52,17 @@ class MasterMismatch(RuntimeError):
     """What Cloudinary stored (or PhotoShelter served) differs from PhotoShelter's own figures."""
 
 
-def published_versions(cld: CloudinaryHook, campaign: str) -> dict[str, dict[str, str]]:
-    """``image_id -> {"version", "file"}`` of every master already in Cloudinary for the campaign."""
+def published_versions(cld: CloudinaryHook, campaign: str,
+                       resource_types: tuple[str, ...] = ("image",)) -> dict[str, dict[str, str]]:
+    """``image_id -> {"version", "file"}`` of every master already in Cloudinary for the campaign
+    (one listing per resource type: images, and videos when the campaign ships them)."""
     prefix = master_public_id(campaign, "")
     versions = {}
-    for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY):
-        context = (res.get("context") or {}).get("custom") or {}
-        versions[res["public_id"][len(prefix):]] = {"version": context.get("ps_version", ""),
-                                                     "file": context.get("ps_file", "")}
+    for resource_type in resource_types:
+        for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY, resource_type=resource_type):
+            context = (res.get("context") or {}).get("custom") or {}
+            versions[res["public_id"][len(prefix):]] = {"version": context.get("ps_version", ""),
+                                                         "file": context.get("ps_file", "")}
     return versions
 
 
@@ -76,7 +80,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
     tz = ps.session_timezone()
     for campaign in campaigns:
         listing = SourceListing(ps, campaign)
-        published = published_versions(cld, campaign.id)
+        published = published_versions(cld, campaign.id, tuple(campaign.source.media))
         rendered = rendered_masters(campaign)
         todo: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
@@ -160,11 +164,12 @@ def why(exc: Exception) -> str:
 
 def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, master: Master,
                 published_file: str, tmp: Path) -> dict[str, Any]:
-    """Stream one original through the worker into Cloudinary, or only refresh its context when
-    its bytes did not change; returns what was done."""
+    """Stream one original (image or video) through the worker into Cloudinary, or only refresh its
+    context when its bytes did not change; returns what was done. A video always goes up in chunks."""
     public_id = master.public_id(campaign.id)
+    rt = master.resource_type
     local = tmp / master.image_id  # not the file name: PhotoShelter names may be path-hostile
-    got = ps.download_original(master.image_id, local)
+    got = ps.download_original(master.image_id, local, media_type=master.media_type)
     try:
         if master.file_size and got.size != master.file_size:
             raise MasterMismatch(f"PhotoShelter served {got.size} bytes for {master.image_id} "
@@ -173,22 +178,38 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
         version = file_version(got.sha256)
         context = master.context(campaign.id, version)
         if version == published_file:  # same file: a metadata edit only
-            cld.explicit(public_id, delivery_type=MASTER_DELIVERY, context=context)
-            return {"image_id": master.image_id, "public_id": public_id, "file": version, "uploaded": False}
+            cld.explicit(public_id, delivery_type=MASTER_DELIVERY, context=context, resource_type=rt)
+            return {"image_id": master.image_id, "public_id": public_id, "file": version, "uploaded": False,
+                    "media_type": master.media_type}
         tags = [f"campaign:{campaign.id}", *(f"market:{m}" for m in campaign.markets), f"owner:{master.owner}"]
         result = cld.upload(local, public_id, overwrite=True, tags=tags, context=context,
-                            delivery_type=MASTER_DELIVERY)
+                            delivery_type=MASTER_DELIVERY, resource_type=rt)
     finally:
         local.unlink(missing_ok=True)
     stored = (result.get("width"), result.get("height"), result.get("bytes"))
-    if stored != (master.width, master.height, got.size):
-        cld.destroy(public_id, delivery_type=MASTER_DELIVERY)  # never leave a wrong master to render from
+    problem = mismatch(master, stored, got.size, float(result.get("duration") or 0))
+    if problem:
+        cld.destroy(public_id, delivery_type=MASTER_DELIVERY, resource_type=rt)  # never render from a wrong master
         raise MasterMismatch(
-            f"Cloudinary stored {master.image_id} ({master.file_name}) as {stored[0]}x{stored[1]}, {stored[2]} bytes; "
-            f"PhotoShelter says {master.width}x{master.height}, {got.size} bytes. The stored copy was removed; "
+            f"Cloudinary stored {master.image_id} ({master.file_name}) {problem}. The stored copy was removed; "
             "check the original in PhotoShelter and the Cloudinary upload settings (incoming transformations)")
-    return {"image_id": master.image_id, "public_id": result["public_id"], "version": master.version,
-            "file": version, "width": stored[0], "height": stored[1], "bytes": stored[2], "uploaded": True}
+    done = {"image_id": master.image_id, "public_id": result["public_id"], "version": master.version,
+            "file": version, "width": stored[0], "height": stored[1], "bytes": stored[2], "uploaded": True,
+            "media_type": master.media_type}
+    if master.is_video:
+        done["duration"] = float(result.get("duration") or 0)
+    return done
+
+
+def mismatch(master: Master, stored: tuple[Any, Any, Any], served: int, duration: float) -> str:
+    """How what Cloudinary stored differs from PhotoShelter's own figures ("" when it does not).
+    A video's duration may differ by container rounding: half a second, or 1 % of a long one."""
+    if stored != (master.width, master.height, served):
+        return (f"as {stored[0]}x{stored[1]}, {stored[2]} bytes; PhotoShelter says {master.width}x{master.height}, "
+                f"{served} bytes")
+    if master.is_video and abs(duration - master.duration) > max(0.5, master.duration / 100):
+        return f"with a duration of {duration:.2f} s; PhotoShelter says {master.duration:.2f} s"
+    return ""
 
 
 def report(campaign_ids: list[str], run_key: str, results: list[IngestResult]) -> dict[str, Any]:
