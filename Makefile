@@ -18,7 +18,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the suites need (Chromium, PostgreSQL, Redis, docker-compose, a CJK font):
+# Debian packages the suites need (Chromium, PostgreSQL, Redis, docker-compose, a CJK font, ffmpeg):
 # installed as root, otherwise a stop in the first seconds with the exact command to run.
 system-deps:
 	@bash scripts/system-deps.sh
@@ -43,7 +43,7 @@ test: system-deps lint
 test-unit: install
 	$(BIN)/pytest tests/unit tests/dags
 
-test-integration: install
+test-integration: system-deps install
 	$(BIN)/pytest tests/integration
 
 test-e2e: system-deps install

@@ -6,7 +6,8 @@
 #   scripts/system-deps.sh --check  only check; exit 1 with that command if anything is missing
 # What each is for: docker-compose validates docker-compose.yaml (no engine needed); postgresql
 # and redis-server back the CeleryExecutor e2e test; chromium drives the browser tests;
-# fonts-droid-fallback gives the emulator CJK glyphs for text overlays.
+# fonts-droid-fallback gives the emulator CJK glyphs for text overlays; ffmpeg (ffprobe) is how
+# the emulators read and transcode videos, and how the tests probe what they deliver.
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 
 stop_cluster() {
   # Debian's postgresql package starts a cluster on 5432; the tests start their own, so stop it.
@@ -37,7 +39,7 @@ if [ "${1:-}" = "--check" ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev
       echo "then run the command again. (As root, 'make test' installs them itself.)"
     else
       echo "This is not a Debian/Ubuntu machine: install the equivalents of those packages with its"
-      echo "package manager (Chromium, PostgreSQL server, Redis server, docker-compose v1, a CJK font)."
+      echo "package manager (Chromium, PostgreSQL server, Redis server, docker-compose v1, a CJK font, ffmpeg)."
     fi
   } >&2
   exit 1
