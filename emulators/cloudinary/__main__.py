@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                              "way token URLs work")
     parser.add_argument("--shared-derivatives", action="store_true",
                         help="benchmarks: identical originals share their derived files (rendered once)")
+    parser.add_argument("--eager-delay", type=float, default=1.0,
+                        help="seconds an eager_async job waits before it starts (the service's queue)")
     add_fault_arguments(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                      admin_hourly_limit=args.admin_hourly_limit, strict=args.strict,
                      private_cdn=args.private_cdn, control=control)
     app.state.account.shared_derivatives = args.shared_derivatives
+    app.state.emulator.eager_delay = args.eager_delay
     serve(app, args.port)
     return 0
 

@@ -43,7 +43,9 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
     distribution (``private_cdn``: delivery URLs without the cloud name, as the SDK builds them
     with ``private_cdn=True``), so ``token`` rules and ``__cld_token__`` are refused otherwise;
     Admin listings without ``access_control``; ``e_background_removal`` on the fly answers 423
-    the first time; ``delete_resources`` does not purge the CDN.
+    the first time; ``delete_resources`` does not purge the CDN; chunked uploads need 5 MB parts
+    and a plain upload over 100 MB is refused; a derivative an ``eager_async`` job has not made
+    yet answers 423.
     """
     emu = CloudinaryEmulator(data_dir, cloud_name=cloud_name, api_key=api_key, api_secret=api_secret,
                              auth_token_key=auth_token_key, admin_hourly_limit=admin_hourly_limit, strict=strict,

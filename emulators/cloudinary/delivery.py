@@ -23,6 +23,8 @@ from emulators.cloudinary.signing import (
 from emulators.cloudinary.state import CloudinaryEmulator, emulator
 
 router = APIRouter()
+MEDIA_TYPES = {"jpg": "image/jpeg", "zip": "application/zip", "mp4": "video/mp4", "webm": "video/webm",
+               "mov": "video/quicktime", "m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
 private_cdn_router = APIRouter()  # included only for an emulator started with --private-cdn
 
 
@@ -68,7 +70,8 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
     if token is None and signature is None and (dtype == "authenticated" or (dtype == "private"
                                                                                and not components)):
         return deny(401, "Signature required for this delivery type")
-    public_id = unquote(pid_ext)
+    public_id, _, segment = unquote(pid_ext).partition(".m3u8.hls/")  # an HLS playlist's segment
+    public_id += ".m3u8" if segment else ""
     stem, _, ext = public_id.rpartition(".")
     res = emu.account.get(rt, dtype, stem) if stem else None
     if res is None:
@@ -88,9 +91,16 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
             if emu.strict and "e_background_removal" in chain and not made and busy not in emu.background_requested:
                 emu.background_requested.add(busy)  # the add-on works asynchronously on the fly
                 return deny(423, "Background removal is in progress; try again shortly")
+            wanted = "/".join(components) + (f"/{ext}" if ext else "")
+            if emu.strict and any(_same(wanted, item) for item in emu.account.pending(res)):
+                return deny(423, "The video is still being processed (eager_async); try again shortly")
             path, media, _ = emu.account.derive(res, chain, ext or res["format"], accept)
         except transform.TransformationError as exc:
             return deny(400, f"Invalid Transformation - {exc}")
+    if segment:
+        path, media = path.parent / f"{path.name}.hls" / segment.replace("/", ""), "ts"
+        if not path.is_file():
+            return deny(404, f"Resource not found - {segment}")
     size = path.stat().st_size  # streamed from disk below, never read whole
     emu.account.bump(bandwidth=size, requests=1)
     # Per-asset and per-transformation figures (an emulator extension: Cloudinary shows them
@@ -103,12 +113,20 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
     per["requests"] += 1
     per["bytes"] += size
     emu.account.save(res)
-    media_type = {"jpg": "image/jpeg", "zip": "application/zip"}.get(media, f"image/{media}")
+    media_type = MEDIA_TYPES.get(media, f"image/{media}")
     if rt == "raw":
         media_type = "application/zip" if media == "zip" else "application/octet-stream"
     # The file's name is its content key (a derived file's hash, an original's asset ID and version).
     etag = hashlib.md5(f"{path.name}|{size}|{res['version']}".encode()).hexdigest()
     return FileResponse(path, media_type=media_type, headers={"ETag": etag, "Vary": "Accept"})
+
+
+def _same(wanted: str, eager_item: str) -> bool:
+    """Whether a delivery path's transformation and extension name an eager item."""
+    def norm(text: str) -> list[str]:
+        parts = [p for p in text.split("/") if p]
+        return [transform.parse_component(p).text if "_" in p else p for p in parts]
+    return norm(wanted) == norm(eager_item)
 
 
 def deny(status: int, message: str) -> Response:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,7 @@ from urllib.parse import quote
 from fastapi import Request
 from PIL import Image
 
-from emulators.cloudinary import transform
+from emulators.cloudinary import transform, video
 from emulators.cloudinary.params import (
     InvalidParameter,
     access_allowed,
@@ -89,7 +93,10 @@ class Account:
 
     # ----------------------------------------------------------------- resources
     def get(self, rt: str, dtype: str, public_id: str) -> dict[str, Any] | None:
-        return self.store.get("resource", resource_key(rt, dtype, public_id))
+        res = self.store.get("resource", resource_key(rt, dtype, public_id))
+        if res is not None and res.get("eager_job"):
+            self._fold(res)  # derived files an asynchronous eager job has finished since
+        return res
 
     def require(self, rt: str, dtype: str, public_id: str) -> dict[str, Any]:
         res = self.get(rt, dtype, public_id)
@@ -106,6 +113,7 @@ class Account:
     def remove(self, res: dict[str, Any], keep_original: bool = False) -> None:
         for derived in res.get("derived", []):
             (self.store.blob_dir / "derived" / derived["id"]).unlink(missing_ok=True)
+            shutil.rmtree(self.store.blob_dir / "derived" / f"{derived['id']}.hls", ignore_errors=True)
         if keep_original:
             res["derived"] = []
             self.save(res)
@@ -120,12 +128,7 @@ class Account:
     # ----------------------------------------------------------------- derived
     def derive(self, res: dict[str, Any], chain: str, fmt: str, accept: str = "") -> tuple[Path, str, bool]:
         """The derived file for a transformation chain; returns (path, format, newly made)."""
-        components = [transform.parse_component(c) for c in chain.split("/") if c] if chain else []
-        wants_auto = any(c.params.get("f") == "auto" for c in components)
-        variant = "webp" if wants_auto and "image/webp" in accept else ""
-        source = res["etag"] if self.shared_derivatives and res.get("etag") else f"{res['asset_id']}|{res['version']}"
-        key = hashlib.sha1(f"{source}|{chain}|{fmt}|{variant}".encode()).hexdigest()
-        path = self.store.blob_path(f"derived/{key}")
+        key, path = self.derived_key(res, chain, fmt, accept)
         known = next((d for d in res.get("derived", []) if d["id"] == key), None)
         if known and path.exists():
             return path, known["format"], False
@@ -134,25 +137,95 @@ class Account:
             res.setdefault("derived", []).append(shared)
             self.save(res)
             return path, shared["format"], False
-        with Image.open(self.original_path(res)) as im:
-            try:
-                im.load()
-            except OSError as exc:  # an undecodable original: the service's 400, never a crash
-                raise CloudinaryError(400, f"Invalid image file - {exc}") from exc
-            out, delivery = transform.apply(im, components)
-            data, used_fmt = transform.encode(out, fmt, delivery, accept)
-            width, height = out.size
-        path.write_bytes(data)
-        entry = {"id": key, "transformation": chain, "format": used_fmt, "bytes": len(data),
-                 "width": width, "height": height}
+        entry = self.render(res, chain, fmt, accept)
         res.setdefault("derived", []).append(entry)
         self.save(res)
+        return path, entry["format"], True
+
+    def derived_key(self, res: dict[str, Any], chain: str, fmt: str, accept: str = "") -> tuple[str, Path]:
+        """A derived file's ID (original, chain, format, and the Accept variant ``f_auto`` picks) and path."""
+        components = [transform.parse_component(c) for c in chain.split("/") if c] if chain else []
+        wants_auto = any(c.params.get("f") == "auto" for c in components)
+        if res["resource_type"] == "video":
+            variant = "webm" if wants_auto and "video/webm" in accept else ""
+        else:
+            variant = "webp" if wants_auto and "image/webp" in accept else ""
+        source = res["etag"] if self.shared_derivatives and res.get("etag") else f"{res['asset_id']}|{res['version']}"
+        key = hashlib.sha1(f"{source}|{chain}|{fmt}|{variant}".encode()).hexdigest()
+        return key, self.store.blob_path(f"derived/{key}")
+
+    def render(self, res: dict[str, Any], chain: str, fmt: str, accept: str = "") -> dict[str, Any]:
+        """Make a derived file (Pillow for images, ffmpeg for videos); returns its ``derived`` entry.
+        Touches no resource record: the asynchronous eager jobs run it in a thread."""
+        key, path = self.derived_key(res, chain, fmt, accept)
+        components = [transform.parse_component(c) for c in chain.split("/") if c] if chain else []
+        extra: dict[str, Any] = {}
+        if res["resource_type"] == "video":
+            used_fmt = video.output_format(components, fmt, accept)
+            video.transcode(self.original_path(res), (res["width"], res["height"]), components, used_fmt, path,
+                            hls_prefix=f"{res['public_id'].rsplit('/', 1)[-1]}.m3u8.hls")
+            width, height, extra = video.measure(path, used_fmt)
+            size = path.stat().st_size
+        else:
+            with Image.open(self.original_path(res)) as im:
+                try:
+                    im.load()
+                except OSError as exc:  # an undecodable original: the service's 400, never a crash
+                    raise CloudinaryError(400, f"Invalid image file - {exc}") from exc
+                out, delivery = transform.apply(im, components)
+                data, used_fmt = transform.encode(out, fmt, delivery, accept)
+                width, height = out.size
+            path.write_bytes(data)
+            size = len(data)
+        entry = {"id": key, "transformation": chain, "format": used_fmt, "bytes": size, "width": width,
+                 "height": height, **extra}
         if self.shared_derivatives:
             self.store.put("derived_file", key, entry)
         self.bump(transformations=1)
-        return path, used_fmt, True
+        return entry
 
+    # ----------------------------------------------------------------- asynchronous eager
+    def start_eager_job(self, res: dict[str, Any], items: list[str]) -> str:
+        """Record an ``eager_async`` job on the resource; the caller runs :meth:`run_eager_job`."""
+        job_id = secrets.token_hex(16)
+        self.store.put("eager_job", job_id, {"items": items, "done": []})
+        res["eager_job"] = job_id
+        return job_id
 
+    def run_eager_job(self, res: dict[str, Any], job_id: str, delay: float) -> None:
+        """In a background thread: make each item, appending its entry to the job (never to the
+        resource: request handlers fold finished entries in when they read it)."""
+        time.sleep(delay)
+        job = self.store.get("eager_job", job_id) or {"items": [], "done": []}
+        for item in job["items"]:
+            components, fmt = transform.parse_chain(item)
+            chain = "/".join(c.text for c in components)
+            try:
+                entry = self.render(res, chain, fmt or res["format"])
+            except (transform.TransformationError, CloudinaryError) as exc:
+                entry = {"transformation": chain, "format": fmt, "error": str(exc)}
+            job["done"].append({**entry, "eager": item})
+            self.store.put("eager_job", job_id, job)
+
+    def pending(self, res: dict[str, Any]) -> list[str]:
+        """The eager items of a resource still being made (after folding in the finished ones)."""
+        job = self.store.get("eager_job", res["eager_job"]) if res.get("eager_job") else None
+        if not job:
+            return []
+        finished = {d["eager"] for d in job["done"]}
+        return [item for item in job["items"] if item not in finished]
+
+    def _fold(self, res: dict[str, Any]) -> None:
+        job = self.store.get("eager_job", res["eager_job"])
+        if job is None:
+            return
+        known = {d["id"] for d in res.get("derived", [])}
+        made = [{k: v for k, v in d.items() if k != "eager"} for d in job["done"] if "id" in d and d["id"] not in known]
+        res.setdefault("derived", []).extend(made)
+        if len(job["done"]) == len(job["items"]):
+            res.pop("eager_job")
+        if made or "eager_job" not in res:
+            self.save(res)
 
 
 class CloudinaryEmulator:
@@ -161,7 +234,7 @@ class CloudinaryEmulator:
     def __init__(self, data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str = DEFAULT_API_KEY,
                  api_secret: str = DEFAULT_API_SECRET, auth_token_key: str = DEFAULT_AUTH_TOKEN_KEY,
                  admin_hourly_limit: int = 500, strict: bool = False, private_cdn: bool = False,
-                 control: Control | None = None) -> None:
+                 control: Control | None = None, eager_delay: float = 1.0) -> None:
         self.cloud_name, self.api_key, self.api_secret = cloud_name, api_key, api_secret
         self.auth_token_key, self.admin_hourly_limit = auth_token_key, admin_hourly_limit
         self.strict, self.private_cdn = strict, private_cdn
@@ -174,6 +247,9 @@ class CloudinaryEmulator:
         self.admin_window: dict[str, int] = {"hour": -1, "used": 0}
         self.admin_window_seconds = 3600  # the quota's window: an hour, shorter only in tests
         self.chunks: dict[str, Path] = {}  # upload_large parts by X-Unique-Upload-Id
+        # eager_async jobs: made in the background, after a delay standing for the service's queue
+        self.eager_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="eager")
+        self.eager_delay = eager_delay
         self.tmp_dir = self.store.data_dir / "tmp"
         self.tmp_dir.mkdir(exist_ok=True)
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFont, ImageOps
 
 KNOWN_KEYS = frozenset({"w", "h", "c", "g", "ar", "f", "q", "dpr", "l", "e", "b", "co", "x", "y",
-                        "r", "a", "o", "fl", "z", "t"})
+                        "r", "a", "o", "fl", "z", "t", "so", "eo", "du", "sp", "vc", "ac", "br", "fps"})
 COMPONENT_RE = re.compile(r"^(?:[a-z]{1,3}_[^,]*)(?:,[a-z]{1,3}_[^,]*)*$")
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF"}
 FONT_CANDIDATES = {
@@ -134,39 +134,55 @@ def _target_size(p: dict[str, str], size: tuple[int, int]) -> tuple[int | None, 
     return (round(w * scale) if w else None, round(h * scale) if h else None)
 
 
-def _resize(im: Image.Image, p: dict[str, str]) -> Image.Image:
-    w, h = _target_size(p, im.size)
+def geometry(p: dict[str, str], size: tuple[int, int]) -> list[tuple]:
+    """What one component's size parameters do to a frame of ``size``, as steps shared by images
+    (Pillow) and videos (ffmpeg): ``("scale", w, h)``, ``("crop", x, y, w, h)`` and
+    ``("pad", w, h, x, y, colour)``."""
+    w, h = _target_size(p, size)
     if w is None and h is None:
-        return im
+        return []
     crop = p.get("c", "scale")
     gravity = p.get("g", "center")
-    iw, ih = im.size
+    iw, ih = size
     if crop in ("fill", "thumb", "lfill", "crop") and w and h:
         if crop == "crop":
-            x, y = _anchor(gravity, im.size, (min(w, iw), min(h, ih)))
-            return im.crop((x, y, x + min(w, iw), y + min(h, ih)))
+            cw, ch = min(w, iw), min(h, ih)
+            return [("crop", *_anchor(gravity, size, (cw, ch)), cw, ch)]
         scale = max(w / iw, h / ih)
-        scaled = im.resize((max(1, round(iw * scale)), max(1, round(ih * scale))), Image.LANCZOS)
-        x, y = _anchor("center" if gravity == "auto" else gravity, scaled.size, (w, h))
-        return scaled.crop((x, y, x + w, y + h))
+        scaled = (max(1, round(iw * scale)), max(1, round(ih * scale)))
+        anchor = _anchor("center" if gravity == "auto" else gravity, scaled, (w, h))
+        return [("scale", *scaled), ("crop", *anchor, w, h)]
     if w is None:
         w = max(1, round(iw * h / ih))  # type: ignore[operator]
     if h is None:
         h = max(1, round(ih * w / iw))
     if crop == "scale":
-        return im.resize((w, h), Image.LANCZOS)
+        return [("scale", w, h)]
     if crop in ("fit", "limit", "pad", "fill", "thumb", "lfill"):
         scale = min(w / iw, h / ih)
         if crop == "limit":
             scale = min(scale, 1.0)
-        fitted = im.resize((max(1, round(iw * scale)), max(1, round(ih * scale))), Image.LANCZOS)
+        fitted = (max(1, round(iw * scale)), max(1, round(ih * scale)))
         if crop != "pad":
-            return fitted
-        canvas = Image.new(fitted.mode, (w, h), _color(p.get("b"), "white") if fitted.mode == "RGB"
-                           else (*_color(p.get("b"), "white")[:3], 255))
-        canvas.paste(fitted, _anchor(gravity, (w, h), fitted.size))
-        return canvas
+            return [("scale", *fitted)]
+        return [("scale", *fitted), ("pad", w, h, *_anchor(gravity, (w, h), fitted), p.get("b"))]
     raise TransformationError(f"Invalid crop mode - c_{crop}")
+
+
+def _resize(im: Image.Image, p: dict[str, str]) -> Image.Image:
+    for step in geometry(p, im.size):
+        if step[0] == "scale":
+            im = im.resize(step[1:3], Image.LANCZOS)
+        elif step[0] == "crop":
+            _, x, y, w, h = step
+            im = im.crop((x, y, x + w, y + h))
+        else:
+            _, w, h, x, y, colour = step
+            canvas = Image.new(im.mode, (w, h), _color(colour, "white") if im.mode == "RGB"
+                               else (*_color(colour, "white")[:3], 255))
+            canvas.paste(im, (x, y))
+            im = canvas
+    return im
 
 
 @lru_cache(maxsize=64)

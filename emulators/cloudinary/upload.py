@@ -85,7 +85,7 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
     finally:
         path.unlink(missing_ok=True)
     emu.account.save(res)
-    eager = eager_results(emu, request, res, params.get("eager"))
+    eager = eager_answer(emu, request, res, params)
     extra: dict[str, Any] = {"overwritten": True} if existing else {}
     if eager:
         extra["eager"] = eager
@@ -99,7 +99,7 @@ async def explicit(cloud: str, rt: str, request: Request) -> JSONResponse:
     res = emu.account.require(rt, params.get("type") or "upload", params.get("public_id") or "")
     emu.apply_common(res, params)
     emu.account.save(res)
-    eager = eager_results(emu, request, res, params.get("eager"))
+    eager = eager_answer(emu, request, res, params)
     return JSONResponse(emu.result(request, res, **({"eager": eager} if eager else {})))
 
 
@@ -226,6 +226,25 @@ async def signed_params(emu: CloudinaryEmulator, request: Request, cloud: str, *
         raise CloudinaryError(400, f"Stale request - reported time is {params.get('timestamp')}, "
                                    "which is more than 1 hour ago")
     return params, files
+
+
+def eager_answer(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
+                 params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``eager`` part of an answer: made at once, or with ``eager_async`` made in the background
+    (``status: processing`` and a ``batch_id`` now; the resource lists each derived file once it is
+    made, and delivering one before answers 423 in strict mode)."""
+    items = [item for item in (params.get("eager") or "").split("|") if item]
+    if not (items and parse_bool(params.get("eager_async"), False)):
+        return eager_results(emu, request, res, params.get("eager"))
+    job = emu.account.start_eager_job(res, items)
+    emu.account.save(res)
+    emu.eager_pool.submit(emu.account.run_eager_job, dict(res), job, emu.eager_delay)
+    out = []
+    for item in items:
+        components, fmt = transform.parse_chain(item)
+        url = emu.delivery_url(request, res, "/".join(c.text for c in components), fmt or res["format"])
+        out.append({"status": "processing", "batch_id": job, "transformation": item, "url": url, "secure_url": url})
+    return out
 
 
 def eager_results(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
