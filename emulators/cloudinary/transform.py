@@ -197,7 +197,8 @@ def font_for(text: str, size: int, bold: bool) -> ImageFont.FreeTypeFont | Image
     return ImageFont.load_default(size)
 
 
-def _overlay_text(im: Image.Image, p: dict[str, str]) -> Image.Image:
+def text_layer(p: dict[str, str]) -> tuple[str, int, bool]:
+    """A ``l_text:<font>_<size>[_bold]:<text>`` layer's text, font size and boldness."""
     spec = p["l"]
     if not spec.startswith("text:"):
         raise TransformationError(f"Unsupported overlay - l_{spec}")
@@ -205,11 +206,14 @@ def _overlay_text(im: Image.Image, p: dict[str, str]) -> Image.Image:
         _, style, text = spec.split(":", 2)
     except ValueError as exc:
         raise TransformationError("Text overlay needs l_text:<font>_<size>:<text>") from exc
-    text = unquote(text)
     style_parts = style.split("_")
-    size = next((int(s) for s in style_parts[1:] if s.isdigit()), 32)
+    return unquote(text), next((int(s) for s in style_parts[1:] if s.isdigit()), 32), "bold" in style_parts
+
+
+def _overlay_text(im: Image.Image, p: dict[str, str]) -> Image.Image:
+    text, size, bold = text_layer(p)
     size = round(size * (_number(p["dpr"]) if "dpr" in p and p["dpr"] != "auto" else 1))
-    font = font_for(text, size, "bold" in style_parts)
+    font = font_for(text, size, bold)
     out = im.convert("RGBA")
     layer = Image.new("RGBA", out.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)

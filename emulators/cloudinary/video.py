@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from emulators.cloudinary.transform import Component, TransformationError, _number, font_for, geometry
+from emulators.cloudinary.transform import Component, TransformationError, _number, font_for, geometry, text_layer
 from emulators.common.video import probe, tool
 
 VIDEO_FORMATS = {"mp4", "webm", "mov", "m3u8"}
@@ -72,16 +72,8 @@ def _filters(components: list[Component], size: tuple[int, int], text_dir: Path)
 
 
 def _drawtext(p: dict[str, str], text_file: Path) -> str:
-    spec = p["l"]
-    if not spec.startswith("text:"):
-        raise TransformationError(f"Unsupported overlay - l_{spec}")
-    try:
-        _, style, text = spec.split(":", 2)
-    except ValueError as exc:
-        raise TransformationError("Text overlay needs l_text:<font>_<size>:<text>") from exc
-    parts = style.split("_")
-    size = next((int(s) for s in parts[1:] if s.isdigit()), 32)
-    font = font_for(text, size, "bold" in parts)
+    text, size, bold = text_layer(p)
+    font = font_for(text, size, bold)
     text_file.write_text(text, encoding="utf-8")
     gravity = p.get("g", "center")
     dx, dy = int(_number(p.get("x", "0"))), int(_number(p.get("y", "0")))
