@@ -12,7 +12,12 @@ from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTi
 from campaign_media.config.loader import ConfigError
 from campaign_media.config.models import Market
 from campaign_media.dag_support import START, campaign_param, default_args, load_config
-from campaign_media.operators import MakeRenditionsOperator, PlanRenditionsOperator, PublishDeliveryOperator
+from campaign_media.operators import (
+    FinishVideoRenditionsOperator,
+    MakeRenditionsOperator,
+    PlanRenditionsOperator,
+    PublishDeliveryOperator,
+)
 from campaign_media.operators.base import BATCH_LABEL
 from campaign_media.pools import CLOUDINARY, PHOTOSHELTER
 
@@ -25,7 +30,9 @@ For each active campaign that launches in **{name}** (locales {locales}, time zo
 makes this market's copy of every approved master in Cloudinary
 (`campaigns/<campaign>/markets/{code}/<image id>`) with its renditions — {renditions} — with the
 campaign's localized headline drawn on them and its own access window (opening at midnight
-`{timezone}`), all in **one** API call (eager transformations). Each published rendition is
+`{timezone}`), all in **one** API call (eager transformations). A video master's copy gets its
+video renditions — {video_renditions} — the same way, transcoded asynchronously by Cloudinary; the
+`videos` task waits for them *deferred* (no worker slot held). Each published rendition is
 then stored in the campaign's PhotoShelter gallery *"<campaign> — renditions {code}"* as a
 reference asset whose metadata names its master, master version, market, transformation and
 Cloudinary URL — exactly once. Access is then kept right by `campaign_media_usage_windows`.
@@ -70,6 +77,7 @@ def market_dag(market: Market) -> DAG:
         tags=["campaign-media", "market", market.code],
         doc_md=DOC_MD.format(name=market.name or market.code, code=market.code, locales=", ".join(market.locales),
                              timezone=market.timezone, renditions=", ".join(r.name for r in market.renditions),
+                             video_renditions=", ".join(r.name for r in market.video_renditions) or "none",
                              channels=", ".join(market.channels), breakpoints=market.breakpoints),
         params={
             "campaign": campaign_param(campaigns),
@@ -82,15 +90,19 @@ def market_dag(market: Market) -> DAG:
                                       force="{{ params.force }}", dry_run="{{ params.dry_run }}", pool=PHOTOSHELTER)
         render = MakeRenditionsOperator.partial(task_id="render", pool=PHOTOSHELTER,
                                                 map_index_template=BATCH_LABEL).expand(batch=plan.output)
+        # Video copies are transcoded by Cloudinary in the background: waited for deferred (no
+        # worker slot), then written back. all_done: the videos of a failed batch's others count.
+        videos = FinishVideoRenditionsOperator(task_id="videos", market=market.code, batches=plan.output,
+                                               pool=PHOTOSHELTER, trigger_rule="all_done")
         # all_done: what a failed batch finished before failing is published too
         publish = PublishDeliveryOperator(task_id="publish", market=market.code, batches=plan.output,
                                           outlets=delivery, pool=CLOUDINARY, trigger_rule="all_done")
-        # The run's verdict, its only leaf: failed when the plan, a batch or the publish failed (with
+        # The run's verdict, its only leaf: failed when the plan, a batch, the videos or the publish failed (with
         # publish as the leaf, a run whose batches failed was marked successful); none_failed, so a
         # run with nothing to make (no batch: render skipped) succeeds.
         done = EmptyOperator(task_id="done", trigger_rule="none_failed")
-        render >> publish >> done
-        render >> done
+        render >> videos >> publish >> done
+        [render, videos] >> done
     return dag
 
 

@@ -108,6 +108,9 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
     delivery = res.setdefault("delivery", {"requests": 0, "bytes": 0})
     delivery["requests"] += 1
     delivery["bytes"] += size
+    if rt == "video" and media in ("mp4", "webm", "mov"):  # seconds of video delivered
+        made = next((d for d in res.get("derived", []) if d["id"] == path.name), res)
+        delivery["seconds"] = round(delivery.get("seconds", 0.0) + float(made.get("duration") or 0), 3)
     key = "/".join(components) or "original"
     per = delivery.setdefault("by_transformation", {}).setdefault(key, {"requests": 0, "bytes": 0})
     per["requests"] += 1

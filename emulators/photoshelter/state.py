@@ -131,6 +131,13 @@ class PhotoShelterEmulator:
             raise PSError(404, "NotFound", f"Image {image_id} not found")
         return image
 
+    def media_or_404(self, media_id: str) -> dict[str, Any]:
+        """An image or a video (the emulator-only metadata writes take either)."""
+        record = self.store.get("image", media_id)
+        if record is None:
+            raise PSError(404, "NotFound", f"Media {media_id} not found")
+        return record
+
     def video_or_404(self, video_id: str) -> dict[str, Any]:
         video = self.store.get("image", video_id)
         if video is None or video.get("media_type") != "video":

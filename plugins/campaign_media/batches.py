@@ -58,6 +58,10 @@ class RenditionEntry(TypedDict):
     transformation: str
     file_name: NotRequired[str]
     ps_image_id: NotRequired[str | None]
+    kind: NotRequired[str]  # a video copy's: "video", "poster" or "stream"
+    write_back: NotRequired[bool]  # False for a stream (a playlist is no reference asset)
+    pending: NotRequired[bool]  # a video derivative Cloudinary is still making (eager_async)
+    duration: NotRequired[float]
 
 
 class MasterState(TypedDict):
@@ -69,6 +73,7 @@ class MasterState(TypedDict):
     public_id: str
     renditions: dict[str, RenditionEntry]
     rules: NotRequired[list[dict[str, Any]]]  # the access rules the copy was made with
+    media_type: NotRequired[str]  # "video" for a video copy (absent: an image)
 
 
 MarketState = dict[str, MasterState]

@@ -17,10 +17,11 @@ from campaign_media.renditions import delivery_entry
 
 
 def master_url(cld: CloudinaryHook, public_id: str, *, format: str,
-               transformation: list[dict[str, Any]] | None = None) -> str:
+               transformation: list[dict[str, Any]] | None = None, resource_type: str = "image") -> str:
     """A signed URL of the authenticated master (optionally transformed): how the pipeline reads
     what a copy serves while the copy may still be closed. Never logged (it opens the master)."""
-    return cld.delivery_url(public_id, delivery_type=MASTER_DELIVERY, format=format, transformation=transformation)
+    return cld.delivery_url(public_id, delivery_type=MASTER_DELIVERY, format=format, transformation=transformation,
+                            resource_type=resource_type)
 
 
 def write_manifest(cld: CloudinaryHook, campaign: Campaign, market: Market) -> str:
@@ -33,7 +34,11 @@ def write_manifest(cld: CloudinaryHook, campaign: Campaign, market: Market) -> s
 
     masters = {}
     for image_id, entry in sorted(state.items()):
-        masters[image_id] = delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
+        if entry.get("media_type") == "video":  # stored renditions only: on-the-fly URLs are for images
+            masters[image_id] = {"public_id": entry["public_id"], "media_type": "video",
+                                 "renditions": entry["renditions"]}
+        else:
+            masters[image_id] = delivery_entry(url_for, entry["public_id"], market, entry["renditions"])
         if image_id in access:
             masters[image_id]["access"] = access[image_id]
     manifest = {"campaign": campaign.id, "market": market.code, "locales": market.locales,

@@ -145,6 +145,13 @@ def parse_duration(value: Any) -> float:
     return seconds if seconds > 0 else 0.0
 
 
+def media_id(record: dict[str, Any]) -> str:
+    """A listing record's PhotoShelter ID (an image's ``image_id``, a video's ``video_id``); "?" if none."""
+    own = _medium(record)
+    return (record.get("video_id") or own.get("video_id") or record.get("image_id") or own.get("image_id")
+            or "?")
+
+
 def custom_fields(record: dict[str, Any]) -> dict[str, str]:
     return {str(m.get("name")): str(m.get("value") or "") for m in _sub(record, "CustomMetadata") or []}
 
@@ -167,8 +174,7 @@ def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tup
     read in ``tz`` when they carry no zone of their own."""
     video = record.get("media_type") == "video"
     image = _medium(record)
-    image_id = (record.get("video_id") or image.get("video_id")) if video else (record.get("image_id")
-                                                                                or image.get("image_id"))
+    image_id = media_id(record) if media_id(record) != "?" else ""
     if not image_id:
         return None, f"record without a{' video_id' if video else 'n image_id'}"
     fields = custom_fields(record)

@@ -3,9 +3,10 @@
 Inputs are plain records gathered by ``operators.metrics``; this module only shapes them:
 
 * ``masters`` — one row per PhotoShelter record: image_id, file_name, owner, approval,
-  usage_rights, licence_expiry (ISO, "" or "unreadable"), source;
-* ``copies`` — one row per market copy in Cloudinary: image_id, market, stored_bytes and,
-  where the API gives them, requests, bandwidth and per-transformation figures;
+  usage_rights, licence_expiry (ISO, "" or "unreadable"), source, media_type (image or video);
+* ``copies`` — one row per market copy in Cloudinary: image_id, market, media_type, stored_bytes
+  and, where the API gives them, requests, bandwidth, seconds of video delivered and
+  per-transformation figures;
 * ``renditions`` — one row per stored rendition in the market state (the manifest);
 * ``usage`` — the account's usage report (environment-wide: Cloudinary has no per-asset API).
 """
@@ -22,9 +23,10 @@ from campaign_media import __version__
 from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
 
 NEAR_EXPIRY_DAYS = 30
-ASSET_COLUMNS = ["image_id", "market", "file_name", "owner", "approval", "usage_rights", "licence_expiry",
-                 "days_to_expiry", "renditions", "stored_bytes", "requests", "bandwidth_bytes", "transformations",
-                 "requests_without_f_auto", "requests_without_q_auto", "per_asset_figures"]
+ASSET_COLUMNS = ["image_id", "market", "media_type", "file_name", "owner", "approval", "usage_rights",
+                 "licence_expiry", "days_to_expiry", "renditions", "stored_bytes", "requests", "bandwidth_bytes",
+                 "seconds_delivered", "transformations", "requests_without_f_auto", "requests_without_q_auto",
+                 "per_asset_figures"]
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Report:
 
     assets: pd.DataFrame
     by_market: pd.DataFrame
+    by_media: pd.DataFrame
     by_owner: pd.DataFrame
     top_assets: pd.DataFrame
     near_expiry: pd.DataFrame
@@ -72,12 +75,13 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
     for copy in copies:
         figures = transformation_figures(copy.get("by_transformation"))
         rows.append({"image_id": copy["image_id"], "market": copy["market"],
-                     "stored_bytes": copy.get("stored_bytes", 0),
+                     "media_type": copy.get("media_type") or "image", "stored_bytes": copy.get("stored_bytes", 0),
                      "requests": copy.get("requests"), "bandwidth_bytes": copy.get("bandwidth_bytes"),
+                     "seconds_delivered": copy.get("seconds_delivered"),
                      "per_asset_figures": copy.get("requests") is not None, **figures})
-    copy_df = pd.DataFrame(rows, columns=["image_id", "market", "stored_bytes", "requests", "bandwidth_bytes",
-                                          "per_asset_figures", "transformations", "requests_without_f_auto",
-                                          "requests_without_q_auto"])
+    copy_df = pd.DataFrame(rows, columns=["image_id", "market", "media_type", "stored_bytes", "requests",
+                                          "bandwidth_bytes", "seconds_delivered", "per_asset_figures",
+                                          "transformations", "requests_without_f_auto", "requests_without_q_auto"])
     rend_df = pd.DataFrame(renditions, columns=["image_id", "market", "rendition", "bytes"])
     counts = rend_df.groupby(["image_id", "market"]).size().rename("renditions").reset_index()
     assets = copy_df.merge(master_df, on="image_id", how="left").merge(counts, on=["image_id", "market"], how="left")
@@ -85,11 +89,14 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
     assets["days_to_expiry"] = [days_to(e, now) for e in assets["licence_expiry"].fillna("")]
     for column in ("requests", "bandwidth_bytes"):
         assets[column] = pd.to_numeric(assets[column]).fillna(0).astype(int)
+    assets["seconds_delivered"] = pd.to_numeric(assets["seconds_delivered"]).fillna(0.0).round(1)
     assets = assets[ASSET_COLUMNS].sort_values(["market", "image_id"]).reset_index(drop=True)
 
     sums = {"assets": ("image_id", "nunique"), "renditions": ("renditions", "sum"), "requests": ("requests", "sum"),
             "bandwidth_bytes": ("bandwidth_bytes", "sum"), "transformations": ("transformations", "sum")}
     by_market = assets.groupby("market").agg(**sums).reset_index().sort_values("bandwidth_bytes", ascending=False)
+    by_media = assets.groupby("media_type").agg(**sums, seconds_delivered=("seconds_delivered", "sum")) \
+        .reset_index()
     by_owner = assets.assign(owner=assets["owner"].fillna("(unknown)")).groupby("owner").agg(**sums) \
         .reset_index().sort_values("bandwidth_bytes", ascending=False)
     per_master = assets.groupby(["image_id", "file_name", "owner"], dropna=False).agg(
@@ -111,6 +118,10 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
         "market_copies": len(assets), "renditions": int(assets["renditions"].sum()),
         "requests": int(assets["requests"].sum()), "bandwidth_bytes": int(assets["bandwidth_bytes"].sum()),
         "per_asset_figures": bool(assets["per_asset_figures"].all()) if len(assets) else False,
+        "by_media": {row["media_type"]: {"assets": int(row["assets"]), "market_copies": int(
+            (assets["media_type"] == row["media_type"]).sum()), "requests": int(row["requests"]),
+            "bandwidth_bytes": int(row["bandwidth_bytes"]), "seconds_delivered": float(row["seconds_delivered"])}
+            for _, row in by_media.iterrows()},
         "requests_without_f_auto": int(assets["requests_without_f_auto"].sum()),
         "requests_without_q_auto": int(assets["requests_without_q_auto"].sum()),
         "account_bandwidth_bytes": _usage(usage, "bandwidth"),
@@ -118,7 +129,7 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
         "account_storage_bytes": _usage(usage, "storage"), "account_requests": usage.get("requests"),
         "usage_date": usage.get("date_requested") or usage.get("last_updated"),
     }
-    return Report(assets, by_market, by_owner, top_assets, near_expiry, optimisation, totals)
+    return Report(assets, by_market, by_media, by_owner, top_assets, near_expiry, optimisation, totals)
 
 
 def _usage(usage: dict[str, Any], key: str) -> int | None:

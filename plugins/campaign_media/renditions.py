@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
-from campaign_media.config.models import Campaign, Market, Rendition
+from campaign_media.config.models import Campaign, Market, Rendition, VideoRendition
 from campaign_media.embedded import EmbeddedFields
 
 # How each channel is served on the fly (no stored rendition needed): widths per device.
@@ -67,6 +69,79 @@ def market_specs(campaign: Campaign, market: Market) -> tuple[list[dict[str, Any
     eager = [eager_spec(r, market, headline) for r in market.renditions]
     text = json.dumps([LAYOUT, eager], sort_keys=True, ensure_ascii=False)
     return eager, hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """One derived file a video master's market copy gets: the video itself, its poster frame
+    (an image) or its adaptive stream. Videos and posters are written back; streams are not
+    (a playlist is no reference asset)."""
+
+    name: str  # "film", "film-poster", "film-hls"
+    kind: str  # "video", "poster" or "stream"
+    spec: dict[str, Any]  # the eager form: {"transformation": [...], "format": ...}
+
+    @property
+    def written_back(self) -> bool:
+        return self.kind != "stream"
+
+
+def video_size(rendition: VideoRendition) -> dict[str, Any]:
+    size: dict[str, Any] = {"crop": rendition.crop}
+    for key in ("width", "height", "aspect_ratio"):
+        if getattr(rendition, key):
+            size[key] = getattr(rendition, key)
+    if rendition.crop == "fill" and rendition.gravity:
+        size["gravity"] = rendition.gravity
+    if rendition.crop == "pad":
+        size.update(gravity="center" if rendition.gravity == "auto" else rendition.gravity, background="black")
+    return size
+
+
+def video_outputs(rendition: VideoRendition, market: Market, headline: str | None) -> list[VideoOutput]:
+    """A video rendition's eager items: the video (sized, headline over its time span, quality),
+    its poster frame at the offset, and its HLS stream when asked."""
+    size = video_size(rendition)
+    chain: list[dict[str, Any]] = [size]
+    if headline and rendition.headline and market.overlay != "none":
+        style, timing = market.overlay, rendition.headline
+        chain.append({"overlay": {"font_family": style.font_family, "font_size": style.font_size,
+                                  "font_weight": style.font_weight, "text": headline},
+                      "color": style.color, "gravity": style.gravity, "y": style.y,
+                      "start_offset": timing.start, **({"end_offset": timing.end} if timing.end else {})})
+    chain.append({"quality": rendition.quality})
+    out = [VideoOutput(rendition.name, "video",
+                       {"transformation": chain, "format": "mp4" if rendition.format == "auto" else rendition.format})]
+    if rendition.poster:
+        out.append(VideoOutput(f"{rendition.name}-poster", "poster", {
+            "transformation": [{"start_offset": rendition.poster.offset}, size], "format": rendition.poster.format}))
+    if rendition.streaming == "hls":
+        out.append(VideoOutput(f"{rendition.name}-hls", "stream", {
+            "transformation": [size, {"streaming_profile": "auto"}], "format": "m3u8"}))
+    return out
+
+
+def market_video_specs(campaign: Campaign, market: Market) -> tuple[list[VideoOutput], str]:
+    """The market's video outputs for this campaign and a hash that changes when they do."""
+    headline = next((h for h in (campaign.headline(loc) for loc in market.locales) if h), None)
+    outputs = [o for r in market.video_renditions for o in video_outputs(r, market, headline)]
+    text = json.dumps([LAYOUT, "video", [(o.name, o.spec) for o in outputs]], sort_keys=True, ensure_ascii=False)
+    return outputs, hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def derivative_key(transformation: str, fmt: str) -> str:
+    """A derived file's identity whatever form its transformation is written in: the eager text
+    (percent-encoded, format last) or the Admin API's (decoded, format apart)."""
+    parts = [unquote(p) for p in transformation.split("/") if p]
+    if parts and "_" not in parts[-1]:
+        fmt = parts.pop()
+    return "/".join(",".join(sorted(p.split(","))) for p in parts) + f".{fmt}"
+
+
+def missing_derivatives(expected: list[str], derived: list[dict[str, Any]]) -> list[str]:
+    """Which expected derivative keys a resource's ``derived`` list does not hold yet."""
+    have = {derivative_key(d.get("transformation", ""), d.get("format", "")) for d in derived}
+    return [key for key in expected if key not in have]
 
 
 def rendition_key(campaign: str, market: str, image_id: str, rendition: str) -> str:

@@ -104,6 +104,8 @@ def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str
         bar_chart("Transformations delivered by market", list(report.by_market["market"]),
                   [float(v) for v in report.by_market["transformations"]], color="#2f9e6e"),
         table(report.by_market),
+        "<h2>Images and videos</h2>",
+        table(report.by_media),
         "<h2>By owner</h2>",
         bar_chart("Bandwidth by owner", list(report.by_owner["owner"]),
                   [float(v) for v in report.by_owner["bandwidth_bytes"]], human_bytes, color="#8a5cd6"),

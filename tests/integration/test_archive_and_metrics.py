@@ -8,14 +8,12 @@ then once more (a no-op).
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pandas as pd
 import pytest
-import yaml
 
 from campaign_media import __version__, storage
 from campaign_media.embedded import pixel_digest, read
@@ -24,8 +22,9 @@ from campaign_media.masters import MASTER_DELIVERY
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.browser import ARTIFACTS, screenshot_page
-from tests.conftest import ROOT, cld_connection, ps_connection
+from tests.conftest import cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
+from tests.integration.worlds import ended_include
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 MARKETS = ("fr", "jp")
@@ -36,14 +35,7 @@ def world(tmp_path_factory, airflow_db, dagbag):
     base = tmp_path_factory.mktemp("archive")
     seeded = seed(base / "ps", images=10, galleries=1)
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    ended = base / "include"  # the same campaign, ended yesterday, archived without grace
-    shutil.copytree(ROOT / "include", ended)
-    campaign_file = ended / "campaigns" / f"{CAMPAIGN}.yaml"
-    data = yaml.safe_load(campaign_file.read_text())
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    data["window"] = {"start": "2026-03-01", "end": str(yesterday), "timezone": "UTC"}
-    data["archive"] = {**data["archive"], "grace_days": 0}
-    campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    ended = ended_include(base)  # the same campaign, ended yesterday, archived without grace
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))

@@ -106,6 +106,12 @@ def seed_and_end(base: Path) -> Path:
     """Seed the account once (``base/seed-ps``, copied into each world: same IDs, same files);
     return an include folder where the campaign ended yesterday, archived without grace."""
     seed(base / "seed-ps", images=8, galleries=2)
+    return ended_include(base)
+
+
+def ended_include(base: Path) -> Path:
+    """A copy of the include folder (``base/include``) where the campaign ended yesterday and is
+    archived without grace."""
     ended = base / "include"
     shutil.copytree(ROOT / "include", ended)
     campaign_file = ended / "campaigns" / f"{CAMPAIGN}.yaml"

@@ -159,6 +159,51 @@ class Rendition(_Strict):
         return self
 
 
+class Poster(_Strict):
+    """A video rendition's poster frame: the frame at ``offset`` seconds, as an image."""
+
+    offset: Annotated[float, Field(ge=0)] = 1.0
+    format: Literal["jpg", "png", "webp"] = "jpg"
+
+
+class TimedHeadline(_Strict):
+    """When the localized headline shows on a video: from ``start`` to ``end`` seconds (to the end
+    when ``end`` is not given)."""
+
+    start: Annotated[float, Field(ge=0)] = 0.0
+    end: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimedHeadline:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"headline.end ({self.end}) must be after headline.start ({self.start}). "
+                             "Fix: e.g. headline: {start: 0.5, end: 4}")
+        return self
+
+
+class VideoRendition(_Strict):
+    """One video rendition a market publishes: size and aspect, container, quality, a poster frame,
+    optionally an adaptive stream (HLS), and the headline shown over a time span."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
+    width: Annotated[int, Field(gt=0, le=4096)] | None = None
+    height: Annotated[int, Field(gt=0, le=4096)] | None = None
+    aspect_ratio: AspectRatio | None = None
+    crop: Literal["fill", "fit", "limit", "scale", "pad"] = "fill"
+    gravity: str = "auto"
+    format: Literal["mp4", "webm", "auto"] = "mp4"
+    quality: Quality = "auto"
+    poster: Poster | None = Poster()
+    streaming: Literal["hls"] | None = Field(default=None, description="also an adaptive stream (sp_auto, .m3u8)")
+    headline: TimedHeadline | None = Field(default=TimedHeadline(), description="when the headline shows, or null")
+
+    @model_validator(mode="after")
+    def _sized(self) -> VideoRendition:
+        if not (self.width or self.height):
+            raise ValueError(f"video rendition {self.name!r} has no size. Fix: add width: 1280 (or height:) to it")
+        return self
+
+
 class OverlayStyle(_Strict):
     font_family: str = "Arial"
     font_size: Annotated[int, Field(gt=4, le=400)] = 48
@@ -175,6 +220,12 @@ DEFAULT_RENDITIONS = (
 )
 
 
+DEFAULT_VIDEO_RENDITIONS = (
+    VideoRendition(name="film", width=1280, aspect_ratio="16:9"),
+    VideoRendition(name="reel", width=720, aspect_ratio="9:16"),
+)
+
+
 class Market(_Strict):
     """A region the campaign launches in. Only ``code``, ``locales`` and ``timezone`` are required."""
 
@@ -184,6 +235,9 @@ class Market(_Strict):
     timezone: str
     window: Window = Window()
     renditions: Annotated[list[Rendition], Field(min_length=1)] = list(DEFAULT_RENDITIONS)
+    video_renditions: list[VideoRendition] = Field(
+        default=list(DEFAULT_VIDEO_RENDITIONS),
+        description="what video masters (campaigns whose source.media names video) become here")
     breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = [320, 640, 1024, 1600]
     overlay: Annotated[Annotated[OverlayStyle, Tag("style")] | Annotated[Literal["none"], Tag("none")],
                        Discriminator(lambda v: "none" if isinstance(v, str) else "style")] = Field(
@@ -195,9 +249,9 @@ class Market(_Strict):
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
-    @field_validator("renditions")
+    @field_validator("renditions", "video_renditions")
     @classmethod
-    def _unique_names(cls, value: list[Rendition]) -> list[Rendition]:
+    def _unique_names(cls, value: list[Rendition] | list[VideoRendition]) -> list[Rendition] | list[VideoRendition]:
         names = [r.name for r in value]
         if len(names) != len(set(names)):
             raise ValueError(f"rendition names must be unique, got {names}")

@@ -411,10 +411,11 @@ class CloudinaryHook(BaseHook):
             public_id, type=delivery_type, access_control=rules, **self._api))
 
     def set_access_control(self, public_id: str, rules: list[dict[str, Any]], *, invalidate: bool = False,
-                           delivery_type: str = "upload") -> dict[str, Any]:
+                           delivery_type: str = "upload", resource_type: str = "image") -> dict[str, Any]:
         """Replace an asset's ``access_control`` through the Upload API (``explicit``: no hourly
         Admin quota); ``invalidate`` purges the CDN so a closed asset stops being served."""
-        return self.explicit(public_id, delivery_type=delivery_type, access_control=rules, invalidate=invalidate)
+        return self.explicit(public_id, delivery_type=delivery_type, access_control=rules, invalidate=invalidate,
+                             resource_type=resource_type)
 
     def add_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
         result = self._run("add tags", lambda: cloudinary.uploader.add_tag(tags, public_ids, **self._api))

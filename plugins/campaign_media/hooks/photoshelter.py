@@ -449,13 +449,14 @@ class PhotoShelterHook(BaseHook):
             else:
                 page += 1
 
-    def iter_gallery_media(self, gallery_id: str, *, per_page: int = 500) -> Iterator[dict[str, Any]]:
+    def iter_gallery_media(self, gallery_id: str, *, per_page: int = 500,
+                           extend: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield every image *and video* of a gallery (the ``media`` listing, one call per page): an
         image as its ``GalleryImage`` record, a video as its ``GalleryVideo`` record (``media_type``
         says which)."""
         page = 1
         while True:
-            data = self.gallery_page(gallery_id, page=page, per_page=per_page, media=True)
+            data = self.gallery_page(gallery_id, page=page, per_page=per_page, extend=extend, media=True)
             for item in data.get("GalleryMedia") or []:
                 if "GalleryVideo" in item:
                     yield {**item["GalleryVideo"], "media_type": "video"}
@@ -474,9 +475,15 @@ class PhotoShelterHook(BaseHook):
         return self._call("GET", f"mem/gallery/{gallery_id}/{'media' if media else 'images'}", params={
             "page": page, "per_page": per_page, "extend": json.dumps(default if extend is None else extend)})
 
-    def gallery_file_names(self, gallery_id: str) -> dict[str, str]:
+    def gallery_file_names(self, gallery_id: str, *, media: bool = False) -> dict[str, str]:
         """``file name -> image_id`` of everything a gallery holds (one listing call per page):
-        how write-backs and archive items stay exactly-once (the file name is their key)."""
+        how write-backs and archive items stay exactly-once (the file name is their key). With
+        ``media``, videos too (``file name -> video_id``), from the media listing."""
+        if media:
+            extend = {"Image": {"fields": "image_id,file_name", "params": {}},
+                      "Video": {"fields": "video_id,file_name", "params": {}}}
+            return {(r.get("Video") or r.get("Image") or {}).get("file_name", ""): r.get("video_id") or r["image_id"]
+                    for r in self.iter_gallery_media(gallery_id, extend=extend)}
         extend = {"Image": {"fields": "image_id,file_name", "params": {}}}
         return {r["Image"]["file_name"]: r["image_id"] for r in self.iter_gallery_images(gallery_id, extend=extend)}
 
@@ -523,10 +530,12 @@ class PhotoShelterHook(BaseHook):
             part.unlink(missing_ok=True)
 
     def upload_image(self, gallery_id: str, source: str | os.PathLike[str] | bytes, *, file_name: str | None = None,
-                     searchable: bool = True) -> dict[str, Any]:
+                     searchable: bool = True, video: bool = False) -> dict[str, Any]:
         """Upload a file (multipart, streamed from disk) or the bytes of one (``file_name`` then
         required) into a gallery, once: a retry after an unknown outcome first looks for the
-        file name in the gallery. Returns its ``Image`` (at least ``image_id``)."""
+        file name in the gallery. Returns its ``Image`` (at least ``image_id``; a video's ID there
+        too). ``video``: the file is a video [INFERRED: the same upload route takes one], found
+        again through the media listing."""
         if isinstance(source, bytes) and not file_name:
             raise ValueError("upload_image: bytes need a file_name")
         name = file_name or Path(source).name  # type: ignore[arg-type]
@@ -543,7 +552,7 @@ class PhotoShelterHook(BaseHook):
             return image[0] if isinstance(image, list) else image
 
         def find() -> dict[str, Any] | None:
-            image_id = self.gallery_file_names(gallery_id).get(name)
+            image_id = self.gallery_file_names(gallery_id, media=video).get(name)
             return {"image_id": image_id, "file_name": name} if image_id else None
 
         return self._write_once(f"upload {name!r}", send, find)

@@ -13,12 +13,17 @@ from campaign_media.operators.governance import (
     SelectCampaignsOperator,
 )
 from campaign_media.operators.ingest import IngestMastersOperator, IngestReportOperator, PlanIngestOperator
-from campaign_media.operators.markets import MakeRenditionsOperator, PlanRenditionsOperator, PublishDeliveryOperator
+from campaign_media.operators.markets import (
+    FinishVideoRenditionsOperator,
+    MakeRenditionsOperator,
+    PlanRenditionsOperator,
+    PublishDeliveryOperator,
+)
 from campaign_media.operators.photoshelter import PhotoShelterGalleryToManifestOperator
 
 __all__ = [
     "ApplyUsageWindowsOperator", "ArchiveCampaignOperator", "CloudinaryAccessControlOperator",
     "CloudinaryUploadOperator", "DeliveryReportOperator", "IngestMastersOperator", "IngestReportOperator",
     "MakeRenditionsOperator", "PhotoShelterGalleryToManifestOperator", "PlanIngestOperator",
-    "PlanRenditionsOperator", "PublishDeliveryOperator", "SelectCampaignsOperator",
+    "PlanRenditionsOperator", "PublishDeliveryOperator", "FinishVideoRenditionsOperator", "SelectCampaignsOperator",
 ]

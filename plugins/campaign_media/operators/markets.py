@@ -3,8 +3,9 @@ PhotoShelter, and the market's delivery manifest."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Context
@@ -65,6 +66,61 @@ class MakeRenditionsOperator(BatchOperator):
         from campaign_media.steps import variants
 
         return variants.render(ps, self.cloudinary_hook, campaign, self.market(batch["market"]), batch)
+
+
+class FinishVideoRenditionsOperator(CampaignMediaOperator):
+    """Wait, *deferred*, for the video derivatives Cloudinary makes asynchronously (no worker and no
+    pool slot held: :class:`~campaign_media.triggers.VideoRenditionsTrigger` polls in the
+    triggerer), then record them and write the video and poster renditions back to PhotoShelter
+    exactly once. A copy still transcoding at the deadline fails with its reason; the next run
+    looks again. Nothing to wait for (no video masters): done at once.
+
+    :param market: the market code (templated)
+    :param batches: the plan's batch descriptors (``plan.output``)
+    :param poll_seconds: how often the trigger looks (default ``CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS`` or 30)
+    :param timeout: how long to wait in all (default 2 hours)
+    """
+
+    template_fields: Sequence[str] = ("market_code", "batches")
+
+    def __init__(self, *, market: str, batches: Any, poll_seconds: float | None = None,
+                 timeout: timedelta = timedelta(hours=2), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.market_code = market
+        self.batches = batches
+        self.poll_seconds = poll_seconds
+        self.timeout = timeout
+
+    def _batches(self) -> list[MarketBatch]:
+        return [b for b in self.batches or [] if not b["dry_run"]]
+
+    def run(self, context: Context) -> dict[str, int]:
+        from campaign_media.steps import videos
+        from campaign_media.triggers import VideoRenditionsTrigger
+
+        waiting = videos.waiting(self._batches())
+        if not waiting:
+            return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0}
+        poll = self.poll_seconds or float(os.environ.get("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", 30))
+        self.log.info("market %s: %d video copies being transcoded by Cloudinary; waiting deferred (the worker "
+                      "slot is free), looking every %.0f s", self.market_code, len(waiting), poll)
+        self.defer(trigger=VideoRenditionsTrigger(waiting=waiting, deadline=(datetime.now(UTC) + self.timeout)
+                                                  .isoformat(), poll_seconds=poll,
+                                                  cloudinary_conn_id=self.cloudinary_conn_id),
+                   method_name="finish")
+
+    def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, int]:
+        """Where the deferred task comes back when the trigger fires."""
+        from campaign_media.steps import videos
+
+        event = event or {}
+        for copy_id, error in (event.get("errors") or {}).items():
+            self.log.warning("video copy %s: the last look failed: %s", copy_id, error)
+        with self.photoshelter() as ps:
+            counts = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market(self.market_code),
+                                   self._batches(), event.get("pending") or [], event.get("gone") or [])
+        self.log.info("market %s, video renditions: %s", self.market_code, counts)
+        return counts
 
 
 class PublishDeliveryOperator(CampaignMediaOperator):

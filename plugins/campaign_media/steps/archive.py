@@ -30,7 +30,7 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.masters import MASTER_DELIVERY, master_public_id
-from campaign_media.renditions import link_fields, market_specs
+from campaign_media.renditions import link_fields, market_specs, market_video_specs
 from campaign_media.windows import iso
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,17 @@ def items(campaign: Campaign, markets: list[Market]) -> list[dict[str, Any]]:
     out = []
     for market in markets:
         eager, _ = market_specs(campaign, market)
-        spec_by_name = {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)}
+        specs = {"image": {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)},
+                 "video": {o.name: o.spec for o in market_video_specs(campaign, market)[0]}}
         for image_id, entry in sorted(storage.read_json(storage.market_state(campaign.id, market.code), {}).items()):
+            rt = entry.get("media_type") or "image"
             for name, rendition in sorted(entry.get("renditions", {}).items()):
+                if not rendition.get("write_back", True):  # a stream's playlist is no file to keep
+                    continue
                 out.append({"key": f"{market.code}/{image_id}/{name}", "market": market.code, "image_id": image_id,
                             "rendition": name, "public_id": entry["public_id"], "master": entry.get("master", ""),
-                            "version": entry.get("version", ""), "spec": spec_by_name.get(name),
+                            "version": entry.get("version", ""), "spec": specs[rt].get(name), "resource_type": rt,
+                            "kind": rendition.get("kind") or "image",
                             **{k: rendition.get(k) for k in ("url", "file_name", "transformation", "format")}})
     return out
 
@@ -65,27 +70,31 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
     """Store one rendition in the archive gallery and verify it; returns its record."""
     name = f"archive__{item['file_name']}"
     spec = item["spec"] or {"transformation": [], "format": item["format"]}
+    rt = item.get("resource_type") or "image"
+    video = item.get("kind") == "video"  # a video file: its link travels in its name and metadata, not inside
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "rendition"
         served = cld.download(master_url(cld, item["master"], format=spec["format"],
-                                         transformation=spec["transformation"]), local)
-        embed(local, link_fields(campaign, item["market"], item["image_id"], item["version"], item["rendition"],
-                                 item["transformation"] or "", item["url"] or "", name, kind="Archived rendition",
-                                 extra={"SHA-256 as served": served.sha256, "Bytes as served": str(served.size),
-                                        "Delivery requests": "n/a" if requests is None else str(requests)}))
-        kept = (local.stat().st_size, hashlib.sha256(local.read_bytes()).hexdigest())
+                                         transformation=spec["transformation"], resource_type=rt), local)
+        if not video:
+            embed(local, link_fields(campaign, item["market"], item["image_id"], item["version"], item["rendition"],
+                                     item["transformation"] or "", item["url"] or "", name, kind="Archived rendition",
+                                     extra={"SHA-256 as served": served.sha256, "Bytes as served": str(served.size),
+                                            "Delivery requests": "n/a" if requests is None else str(requests)}))
+        with open(local, "rb") as handle:
+            kept = (local.stat().st_size, hashlib.file_digest(handle, "sha256").hexdigest())
         image_id = existing.get(name)
         if image_id is None:
-            image_id = ps.upload_image(gallery_id, local, file_name=name)["image_id"]
+            image_id = ps.upload_image(gallery_id, local, file_name=name, video=rt == "video")["image_id"]
             existing[name] = image_id
         if ps.metadata_writes:
             ps.update_metadata(image_id, custom={
                 "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
                 "Master Version": item["version"], "Rendition": item["rendition"], "SHA-256": served.sha256,
                 "Approval Status": "Archived rendition"})
-        stored = ps.download_original(image_id, Path(tmp) / "check")
+        stored = ps.download_original(image_id, Path(tmp) / "check", media_type="video" if video else "image")
         verified_by = "bytes" if (stored.size, stored.sha256) == kept else \
-            "pixels" if pixel_digest(stored.path) == pixel_digest(local) else ""
+            "pixels" if not video and pixel_digest(stored.path) == pixel_digest(local) else ""
     if not verified_by:
         raise PhotoShelterError(f"archive {name}", None, "ChecksumMismatch",
                                 f"PhotoShelter holds {stored.size} bytes sha256 {stored.sha256[:12]}…, the archive "
@@ -107,7 +116,7 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
     progress = storage.archive_file(campaign.id, "verified.json")
     verified: dict[str, Any] = storage.read_json(progress, {})
     gallery_id = ps.ensure_gallery(campaign.archive_gallery)["gallery_id"]
-    existing = ps.gallery_file_names(gallery_id)
+    existing = ps.gallery_file_names(gallery_id, media="video" in campaign.source.media)
     missing: dict[str, str] = {}
     for item in todo:
         if item["key"] in verified:
@@ -140,15 +149,15 @@ def clean_up(cld: CloudinaryHook, campaign: Campaign, archived: list[dict[str, A
     """Destroy the verified market copies one by one (derivatives too; ``invalidate`` purges the
     CDN, which the Admin API's bulk delete does only where bulk invalidation was enabled); the
     masters stay authenticated or are destroyed, as the campaign says."""
-    copies = sorted({item["public_id"] for item in archived})
-    for public_id in copies:  # "not found" counts too: an earlier attempt whose answer was lost deleted it
-        cld.destroy(public_id, invalidate=True)
+    copies = sorted({(item["public_id"], item.get("resource_type") or "image") for item in archived})
+    for public_id, rt in copies:  # "not found" counts too: an earlier attempt whose answer was lost deleted it
+        cld.destroy(public_id, invalidate=True, resource_type=rt)
     deleted = len(copies)
-    masters = [res["public_id"] for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
-                                                               delivery_type=MASTER_DELIVERY)]
+    masters = [(res["public_id"], rt) for rt in campaign.source.media for res in cld.iter_resources(
+        prefix=master_public_id(campaign.id, ""), delivery_type=MASTER_DELIVERY, resource_type=rt)]
     if campaign.archive.masters == "delete":
-        for public_id in masters:
-            cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True)
+        for public_id, rt in masters:
+            cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True, resource_type=rt)
         handled = len(masters)
     else:
         handled = len(masters)  # authenticated: only signed URLs deliver them, nothing to change

@@ -35,6 +35,7 @@ from campaign_media.masters import (
     classify,
     file_version,
     master_public_id,
+    media_id,
 )
 from campaign_media.parallel import Progress, examples, work_through
 from campaign_media.sources import SourceListing, missing_galleries_message
@@ -90,7 +91,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
             counts["listed"] += 1
             master, reason = classify(record, campaign.approval, tz)
             if master is None:
-                skipped[record.get("image_id") or (record.get("Image") or {}).get("image_id", "?")] = reason
+                skipped[media_id(record)] = reason
                 continue
             counts["approved"] += 1
             counts["readable_licences"] += master.licence_expiry not in ("", LICENCE_UNREADABLE)

@@ -15,10 +15,10 @@ from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
-from campaign_media.masters import custom_fields, licence_of, market_public_id
+from campaign_media.masters import custom_fields, licence_of, market_public_id, media_id
 from campaign_media.metrics import Report, build
 from campaign_media.report_html import render
-from campaign_media.sources import campaign_galleries
+from campaign_media.sources import SourceListing
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +27,24 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
            markets: list[Market]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
     masters = []
     tz = ps.session_timezone()
-    for gallery_id in campaign_galleries(ps, campaign)[0]:
-        for record in ps.iter_gallery_images(gallery_id):
-            fields = custom_fields(record)
-            masters.append({"image_id": record.get("image_id"), "file_name": (record.get("Image") or {}).get(
-                "file_name", ""), "owner": fields.get("Owner", ""), "approval": fields.get(campaign.approval.field, ""),
-                "usage_rights": fields.get("Usage Rights", ""), "licence_expiry": licence_of(record, tz),
-                "source": fields.get("Submission Source", "")})
+    for record in SourceListing(ps, campaign):
+        fields = custom_fields(record)
+        video = record.get("media_type") == "video"
+        masters.append({"image_id": media_id(record), "file_name": (record.get("Video" if video else "Image") or {})
+                        .get("file_name", ""), "owner": fields.get("Owner", ""),
+                        "approval": fields.get(campaign.approval.field, ""),
+                        "usage_rights": fields.get("Usage Rights", ""), "licence_expiry": licence_of(record, tz),
+                        "source": fields.get("Submission Source", ""), "media_type": "video" if video else "image"})
     copies, renditions = [], []
     for market in markets:
         prefix = market_public_id(campaign.id, market.code, "")
-        for res in cld.iter_resources(prefix=prefix):
+        for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
             delivery = res.get("delivery")  # per-asset figures: the emulator gives them, the real API does not
             copies.append({"image_id": res["public_id"][len(prefix):], "market": market.code,
-                           "stored_bytes": res.get("bytes", 0),
+                           "media_type": res.get("resource_type") or "image", "stored_bytes": res.get("bytes", 0),
                            "requests": delivery.get("requests") if delivery else None,
                            "bandwidth_bytes": delivery.get("bytes") if delivery else None,
+                           "seconds_delivered": delivery.get("seconds") if delivery else None,
                            "by_transformation": (delivery or {}).get("by_transformation")})
         for image_id, entry in storage.read_json(storage.market_state(campaign.id, market.code), {}).items():
             renditions += [{"image_id": image_id, "market": market.code, "rendition": name, "bytes": r.get("bytes")}

@@ -25,9 +25,9 @@ from campaign_media.delivery import write_manifest
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
-from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id
+from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
 from campaign_media.parallel import examples
-from campaign_media.renditions import market_specs
+from campaign_media.renditions import market_specs, market_video_specs
 from campaign_media.sources import SourceListing, missing_galleries_message
 from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
 
@@ -46,24 +46,23 @@ def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> tuple[dict[str, 
     listing = SourceListing(ps, campaign)
     for record in listing:
         master, _ = classify(record, campaign.approval, tz)
-        image_id = record.get("image_id") or (record.get("Image") or {}).get("image_id")
-        rights[image_id] = Rights(master.licence_expiry, master.usage_rights) if master else \
+        rights[media_id(record)] = Rights(master.licence_expiry, master.usage_rights) if master else \
             Rights("", "", approved=False)
     return rights, listing.missing
 
 
-def signed_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, eager: list[dict[str, Any]],
-                access: Access, public_id: str, now: datetime, tokens: bool) -> dict[str, Any]:
-    """Expiring token URLs of a signed-only master's renditions, valid at most until its window
-    ends; none outside the window, and none where the account has no token access."""
+def signed_urls(cld: CloudinaryHook, campaign: Campaign, specs: dict[str, dict[str, Any]], access: Access,
+                public_id: str, now: datetime, tokens: bool, resource_type: str = "image") -> dict[str, Any]:
+    """Expiring token URLs of a signed-only master's renditions (``name -> eager spec``), valid at
+    most until its window ends; none outside the window, and none where the account has no token access."""
     if not tokens or access.mode != "signed" or access.phase != "open" or campaign.signed_urls is None:
         return {}
     expires = now + timedelta(hours=campaign.signed_urls.ttl_hours)
     if access.end is not None and access.end < expires:
         expires = access.end
-    urls = {rendition.name: cld.delivery_url(public_id, transformation=spec["transformation"], format=spec["format"],
-                                             token_expires_at=expires)
-            for rendition, spec in zip(market.renditions, eager, strict=True)}
+    urls = {name: cld.delivery_url(public_id, transformation=spec["transformation"], format=spec["format"],
+                                   token_expires_at=expires, resource_type=resource_type)
+            for name, spec in specs.items()}
     return {"expires_at": iso(expires), "renditions": urls}
 
 
@@ -74,9 +73,12 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
     eager, _ = market_specs(campaign, market)  # the renditions signed URLs point at
+    specs = {"image": {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)},
+             "video": {o.name: o.spec for o in market_video_specs(campaign, market)[0]}}
     prefix = market_public_id(campaign.id, market.code, "")
-    for res in cld.iter_resources(prefix=prefix):
+    for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
         image_id = res["public_id"][len(prefix):]
+        rt = res.get("resource_type") or "image"
         access = decide(campaign, market, rights.get(image_id), now)
         # Listings that do not carry the rules (the real Admin API may not) are compared with
         # the rules this DAG last set, or else those the copy was made with: an unchanged copy
@@ -91,7 +93,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
             # cached copies would otherwise outlive the rule (also after Cloudinary's own end).
             purge = not now_public and served_before(current, now)
             try:
-                cld.set_access_control(res["public_id"], access.rules, invalidate=purge)
+                cld.set_access_control(res["public_id"], access.rules, invalidate=purge, resource_type=rt)
             except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
                 if must_wait(exc):  # a spent quota: the task waits and reconciles again
                     raise
@@ -111,8 +113,8 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
-                               "signed": signed_urls(cld, campaign, market, eager, access, res["public_id"], now,
-                                                     tokens)}
+                               "signed": signed_urls(cld, campaign, specs[rt], access, res["public_id"], now,
+                                                     tokens, rt)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
     storage.write_json(storage.market_access(campaign.id, market.code), decisions)
@@ -129,13 +131,16 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
     rights, gone = current_rights(ps, campaign)
     if gone:  # its masters are not listed, so they have no rights here: their copies close
         report["notices"] = [missing_galleries_message(campaign.id, gone)]
-    masters = sum(1 for _ in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
-                                                delivery_type=MASTER_DELIVERY))
+    media = campaign.source.media
+    masters = sum(1 for rt in media for _ in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
+                                                                delivery_type=MASTER_DELIVERY, resource_type=rt))
     # Masters are authenticated; one left as a public upload asset (an older layout) is closed.
-    for res in cld.iter_resources(prefix=master_public_id(campaign.id, "")):
+    for res in (r for rt in media for r in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
+                                                              resource_type=rt)):
         if normalise(res.get("access_control")) != normalise(CLOSED):
             was_public = deliverable(res.get("access_control"), now)
-            cld.set_access_control(res["public_id"], CLOSED, invalidate=was_public)
+            cld.set_access_control(res["public_id"], CLOSED, invalidate=was_public,
+                                   resource_type=res.get("resource_type") or "image")
             report["repaired"].append({"image_id": res["public_id"].rsplit("/", 1)[-1], "market": "(master)",
                                        "public_id": res["public_id"], "reason": "masters are never public",
                                        "rules_were": res.get("access_control") or [], "rules": CLOSED})

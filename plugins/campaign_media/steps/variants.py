@@ -33,7 +33,14 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
 from campaign_media.parallel import RENDER_THREADS, Progress, work_through
-from campaign_media.renditions import link_fields, market_specs, writeback_file_name, writebacks_by_master
+from campaign_media.renditions import (
+    VideoOutput,
+    link_fields,
+    market_specs,
+    market_video_specs,
+    writeback_file_name,
+    writebacks_by_master,
+)
 from campaign_media.windows import Rights, decide
 
 log = logging.getLogger(__name__)
@@ -58,40 +65,43 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
     caps = for_campaigns(cld, campaigns)
     for campaign in campaigns:
         require_token_access(campaign, caps, bool(cld.auth_token_key))  # before any work, with the fix
-        _, spec_hash = market_specs(campaign, market)
+        specs = {"image": market_specs(campaign, market)[1], "video": market_video_specs(campaign, market)[1]}
         state = storage.read_json(storage.market_state(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
+        media = tuple(campaign.source.media)
         # The market copies Cloudinary really holds: one deleted by hand is made again.
-        copies = {res["public_id"] for res in cld.iter_resources(prefix=market_public_id(campaign.id, market.code, ""))}
+        copy_prefix = market_public_id(campaign.id, market.code, "")
+        copies = {res["public_id"] for rt in media for res in cld.iter_resources(prefix=copy_prefix, resource_type=rt)}
         todo = []
         listed = 0
-        for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY):
-            listed += 1
-            context = (res.get("context") or {}).get("custom") or {}
-            image_id = res["public_id"][len(prefix):]
-            known = state.get(image_id) or {}
-            version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
-            complete = known.get("renditions") and all(r.get("ps_image_id") for r in known["renditions"].values()) \
-                and known.get("public_id") in copies
-            if force or known.get("version") != version or known.get("spec") != spec_hash or not complete:
-                todo.append({"image_id": image_id, "public_id": res["public_id"],
-                             "version": version, "format": res.get("format") or "jpg",
-                             "licence_expiry": context.get("licence_expiry", ""),
-                             "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", "")})
+        for rt in media:
+            for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY, resource_type=rt):
+                listed += 1
+                context = (res.get("context") or {}).get("custom") or {}
+                image_id = res["public_id"][len(prefix):]
+                known = state.get(image_id) or {}
+                version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
+                if force or known.get("version") != version or known.get("spec") != specs[rt] \
+                        or not complete(known, copies):
+                    todo.append({"image_id": image_id, "public_id": res["public_id"], "media_type": rt,
+                                 "version": version, "format": res.get("format") or ("mp4" if rt == "video" else "jpg"),
+                                 "licence_expiry": context.get("licence_expiry", ""),
+                                 "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", "")})
         gallery_id = ""
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
             gallery_id = ps.ensure_gallery(renditions_gallery_name(campaign, market), published)["gallery_id"]
             # Listed once here, not once per batch: each master carries what it already has.
-            stored = writebacks_by_master(ps.gallery_file_names(gallery_id), campaign.id, market.code,
-                                          (item["image_id"] for item in todo), (r.name for r in market.renditions))
+            names = [r.name for r in market.renditions] + [o.name for o in market_video_specs(campaign, market)[0]]
+            stored = writebacks_by_master(ps.gallery_file_names(gallery_id, media="video" in media), campaign.id,
+                                          market.code, (item["image_id"] for item in todo), names)
             for item in todo:
                 item["written"] = stored.get(item["image_id"], {})
         log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
                  listed, len(todo))
         base = storage.market_run(campaign.id, market.code, run_key)
         for index, chunk in enumerate(chunks(todo, batch_size)):
-            batches.append({"campaign": campaign.id, "market": market.code, "spec": spec_hash,
+            batches.append({"campaign": campaign.id, "market": market.code, "spec": specs["image"],
                             "path": storage.write_json(storage.batch_file(base, index), chunk),
                             "result": str(storage.result_file(base, index)),
                             "gallery_id": gallery_id, "dry_run": dry_run, "count": len(chunk),
@@ -99,11 +109,20 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
     return batches
 
 
+def complete(known: dict[str, Any], copies: set[str]) -> bool:
+    """Whether a master's market state is whole: its copy exists, every rendition that is written
+    back has been, and no video derivative is still being made."""
+    renditions = (known.get("renditions") or {}).values()
+    return bool(renditions) and known.get("public_id") in copies and all(
+        r.get("ps_image_id") and not r.get("pending") for r in renditions if r.get("write_back", True))
+
+
 def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
            batch: MarketBatch) -> MarketResult:
     """Each master's market copy with all its renditions in one call, then the write-back of
     each new rendition."""
     eager, spec_hash = market_specs(campaign, market)
+    outputs, video_hash = market_video_specs(campaign, market)
     items = storage.read_json(batch["path"], [])
     earlier = storage.read_json(batch["result"], None)
     # A retried or cleared task carries on from the masters an earlier try finished.
@@ -118,13 +137,16 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
         for item in items:
             written.update(item.get("written", {}))
     elif not batch["dry_run"]:  # an earlier try may have stored renditions it did not live to record
-        written = ps.gallery_file_names(batch["gallery_id"])
+        written = ps.gallery_file_names(batch["gallery_id"], media="video" in campaign.source.media)
 
     def one(item: dict[str, Any]) -> MasterState:
+        state: MasterState = {"version": item["version"], "master": item["public_id"],
+                              "public_id": market_public_id(campaign.id, market.code, item["image_id"])}
+        if item.get("media_type") == "video":
+            renditions, rules = video_copy(cld, campaign, market, item, outputs, batch, written)
+            return {**state, "spec": video_hash, "media_type": "video", "renditions": renditions, "rules": rules}
         renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written)
-        return {"version": item["version"], "spec": spec_hash, "master": item["public_id"],
-                "public_id": market_public_id(campaign.id, market.code, item["image_id"]),
-                "renditions": renditions, "rules": rules}
+        return {**state, "spec": spec_hash, "renditions": renditions, "rules": rules}
 
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
                  final_errors=(CloudinaryError, PhotoShelterError), threads=RENDER_THREADS)
@@ -171,6 +193,38 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         links[rendition.name] = record_link(ps, campaign, market, item, rendition.name, entry)
         renditions[rendition.name] = entry
     storage.write_json(storage.writeback_record(campaign.id, market.code, item["image_id"]), links)
+    return renditions, access.rules
+
+
+def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
+               outputs: list[VideoOutput], batch: MarketBatch,
+               written: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A video master's market copy with all its outputs in one upload call, transcoded
+    asynchronously (``eager_async``): its entries stay ``pending`` until the video step finds
+    them made and writes them back. Returns the entries and the copy's access rules."""
+    copy_id = market_public_id(campaign.id, market.code, item["image_id"])
+    if batch["dry_run"]:  # URLs only: no API call, nothing stored
+        return {o.name: {"url": cld.delivery_url(copy_id, format=o.spec["format"], resource_type="video",
+                                                 transformation=o.spec["transformation"]),
+                         "format": o.spec["format"], "kind": o.kind} for o in outputs}, []
+    access = decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
+                    datetime.now(UTC))
+    source = master_url(cld, item["public_id"], format=item["format"], resource_type="video")
+    result = cld.upload(source, copy_id, overwrite=True, resource_type="video", eager=[o.spec for o in outputs],
+                        eager_async=True, access_control=access.rules,
+                        tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
+                        context={"ps_image_id": item["image_id"], "ps_file": item["version"],
+                                 "campaign": campaign.id, "market": market.code,
+                                 "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+    renditions = {}
+    for output, answered in zip(outputs, result.get("eager", []), strict=True):
+        name = writeback_file_name(campaign.id, market.code, item["image_id"], output.name, item["version"],
+                                   output.spec["format"])
+        renditions[output.name] = {
+            "url": answered["secure_url"], "format": output.spec["format"], "kind": output.kind,
+            "transformation": answered["transformation"], "file_name": name, "write_back": output.written_back,
+            "ps_image_id": written.get(name) if output.written_back else None,
+            "pending": answered.get("status") == "processing", "bytes": answered.get("bytes")}
     return renditions, access.rules
 
 

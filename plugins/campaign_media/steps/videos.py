@@ -1,0 +1,124 @@
+"""Video copies after their upload: wait for Cloudinary's asynchronous derivatives, then write them back.
+
+``render`` uploads each video master's market copy with its outputs as ``eager_async`` items and
+records them ``pending``. ``waiting`` collects, from the render batches' result files, the
+derivatives each copy still waits for (the trigger's input: small, IDs and keys only).
+``finish`` runs once the trigger has fired: for each copy whose derivatives are all listed it
+records their sizes, writes the video and poster renditions back to PhotoShelter exactly once
+(the file name is the key) and records their links; a copy still transcoding at the deadline, or
+deleted meanwhile, is moved to the batch's failures with the reason (the next run picks it up).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from campaign_media import storage
+from campaign_media.batches import MarketBatch
+from campaign_media.config.models import Campaign, Market
+from campaign_media.delivery import master_url
+from campaign_media.embedded import embedded
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.renditions import derivative_key, link_fields, market_video_specs
+from campaign_media.steps.variants import record_link
+
+log = logging.getLogger(__name__)
+
+
+def pending_renditions(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in state.get("renditions", {}).items() if r.get("pending")}
+
+
+def waiting(batches: list[MarketBatch]) -> dict[str, list[str]]:
+    """``copy public ID -> derivative keys`` still being made, over the batches' result files."""
+    out: dict[str, list[str]] = {}
+    for batch in batches:
+        for state in (storage.read_json(batch["result"], {}) or {}).get("done", {}).values():
+            pending = pending_renditions(state)
+            if state.get("media_type") == "video" and pending:
+                out[state["public_id"]] = [derivative_key(r["transformation"], r["format"]) for r in pending.values()]
+    return out
+
+
+def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campaign], market: Market,
+           batches: list[MarketBatch], still_pending: list[str], gone: list[str]) -> dict[str, int]:
+    """Complete every video copy that is ready; fail the others with their reason. Returns counts."""
+    counts = {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0}
+    for batch in batches:
+        result = storage.read_json(batch["result"], {}) or {}
+        changed = False
+        campaign = campaigns[batch["campaign"]]
+        for image_id, state in list(result.get("done", {}).items()):
+            if state.get("media_type") != "video" or not pending_renditions(state):
+                continue
+            changed = True
+            copy_id = state["public_id"]
+            if copy_id in still_pending or copy_id in gone:
+                del result["done"][image_id]
+                late = copy_id in still_pending
+                counts["still_transcoding" if late else "gone"] += 1
+                result.setdefault("failed", {})[image_id] = (
+                    "Cloudinary was still transcoding its video renditions at the deadline; the next run looks "
+                    "again (nothing is uploaded twice)" if late else
+                    "its market copy was deleted while Cloudinary transcoded it; the next run makes it again")
+                continue
+            try:
+                counts["written_back"] += complete(ps, cld, campaign, market, image_id, state, batch["gallery_id"])
+                counts["completed"] += 1
+            except (CloudinaryError, PhotoShelterError) as exc:
+                del result["done"][image_id]
+                result.setdefault("failed", {})[image_id] = f"video renditions not finished: {exc}"
+            storage.write_json(batch["result"], result, compact=True)  # progress per copy
+        if changed:
+            storage.write_json(batch["result"], result, compact=True)
+    return counts
+
+
+def complete(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, image_id: str,
+             state: dict[str, Any], gallery_id: str) -> int:
+    """Record a ready copy's derivatives and write back its video and poster renditions (once);
+    returns how many were written back now."""
+    stored = cld.resource(state["public_id"], "upload", "video") or {}
+    derived = {derivative_key(d.get("transformation", ""), d.get("format", "")): d for d in stored.get("derived", [])}
+    outputs = {o.name: o for o in market_video_specs(campaign, market)[0]}
+    written = ps.gallery_file_names(gallery_id, media=True)
+    item = {"image_id": image_id, "version": state["version"], "public_id": state["master"]}
+    links: dict[str, dict[str, str]] = {}
+    new = 0
+    for name, entry in state["renditions"].items():
+        made = derived.get(derivative_key(entry["transformation"], entry["format"]), {})
+        entry.update(pending=False, bytes=made.get("bytes", entry.get("bytes")))
+        if not entry.get("write_back", True):
+            continue
+        entry["ps_image_id"] = entry.get("ps_image_id") or written.get(entry["file_name"])
+        if not entry["ps_image_id"] and name in outputs:
+            entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, name, entry, gallery_id,
+                                              outputs[name].spec)
+            new += 1
+        links[name] = record_link(ps, campaign, market, item, name, entry)
+    storage.write_json(storage.writeback_record(campaign.id, market.code, image_id), links)
+    return new
+
+
+def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
+               name: str, entry: dict[str, Any], gallery_id: str, spec: dict[str, Any]) -> str:
+    """One video rendition or poster into PhotoShelter, read from the master with the same
+    transformation through a signed URL (the copy may still be closed). A poster carries its link
+    to the master inside the file, like an image rendition; a video carries it in its file name,
+    the sidecar record and (where the account allows) custom metadata. Streamed through a
+    temporary file: a video rendition may be large."""
+    url = master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"],
+                     resource_type="video")
+    if entry["kind"] == "poster":
+        fields = link_fields(campaign, market.code, item["image_id"], item["version"], name, entry["transformation"],
+                             entry["url"], entry["file_name"])
+        data = embedded(cld.fetch(url), fields, name=entry["file_name"])
+        return ps.upload_image(gallery_id, data, file_name=entry["file_name"], video=True)["image_id"]
+    with tempfile.TemporaryDirectory(prefix="video-writeback-") as tmp:
+        path = Path(tmp) / "rendition"
+        cld.download(url, path)
+        return ps.upload_image(gallery_id, path, file_name=entry["file_name"], video=True)["image_id"]
