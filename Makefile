@@ -54,10 +54,13 @@ test-e2e: system-deps install
 bench: install
 	PYTHONPATH=plugins:. $(BIN)/python -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
+# The demo needs ffmpeg only (the emulators transcode the demo's hero videos with it).
 demo: install
+	@bash scripts/system-deps.sh --demo
 	$(BIN)/python scripts/demo.py
 
 up: install
+	@bash scripts/system-deps.sh --demo
 	$(BIN)/python scripts/demo.py --keep
 
 # Copy the newest test screenshots, shrunk, into docs/img/ (the README shows them).

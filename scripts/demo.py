@@ -147,7 +147,7 @@ def storefront_traffic(markets: list[str]) -> int:
         public = [e for e in manifest["masters"].values() if e.get("access", {}).get("public")]
         for rank, entry in enumerate(public[:6]):
             urls = list(itertools.chain([r["url"] for r in entry["renditions"].values()],
-                                        entry["channels"].get("web", {}).values()))
+                                        entry.get("channels", {}).get("web", {}).values()))  # videos have none
             for url in urls[: max(1, 6 - rank)]:
                 for _ in range(max(1, 4 - rank)):
                     requests += httpx.get(url, headers={"accept": "image/webp,image/*"}).status_code == 200
@@ -165,6 +165,30 @@ def end_campaign(include: Path) -> str:
     return end.isoformat()
 
 
+def video_line(video_id: str, markets: list[str], reports: list[dict]) -> str:
+    """One video master through every step: ingest (``reports``: the ingest reports), copies and
+    derivatives per market, write-backs, the windows' verdict, the archive."""
+    ingested = next((u for r in reports for u in r["uploaded"] if u["image_id"] == video_id), None)
+    parts = [f"video master {video_id}: " + (f"ingested ({ingested['width']}x{ingested['height']}, "
+                                              f"{ingested.get('duration', 0):.1f} s, {ingested['bytes']:,} bytes)"
+                                              if ingested else "not ingested")]
+    access = storage.read_json(storage.path(CAMPAIGN, "windows", "latest.json"), {})
+    closed = {(c["market"], c["image_id"]) for c in access.get("closed", [])}
+    archived = (storage.read_json(storage.path(CAMPAIGN, "archive", "done.json"), {}) or {}).get("items", {})
+    for market in markets:
+        entry = storage.read_json(storage.path(CAMPAIGN, "markets", market, "state.json"), {}).get(video_id)
+        if not entry:
+            parts.append(f"{market}: no copy")
+            continue
+        made = sorted(entry["renditions"])
+        written = sum(bool(r.get("ps_image_id")) for r in entry["renditions"].values())
+        kept = sum(1 for key in archived if key.startswith(f"{market}/{video_id}/"))
+        parts.append(f"{market}: {', '.join(made)}; {written} written back; "
+                     f"{'closed' if (market, video_id) in closed else 'open'} at the last windows run; "
+                     f"{kept} archived and verified")
+    return "\n   ".join(parts)
+
+
 def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: list[str], started: float,
             copies: dict[str, int]) -> None:
     reports = [json.loads(p.read_text()) for p in sorted((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))]
@@ -172,7 +196,8 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     failed = {k: v for r in reports for k, v in r["failed"].items() if k not in uploaded}
     skipped = {k: v for r in reports for k, v in r["skipped"].items()}
     attempts = sum(len(r["uploaded"]) for r in reports)  # a failed master never reaches Cloudinary
-    print(f"masters ingested: {len(uploaded)} of {len(seeded['approved']) + len(seeded['broken'])} approved "
+    approved = len(seeded["approved"]) + len(seeded["broken"]) + len(seeded["videos"])
+    print(f"masters ingested: {len(uploaded)} of {approved} approved "
           f"({len(reports)} ingest runs)")
     print("skipped or failed, and why:")
     for image_id, why in sorted({**skipped, **failed}.items(), key=lambda kv: kv[1]):
@@ -186,6 +211,8 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
                      "written back": sum(bool(r.get("ps_image_id")) for r in renditions),
                      "delivery manifest": str(storage_dir / CAMPAIGN / "delivery" / f"{market}.json")})
     print(pd.DataFrame(rows).to_string(index=False))
+    for video_id in seeded["videos"]:
+        print(video_line(video_id, markets, reports))
     ps_calls, cld_calls = ps.calls(), cld.calls()
     n = max(1, len(uploaded))
     per_market = copies["uploads"] / max(1, copies["copies"])
@@ -204,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave Airflow and the emulators running (make up)")
     parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--videos", type=int, default=2, help="short generated hero videos (ffmpeg)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     work = ROOT / ".demo"
@@ -214,10 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     include = work / "include"  # the demo's copy: the demo ends the campaign by editing it
     shutil.copytree(ROOT / "include", include)
 
-    say(f"Seeding the PhotoShelter emulator: campaign {CAMPAIGN}, {args.images} masters")
-    seeded = seed(work / "photoshelter", images=args.images, galleries=2)
+    say(f"Seeding the PhotoShelter emulator: campaign {CAMPAIGN}, {args.images} images and {args.videos} videos")
+    seeded = seed(work / "photoshelter", images=args.images, galleries=2, videos=args.videos)
     print(f"{len(seeded['approved'])} approved, {len(seeded['pending'])} pending, {len(seeded['rejected'])} rejected, "
-          f"{len(seeded['expired_licence'])} with an expired licence, {len(seeded['broken'])} deliberately broken")
+          f"{len(seeded['expired_licence'])} with an expired licence, {len(seeded['broken'])} deliberately broken; "
+          f"{len(seeded['videos'])} approved hero videos")
     ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(work / "cloudinary")
     print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url} "
           f"({'strict: the pessimistic reading of what the documentation leaves open' if STRICT else 'permissive'}"

@@ -4,6 +4,7 @@
 #   scripts/system-deps.sh          install what is missing (as root), or stop at once with the
 #                                   exact command to run (not root, or no apt-get)
 #   scripts/system-deps.sh --check  only check; exit 1 with that command if anything is missing
+#   scripts/system-deps.sh --demo [--check]   only what `make demo` needs (ffmpeg)
 # What each is for: docker-compose validates docker-compose.yaml (no engine needed); postgresql
 # and redis-server back the CeleryExecutor e2e test; chromium drives the browser tests;
 # fonts-droid-fallback gives the emulator CJK glyphs for text overlays; ffmpeg (ffprobe) is how
@@ -11,12 +12,17 @@
 set -euo pipefail
 
 missing=()
-command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-[ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
-command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ "${1:-}" = "--demo" ]; then  # `make demo` needs only ffmpeg (the emulators' video work)
+  shift
+  command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+else
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
+  command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+fi
 
 stop_cluster() {
   # Debian's postgresql package starts a cluster on 5432; the tests start their own, so stop it.
@@ -32,7 +38,7 @@ fi
 command_line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "${1:-}" = "--check" ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   {
-    echo "The test suites need system packages that are missing: ${missing[*]}."
+    echo "Debian packages are missing: ${missing[*]} (for the tests, or ffmpeg for the demo's videos)."
     if command -v apt-get >/dev/null 2>&1; then
       echo "Install them (once) with:"
       echo "    sudo sh -c '$command_line'"

@@ -98,6 +98,11 @@ def video_size(rendition: VideoRendition) -> dict[str, Any]:
     return size
 
 
+def _seconds(value: float) -> float | int:
+    """An offset as Cloudinary reads it: ``so_2``, not ``so_2.0``."""
+    return int(value) if float(value).is_integer() else value
+
+
 def video_outputs(rendition: VideoRendition, market: Market, headline: str | None) -> list[VideoOutput]:
     """A video rendition's eager items: the video (sized, headline over its time span, quality),
     its poster frame at the offset, and its HLS stream when asked."""
@@ -108,13 +113,15 @@ def video_outputs(rendition: VideoRendition, market: Market, headline: str | Non
         chain.append({"overlay": {"font_family": style.font_family, "font_size": style.font_size,
                                   "font_weight": style.font_weight, "text": headline},
                       "color": style.color, "gravity": style.gravity, "y": style.y,
-                      "start_offset": timing.start, **({"end_offset": timing.end} if timing.end else {})})
+                      "start_offset": _seconds(timing.start),
+                      **({"end_offset": _seconds(timing.end)} if timing.end else {})})
     chain.append({"quality": rendition.quality})
     out = [VideoOutput(rendition.name, "video",
                        {"transformation": chain, "format": "mp4" if rendition.format == "auto" else rendition.format})]
     if rendition.poster:
         out.append(VideoOutput(f"{rendition.name}-poster", "poster", {
-            "transformation": [{"start_offset": rendition.poster.offset}, size], "format": rendition.poster.format}))
+            "transformation": [{"start_offset": _seconds(rendition.poster.offset)}, size],
+            "format": rendition.poster.format}))
     if rendition.streaming == "hls":
         out.append(VideoOutput(f"{rendition.name}-hls", "stream", {
             "transformation": [size, {"streaming_profile": "auto"}], "format": "m3u8"}))

@@ -42,6 +42,7 @@ from campaign_media.renditions import (
     writebacks_by_master,
 )
 from campaign_media.windows import Rights, decide
+from campaign_media.writebacks import record_link
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
@@ -239,19 +240,6 @@ def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, ma
     data = embedded(data, fields, name=entry["file_name"])
     image = ps.upload_image(gallery_id, data, file_name=entry["file_name"])
     return image["image_id"]
-
-
-def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,
-                entry: dict[str, Any]) -> dict[str, str]:
-    """The reference asset's link to its master, besides the copy inside the file: written as
-    custom metadata where the account has a metadata-write route; returned for the sidecar."""
-    link = {"Master Image ID": item["image_id"], "Master Version": item["version"], "Campaign": campaign.id,
-            "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
-            "Cloudinary URL": entry["url"], "PhotoShelter Image ID": entry["ps_image_id"],
-            "File Name": entry["file_name"]}
-    if ps.metadata_writes:
-        ps.update_metadata(entry["ps_image_id"], custom={**link, "Approval Status": "Published rendition"})
-    return link
 
 
 def publish(cld: CloudinaryHook, campaign: Campaign, market: Market, results: list[MarketResult]) -> dict[str, Any]:

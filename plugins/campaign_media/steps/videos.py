@@ -24,7 +24,7 @@ from campaign_media.embedded import embedded
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.renditions import derivative_key, link_fields, market_video_specs
-from campaign_media.steps.variants import record_link
+from campaign_media.writebacks import record_link
 
 log = logging.getLogger(__name__)
 
