@@ -39,18 +39,35 @@ class SourceListing:
         self.missing: list[str] = []
         self.videos = "video" in campaign.source.media
 
+    def _gallery_exists(self, gallery_id: str) -> bool:
+        try:
+            self.ps.gallery_page(gallery_id, per_page=1)
+        except PhotoShelterNotFound:
+            return False
+        return True
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for gallery_id in self.gallery_ids:
             try:
                 records = list(self.ps.iter_gallery_media(gallery_id) if self.videos
                                else self.ps.iter_gallery_images(gallery_id))
             except PhotoShelterNotFound:
+                if self.videos and self._gallery_exists(gallery_id):
+                    raise MediaListingMissing(
+                        f"campaign {self.campaign.id}: PhotoShelter answered 404 for the media listing of gallery "
+                        f"{gallery_id} (mem/gallery/{gallery_id}/media), which exists: this account does not offer "
+                        "that route, so videos cannot be listed. Set source.media: [image] in include/campaigns/"
+                        f"{self.campaign.id}.yaml to ship images only") from None
                 self.missing.append(gallery_id)
                 log.warning("campaign %s: PhotoShelter gallery %s no longer exists (deleted, or a wrong ID in "
                             "include/campaigns/%s.yaml); its masters are left out of this run", self.campaign.id,
                             gallery_id, self.campaign.id)
                 continue
             yield from records
+
+
+class MediaListingMissing(RuntimeError):
+    """A campaign asks for videos and the account has no media listing: fix the campaign file."""
 
 
 def missing_galleries_message(campaign_id: str, missing: list[str]) -> str:

@@ -12,8 +12,10 @@ from pydantic import ValidationError
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Approval, Market, VideoRendition
 from campaign_media.hooks.cloudinary import transformation_text
+from campaign_media.hooks.photoshelter import PhotoShelterNotFound
 from campaign_media.masters import classify, media_id, parse_duration
 from campaign_media.renditions import derivative_key, market_video_specs, missing_derivatives, video_outputs
+from campaign_media.sources import MediaListingMissing, SourceListing
 
 
 def video_record(status: str = "Approved", *, strict: bool = False, **fields) -> dict:
@@ -103,3 +105,29 @@ def test_market_file_video_rules_name_the_fix() -> None:
         Market.model_validate({**base, "video_renditions": [{"name": "f", "width": 640}, {"name": "f", "width": 320}]})
     with pytest.raises(ValidationError, match="9:16"):  # the unquoted-ratio mistake, named as for images
         Market.model_validate({**base, "video_renditions": [{"name": "f", "width": 640, "aspect_ratio": 556}]})
+
+
+class NoMediaRoute:
+    """A PhotoShelter account without the (inferred) media listing: its galleries exist."""
+
+    def __init__(self, galleries: set[str]) -> None:
+        self.galleries = galleries
+
+    def iter_gallery_media(self, gallery_id: str):
+        raise PhotoShelterNotFound(f"GET mem/gallery/{gallery_id}/media", 404, "NotFound", "no such route")
+
+    def gallery_page(self, gallery_id: str, **_: object) -> dict:
+        if gallery_id not in self.galleries:
+            raise PhotoShelterNotFound(f"GET mem/gallery/{gallery_id}/images", 404, "NotFound", "gone")
+        return {"GalleryImage": [], "Paging": {"total": 0}}
+
+
+def test_a_missing_media_listing_is_named_not_taken_for_a_deleted_gallery() -> None:
+    base = load_campaigns(markets=load_markets()).items["spring-launch-2026"]
+    campaign = base.model_copy(update={"source": base.source.model_copy(update={
+        "gallery_ids": ["G0000exists.abc", "G0000deleted.ab"], "collection_name": None})})
+    with pytest.raises(MediaListingMissing, match=r"media listing of gallery G0000exists\.abc .* source\.media: "
+                                                  r"\[image\]"):
+        list(SourceListing(NoMediaRoute({"G0000exists.abc"}), campaign))
+    gone = SourceListing(NoMediaRoute(set()), campaign)
+    assert list(gone) == [] and gone.missing == ["G0000exists.abc", "G0000deleted.ab"]
