@@ -34,7 +34,7 @@ schema: install
 # The whole suite runs against strict emulators (the pessimistic reading of what the APIs'
 # documentation leaves open); the lifecycle modules run once more against permissive ones.
 PERMISSIVE_TOO := tests/integration/test_archive_and_metrics.py tests/integration/test_lifecycle_dags.py \
-                  tests/integration/test_usage_windows.py
+                  tests/integration/test_usage_windows.py tests/integration/test_video_lifecycle.py
 
 test: system-deps lint
 	$(BIN)/pytest

@@ -4,7 +4,8 @@ public documentation is silent, written as the capability report the DAGs read.
 It logs in (organisation included), reads the session's time zone, lists one page of each
 campaign's source with the extends the pipeline uses and reports the key paths it found and how
 many records read as approved with a readable licence, compares one downloaded original with
-the listing's size and pixel size, reads Cloudinary's plan and Admin API quota, tries a signed
+the listing's size and pixel size (and, for campaigns that ship videos, tries the media
+listing and one video download), reads Cloudinary's plan and Admin API quota, tries a signed
 read of an authenticated master (and that an unsigned one is refused), a token URL where a token
 key is configured, and whether Admin listings carry ``access_control``. Nothing it does changes
 either account; transformations (billable) only with ``allow_billable``.
@@ -67,7 +68,34 @@ def check_photoshelter(ps: PhotoShelterHook, campaigns: list[Campaign]) -> dict[
                      sample_time_read_as=masters[0].version if masters else None)
         if masters:
             entry["download"] = compare_download(ps, masters[0])
+        if "video" in campaign.source.media and galleries:
+            entry["videos"] = check_videos(ps, campaign, galleries[0], out["timezone"])
         out["campaigns"][campaign.id] = entry
+    return out
+
+
+def check_videos(ps: PhotoShelterHook, campaign: Campaign, gallery_id: str, tz: str) -> dict[str, Any]:
+    """Does the account have the (inferred) media listing, in the shape read, and the video
+    download route? One listing page and, if a video reads as a master, one download (its size
+    compared with the listing's)."""
+    try:
+        page = ps.gallery_page(gallery_id, per_page=SAMPLE, media=True)
+    except PhotoShelterError as exc:
+        return {"media_listing": False, "error": str(exc)}
+    records = [{**item["GalleryVideo"], "media_type": "video"} for item in page.get("GalleryMedia") or []
+               if "GalleryVideo" in item]
+    masters = [m for m, _ in (classify(r, campaign.approval, tz) for r in records) if m]
+    out: dict[str, Any] = {"media_listing": True, "sampled_videos": len(records), "readable_videos": len(masters),
+                           "key_paths": sorted(set().union(*(key_paths(r) for r in records)) if records else set())}
+    if masters:
+        video = masters[0]
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                got = ps.download_original(video.image_id, Path(tmp) / "video", media_type="video")
+            out["download"] = {"video_id": video.image_id, "listing_bytes": video.file_size, "served_bytes": got.size,
+                               "matches": not video.file_size or got.size == video.file_size}
+        except PhotoShelterError as exc:
+            out["download"] = {"video_id": video.image_id, "matches": False, "error": str(exc)}
     return out
 
 
@@ -163,6 +191,13 @@ def table(report: dict[str, Any]) -> str:
             d = entry["download"]
             rows.append((f"  {cid}: download = listing", f"{yes(d['matches'])} (listing {d['listing']}, "
                                                            f"served {d['served']})"))
+        if "videos" in entry:
+            v = entry["videos"]
+            rows.append((f"  {cid}: media listing (videos)", f"{yes(v['media_listing'])} " + (
+                v.get("error", "") or f"({v['sampled_videos']} videos sampled, {v['readable_videos']} readable)")))
+            if "download" in v:
+                rows.append((f"  {cid}: video download = listing", f"{yes(v['download']['matches'])} "
+                             f"{v['download'].get('error') or ''}".strip()))
     rows += [("Cloudinary ping", f"{yes(cld.get('ping'))} {cld.get('error', '')}".strip()),
              ("Cloudinary plan", str(cld.get("plan"))),
              ("Admin API quota (limit / remaining)",

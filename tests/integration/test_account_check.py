@@ -4,6 +4,7 @@ choosing its path from the capability report it writes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,7 @@ MODES = {"permissive": {"strict": False}, "strict": {"strict": True, "private_cd
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("account")
-    return base, seed(base / "ps", images=6, galleries=1)
+    return base, seed(base / "ps", images=6, galleries=1, videos=1)
 
 
 @pytest.fixture(params=list(MODES))
@@ -65,6 +66,10 @@ def test_the_account_check_reports_what_each_account_does(account, capsys) -> No
     assert ps["login"] and ps["org_id"]
     assert entry["approved"] > 0 and entry["readable_licences"] > 0  # both shapes are read
     assert entry["download"]["matches"] is True  # the download route serves the listing's original
+    videos = entry["videos"]  # the demo campaign ships videos: the media listing and a video download are tried
+    assert videos["media_listing"] is True and videos["readable_videos"] == 1
+    assert videos["download"]["matches"] is True and videos["download"]["video_id"] == data["videos"][0]
+    assert ("Video.CustomMetadata" in videos["key_paths"]) == (mode != "permissive")
     assert cld["ping"] and cld["signed_delivery"] is True
     assert cld["signed_probe"]["unsigned"] == 401
     assert cld["rate_limit"]["limit"] == 500
@@ -89,6 +94,7 @@ def test_the_table_is_written_for_a_person(account, capsys) -> None:
     assert cli(["check-account"]) == 0
     out = capsys.readouterr().out
     assert "token URLs (premium; signed_urls needs it)" in out and "report: " in out
+    assert re.search(r"media listing \(videos\) +yes \(1 videos sampled, 1 readable\)", out), out
     assert ("NO" in out.split("token URLs")[1].splitlines()[0]) == (mode == "strict")
 
 

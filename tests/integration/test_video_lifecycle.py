@@ -137,6 +137,35 @@ def test_a_video_copy_is_transcoded_waited_for_deferred_and_written_back_once(wo
     assert len(hook.gallery_file_names(gallery, media=True)) == len(names)
 
 
+def test_copies_still_transcoding_at_the_deadline_fail_the_run_and_are_waited_for_again(world, dagbag,
+                                                                                         monkeypatch) -> None:
+    """Japan with a deadline already passed: the run fails naming the copies, keeps them pending;
+    the next run waits for them again and uploads nothing a second time."""
+    cld = world["cld"]
+    videos = dagbag.get_dag("campaign_media_market_jp").get_task("videos")
+    uploads = calls(cld, UPLOAD)
+    monkeypatch.setattr(videos, "timeout", timedelta(seconds=0))
+    monkeypatch.setattr(videos, "retries", 0)  # a retry would wait again (and, here, succeed)
+    result, states = run(dagbag, "campaign_media_market_jp")
+    assert result.state == "failed" and states["videos[-1]"] == "failed", states
+    assert states["publish[-1]"] == "success" and states["done[-1]"] == "upstream_failed", states
+    state = storage.read_json(storage.market_state(CAMPAIGN, "jp"))
+    assert calls(cld, UPLOAD) - uploads == len(state)  # one upload per copy, videos included
+    pending = [i for i in world["seed"]["videos"] if any(r.get("pending") for r in state[i]["renditions"].values())]
+    assert pending == world["seed"]["videos"]
+
+    monkeypatch.undo()
+    uploads = calls(cld, UPLOAD)
+    result, states = run(dagbag, "campaign_media_market_jp")
+    assert result.state == "success", states
+    assert calls(cld, UPLOAD) == uploads  # waited for again, not uploaded again
+    state = storage.read_json(storage.market_state(CAMPAIGN, "jp"))
+    for video_id in world["seed"]["videos"]:
+        renditions = state[video_id]["renditions"]
+        assert set(renditions) == {"film", "film-poster", "reel", "reel-poster"}
+        assert all(r["ps_image_id"] and not r["pending"] for r in renditions.values())
+
+
 def test_a_video_copy_closes_when_its_licence_ends(world, dagbag) -> None:
     ps = world["ps"]
     video_id = world["seed"]["videos"][1]
@@ -160,7 +189,7 @@ def test_metrics_split_images_and_videos(world, dagbag) -> None:
                                             "totals.json"))
     by_media = totals["by_media"]
     assert set(by_media) == {"image", "video"}
-    assert by_media["video"]["market_copies"] == len(world["seed"]["videos"])
+    assert by_media["video"]["market_copies"] == 2 * len(world["seed"]["videos"])  # France and Japan
     assert by_media["video"]["requests"] > 0 and by_media["video"]["seconds_delivered"] >= 8  # two films of 4 s
     assert by_media["image"]["seconds_delivered"] == 0
 

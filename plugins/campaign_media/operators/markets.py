@@ -72,8 +72,9 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
     """Wait, *deferred*, for the video derivatives Cloudinary makes asynchronously (no worker and no
     pool slot held: :class:`~campaign_media.triggers.VideoRenditionsTrigger` polls in the
     triggerer), then record them and write the video and poster renditions back to PhotoShelter
-    exactly once. A copy still transcoding at the deadline fails with its reason; the next run
-    looks again. Nothing to wait for (no video masters): done at once.
+    exactly once. A copy still transcoding at the deadline is named and the task fails after the
+    rest is done; the next run waits for it again (no second upload). Nothing to wait for (no
+    video masters): done at once.
 
     :param market: the market code (templated)
     :param batches: the plan's batch descriptors (``plan.output``)
@@ -100,7 +101,7 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
         waiting = videos.waiting(self._batches())
         if not waiting:
-            return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0}
+            return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
         poll = self.poll_seconds or float(os.environ.get("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", 30))
         self.log.info("market %s: %d video copies being transcoded by Cloudinary; waiting deferred (the worker "
                       "slot is free), looking every %.0f s", self.market_code, len(waiting), poll)

@@ -87,7 +87,11 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                     todo.append({"image_id": image_id, "public_id": res["public_id"], "media_type": rt,
                                  "version": version, "format": res.get("format") or ("mp4" if rt == "video" else "jpg"),
                                  "licence_expiry": context.get("licence_expiry", ""),
-                                 "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", "")})
+                                 "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", ""),
+                                 # a copy Cloudinary was still transcoding when the last run gave up: waited
+                                 # for again, not uploaded again
+                                 **({"resume": known} if not force and transcoding(known, version, specs[rt], copies)
+                                    else {})})
         gallery_id = ""
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
@@ -118,6 +122,12 @@ def complete(known: dict[str, Any], copies: set[str]) -> bool:
         r.get("ps_image_id") and not r.get("pending") for r in renditions if r.get("write_back", True))
 
 
+def transcoding(known: dict[str, Any], version: str, spec: str, copies: set[str]) -> bool:
+    """Whether a video copy of this very version and spec exists and still waits for derivatives."""
+    return known.get("media_type") == "video" and known.get("version") == version and known.get("spec") == spec \
+        and known.get("public_id") in copies and any(r.get("pending") for r in known.get("renditions", {}).values())
+
+
 def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
            batch: MarketBatch) -> MarketResult:
     """Each master's market copy with all its renditions in one call, then the write-back of
@@ -143,6 +153,8 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     def one(item: dict[str, Any]) -> MasterState:
         state: MasterState = {"version": item["version"], "master": item["public_id"],
                               "public_id": market_public_id(campaign.id, market.code, item["image_id"])}
+        if item.get("resume"):  # still being transcoded: the videos task waits for it again
+            return item["resume"]
         if item.get("media_type") == "video":
             renditions, rules = video_copy(cld, campaign, market, item, outputs, batch, written)
             return {**state, "spec": video_hash, "media_type": "video", "renditions": renditions, "rules": rules}

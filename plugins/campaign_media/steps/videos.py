@@ -5,8 +5,10 @@ records them ``pending``. ``waiting`` collects, from the render batches' result 
 derivatives each copy still waits for (the trigger's input: small, IDs and keys only).
 ``finish`` runs once the trigger has fired: for each copy whose derivatives are all listed it
 records their sizes, writes the video and poster renditions back to PhotoShelter exactly once
-(the file name is the key) and records their links; a copy still transcoding at the deadline, or
-deleted meanwhile, is moved to the batch's failures with the reason (the next run picks it up).
+(the file name is the key) and records their links. A copy still transcoding at the deadline
+stays ``pending`` in the state (the next run waits for it again without a second upload) and a
+copy deleted meanwhile is dropped (the next run makes it again); both are named in the batch's
+failures, and the task then fails after everything else is done.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def waiting(batches: list[MarketBatch]) -> dict[str, list[str]]:
 def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campaign], market: Market,
            batches: list[MarketBatch], still_pending: list[str], gone: list[str]) -> dict[str, int]:
     """Complete every video copy that is ready; fail the others with their reason. Returns counts."""
-    counts = {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0}
+    counts = {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
     for batch in batches:
         result = storage.read_json(batch["result"], {}) or {}
         changed = False
@@ -57,25 +59,35 @@ def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campa
                 continue
             changed = True
             copy_id = state["public_id"]
-            if copy_id in still_pending or copy_id in gone:
-                del result["done"][image_id]
-                late = copy_id in still_pending
-                counts["still_transcoding" if late else "gone"] += 1
+            if copy_id in still_pending:  # kept, pending, in the state: the next run waits for it again
+                counts["still_transcoding"] += 1
                 result.setdefault("failed", {})[image_id] = (
-                    "Cloudinary was still transcoding its video renditions at the deadline; the next run looks "
-                    "again (nothing is uploaded twice)" if late else
+                    "Cloudinary was still transcoding its video renditions at the deadline; the next run waits "
+                    "for them again (nothing is uploaded twice)")
+                continue
+            if copy_id in gone:
+                del result["done"][image_id]
+                counts["gone"] += 1
+                result.setdefault("failed", {})[image_id] = (
                     "its market copy was deleted while Cloudinary transcoded it; the next run makes it again")
                 continue
             try:
                 counts["written_back"] += complete(ps, cld, campaign, market, image_id, state, batch["gallery_id"])
                 counts["completed"] += 1
-            except (CloudinaryError, PhotoShelterError) as exc:
-                del result["done"][image_id]
+            except (CloudinaryError, PhotoShelterError) as exc:  # kept pending: the next run carries on
+                counts["failed"] += 1
                 result.setdefault("failed", {})[image_id] = f"video renditions not finished: {exc}"
             storage.write_json(batch["result"], result, compact=True)  # progress per copy
         if changed:
             storage.write_json(batch["result"], result, compact=True)
+    if counts["still_transcoding"] or counts["gone"] or counts["failed"]:
+        raise VideosIncomplete(f"market {market.code}: video copies not finished: {counts} (reasons in the batches' "
+                               "result files and the manifest's run); the others are written back and published")
     return counts
+
+
+class VideosIncomplete(RuntimeError):
+    """Some video copies were not finished; everything else was, and is published."""
 
 
 def complete(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, image_id: str,
