@@ -123,19 +123,21 @@ def windows_report() -> dict:
 
 
 def delivery_probe(markets: list[str]) -> dict[str, tuple[str, int]]:
-    """One public, one restricted and one signed-only rendition: what the CDN answers."""
+    """One rendition of each kind — public now, signed-only (and its token URL), restricted, and
+    closed (a public master whose window or licence is over) — and what the CDN answers."""
     found: dict[str, tuple[str, int]] = {}
     for market in markets:
         manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", f"{market}.json"))
         for image_id, entry in manifest["masters"].items():
             access = entry.get("access", {})
-            kind = access.get("mode")
+            mode = access.get("mode")
+            kind = mode if mode != "public" or access.get("public") else f"closed ({access.get('reason')})"
+            if mode == "signed" and access.get("signed"):
+                token_url = next(iter(access["signed"]["renditions"].values()))
+                found.setdefault("signed (token URL)", (f"{market}/{image_id}", httpx.get(token_url).status_code))
             if kind and kind not in found:
                 url = next(iter(entry["renditions"].values()))["url"]
                 found[kind] = (f"{market}/{image_id}", httpx.get(url).status_code)
-                if kind == "signed" and access.get("signed"):
-                    token_url = next(iter(access["signed"]["renditions"].values()))
-                    found["signed (token URL)"] = (f"{market}/{image_id}", httpx.get(token_url).status_code)
     return found
 
 
