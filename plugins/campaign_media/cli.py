@@ -6,6 +6,9 @@
 * ``check-account [--campaign ID] [--allow-billable]``: the read-only account check (both
   services, through the ``photoshelter_default`` and ``cloudinary_default`` connections); prints
   a table and writes the capability report the DAGs read (``docs/real-accounts.md``).
+* ``audit --campaign ID [--master ID] [--market CODE] [--action A] [--since D] [--until D]
+  [--format table|csv|json|counts]``: the audit trail — who published, closed, wrote back or
+  archived what, when, under which rule (``campaign_media.audit``).
 
 (Not a package ``__main__.py``: Airflow's plugin loader imports every file under ``plugins/`` by
 its stem, and a ``__main__`` module would run its CLI inside every Airflow process.)
@@ -105,6 +108,26 @@ def _check_account(chosen: str, allow_billable: bool, as_json: bool) -> int:
     return 1 if failed else 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from campaign_media import audit
+
+    records = audit.select(audit.read(args.campaign, since=args.since, until=args.until), master=args.master,
+                           market=args.market, action=args.action)
+    if args.format == "json":
+        print(json.dumps(records, indent=1, ensure_ascii=False))
+    elif args.format == "counts":
+        print(json.dumps(audit.counts(records), indent=1))
+    elif args.format == "csv":
+        print(audit.table(records).to_csv(index=False), end="")
+    elif records:
+        shown = audit.table(records)[["time", "market", "master", "action", "reason", "after", "run_type",
+                                      "triggered_by", "run_id"]]
+        print(shown.to_string(index=False, max_colwidth=60))
+    else:
+        print(f"no audit records for campaign {args.campaign} with these filters", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,7 +142,17 @@ def main(argv: list[str] | None = None) -> int:
                          help="also try an on-the-fly transformation and background removal (billable)")
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
+    trail = sub.add_parser("audit", help="the audit trail: per master, market, action or day (table, CSV, JSON)")
+    trail.add_argument("--campaign", required=True)
+    trail.add_argument("--master", help="a PhotoShelter image or video ID")
+    trail.add_argument("--market", help="a market code")
+    trail.add_argument("--action", help="e.g. copy_made, window_closed, written_back, archive_verified")
+    trail.add_argument("--since", metavar="YYYY-MM-DD", help="first run day (inclusive)")
+    trail.add_argument("--until", metavar="YYYY-MM-DD", help="last run day (inclusive)")
+    trail.add_argument("--format", choices=["table", "csv", "json", "counts"], default="table")
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args)
     if args.command == "pools":
         from campaign_media.pools import import_file
 

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from campaign_media import audit
 from campaign_media.batches import BatchIncomplete
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 
@@ -96,6 +97,7 @@ def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progres
             with lock:
                 progress.done[key] = value
         with lock:
+            audit.flush()  # the records first: a kill in between redoes the master, and its records dedupe
             save(progress)
 
     todo = [(key, item) for key, item in items if key not in progress.done]
@@ -103,6 +105,7 @@ def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progres
                             thread_name_prefix="master") as pool:
         for future in [pool.submit(one, key, item) for key, item in todo]:
             future.result()
+    audit.flush()
     save(progress)
     if raised:
         raise raised[0]

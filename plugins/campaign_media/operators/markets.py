@@ -112,12 +112,13 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, int]:
         """Where the deferred task comes back when the trigger fires."""
+        from campaign_media import audit
         from campaign_media.steps import videos
 
         event = event or {}
         for copy_id, error in (event.get("errors") or {}).items():
             self.log.warning("video copy %s: the last look failed: %s", copy_id, error)
-        with self.photoshelter() as ps:
+        with audit.recording(audit.RunInfo.from_context(context)), self.photoshelter() as ps:
             counts = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market(self.market_code),
                                    self._batches(), event.get("pending") or [], event.get("gone") or [])
         self.log.info("market %s, video renditions: %s", self.market_code, counts)

@@ -19,6 +19,7 @@ from typing import Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Context
 
+from campaign_media import audit
 from campaign_media.claims import RunInProgress
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 
@@ -40,7 +41,8 @@ class WaitingOperator(BaseOperator):
 
     def _run_or_wait(self, context: Context) -> Any:
         try:
-            return self.run(context)
+            with audit.recording(audit.RunInfo.from_context(context)):
+                return self.run(context)
         except (RetryBudgetExceeded, RunInProgress) as exc:
             if not must_wait(exc):
                 raise

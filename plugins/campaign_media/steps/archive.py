@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import storage
+from campaign_media import audit, storage
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import master_url
 from campaign_media.embedded import embed, pixel_digest
@@ -124,6 +124,12 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
         try:
             verified[item["key"]] = archive_one(ps, cld, campaign, item, gallery_id, existing,
                                                 report["requests"].get((item["market"], item["image_id"])))
+            kept = verified[item["key"]]
+            audit.record(campaign.id, "archive_verified", market=item["market"], master=item["image_id"],
+                         version=item["version"], after={"ps_image_id": kept["ps_image_id"],
+                                                         "file_name": kept["file_name"], "sha256": kept["sha256"]},
+                         reason=f"verified by {kept['verified_by']}", details={"rendition": item["rendition"]})
+            audit.flush()  # before the progress: a crash in between redoes the item, and its record dedupes
             storage.write_json(progress, verified)  # progress survives a crash
         except (CloudinaryError, PhotoShelterError, RetryBudgetExceeded) as exc:
             if must_wait(exc):  # verified ones are saved; the task waits for the quota and goes on
@@ -139,6 +145,10 @@ def archive_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campai
             + "; ".join(f"{k}: {v}" for k, v in list(missing.items())[:5]))
     cleaned = clean_up(cld, campaign, todo)
     summary.update(cleaned)
+    audit.flush()  # the archive keeps the campaign's whole audit trail next to its final report
+    trail = audit.read(campaign.id)
+    summary["audit"] = storage.write_bytes(storage.archive_file(campaign.id, "audit.csv"),
+                                           audit.table(trail).to_csv(index=False).encode())
     storage.write_json(storage.archive_file(campaign.id, "done.json"),
                        {"archived_at": iso(now), "summary": summary, "items": verified})
     log.info("campaign %s archived: %s", campaign.id, summary)
@@ -152,12 +162,18 @@ def clean_up(cld: CloudinaryHook, campaign: Campaign, archived: list[dict[str, A
     copies = sorted({(item["public_id"], item.get("resource_type") or "image") for item in archived})
     for public_id, rt in copies:  # "not found" counts too: an earlier attempt whose answer was lost deleted it
         cld.destroy(public_id, invalidate=True, resource_type=rt)
+        market, _, master = public_id.removeprefix(f"campaigns/{campaign.id}/markets/").partition("/")
+        audit.record(campaign.id, "copy_deleted", market=market, master=master, before={"public_id": public_id},
+                     reason="archived and verified; the CDN was invalidated", details={"resource_type": rt})
     deleted = len(copies)
     masters = [(res["public_id"], rt) for rt in campaign.source.media for res in cld.iter_resources(
         prefix=master_public_id(campaign.id, ""), delivery_type=MASTER_DELIVERY, resource_type=rt)]
     if campaign.archive.masters == "delete":
         for public_id, rt in masters:
             cld.destroy(public_id, delivery_type=MASTER_DELIVERY, invalidate=True, resource_type=rt)
+            audit.record(campaign.id, "master_deleted", master=public_id.rsplit("/", 1)[-1],
+                         before={"public_id": public_id}, reason="campaign archived (archive.masters: delete)",
+                         details={"resource_type": rt})
         handled = len(masters)
     else:
         handled = len(masters)  # authenticated: only signed URLs deliver them, nothing to change

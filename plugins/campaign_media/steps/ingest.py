@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import storage
+from campaign_media import audit, storage
 from campaign_media.batches import IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.config.models import Campaign
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
@@ -180,6 +180,8 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
         context = master.context(campaign.id, version)
         if version == published_file:  # same file: a metadata edit only
             cld.explicit(public_id, delivery_type=MASTER_DELIVERY, context=context, resource_type=rt)
+            audit.record(campaign.id, "master_described", master=master.image_id, version=master.version,
+                         after={"public_id": public_id, "context": context}, reason="metadata changed, same file")
             return {"image_id": master.image_id, "public_id": public_id, "file": version, "uploaded": False,
                     "media_type": master.media_type}
         tags = [f"campaign:{campaign.id}", *(f"market:{m}" for m in campaign.markets), f"owner:{master.owner}"]
@@ -194,6 +196,10 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
         raise MasterMismatch(
             f"Cloudinary stored {master.image_id} ({master.file_name}) {problem}. The stored copy was removed; "
             "check the original in PhotoShelter and the Cloudinary upload settings (incoming transformations)")
+    audit.record(campaign.id, "master_replaced" if published_file else "master_published", master=master.image_id,
+                 version=master.version, before={"file": published_file} if published_file else None,
+                 after={"public_id": public_id, "file": version, "bytes": stored[2], "media_type": master.media_type},
+                 reason="new original in PhotoShelter" if published_file else "approved in PhotoShelter")
     done = {"image_id": master.image_id, "public_id": result["public_id"], "version": master.version,
             "file": version, "width": stored[0], "height": stored[1], "bytes": stored[2], "uploaded": True,
             "media_type": master.media_type}

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaign_media import storage
+from campaign_media import audit, storage
 from campaign_media.capabilities import TokenAccessMissing, for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import write_manifest
@@ -105,11 +105,23 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
                 "closed" if (was_public or (purge and access.phase == "after")) and not now_public else "repaired"
             report[kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
                                  "rules_were": current, "rules": access.rules})
+            version = (state.get(image_id) or {}).get("version", "")
+            audit.record(campaign.id, "restricted" if access.mode == "restricted" else f"window_{kind}",
+                         market=market.code, master=image_id, version=version, before=current, after=access.rules,
+                         reason=access.reason or access.phase, details={"by": "this run", "mode": access.mode})
+            if purge:
+                audit.record(campaign.id, "cdn_purge", market=market.code, master=image_id, version=version,
+                             after={"public_id": res["public_id"]}, reason="no longer deliverable: the CDN's "
+                             "cached copies must not outlive the rule")
         elif previous.get(image_id, {}).get("public") is not None \
                 and previous[image_id]["public"] != access.public_now:
             # Cloudinary's own window rule opened or closed it since the last run.
             report["opened" if access.public_now else "closed"].append(
                 {**item, "by": "Cloudinary's rule", "reason": access.phase})
+            audit.record(campaign.id, "window_opened" if access.public_now else "window_closed", market=market.code,
+                         master=image_id, version=(state.get(image_id) or {}).get("version", ""),
+                         before=current, after=access.rules, reason=access.phase,
+                         details={"by": "Cloudinary's rule", "public": access.public_now})
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
@@ -144,6 +156,9 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
             report["repaired"].append({"image_id": res["public_id"].rsplit("/", 1)[-1], "market": "(master)",
                                        "public_id": res["public_id"], "reason": "masters are never public",
                                        "rules_were": res.get("access_control") or [], "rules": CLOSED})
+            audit.record(campaign.id, "window_repaired", master=res["public_id"].rsplit("/", 1)[-1],
+                         before=res.get("access_control") or [], after=CLOSED, reason="masters are never public",
+                         details={"by": "this run", "purged": was_public})
     try:
         require_token_access(campaign, for_campaigns(cld, [campaign]), bool(cld.auth_token_key))
         tokens = campaign.signed_urls is not None

@@ -42,7 +42,7 @@ from campaign_media.renditions import (
     writebacks_by_master,
 )
 from campaign_media.windows import Rights, decide
-from campaign_media.writebacks import record_link
+from campaign_media.writebacks import copy_made, record_link, written_back
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
@@ -192,6 +192,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                         context={"ps_image_id": item["image_id"], "ps_file": item["version"],
                                  "campaign": campaign.id, "market": market.code,
                                  "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+    copy_made(campaign, market, item, copy_id, access.rules, access.reason or access.phase)
     for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
         name = writeback_file_name(campaign.id, market.code, item["image_id"], rendition.name, item["version"],
                                    derived["format"])
@@ -202,6 +203,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, rendition.name, entry,
                                               batch["gallery_id"], spec)
             written[name] = entry["ps_image_id"]
+            written_back(campaign, market, item, rendition.name, entry)
         # Also for a rendition a dead try stored: its link is recorded all the same.
         links[rendition.name] = record_link(ps, campaign, market, item, rendition.name, entry)
         renditions[rendition.name] = entry
@@ -229,6 +231,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
                         context={"ps_image_id": item["image_id"], "ps_file": item["version"],
                                  "campaign": campaign.id, "market": market.code,
                                  "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+    copy_made(campaign, market, item, copy_id, access.rules, access.reason or access.phase)
     renditions = {}
     for output, answered in zip(outputs, result.get("eager", []), strict=True):
         name = writeback_file_name(campaign.id, market.code, item["image_id"], output.name, item["version"],

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from campaign_media import storage
+from campaign_media import audit, storage
 from campaign_media.batches import MarketBatch
 from campaign_media.config.models import Campaign, Market
 from campaign_media.delivery import master_url
@@ -26,7 +26,7 @@ from campaign_media.embedded import embedded
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.renditions import derivative_key, link_fields, market_video_specs
-from campaign_media.writebacks import record_link
+from campaign_media.writebacks import record_link, written_back
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campa
             except (CloudinaryError, PhotoShelterError) as exc:  # kept pending: the next run carries on
                 counts["failed"] += 1
                 result.setdefault("failed", {})[image_id] = f"video renditions not finished: {exc}"
+            audit.flush()
             storage.write_json(batch["result"], result, compact=True)  # progress per copy
         if changed:
             storage.write_json(batch["result"], result, compact=True)
@@ -110,6 +111,7 @@ def complete(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mark
         if not entry["ps_image_id"] and name in outputs:
             entry["ps_image_id"] = write_back(ps, cld, campaign, market, item, name, entry, gallery_id,
                                               outputs[name].spec)
+            written_back(campaign, market, item, name, entry)
             new += 1
         links[name] = record_link(ps, campaign, market, item, name, entry)
     storage.write_json(storage.writeback_record(campaign.id, market.code, image_id), links)
