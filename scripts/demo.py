@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 import pandas as pd  # noqa: E402
 
-from campaign_media import storage  # noqa: E402
+from campaign_media import audit, storage  # noqa: E402
 from campaign_media.account_check import table  # noqa: E402
 from emulators.photoshelter.seed import seed  # noqa: E402
 from emulators.runner import (  # noqa: E402
@@ -215,6 +215,10 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     print(pd.DataFrame(rows).to_string(index=False))
     for video_id in seeded["videos"]:
         print(video_line(video_id, markets, reports))
+    trail = audit.read(CAMPAIGN)
+    print(f"audit trail: {len(trail)} records {audit.counts(trail)}; ask it: CAMPAIGN_MEDIA_STORAGE="
+          f"{storage_dir.as_uri()} .venv/bin/python -m campaign_media.cli audit --campaign {CAMPAIGN} "
+          "[--master ID] [--market CODE] [--format csv]")
     ps_calls, cld_calls = ps.calls(), cld.calls()
     n = max(1, len(uploaded))
     per_market = copies["uploads"] / max(1, copies["copies"])

@@ -20,28 +20,16 @@ from campaign_media.cli import main as cli
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.steps import ingest
-from emulators.photoshelter.seed import seed
-from emulators.runner import start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, run
-from tests.integration.worlds import ended_include
+from tests.integration.worlds import ended_include, seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
-    base = tmp_path_factory.mktemp("audit")
-    seeded = seed(base / "ps", images=6, galleries=1, videos=1)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
-        mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-        mp.setenv("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", "1")
-        yield {"ps": ps, "cld": cld, "seed": seeded, "base": base, "mp": mp}
-    ps.stop()
-    cld.stop()
+    with seeded_world(tmp_path_factory.mktemp("audit"), images=6, videos=1) as world:
+        yield world
 
 
 def once(records: list[dict], **subject) -> dict:

@@ -13,9 +13,7 @@ from PIL import Image
 from campaign_media import storage
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY
-from emulators.photoshelter.seed import seed
-from emulators.runner import start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
+from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 CAMPAIGN = "spring-launch-2026"
@@ -23,18 +21,8 @@ CAMPAIGN = "spring-launch-2026"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("operators")
-    seeded = seed(base / "ps", images=8, galleries=2)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
-            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-            yield {"ps": ps, "cld": cld, "seed": seeded, "base": base}
-    finally:
-        ps.stop()
-        cld.stop()
+    with seeded_world(tmp_path_factory.mktemp("operators"), images=8, galleries=2) as world:
+        yield world
 
 
 def test_example_dag_copies_one_gallery_and_makes_one_market(world, airflow_db, dagbag) -> None:

@@ -18,12 +18,9 @@ from PIL import Image, ImageChops, ImageStat
 from campaign_media import storage
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.masters import MASTER_DELIVERY
-from emulators.photoshelter.seed import seed
-from emulators.runner import start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, run
 from tests.integration.test_video_ingest import probe
-from tests.integration.worlds import ended_include
+from tests.integration.worlds import ended_include, seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 RESOURCE = "GET /v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}"
@@ -31,17 +28,8 @@ RESOURCE = "GET /v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
-    base = tmp_path_factory.mktemp("videos")
-    seeded = seed(base / "ps", images=2, galleries=1, videos=2)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
-        mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-        mp.setenv("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", "1")
-        yield {"ps": ps, "cld": cld, "seed": seeded, "base": base, "mp": mp}
-    ps.stop()
-    cld.stop()
+    with seeded_world(tmp_path_factory.mktemp("videos"), images=2, videos=2) as world:
+        yield world
 
 
 def frame(url: str, at: float, dest: Path) -> Image.Image:

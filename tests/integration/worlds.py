@@ -83,20 +83,31 @@ class Restarter(threading.Thread):
 def governed_world(dagbag, base: Path, *, galleries: int, extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A campaign of 8 images ingested, rendered for France and reconciled, against emulators of
     its own (connections with ``extra``); both emulators stop however the block ends."""
+    with seeded_world(base, images=8, galleries=galleries, extra=extra) as world:
+        for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
+                             ("campaign_media_usage_windows", {})):
+            result, states = run(dagbag, dag_id, **conf)
+            assert result.state == "success", (dag_id, states)
+        yield world
+
+
+@contextlib.contextmanager
+def seeded_world(base: Path, *, images: int, videos: int = 0, galleries: int = 1,
+                 extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Fresh emulators seeded with a campaign (``images`` and ``videos``), connections (with
+    ``extra``) and storage pointing at them, video derivatives looked for every second; stopped
+    however the block ends."""
     from tests.conftest import cld_connection, ps_connection
 
-    seeded = seed(base / "ps", images=8, galleries=galleries)
+    seeded = seed(base / "ps", images=images, galleries=galleries, videos=videos)
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=extra))
-            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=extra))
+            mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=extra or {}))
+            mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=extra or {}))
             mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-            for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
-                                 ("campaign_media_usage_windows", {})):
-                result, states = run(dagbag, dag_id, **conf)
-                assert result.state == "success", (dag_id, states)
-            yield {"ps": ps, "cld": cld, "seed": seeded, "mp": mp}
+            mp.setenv("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", "1")
+            yield {"ps": ps, "cld": cld, "seed": seeded, "base": base, "mp": mp}
     finally:
         ps.stop()
         cld.stop()
