@@ -77,10 +77,11 @@ class Account:
 
     def bump(self, **amounts: int) -> None:
         day = self.control.now().date()
-        counters = self.usage_day(day)
-        for key, amount in amounts.items():
-            counters[key] = counters.get(key, 0) + amount
-        self.store.put("usage", day.isoformat(), counters)
+        with self.store.lock:  # eager_async jobs count from their own thread
+            counters = self.usage_day(day)
+            for key, amount in amounts.items():
+                counters[key] = counters.get(key, 0) + amount
+            self.store.put("usage", day.isoformat(), counters)
 
     def storage_bytes(self) -> tuple[int, int, int]:
         """(bytes stored, originals, derived files)."""

@@ -35,6 +35,11 @@ class DocStore:
         )
         self._db.commit()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held across a read-modify-write that must not interleave with another thread's."""
+        return self._lock
+
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(

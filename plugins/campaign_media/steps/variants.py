@@ -65,7 +65,6 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
     batches: list[MarketBatch] = []
     caps = for_campaigns(cld, campaigns)
     for campaign in campaigns:
-        require_token_access(campaign, caps, bool(cld.auth_token_key))  # before any work, with the fix
         specs = {"image": market_specs(campaign, market)[1], "video": market_video_specs(campaign, market)[1]}
         state = storage.read_json(storage.market_state(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
@@ -92,6 +91,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                                  # for again, not uploaded again
                                  **({"resume": known} if not force and transcoding(known, version, specs[rt], copies)
                                     else {})})
+        if todo:  # before any work, with the fix; a run with nothing to make (no master yet) is not refused
+            require_token_access(campaign, caps, bool(cld.auth_token_key))
         gallery_id = ""
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]

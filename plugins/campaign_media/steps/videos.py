@@ -74,7 +74,12 @@ def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campa
             try:
                 counts["written_back"] += complete(ps, cld, campaign, market, image_id, state, batch["gallery_id"])
                 counts["completed"] += 1
-            except (CloudinaryError, PhotoShelterError) as exc:  # kept pending: the next run carries on
+            except (CloudinaryError, PhotoShelterError) as exc:
+                # What is not written back stays pending: the next run waits (no time: they are made)
+                # and writes back the rest, without uploading the copy again.
+                for entry in state["renditions"].values():
+                    if entry.get("write_back", True) and not entry.get("ps_image_id"):
+                        entry["pending"] = True
                 counts["failed"] += 1
                 result.setdefault("failed", {})[image_id] = f"video renditions not finished: {exc}"
             audit.flush()
@@ -82,8 +87,8 @@ def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campa
         if changed:
             storage.write_json(batch["result"], result, compact=True)
     if counts["still_transcoding"] or counts["gone"] or counts["failed"]:
-        raise VideosIncomplete(f"market {market.code}: video copies not finished: {counts} (reasons in the batches' "
-                               "result files and the manifest's run); the others are written back and published")
+        raise VideosIncomplete(f"market {market.code}: video copies not finished: {counts}; each one's reason is in "
+                               "its batch's result file (failed), and the others are written back and published")
     return counts
 
 
