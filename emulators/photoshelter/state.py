@@ -125,24 +125,19 @@ class PhotoShelterEmulator:
             raise PSError(404, "NotFound", f"Gallery {gallery_id} not found")
         return gallery
 
-    def image_or_404(self, image_id: str) -> dict[str, Any]:
-        image = self.store.get("image", image_id)
-        if image is None or image.get("media_type") == "video":  # image routes do not serve videos
-            raise PSError(404, "NotFound", f"Image {image_id} not found")
-        return image
-
-    def media_or_404(self, media_id: str) -> dict[str, Any]:
-        """An image or a video (the emulator-only metadata writes take either)."""
+    def media_or_404(self, media_id: str, kind: str | None = None) -> dict[str, Any]:
+        """A medium's record, or 404: any kind (the emulator-only metadata writes take either), or
+        only ``"image"`` / ``"video"`` (image routes do not serve videos, nor video routes images)."""
         record = self.store.get("image", media_id)
-        if record is None:
-            raise PSError(404, "NotFound", f"Media {media_id} not found")
+        if record is None or (kind is not None and record.get("media_type", "image") != kind):
+            raise PSError(404, "NotFound", f"{(kind or 'media').capitalize()} {media_id} not found")
         return record
 
+    def image_or_404(self, image_id: str) -> dict[str, Any]:
+        return self.media_or_404(image_id, "image")
+
     def video_or_404(self, video_id: str) -> dict[str, Any]:
-        video = self.store.get("image", video_id)
-        if video is None or video.get("media_type") != "video":
-            raise PSError(404, "NotFound", f"Video {video_id} not found")
-        return video
+        return self.media_or_404(video_id, "video")
 
     def sign_link(self, image_id: str, spec: str, expires: int) -> str:
         msg = f"{image_id}/{spec}/{expires}".encode()
