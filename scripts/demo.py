@@ -12,7 +12,8 @@
    verified, then Cloudinary cleaned up);
 6. shows progress while it waits (runs and mapped tasks done out of total), then prints a
    summary (masters ingested, renditions per market, write-backs, skipped media and why, API
-   calls per master, the reports, the Airflow UI address and login) and stops what it started
+   calls per master, the audit counts, the reports, the Airflow UI address and login, the campaign
+   page's address and what it shows) and stops what it started
    — unless ``--keep`` (``make up``), which leaves Airflow and the emulators running.
 """
 
@@ -229,6 +230,12 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
           f"{ps_calls.get(PS_UPLOAD, 0)} (write-backs and archive); total PhotoShelter calls "
           f"{sum(ps_calls.values())}, Cloudinary API calls {sum(v for k, v in cld_calls.items() if '/v1_1/' in k)}")
     print(f"Airflow UI: {af.url}  (user admin; its password is in {af.home / PASSWORD_FILE})")
+    page = f"{af.url}/campaign-media/campaigns/{CAMPAIGN}"
+    shown = httpx.get(page.replace("/campaigns/", "/api/campaigns/"), headers={"Authorization": f"Bearer {af.token}"},
+                      timeout=60).json()
+    print(f"campaign page: {page}  (in the UI: Browse → Campaigns; signed in only) — now "
+          f"{', '.join(m['market'] + ' ' + m['status'] for m in shown['markets'])}; "
+          f"archive {shown['archive']['state']}")
     print(f"demo wall time: {time.monotonic() - started:.0f}s")
 
 

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = {  # test artifact → README image
     ".artifacts/ui/backfill-grid.png": "docs/img/airflow-grid.png",
     ".artifacts/metrics-report.png": "docs/img/metrics-report.png",
+    ".artifacts/campaign-page/live.png": "docs/img/campaign-page.png",
 }
 WIDTH, MAX_HEIGHT = 900, 1100
 

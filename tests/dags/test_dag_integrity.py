@@ -23,6 +23,14 @@ def test_no_import_errors_and_no_unexpected_dag(dagbag) -> None:
     assert sorted(dagbag.dags) == sorted(DAG_IDS)
 
 
+def test_the_campaign_page_links_to_dags_that_exist() -> None:
+    from campaign_media.campaign_status import dag_ids
+    from campaign_media.config.loader import load_campaigns
+
+    for campaign in load_campaigns(ROOT / "include" / "campaigns").items.values():
+        assert set(dag_ids(campaign)) <= set(DAG_IDS), campaign.id
+
+
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_has_owner_tags_retries_pools_and_doc(dagbag, dag_id: str) -> None:
     from campaign_media.pools import POOLS

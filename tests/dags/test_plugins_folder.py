@@ -7,6 +7,7 @@ replace the real ``cloudinary`` SDK in ``sys.modules`` of every scheduler and wo
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,4 +28,25 @@ print(len(plugins))
 def test_plugin_discovery_leaves_the_sdk_alone() -> None:
     result = subprocess.run([sys.executable, "-c", CHECK, str(ROOT / "plugins")], capture_output=True, text=True,
                             timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+PAGE_PLUGIN = """
+import sys
+from airflow import plugins_manager
+plugins, errors = plugins_manager._get_plugins()
+assert not errors, errors
+page = [p for p in plugins if p.name == "campaign_media_page"]
+assert len(page) == 1, [p.name for p in plugins]
+assert [a["url_prefix"] for a in page[0].fastapi_apps] == ["/campaign-media"]
+assert [(v["href"], v["destination"]) for v in page[0].external_views] == [("/campaign-media/", "nav")]
+assert "campaign_media.ui.app" not in sys.modules, "the page's app is imported on its first request only"
+"""
+
+
+def test_the_campaign_page_plugin_is_found_in_the_plugins_folder(tmp_path: Path) -> None:
+    """Airflow's own loader finds the page once (``plugins/campaign_page.py``), light to load."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins")}
+    result = subprocess.run([sys.executable, "-c", PAGE_PLUGIN], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import yaml
 
 from scripts.standalone import Standalone
 
@@ -68,3 +71,29 @@ def image_updated(stack, image_id: str) -> str:
         "updated_at"]
 
 
+
+
+def run_once(af: Standalone, dag_id: str, conf: dict | None = None, timeout: float = 300) -> str:
+    """Unpause ``dag_id``, trigger one run and wait for it to finish; its final state."""
+    af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+    run = af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+    return wait_for(lambda: (s := af.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"])
+                    in ("success", "failed") and s, timeout)
+
+
+def end_campaign(include: Path) -> None:
+    """The business ends the campaign a minute ago (in the test's copy of include/), archive without grace."""
+    campaign_file = include / "campaigns" / f"{CAMPAIGN}.yaml"
+    data = yaml.safe_load(campaign_file.read_text())
+    data["window"]["end"] = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0).isoformat()
+    data["archive"] = {**data["archive"], "grace_days": 0}
+    campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+
+def sign_in(page, af: Standalone) -> None:
+    """Log a Playwright page into the Airflow UI as admin (the simple auth manager's form)."""
+    page.goto(f"{af.url}/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", af.password())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{af.url}/", timeout=30_000)

@@ -7,17 +7,24 @@ import contextlib
 import json
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import yaml
 
 from emulators.photoshelter.seed import seed
 from emulators.runner import free_port, start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection
 from tests.e2e.cluster import CeleryCluster, Postgres, Redis
-from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, published_masters, quiet, runs, wait_for
+from tests.e2e.support import (
+    CAMPAIGN,
+    INGEST,
+    MARKETS,
+    end_campaign,
+    published_masters,
+    quiet,
+    run_once,
+    runs,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -117,13 +124,6 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
     assert cld.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0) >= len(shippable) * (1 + len(markets))
 
 
-def run_once(af, dag_id: str) -> str:
-    af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-    run = af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}})
-    return wait_for(lambda: (s := af.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"])
-                    in ("success", "failed") and s, 300)
-
-
 def test_usage_windows_metrics_and_archive_on_celery(cluster) -> None:
     """The rest of the lifecycle on the surviving worker: rules, report, the campaign's end,
     then the archive on Postgres-backed Airflow."""
@@ -135,11 +135,7 @@ def test_usage_windows_metrics_and_archive_on_celery(cluster) -> None:
     copies = sum(len(s) for s in states.values())
     assert json.loads((storage / "windows" / "latest.json").read_text())["summary"]["copies"] == copies
 
-    campaign_file = base / "include" / "campaigns" / f"{CAMPAIGN}.yaml"
-    data = yaml.safe_load(campaign_file.read_text())
-    data["window"]["end"] = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0).isoformat()
-    data["archive"] = {**data["archive"], "grace_days": 0}
-    campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    end_campaign(base / "include")
     assert run_once(af, "campaign_media_usage_windows") == "success"
     report = json.loads((storage / "windows" / "latest.json").read_text())
     access = {m: json.loads((storage / "markets" / m / "access.json").read_text()) for m in states}
@@ -149,3 +145,10 @@ def test_usage_windows_metrics_and_archive_on_celery(cluster) -> None:
     renditions = sum(len(e["renditions"]) for s in states.values() for e in s.values())
     assert done["summary"]["verified"] == renditions and done["summary"]["copies_deleted"] == copies
     assert (storage / "archive" / "report" / "index.html").exists()
+    # The campaign page on the distributed deployment (its API server on Postgres): refused
+    # without a login, and the same answer as on standalone.
+    page = f"{af.url}/campaign-media/api/campaigns/{CAMPAIGN}"
+    assert httpx.get(page, timeout=30).status_code == 401
+    data = httpx.get(page, headers={"Authorization": f"Bearer {af.token}"}, timeout=30).json()
+    assert {m["status"] for m in data["markets"]} == {"closed"} and data["archive"]["state"] == "done"
+    assert data["audit"]["archive_verified"] == renditions

@@ -13,7 +13,17 @@ import httpx
 import pytest
 
 from campaign_media.masters import parse_ps_time
-from tests.e2e.support import CAMPAIGN, INGEST, MARKETS, image_updated, published_masters, quiet, runs, wait_for
+from tests.e2e.support import (
+    CAMPAIGN,
+    INGEST,
+    MARKETS,
+    image_updated,
+    published_masters,
+    quiet,
+    run_once,
+    runs,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e]
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"  # market copies (with their renditions) are uploads
@@ -159,11 +169,7 @@ def test_usage_windows_and_metrics_run_on_the_scheduler(stack) -> None:
               if (p := storage / CAMPAIGN / "markets" / m / "state.json").exists()}
     assert states, "the backfills above made market copies"
     for dag_id in ("campaign_media_usage_windows", "campaign_media_metrics"):
-        af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-        run = af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}})
-        state = wait_for(lambda d=dag_id, r=run: (s := af.api("GET", f"dags/{d}/dagRuns/{r['dag_run_id']}")[
-            "state"]) in ("success", "failed") and s, 300)
-        assert state == "success", dag_id
+        assert run_once(af, dag_id) == "success", dag_id
     report = json.loads((storage / CAMPAIGN / "windows" / "latest.json").read_text())
     assert report["summary"]["copies"] == sum(len(s) for s in states.values())
     folder = storage / CAMPAIGN / "reports" / datetime.now(UTC).strftime("%Y-%m-%d")

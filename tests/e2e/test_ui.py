@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser import ARTIFACTS as browser_artifacts
 from tests.browser import launch
-from tests.e2e.support import quiet, runs
+from tests.e2e.support import quiet, runs, sign_in
 
 pytestmark = [pytest.mark.e2e]
 ARTIFACTS = browser_artifacts / "ui"
@@ -36,11 +36,7 @@ def test_backfill_from_the_trigger_dialog(stack) -> None:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{af.url}/")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", af.password())
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{af.url}/", timeout=30_000)
+            sign_in(page, af)
 
             page.goto(f"{af.url}/dags/{DAG}")
             page.get_by_role("button", name="Trigger").click()

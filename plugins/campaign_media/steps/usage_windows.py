@@ -124,7 +124,10 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
                          details={"by": "Cloudinary's rule", "public": access.public_now})
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
+        held = rights.get(image_id)
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
+                               "licence_expiry": held.licence_expiry if held else None,
+                               "usage_rights": held.usage_rights if held else None, "resource_type": rt,
                                "signed": signed_urls(cld, campaign, specs[rt], access, res["public_id"], now,
                                                      tokens, rt)}
         if decisions[image_id]["signed"]:

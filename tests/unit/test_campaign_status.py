@@ -1,0 +1,130 @@
+"""The campaign page's model and HTML, from stored documents (pure: no storage, no Airflow)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+from campaign_media.campaign_status import Stored, archive_status, as_dict, build, dag_ids, market_status
+from campaign_media.config.models import Campaign, Market
+from campaign_media.ui import page
+from campaign_media.windows import CLOSED, Rights, decide
+
+CAMPAIGN = Campaign.model_validate({
+    "id": "c", "name": "C & Co", "source": {"gallery_ids": ["G1"]}, "markets": ["fr", "jp"],
+    "window": {"start": "2026-03-01", "end": "2026-03-31"}, "archive": {"grace_days": 7},
+    "signed_urls": {"usage_rights": ["press-only"], "ttl_hours": 12}})
+FR = Market(code="fr", locales=["fr-FR"], timezone="Europe/Paris", usage_rights="any")
+JP = Market(code="jp", locales=["ja-JP"], timezone="Asia/Tokyo", usage_rights=["worldwide"])
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def decided(market: Market, rights: Rights | None, now: datetime) -> dict:
+    """An access.json entry as the usage-window DAG writes it."""
+    access = decide(CAMPAIGN, market, rights, now)
+    return {**access.to_dict(), "public": access.public_now, "rules": access.rules,
+            "licence_expiry": rights.licence_expiry if rights else None}
+
+
+def world(now: datetime) -> Stored:
+    """fr: A public (licence ends 2026-03-20), B signed-only; jp: A public, B restricted (rights)."""
+    a, b = Rights("2026-03-20T12:00:00+00:00", "worldwide"), Rights("", "press-only")
+    made = {"A": {"rules": decide(CAMPAIGN, FR, a, now).rules}, "B": {"rules": CLOSED}}
+    return Stored(states={"fr": made, "jp": made},
+                  access={"fr": {"A": decided(FR, a, now), "B": decided(FR, b, now)},
+                          "jp": {"A": decided(JP, a, now), "B": decided(JP, b, now)}},
+                  manifests=["fr"])
+
+
+def test_markets_are_live_opening_or_closed_with_their_next_change_in_their_own_zone() -> None:
+    now = at("2026-03-10T12:00:00")
+    status = build(CAMPAIGN, [FR, JP], world(now), now)
+    fr, jp = status.markets
+    assert (fr.status, fr.copies, fr.public, fr.signed, fr.restricted) == ("live", 2, 1, 1, 0)
+    assert (jp.status, jp.public, jp.restricted) == ("live", 1, 1)
+    # A's licence ends before the window: that is fr's next change, not the window's end.
+    assert fr.next_change.at == at("2026-03-20T12:00:00") and "licence" in fr.next_change.what
+    before = at("2026-02-28T12:00:00")
+    jp_before = market_status(CAMPAIGN, JP, world(before).states["jp"], {}, before)
+    assert jp_before.status == "opens" and jp_before.next_change.at == at("2026-02-28T15:00:00")  # Tokyo midnight
+    assert as_dict(build(CAMPAIGN, [JP], world(before), before))["markets"][0]["next_change"]["local"] == \
+        "2026-03-01 00:00 JST"
+    after = at("2026-04-01T00:00:00")
+    assert [m.status for m in build(CAMPAIGN, [FR, JP], world(after), after).markets] == ["closed", "closed"]
+
+
+def test_a_market_whose_copies_are_all_held_is_restricted_and_one_without_copies_not_published() -> None:
+    now = at("2026-03-10T12:00:00")
+    held = {"B": decided(FR, Rights("", "press-only"), now)}
+    assert market_status(CAMPAIGN, FR, {"B": {"rules": CLOSED}}, held, now).status == "restricted"
+    assert market_status(CAMPAIGN, FR, {}, {}, now).status == "not published"
+    # A copy made since the last windows run is judged by the rules it was made with.
+    fresh = market_status(CAMPAIGN, FR, {"A": {"rules": [{"access_type": "anonymous"}]}}, {}, now)
+    assert (fresh.status, fresh.checked) == ("live", False)
+
+
+def test_held_masters_and_licences_ending_within_thirty_days() -> None:
+    now = at("2026-03-10T12:00:00")
+    status = build(CAMPAIGN, [FR, JP], world(now), now)
+    assert [(h.master, h.mode, h.markets) for h in status.held] == [("B", "restricted", ("jp",)),
+                                                                     ("B", "signed", ("fr",))]
+    assert "not cleared for market jp" in status.held[0].reason
+    assert [(x.master, x.markets) for x in status.licences] == [("A", ("fr", "jp"))]
+    later = now - timedelta(days=30)  # 40 days before A's licence ends: not listed
+    assert build(CAMPAIGN, [FR, JP], world(now), later).licences == []
+
+
+def test_archive_progress() -> None:
+    now = at("2026-04-20T00:00:00")
+    stored = world(at("2026-03-10T12:00:00"))
+    assert archive_status(CAMPAIGN, stored, at("2026-03-10T00:00:00")).state == "not due"
+    assert archive_status(CAMPAIGN, stored, now).state == "due"
+    partial = Stored(stored.states, stored.access, archive={"verified": 3})
+    assert archive_status(CAMPAIGN, partial, now).state == "in progress"
+    missing = Stored(stored.states, stored.access, archive={"missing": {"fr/A/hero": "gone"}, "verified": 3})
+    assert archive_status(CAMPAIGN, missing, now).state == "incomplete"
+    done = Stored(stored.states, stored.access, archive={"done": {"verified": 5, "copies_deleted": 4,
+                                                                 "gallery": "C archive"}})
+    assert archive_status(CAMPAIGN, done, now).detail.startswith("5 renditions verified in C archive")
+
+
+class Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self.links: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "tr" and "data-market" in a:
+            self.rows[a["data-market"]] = a["data-status"]
+        if tag == "a":
+            self.links.append(a["href"])
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_the_page_escapes_names_and_links_runs_into_the_grid() -> None:
+    now = at("2026-03-10T12:00:00")
+    status = build(CAMPAIGN, [FR, JP], world(now), now)
+    runs = [{"dag_id": "campaign_media_market_fr", "run_id": "manual__2026-03-10T12:00:00+00:00",
+             "run_type": "manual", "state": "success", "start": now}]
+    html = page.campaign(status, runs, "/campaign-media")
+    parsed = Collect()
+    parsed.feed(html)
+    assert parsed.rows == {"fr": "live", "jp": "live"}
+    assert "C & Co" in "".join(parsed.text) and "<h1>C & Co" not in html  # escaped
+    assert "/dags/campaign_media_market_fr/runs/manual__2026-03-10T12%3A00%3A00%2B00%3A00" in parsed.links
+    assert "/campaign-media/campaigns/c/files/delivery/fr.json" in parsed.links  # fr has a manifest, jp not
+    assert "/campaign-media/campaigns/c/files/delivery/jp.json" not in parsed.links
+    assert html.count("<rect") == 2 and "licence of A ends" in html
+
+
+def test_the_campaigns_dags() -> None:
+    assert dag_ids(CAMPAIGN) == ["campaign_media_ingest", "campaign_media_market_fr", "campaign_media_market_jp",
+                                 "campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive"]
