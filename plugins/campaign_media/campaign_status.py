@@ -101,8 +101,9 @@ def dag_ids(campaign: Campaign) -> list[str]:
     return ["campaign_media_ingest", *(f"campaign_media_market_{m}" for m in campaign.markets), *GOVERNANCE_DAGS]
 
 
-def load(campaign: Campaign, *, recent: int = 15) -> Stored:
-    """Read what the DAGs stored for ``campaign`` (object storage only)."""
+def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True) -> Stored:
+    """Read what the DAGs stored for ``campaign`` (object storage only); ``with_audit=False``
+    skips the audit trail (the campaign list shows no counts)."""
     from campaign_media import audit
 
     cid = campaign.id
@@ -116,9 +117,9 @@ def load(campaign: Campaign, *, recent: int = 15) -> Stored:
     missing = storage.read_json(storage.archive_file(cid, "missing.json"))
     verified = storage.read_json(storage.archive_file(cid, "verified.json"), {})
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
-    records = audit.read(cid)
+    records = audit.read(cid) if with_audit else []
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
-                  audit.counts(records), records[-recent:][::-1])
+                  audit.counts(records), records[::-1][:recent])
 
 
 def copy_view(state: dict[str, Any], access: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -55,8 +55,14 @@ def test_anonymous_requests_to_the_page_and_its_data_are_refused(stack) -> None:
         assert forged.status_code in (401, 403), (path, forged.status_code)
     page = httpx.get(f"{af.url}{PAGE}", headers={"Accept": "text/html"}, timeout=30)
     assert page.status_code == 401 and "Sign in" in page.text and "Spring" not in page.text
-    signed_in = httpx.get(f"{af.url}{DATA[0]}", headers={"Authorization": f"Bearer {af.token}"}, timeout=30)
+    token = {"Authorization": f"Bearer {af.token}"}
+    signed_in = httpx.get(f"{af.url}{DATA[0]}", headers=token, timeout=30)
     assert signed_in.status_code == 200 and signed_in.json()["campaign"] == CAMPAIGN
+    # Signed in, the files route still serves manifests and reports only: no state, plan or way out.
+    files = f"{af.url}/campaign-media/campaigns/{CAMPAIGN}/files"
+    for name in ("markets/fr/state.json", "delivery/%2e%2e/markets/fr/access.json",
+                 "%2e%2e/_account/capabilities.json"):
+        assert httpx.get(f"{files}/{name}", headers=token, timeout=30).status_code == 404, name
 
 
 def test_the_campaign_page_from_the_navigation_through_the_campaigns_end(stack) -> None:
@@ -70,6 +76,9 @@ def test_the_campaign_page_from_the_navigation_through_the_campaigns_end(stack) 
     assert run_once(af, "campaign_media_usage_windows") == "success"
     want = expected(storage, datetime.now(UTC))
     assert any(status == "live" for status, _ in want.values()), want
+    manifest = httpx.get(f"{af.url}/campaign-media/campaigns/{CAMPAIGN}/files/delivery/fr.json",
+                         headers={"Authorization": f"Bearer {af.token}"}, timeout=30)
+    assert manifest.status_code == 200 and manifest.json()["market"] == "fr"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:

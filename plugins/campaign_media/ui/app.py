@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -39,7 +40,7 @@ async def refused(request: Request, exc: StarletteHTTPException) -> Response:
     """401/403 as JSON for tools, and as a page with a sign-in link for a browser."""
     if exc.status_code in (401, 403) and "text/html" in request.headers.get("accept", ""):
         target = f"/auth/login?next={quote(request.url.path)}"
-        return HTMLResponse(f"<!doctype html><p>{exc.status_code}: {exc.detail}. "
+        return HTMLResponse(f"<!doctype html><p>{exc.status_code}: {escape(str(exc.detail))}. "
                             f"<a href='{target}' target='_top'>Sign in to Airflow</a> to see this page.</p>",
                             status_code=exc.status_code)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
@@ -62,9 +63,8 @@ def last_runs(ids: list[str], per_dag: int = 3) -> list[dict[str, Any]]:
     with create_session() as session:
         for dag_id in ids:
             query = select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(per_dag)
-            out += [{"dag_id": r.dag_id, "run_id": r.run_id, "run_type": str(r.run_type.value if hasattr(
-                r.run_type, "value") else r.run_type), "state": str(r.state.value if hasattr(r.state, "value")
-                                                                   else r.state), "start": r.start_date}
+            out += [{"dag_id": r.dag_id, "run_id": r.run_id, "run_type": str(getattr(r.run_type, "value", r.run_type)),
+                     "state": str(getattr(r.state, "value", r.state)), "start": r.start_date}
                     for r in session.scalars(query)]
     return out
 
@@ -76,7 +76,7 @@ def now() -> datetime:
 @app.get("/", response_class=HTMLResponse)
 def index() -> str:
     markets, campaigns = current_config()
-    shown = [(c, build(c, [markets[m] for m in c.markets], load(c, recent=0), now()))
+    shown = [(c, build(c, [markets[m] for m in c.markets], load(c, with_audit=False), now()))
              for c in sorted(campaigns.values(), key=lambda c: c.id)]
     return page.index(shown, PREFIX)
 
