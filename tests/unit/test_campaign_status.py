@@ -128,3 +128,15 @@ def test_the_page_escapes_names_and_links_runs_into_the_grid() -> None:
 def test_the_campaigns_dags() -> None:
     assert dag_ids(CAMPAIGN) == ["campaign_media_ingest", "campaign_media_market_fr", "campaign_media_market_jp",
                                  "campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive"]
+
+
+def test_long_lists_are_cut_on_the_page_and_licence_marks_grouped_by_day() -> None:
+    now = at("2026-03-10T12:00:00")
+    rights = {f"M{i:03d}": Rights((now + timedelta(days=1 + i % 3)).isoformat(), "worldwide") for i in range(60)}
+    stored = Stored(states={"fr": {m: {"rules": decide(CAMPAIGN, FR, r, now).rules} for m, r in rights.items()}},
+                    access={"fr": {m: decided(FR, r, now) for m, r in rights.items()}})
+    status = build(CAMPAIGN, [FR], stored, now)
+    assert len(status.licences) == 60
+    html = page.campaign(status, [], "/campaign-media")
+    assert html.count("days left") == page.LISTED and "… and 10 more" in html
+    assert html.count("<path") == 3  # three days of licence ends, one mark each

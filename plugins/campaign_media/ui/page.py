@@ -34,6 +34,7 @@ for (const t of document.querySelectorAll('time.viewer')) {
 const z = document.getElementById('viewer-zone');
 if (z) z.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone;
 </script>"""
+LISTED = 50  # rows of a long list shown on the page; the JSON endpoint has them all
 ANCHORS = {0: "start", 5: "end"}  # the first and last date ticks stay inside the figure
 COLOURS = {"live": "#2f9e44", "opens": "#3d7be0", "closed": "#9aa3ad", "restricted": "#d64545",
            "not published": "#d64545"}
@@ -121,11 +122,14 @@ def timeline(status: CampaignStatus) -> str:
                      f"rx='4' fill='{COLOURS[m.status]}'><title>{escape(m.code)} {escape(m.status)}: "
                      f"{escape(local(m.start, m.timezone) or 'open')} → {escape(local(m.end, m.timezone) or 'open')}"
                      "</title></rect>")
+        days: dict[str, tuple[datetime, list[str]]] = {}  # one mark per day: there may be thousands
         for lic in status.licences:
             if m.code in lic.markets:
-                parts.append(f"<path d='M{x(lic.ends):.1f},{y + 2} l5,6 l-5,6 l-5,-6 z' fill='#f08c00'>"
-                             f"<title>licence of {escape(lic.master)} ends {escape(local(lic.ends, m.timezone))}"
-                             "</title></path>")
+                days.setdefault(local(lic.ends, m.timezone)[:10], (lic.ends, []))[1].append(lic.master)
+        for day, (moment, masters) in days.items():
+            parts.append(f"<path d='M{x(moment):.1f},{y + 2} l5,6 l-5,6 l-5,-6 z' fill='#f08c00'>"
+                         f"<title>{day}: licence of {escape(', '.join(masters[:5]))}"
+                         f"{f' and {len(masters) - 5} more' if len(masters) > 5 else ''} ends</title></path>")
     height = top + row_h * len(status.markets) + 8
     parts.append(f"<line x1='{x(now):.1f}' x2='{x(now):.1f}' y1='{top - 4}' y2='{height}' stroke='#c92a2a' "
                  f"stroke-dasharray='4 3'/><text x='{x(now) + 4:.1f}' y='{height - 2}' fill='#c92a2a'>now</text>")
@@ -134,25 +138,31 @@ def timeline(status: CampaignStatus) -> str:
             "(coloured by its status now); ◆ a licence end; dashed line: now.</small></p>")
 
 
+def more_line(total: int) -> str:
+    more = total - LISTED
+    return f"<p class='muted'>… and {more} more (all in the page's JSON).</p>" if more > 0 else ""
+
+
 def held_table(status: CampaignStatus) -> str:
     if not status.held:
         return "<p class='muted'>None: every copy follows its market's window.</p>"
     rows = "".join(f"<tr><td>{escape(h.master)}</td><td>{badge(h.mode)}</td><td>{escape(h.reason)}</td>"
-                   f"<td>{escape(', '.join(h.markets))}</td></tr>" for h in status.held)
-    return f"<table id='held'><tr><th>Master</th><th>Mode</th><th>Why</th><th>Markets</th></tr>{rows}</table>"
+                   f"<td>{escape(', '.join(h.markets))}</td></tr>" for h in status.held[:LISTED])
+    return (f"<table id='held'><tr><th>Master</th><th>Mode</th><th>Why</th><th>Markets</th></tr>{rows}</table>"
+            + more_line(len(status.held)))
 
 
 def licence_table(status: CampaignStatus) -> str:
     if not status.licences:
         return "<p class='muted'>No licence of a delivered master ends within 30 days.</p>"
     rows = []
-    for lic in status.licences:
+    for lic in status.licences[:LISTED]:
         days = (lic.ends - status.now).total_seconds() / 86400
         left = f"{days:.1f} days left" if days >= 0 else f"ended {-days:.1f} days ago"
         rows.append(f"<tr><td>{escape(lic.master)}</td><td>{escape(local(lic.ends, 'UTC'))}<br>"
                     f"{viewer_time(lic.ends)}</td><td>{left}</td><td>{escape(', '.join(lic.markets))}</td></tr>")
     return (f"<table id='licences'><tr><th>Master</th><th>Licence ends</th><th></th><th>Markets with copies</th></tr>"
-            f"{''.join(rows)}</table>")
+            f"{''.join(rows)}</table>" + more_line(len(status.licences)))
 
 
 def runs_table(runs: list[dict[str, Any]]) -> str:
