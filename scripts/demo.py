@@ -115,7 +115,7 @@ def wait_until_quiet(af: Standalone, dag_ids: list[str], settle: float = 20, tim
 
 def trigger(af: Standalone, dag_id: str, dag_ids: list[str], **conf) -> None:
     af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-    af.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+    af.trigger(dag_id, conf)
     wait_until_quiet(af, dag_ids, settle=5)
 
 
@@ -302,8 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         say("Each market once more by hand (must find nothing left to do)")
         before = cld.calls().get(UPLOAD, 0), ps.calls().get(PS_UPLOAD, 0)
         for market in markets:
-            af.api("POST", f"dags/campaign_media_market_{market}/dagRuns",
-                   json={"logical_date": None, "conf": {"campaign": CAMPAIGN}})
+            af.trigger(f"campaign_media_market_{market}", {"campaign": CAMPAIGN})
         wait_until_quiet(af, dag_ids, settle=5)
         after = cld.calls().get(UPLOAD, 0), ps.calls().get(PS_UPLOAD, 0)
         print(f"renditions made / written back by the extra runs: {after[0] - before[0]} / {after[1] - before[1]}")

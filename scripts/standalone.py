@@ -22,6 +22,7 @@ import httpx
 from campaign_media.pools import import_file
 
 ROOT = Path(__file__).resolve().parents[1]
+IDEMPOTENT = ("GET", "PATCH", "PUT", "DELETE")  # calls that may be repeated after an unclear failure
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"  # the admin password standalone makes
 
 
@@ -150,19 +151,41 @@ class Standalone:
                             if not b.get("completed_at")]
                 if existing:
                     return existing[-1]
-                if "-> 4" in str(exc):  # refused (a 4xx): asking again changes nothing
+                # A 409 for a backfill no longer listed as running: the scheduler marked the DAG's
+                # previous one complete meanwhile, so asking again works. Any other 4xx is final.
+                if "-> 4" in str(exc) and "already a running backfill" not in str(exc):
                     raise
                 time.sleep(2)
         return self.api("POST", "backfills", json=body)
 
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, attempts: int = 3) -> dict[str, Any]:
+        """``POST /dags/{dag_id}/dagRuns`` (as the Trigger button does), confirmed by reading the run
+        back: on SQLite the API server can answer with the new run and then fail to commit it on
+        the database lock, leaving a run ID that is never found (404). Then it is asked for again."""
+        for _ in range(attempts):
+            run = self.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    self.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+                    return run
+                except RuntimeError as exc:
+                    if "-> 404" not in str(exc):
+                        raise
+                    time.sleep(2)
+        raise RuntimeError(f"{dag_id}: {attempts} triggered runs were never stored (SQLite lock?)")
+
     def api(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
         """One REST call; retried while SQLite is busy (503 "Database is locked"), as on the
-        embedded default the scheduler holds the database lock for short moments."""
+        embedded default the scheduler holds the database lock for short moments; an idempotent
+        call is also retried on the 500 "Database error" a lock wait that timed out gives."""
         response = httpx.request(method, f"{self.url}/api/v2/{path}", timeout=30,
                                  headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
         if response.status_code == 401 and self.login():
             return self.api(method, path, attempts=attempts, **kwargs)
-        if response.status_code == 503 and "locked" in response.text and attempts > 1:
+        busy = (response.status_code == 503 and "locked" in response.text) or (
+            response.status_code == 500 and "Database error" in response.text and method in IDEMPOTENT)
+        if busy and attempts > 1:
             time.sleep(1.5)
             return self.api(method, path, attempts=attempts - 1, **kwargs)
         if response.status_code >= 400:

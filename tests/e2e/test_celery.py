@@ -77,7 +77,7 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
         time.sleep(3)
     for dag_id in (INGEST, *MARKETS):
         af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-    af.api("POST", f"dags/{INGEST}/dagRuns", json={"logical_date": None, "conf": {"force": True}})
+    af.trigger(INGEST, {"force": True})
 
     # Kill worker1 once it has finished a task and is in the middle of another.
     deadline = time.monotonic() + 240

@@ -74,11 +74,13 @@ def test_backfill_creates_one_run_per_interval_and_ingests_them(stack) -> None:
 def test_an_overlapping_backfill_changes_nothing(stack) -> None:
     af = stack["af"]
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    af.create_backfill({
+    backfill = af.create_backfill({
         "dag_id": INGEST, "from_date": (today - timedelta(days=3)).isoformat(),
         "to_date": (today - timedelta(days=2)).isoformat(), "reprocess_behavior": "completed",
         "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
     quiet(af, [INGEST, *MARKETS])
+    # Complete before the next test backfills ingest again (Airflow refuses a second one meanwhile).
+    assert wait_for(lambda: af.api("GET", f"backfills/{backfill['id']}")["completed_at"], timeout=120)
     assert all(r["state"] == "success" for r in runs(af, INGEST))
     assert published_masters(stack) == stack["versions"]  # same assets, same versions
 
@@ -111,13 +113,13 @@ def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeyp
     uploads, cld_uploads = ps.calls().get(PS_UPLOAD, 0), stack["cld"].calls().get(UPLOAD, 0)
     # The new originals are ingested; the run triggers each market's run, and at that moment a
     # market backfill (three runs at a time), a manual market run and a forced ingest backfill start.
-    first = af.api("POST", f"dags/{INGEST}/dagRuns", json={"logical_date": None, "conf": {"force": True}})
+    first = af.trigger(INGEST, {"force": True})
     wait_for(lambda: af.api("GET", f"dags/{INGEST}/dagRuns/{first['dag_run_id']}")["state"] == "success", 300, 1)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = {"from_date": (today - timedelta(days=4)).isoformat(), "to_date": (today - timedelta(days=1)).isoformat(),
             "reprocess_behavior": "completed", "max_active_runs": 3, "run_backwards": False}
     af.create_backfill({"dag_id": MARKETS[1], **days, "dag_run_conf": {}})
-    af.api("POST", f"dags/{MARKETS[1]}/dagRuns", json={"logical_date": None, "conf": {}})
+    af.trigger(MARKETS[1])
     af.create_backfill({"dag_id": INGEST, **days, "dag_run_conf": {"force": True}})
     # Airflow itself refuses a second backfill of a DAG while one runs.
     with pytest.raises(RuntimeError, match="-> 409"):
@@ -146,8 +148,7 @@ def test_a_manual_run_with_params_does_what_the_form_says(stack) -> None:
     uploads = cld.calls().get(UPLOAD, 0)
     manifest = storage / CAMPAIGN / "delivery" / "jp.json"
     before = manifest.read_bytes() if manifest.exists() else None
-    run = af.api("POST", "dags/campaign_media_market_jp/dagRuns", json={
-        "logical_date": None, "conf": {"campaign": CAMPAIGN, "dry_run": True, "force": True}})
+    run = af.trigger("campaign_media_market_jp", {"campaign": CAMPAIGN, "dry_run": True, "force": True})
     def finished() -> str | None:
         state = af.api("GET", f"dags/campaign_media_market_jp/dagRuns/{run['dag_run_id']}")["state"]
         return state if state in ("success", "failed") else None
