@@ -198,5 +198,16 @@ def table(records: list[dict[str, Any]]):  # -> pandas.DataFrame (imported lazil
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+EXPORTS = ("json", "csv", "counts")
+
+
+def export(records: list[dict[str, Any]], fmt: str) -> str:
+    """The records as ``json``, ``csv`` or ``counts`` text (the CLI's and the campaign page's output)."""
+    if fmt == "csv":
+        return table(records).to_csv(index=False)
+    body = counts(records) if fmt == "counts" else records
+    return json.dumps(body, indent=1, ensure_ascii=False, default=str) + "\n"
+
+
 def _compact(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

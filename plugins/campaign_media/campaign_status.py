@@ -123,15 +123,13 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True) -> St
 
 
 def copy_view(state: dict[str, Any], access: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every copy of a market: its current rules, mode, reason and licence end (access decisions
-    win over the rules a copy was made with; a copy made since the last windows run has only those)."""
+    """Every copy of a market: its current rules and mode (access decisions win over the rules a
+    copy was made with; a copy made since the last windows run has only those)."""
     out: dict[str, dict[str, Any]] = {}
     for master in sorted(set(state) | set(access)):
-        decided = access.get(master)
+        decided = access.get(master) or {}
         rules = (decided or state.get(master) or {}).get("rules") or []
-        out[master] = {"rules": rules, "mode": (decided or {}).get("mode", "public"),
-                       "reason": (decided or {}).get("reason", ""),
-                       "licence_expiry": (decided or {}).get("licence_expiry") or ""}
+        out[master] = {"rules": rules, "mode": decided.get("mode", "public")}
     return out
 
 

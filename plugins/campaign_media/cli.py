@@ -113,12 +113,8 @@ def _audit(args: argparse.Namespace) -> int:
 
     records = audit.select(audit.read(args.campaign, since=args.since, until=args.until), master=args.master,
                            market=args.market, action=args.action)
-    if args.format == "json":
-        print(json.dumps(records, indent=1, ensure_ascii=False))
-    elif args.format == "counts":
-        print(json.dumps(audit.counts(records), indent=1))
-    elif args.format == "csv":
-        print(audit.table(records).to_csv(index=False), end="")
+    if args.format in audit.EXPORTS:
+        print(audit.export(records, args.format), end="")
     elif records:
         shown = audit.table(records)[["time", "market", "master", "action", "reason", "after", "run_type",
                                       "triggered_by", "run_id"]]

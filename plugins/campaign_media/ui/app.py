@@ -9,7 +9,6 @@ Cloudinary while a person waits.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from datetime import UTC, datetime
 from html import escape
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaign_media import audit, storage
@@ -115,7 +114,5 @@ def audit_records(campaign_id: str, format: str = Query("json", pattern="^(json|
     campaign_or_404(campaign_id)
     records = audit.select(audit.read(campaign_id, since=since, until=until), master=master, market=market,
                            action=action)
-    if format == "csv":
-        return PlainTextResponse(audit.table(records).to_csv(index=False), media_type="text/csv; charset=utf-8")
-    body = audit.counts(records) if format == "counts" else records
-    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type="application/json")
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return Response(audit.export(records, format), media_type=media)
