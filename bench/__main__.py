@@ -32,7 +32,7 @@ from typing import Any
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
-from campaign_media.parallel import RENDER_THREADS, TASK_THREADS
+from campaign_media.runtime.parallel import RENDER_THREADS, TASK_THREADS
 
 PARSE_MARKETS = 50
 

@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from campaign_media.config.loader import current_config
-from campaign_media.delivery import master_url
+from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
+from campaign_media.domain.renditions import market_specs
+from campaign_media.domain.windows import Rights, decide
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
-from campaign_media.renditions import market_specs
-from campaign_media.sources import SourceListing
-from campaign_media.windows import Rights, decide
+from campaign_media.steps.shared.delivery import master_url
+from campaign_media.steps.shared.sources import SourceListing
 
 NAIVE = "naive"  # the baselines' own public IDs and gallery: never mixed with the project's
 

@@ -63,8 +63,8 @@ def campaign_media_api_health() -> None:
 
     @task(pool=PHOTOSHELTER)
     def account_check() -> dict[str, Any]:
-        from campaign_media.account_check import run, table
-        from campaign_media.capabilities import summary
+        from campaign_media.account.capabilities import summary
+        from campaign_media.account.check import run, table
         from campaign_media.config.loader import current_config
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 

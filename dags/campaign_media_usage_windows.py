@@ -5,10 +5,10 @@ from __future__ import annotations
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.domain.windows import AS_OF_PATTERN
 from campaign_media.operators import ApplyUsageWindowsOperator, SelectCampaignsOperator
 from campaign_media.operators.base import CAMPAIGN_LABEL
 from campaign_media.pools import PHOTOSHELTER
-from campaign_media.windows import AS_OF_PATTERN
 
 CAMPAIGN_IDS = sorted(load_config()[1].items)
 

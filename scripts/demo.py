@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 import pandas as pd  # noqa: E402
 
 from campaign_media import audit, storage  # noqa: E402
-from campaign_media.account_check import table  # noqa: E402
+from campaign_media.account.check import table  # noqa: E402
 from emulators.photoshelter.seed import seed  # noqa: E402
 from emulators.runner import (  # noqa: E402
     STRICT,

@@ -8,7 +8,7 @@
   a table and writes the capability report the DAGs read (``docs/real-accounts.md``).
 * ``audit --campaign ID [--master ID] [--market CODE] [--action A] [--since D] [--until D]
   [--format table|csv|json|counts]``: the audit trail — who published, closed, wrote back or
-  archived what, when, under which rule (``campaign_media.audit``).
+  archived what, when, under which rule (``campaign_media.runtime.audit``).
 
 (Not a package ``__main__.py``: Airflow's plugin loader imports every file under ``plugins/`` by
 its stem, and a ``__main__`` module would run its CLI inside every Airflow process.)
@@ -70,7 +70,7 @@ def window_line(market, start, end) -> str:
 
 def capability_problems(include: Path) -> list[str]:
     """Campaigns asking for what the last account check found missing (token URLs)."""
-    from campaign_media.capabilities import Capabilities, TokenAccessMissing, require_token_access
+    from campaign_media.account.capabilities import Capabilities, TokenAccessMissing, require_token_access
 
     caps = Capabilities.load()
     if caps.token_access is not False:
@@ -96,7 +96,7 @@ def _schema(kind: str | None, write: Path | None) -> int:
 
 
 def _check_account(chosen: str, allow_billable: bool, as_json: bool) -> int:
-    from campaign_media.account_check import run, table
+    from campaign_media.account.check import run, table
     from campaign_media.config.loader import current_config
     from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 
@@ -109,7 +109,7 @@ def _check_account(chosen: str, allow_billable: bool, as_json: bool) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from campaign_media import audit
+    from campaign_media.runtime import audit
 
     records = audit.select(audit.read(args.campaign, since=args.since, until=args.until), master=args.master,
                            market=args.market, action=args.action)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from campaign_media.masters import parse_ps_time
+from campaign_media.domain.masters import parse_ps_time
 from tests.e2e.support import (
     CAMPAIGN,
     INGEST,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from campaign_media.cli import main as cli
+from campaign_media.domain.masters import MASTER_DELIVERY, master_public_id
+from campaign_media.domain.windows import CLOSED
 from campaign_media.hooks import CloudinaryHook
-from campaign_media.masters import MASTER_DELIVERY, master_public_id
-from campaign_media.windows import CLOSED
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection
@@ -103,7 +103,7 @@ def test_the_market_dag_picks_its_path_from_the_report(account, capsys, tmp_path
     check found none, at lint and at run time; the same campaign without it runs."""
     mode, _ = account
     check(capsys)
-    from campaign_media.capabilities import TokenAccessMissing
+    from campaign_media.account.capabilities import TokenAccessMissing
     from campaign_media.config.loader import load_campaigns, load_markets
     from campaign_media.hooks import PhotoShelterHook
     from campaign_media.steps import variants

@@ -16,8 +16,8 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
     assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 2  # + the account check
     assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
-    from campaign_media import storage
-    from campaign_media.capabilities import report_path
+    from campaign_media.account.capabilities import report_path
+    from campaign_media.runtime import storage
 
     report = storage.read_json(report_path())
     assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]

@@ -15,10 +15,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from campaign_media import __version__, storage
-from campaign_media.embedded import pixel_digest, read
+from campaign_media import __version__
+from campaign_media.domain.embedded import pixel_digest, read
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
+from campaign_media.runtime import storage
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.browser import ARTIFACTS, screenshot_page

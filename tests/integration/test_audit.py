@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from campaign_media import audit, storage
 from campaign_media.cli import main as cli
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+from campaign_media.runtime import audit, storage
 from campaign_media.steps import ingest
 from tests.integration.test_lifecycle_dags import CAMPAIGN, run
 from tests.integration.worlds import ended_include, seeded_world

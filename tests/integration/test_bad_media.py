@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
-from campaign_media import storage
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
+from campaign_media.runtime import storage
 from emulators.common.store import DocStore
 from emulators.photoshelter.account import ps_time, store_image
 from emulators.photoshelter.seed import CAMPAIGN, custom_metadata, jpeg_bytes, seed

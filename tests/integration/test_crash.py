@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_media.parallel import RENDER_THREADS
+from campaign_media.runtime.parallel import RENDER_THREADS
 from emulators.runner import EmulatorProcess, start_cloudinary, start_photoshelter
 from tests.conftest import ROOT
 from tests.integration.worlds import (

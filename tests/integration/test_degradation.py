@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from campaign_media import storage
 from campaign_media.hooks import CloudinaryHook
+from campaign_media.runtime import storage
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
 from tests.integration.worlds import governed_world
 

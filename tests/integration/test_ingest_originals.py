@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from campaign_media.config.loader import load_campaigns, load_markets
+from campaign_media.domain.masters import MASTER_DELIVERY, Master
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.hooks import cloudinary as cloudinary_module
-from campaign_media.masters import MASTER_DELIVERY, Master
 from campaign_media.steps.ingest import MasterMismatch, push_master
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from campaign_media.embedded import read
+from campaign_media.domain.embedded import read
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import cld_connection, ps_connection
@@ -76,7 +76,7 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
     broken = seeded["broken"]
     shippable = set(seeded["approved"]) | {broken["unreadable_licence"]}
     assert set(published) == shippable  # pending, rejected and broken media never ship
-    from campaign_media import storage
+    from campaign_media.runtime import storage
 
     report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
     # Broken media are reported with their reason, never fatal to the others.
@@ -121,7 +121,7 @@ def test_market_dag_renders_writes_back_and_is_idempotent(world, airflow_db, dag
     ps, cld, seeded = world["ps"], world["cld"], world["seed"]
     result, states = run(dagbag, "campaign_media_market_fr")
     assert result.state == "success", states
-    from campaign_media import storage
+    from campaign_media.runtime import storage
 
     manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", "fr.json"))
     masters = manifest["masters"]
@@ -194,7 +194,7 @@ def test_a_rights_edit_updates_the_context_and_nothing_else(world, airflow_db, d
     uploads, explicit, ps_uploads = calls(cld, UPLOAD), calls(cld, EXPLICIT), calls(ps, PS_UPLOAD)
     result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
     assert result.state == "success" and states["announce[-1]"] == "skipped", states
-    from campaign_media import storage
+    from campaign_media.runtime import storage
 
     report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
     assert report["uploaded"] == [] and [u["image_id"] for u in report["context_updated"]] == [edited]
@@ -217,7 +217,7 @@ def test_a_new_original_is_reingested_and_rerendered(world, airflow_db, dagbag) 
     # A manual run covers the last complete interval before its date: [today, tomorrow) holds now.
     result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
     assert result.state == "success" and states["announce[-1]"] == "success", states
-    from campaign_media import storage
+    from campaign_media.runtime import storage
 
     report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
     assert [u["image_id"] for u in report["uploaded"]] == [changed] and report["failed"] == {}
@@ -237,7 +237,7 @@ def test_dry_run_builds_urls_and_writes_nothing(world, airflow_db, dagbag) -> No
     result, states = run(dagbag, "campaign_media_market_jp", campaign=CAMPAIGN, dry_run=True)
     assert result.state == "success", states
     assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
-    from campaign_media import storage
+    from campaign_media.runtime import storage
 
     assert storage.read_json(storage.path(CAMPAIGN, "delivery", "jp.json")) is None
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from campaign_media import storage
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
+from campaign_media.runtime import storage
 from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]

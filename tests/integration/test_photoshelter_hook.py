@@ -10,6 +10,7 @@ import uuid
 import pytest
 from PIL import Image
 
+from campaign_media.domain.masters import LICENCE_UNREADABLE, custom_fields, licence_of, parse_ps_time
 from campaign_media.hooks.photoshelter import (
     EmptyOriginalError,
     PhotoShelterAuthError,
@@ -17,7 +18,6 @@ from campaign_media.hooks.photoshelter import (
     PhotoShelterHook,
     PhotoShelterNotFound,
 )
-from campaign_media.masters import LICENCE_UNREADABLE, custom_fields, licence_of, parse_ps_time
 from emulators.photoshelter.seed import seed
 from emulators.runner import STRICT, start_photoshelter
 from tests.conftest import ps_connection

@@ -11,9 +11,9 @@ from unittest import mock
 import httpx
 import pytest
 
-from campaign_media import storage
+from campaign_media.domain.masters import MASTER_DELIVERY, market_public_id, master_public_id, parse_ps_time
 from campaign_media.hooks import CloudinaryHook
-from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id, parse_ps_time
+from campaign_media.runtime import storage
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, masters, run, today
 from tests.integration.worlds import governed_world
 

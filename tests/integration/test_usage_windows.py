@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from campaign_media import storage
-from campaign_media.windows import CLOSED
+from campaign_media.domain.windows import CLOSED
+from campaign_media.runtime import storage
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection

@@ -15,8 +15,8 @@ import pytest
 
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Campaign
+from campaign_media.domain.masters import MASTER_DELIVERY, Master
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY, Master
 from campaign_media.steps import ingest
 from emulators.common.store import DocStore
 from emulators.photoshelter.account import add_container, make_container, store_video
@@ -125,7 +125,7 @@ MEASURE = """
 import json, os, resource, sys
 from pathlib import Path
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import Master
+from campaign_media.domain.masters import Master
 from campaign_media.steps.ingest import push_master
 from campaign_media.config.models import Campaign
 ps, cld = PhotoShelterHook(), CloudinaryHook()
@@ -157,7 +157,7 @@ def test_a_video_over_200_megabytes_is_ingested_with_flat_worker_memory(connecti
     campaign = video_campaign(gallery_id)
     ps = PhotoShelterHook()
     record = next(iter(ps.iter_gallery_media(gallery_id)))
-    from campaign_media.masters import classify
+    from campaign_media.domain.masters import classify
 
     master, why = classify(record, campaign.approval)
     assert master is not None, why

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from campaign_media import storage
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
+from campaign_media.runtime import storage
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, run
 from tests.integration.test_video_ingest import probe
 from tests.integration.worlds import ended_include, seeded_world

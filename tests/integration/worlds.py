@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from campaign_media import storage
+from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY
+from campaign_media.runtime import storage
 from emulators.photoshelter.seed import seed
 from emulators.runner import EmulatorProcess, start_cloudinary, start_photoshelter
 from tests.conftest import ROOT

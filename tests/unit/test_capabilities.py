@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_media.capabilities import Capabilities, TokenAccessMissing, require_token_access
+from campaign_media.account.capabilities import Capabilities, TokenAccessMissing, require_token_access
 from campaign_media.config.loader import load_campaigns, load_markets
 
 CAMPAIGN = load_campaigns(markets=load_markets()).items["spring-launch-2026"]

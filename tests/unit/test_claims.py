@@ -1,4 +1,4 @@
-"""One run at a time per DAG (``campaign_media.claims``), on a local storage folder."""
+"""One run at a time per DAG (``campaign_media.runtime.claims``), on a local storage folder."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from campaign_media import claims, storage
 from campaign_media.hooks.retry import must_wait
+from campaign_media.runtime import claims, storage
 
 DAG = "campaign_media_market_fr"
 

@@ -117,7 +117,7 @@ def test_trap_missing_headline_is_an_error_unless_the_market_draws_none(include:
     markets = load_markets(include / "markets")
     assert lint(include) == [] and not markets.items["de"].draws_headline
     campaign = load_campaigns(include / "campaigns", markets).items["spring-launch-2026"]
-    from campaign_media.renditions import headline_for, transformation
+    from campaign_media.domain.renditions import headline_for, transformation
     assert headline_for(campaign, markets.items["de"]) is None
     assert not any("overlay" in step for step in transformation(markets.items["de"].renditions[0],
                                                                 markets.items["de"], "ignored"))

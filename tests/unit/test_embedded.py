@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, IptcImagePlugin
 
-from campaign_media.embedded import EmbeddedFields, embed, pixel_digest, read
+from campaign_media.domain.embedded import EmbeddedFields, embed, pixel_digest, read
 
 FIELDS = EmbeddedFields(
     title="spring__fr__I0000abc__hero__v9f86d081884c7d65", description="Published rendition — là, 春, وصل",

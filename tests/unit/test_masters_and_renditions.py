@@ -9,8 +9,15 @@ import pytest
 
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Approval
-from campaign_media.masters import ListingShapeError, Master, changed_in, check_listing_shape, classify, parse_ps_time
-from campaign_media.renditions import (
+from campaign_media.domain.masters import (
+    ListingShapeError,
+    Master,
+    changed_in,
+    check_listing_shape,
+    classify,
+    parse_ps_time,
+)
+from campaign_media.domain.renditions import (
     delivery_entry,
     eager_spec,
     headline_for,

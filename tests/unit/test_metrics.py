@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from campaign_media.metrics import build, transformation_figures
-from campaign_media.report_html import bar_chart, human_bytes, render
+from campaign_media.reports.frame import build, transformation_figures
+from campaign_media.reports.html import bar_chart, human_bytes, render
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MASTERS = [

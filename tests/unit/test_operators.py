@@ -130,7 +130,8 @@ def test_make_renditions_and_publish(hooks, monkeypatch) -> None:
     monkeypatch.setattr("campaign_media.steps.variants.publish",
                         lambda cld, campaign, market, results: {"campaign": campaign.id, "market": market.code,
                                                                 "results": [r["path"] for r in results]})
-    monkeypatch.setattr("campaign_media.storage.read_json", lambda path, default=None: {} if path == "r" else None)
+    monkeypatch.setattr("campaign_media.runtime.storage.read_json",
+                        lambda path, default=None: {} if path == "r" else None)
     never_ran = {**batch, "result": "missing"}  # a batch whose task never wrote a result
     summary = PublishDeliveryOperator(task_id="publish", market="fr", batches=[batch, never_ran]).execute(context())
     assert summary == [{"campaign": CAMPAIGN, "market": "fr", "results": ["r"]}]
@@ -217,7 +218,7 @@ def test_a_plan_waits_while_another_run_of_its_dag_is_going(hooks, monkeypatch, 
     from airflow.sdk.api.datamodels._generated import DagRunState
     from airflow.sdk.exceptions import TaskDeferred
 
-    from campaign_media import claims, storage
+    from campaign_media.runtime import claims, storage
 
     monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", tmp_path.as_uri())
     monkeypatch.setattr(claims, "SETTLE", 0)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from campaign_media.hooks.retry import RetryBudgetExceeded
-from campaign_media.parallel import Progress, work_through
+from campaign_media.runtime.parallel import Progress, work_through
 
 
 class Final(Exception):

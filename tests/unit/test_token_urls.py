@@ -52,7 +52,7 @@ def test_signed_links_in_error_messages_are_redacted() -> None:
 
 def _specs() -> list[dict]:
     from campaign_media.config.loader import load_campaigns, load_markets
-    from campaign_media.renditions import market_specs
+    from campaign_media.domain.renditions import market_specs
 
     markets = load_markets()
     campaigns = load_campaigns(markets=markets)

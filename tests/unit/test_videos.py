@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from campaign_media.config.loader import load_campaigns, load_markets
 from campaign_media.config.models import Approval, Market, VideoRendition
+from campaign_media.domain.masters import classify, media_id, parse_duration
+from campaign_media.domain.renditions import derivative_key, market_video_specs, missing_derivatives, video_outputs
 from campaign_media.hooks.cloudinary import transformation_text
 from campaign_media.hooks.photoshelter import PhotoShelterNotFound
-from campaign_media.masters import classify, media_id, parse_duration
-from campaign_media.renditions import derivative_key, market_video_specs, missing_derivatives, video_outputs
-from campaign_media.sources import MediaListingMissing, SourceListing
+from campaign_media.steps.shared.sources import MediaListingMissing, SourceListing
 
 
 def video_record(status: str = "Approved", *, strict: bool = False, **fields) -> dict:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from campaign_media.config.models import Campaign, Market
-from campaign_media.windows import (
+from campaign_media.domain.windows import (
     CLOSED,
     Rights,
     decide,
@@ -103,7 +103,7 @@ def test_what_may_have_been_served_and_cached() -> None:
 def test_as_of_needs_a_zone_and_says_how_to_write_it() -> None:
     import re
 
-    from campaign_media.windows import AS_OF_PATTERN, parse_as_of
+    from campaign_media.domain.windows import AS_OF_PATTERN, parse_as_of
 
     now = at("2026-03-01T00:00:00")
     assert parse_as_of("", now) == now

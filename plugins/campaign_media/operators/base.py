@@ -9,11 +9,11 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from campaign_media import claims
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.operators.waiting import WaitingOperator
+from campaign_media.runtime import claims
 
 BATCH_LABEL = "{{ batch_label }}"  # map_index_template of the batch operators (they set it)
 CAMPAIGN_LABEL = "{{ campaign_id }}"  # map_index_template of the per-campaign operators
@@ -59,7 +59,7 @@ class CampaignMediaOperator(WaitingOperator):
     @staticmethod
     def claim_dag(context: Context) -> None:
         """Claim the DAG for this run, or wait (deferred) while another of its runs does the same
-        work (``campaign_media.claims``)."""
+        work (``campaign_media.runtime.claims``)."""
         import httpx
         from airflow.sdk.exceptions import AirflowRuntimeError
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from campaign_media.domain.windows import iso
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.operators.base import as_bool
 from campaign_media.operators.waiting import WaitingOperator
-from campaign_media.windows import iso
 
 
 class _CloudinaryOperator(WaitingOperator):
@@ -85,7 +85,7 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
         self.delivery_type = delivery_type
 
     def rules(self) -> list[dict[str, Any]]:
-        from campaign_media.windows import CLOSED
+        from campaign_media.domain.windows import CLOSED
 
         if as_bool(self.closed):
             return [dict(rule) for rule in CLOSED]

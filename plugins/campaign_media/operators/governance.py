@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from airflow.sdk import Context
 
-from campaign_media import selection
 from campaign_media.operators.base import CampaignMediaOperator
+from campaign_media.steps.shared import selection
 
 
 class SelectCampaignsOperator(CampaignMediaOperator):
@@ -69,8 +69,8 @@ class ApplyUsageWindowsOperator(_PerCampaign):
         self.as_of = as_of
 
     def run(self, context: Context) -> dict[str, Any]:
+        from campaign_media.domain.windows import parse_as_of
         from campaign_media.steps import usage_windows
-        from campaign_media.windows import parse_as_of
 
         self.label(context)
         now = parse_as_of(self.as_of or "", datetime.now(UTC))

@@ -9,11 +9,11 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from campaign_media import selection
-from campaign_media.batches import IngestBatch, IngestResult
 from campaign_media.config.models import Campaign
+from campaign_media.domain.batches import IngestBatch, IngestResult
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.operators.base import BatchOperator, CampaignMediaOperator, as_bool
+from campaign_media.steps.shared import selection
 
 
 class PlanIngestOperator(CampaignMediaOperator):
@@ -60,9 +60,9 @@ class IngestMastersOperator(BatchOperator):
     """Push one batch of masters: each original streamed from PhotoShelter into Cloudinary
     (authenticated delivery), checked against PhotoShelter's figures; a master whose bytes did
     not change only gets its context refreshed. One master's failure never stops the others.
-    Returns an :class:`~campaign_media.batches.IngestResult`.
+    Returns an :class:`~campaign_media.domain.batches.IngestResult`.
 
-    :param batch: an :class:`~campaign_media.batches.IngestBatch` from :class:`PlanIngestOperator` (templated)
+    :param batch: an :class:`~campaign_media.domain.batches.IngestBatch` from :class:`PlanIngestOperator` (templated)
     """
 
     def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: IngestBatch) -> IngestResult:

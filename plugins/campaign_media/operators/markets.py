@@ -10,11 +10,11 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from campaign_media import selection
-from campaign_media.batches import MarketBatch, MarketResult
 from campaign_media.config.models import Campaign
+from campaign_media.domain.batches import MarketBatch, MarketResult
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.operators.base import BatchOperator, CampaignMediaOperator, as_bool
+from campaign_media.steps.shared import selection
 
 
 class PlanRenditionsOperator(CampaignMediaOperator):
@@ -57,9 +57,9 @@ class PlanRenditionsOperator(CampaignMediaOperator):
 class MakeRenditionsOperator(BatchOperator):
     """For one batch: each master's market copy with all its renditions in one upload call
     (eager), its access window set, then each new rendition written back to PhotoShelter exactly
-    once (the file name is the key). Returns a :class:`~campaign_media.batches.MarketResult`.
+    once (the file name is the key). Returns a :class:`~campaign_media.domain.batches.MarketResult`.
 
-    :param batch: a :class:`~campaign_media.batches.MarketBatch` from :class:`PlanRenditionsOperator` (templated)
+    :param batch: a :class:`~campaign_media.domain.batches.MarketBatch` from :class:`PlanRenditionsOperator` (templated)
     """
 
     def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: MarketBatch) -> MarketResult:
@@ -70,7 +70,7 @@ class MakeRenditionsOperator(BatchOperator):
 
 class FinishVideoRenditionsOperator(CampaignMediaOperator):
     """Wait, *deferred*, for the video derivatives Cloudinary makes asynchronously (no worker and no
-    pool slot held: :class:`~campaign_media.triggers.VideoRenditionsTrigger` polls in the
+    pool slot held: :class:`~campaign_media.triggers.cloudinary.VideoRenditionsTrigger` polls in the
     triggerer), then record them and write the video and poster renditions back to PhotoShelter
     exactly once. A copy still transcoding at the deadline is named and the task fails after the
     rest is done; the next run waits for it again (no second upload). Nothing to wait for (no
@@ -97,7 +97,7 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     def run(self, context: Context) -> dict[str, int]:
         from campaign_media.steps import videos
-        from campaign_media.triggers import VideoRenditionsTrigger
+        from campaign_media.triggers.cloudinary import VideoRenditionsTrigger
 
         waiting = videos.waiting(self._batches())
         if not waiting:
@@ -112,7 +112,7 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, int]:
         """Where the deferred task comes back when the trigger fires."""
-        from campaign_media import audit
+        from campaign_media.runtime import audit
         from campaign_media.steps import videos
 
         event = event or {}
@@ -145,7 +145,7 @@ class PublishDeliveryOperator(CampaignMediaOperator):
         self.batches = batches
 
     def run(self, context: Context) -> list[dict[str, Any]]:
-        from campaign_media import storage
+        from campaign_media.runtime import storage
         from campaign_media.steps import variants
 
         market = self.market(self.market_code)

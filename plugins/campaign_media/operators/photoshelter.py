@@ -8,10 +8,10 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from campaign_media import storage
+from campaign_media.domain.masters import custom_fields, licence_of
 from campaign_media.hooks.photoshelter import MASTER_EXTEND, PhotoShelterHook
-from campaign_media.masters import custom_fields, licence_of
 from campaign_media.operators.waiting import WaitingOperator
+from campaign_media.runtime import storage
 
 
 class PhotoShelterGalleryToManifestOperator(WaitingOperator):

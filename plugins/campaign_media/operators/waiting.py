@@ -1,6 +1,6 @@
 """The base of every operator here: a task whose service says when its rate limit ends waits
 for it deferred, instead of failing and spending one of its retries; so does a plan whose DAG
-another run is working on (``campaign_media.claims``).
+another run is working on (``campaign_media.runtime.claims``).
 
 Cloudinary's Admin API allows a fixed number of calls an hour and answers 420 with the reset
 once they are spent; PhotoShelter answers 429 with ``Retry-After``. The hooks wait out a short
@@ -19,9 +19,9 @@ from typing import Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Context
 
-from campaign_media import audit
-from campaign_media.claims import RunInProgress
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
+from campaign_media.runtime import audit
+from campaign_media.runtime.claims import RunInProgress
 
 AFTER_RESET = timedelta(seconds=5)  # clocks differ: resume a little after the service's moment
 

@@ -22,16 +22,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import audit, storage
 from campaign_media.config.models import Campaign, Market
-from campaign_media.delivery import master_url
-from campaign_media.embedded import embed, pixel_digest
+from campaign_media.domain.embedded import embed, pixel_digest
+from campaign_media.domain.masters import MASTER_DELIVERY, master_public_id
+from campaign_media.domain.renditions import link_fields, market_specs, market_video_specs
+from campaign_media.domain.windows import iso
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
-from campaign_media.masters import MASTER_DELIVERY, master_public_id
-from campaign_media.renditions import link_fields, market_specs, market_video_specs
-from campaign_media.windows import iso
+from campaign_media.runtime import audit, storage
+from campaign_media.steps.shared.delivery import master_url
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from campaign_media import audit, storage
-from campaign_media.batches import IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.config.models import Campaign
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
-from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
-from campaign_media.masters import (
+from campaign_media.domain.batches import IngestBatch, IngestResult, batch_label, chunks
+from campaign_media.domain.masters import (
     LICENCE_UNREADABLE,
     MASTER_DELIVERY,
     Master,
@@ -37,8 +34,11 @@ from campaign_media.masters import (
     master_public_id,
     media_id,
 )
-from campaign_media.parallel import Progress, examples, work_through
-from campaign_media.sources import SourceListing, missing_galleries_message
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
+from campaign_media.runtime import audit, storage
+from campaign_media.runtime.parallel import Progress, examples, work_through
+from campaign_media.steps.shared.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task

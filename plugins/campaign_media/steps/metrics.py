@@ -11,14 +11,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.masters import custom_fields, licence_of, market_public_id, media_id
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
-from campaign_media.masters import custom_fields, licence_of, market_public_id, media_id
-from campaign_media.metrics import Report, build
-from campaign_media.report_html import render
-from campaign_media.sources import SourceListing
+from campaign_media.reports.frame import Report, build
+from campaign_media.reports.html import render
+from campaign_media.runtime import storage
+from campaign_media.steps.shared.sources import SourceListing
 
 log = logging.getLogger(__name__)
 

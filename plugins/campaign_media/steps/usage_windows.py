@@ -1,7 +1,7 @@
 """Usage-window enforcement: PhotoShelter rights → Cloudinary delivery rules, reconciled.
 
 Each run reads every master's current rights from PhotoShelter (one listing call per page of
-500 per gallery), decides each market copy's access (``campaign_media.windows``), compares it
+500 per gallery), decides each market copy's access (``campaign_media.domain.windows``), compares it
 with the ``access_control`` Cloudinary holds, and repairs what differs — closing with a CDN
 invalidation. Cloudinary's own rule then opens and closes the copy on time even if Airflow is
 down; this run only catches drift, shortened licences, revoked approvals and ended windows.
@@ -18,18 +18,18 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaign_media import audit, storage
-from campaign_media.capabilities import TokenAccessMissing, for_campaigns, require_token_access
+from campaign_media.account.capabilities import TokenAccessMissing, for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
-from campaign_media.delivery import write_manifest
+from campaign_media.domain.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
+from campaign_media.domain.renditions import market_specs, market_video_specs
+from campaign_media.domain.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
-from campaign_media.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
-from campaign_media.parallel import examples
-from campaign_media.renditions import market_specs, market_video_specs
-from campaign_media.sources import SourceListing, missing_galleries_message
-from campaign_media.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
+from campaign_media.runtime import audit, storage
+from campaign_media.runtime.parallel import examples
+from campaign_media.steps.shared.delivery import write_manifest
+from campaign_media.steps.shared.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
 

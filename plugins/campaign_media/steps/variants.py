@@ -23,17 +23,12 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from campaign_media import storage
-from campaign_media.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
-from campaign_media.capabilities import for_campaigns, require_token_access
+from campaign_media.account.capabilities import for_campaigns, require_token_access
 from campaign_media.config.models import Campaign, Market
-from campaign_media.delivery import master_url, write_manifest
-from campaign_media.embedded import embedded
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
-from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.masters import MASTER_DELIVERY, market_public_id, master_public_id
-from campaign_media.parallel import RENDER_THREADS, Progress, work_through
-from campaign_media.renditions import (
+from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
+from campaign_media.domain.embedded import embedded
+from campaign_media.domain.masters import MASTER_DELIVERY, market_public_id, master_public_id
+from campaign_media.domain.renditions import (
     VideoOutput,
     link_fields,
     market_specs,
@@ -41,8 +36,13 @@ from campaign_media.renditions import (
     writeback_file_name,
     writebacks_by_master,
 )
-from campaign_media.windows import Rights, decide
-from campaign_media.writebacks import copy_made, record_link, written_back
+from campaign_media.domain.windows import Rights, decide
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.runtime import storage
+from campaign_media.runtime.parallel import RENDER_THREADS, Progress, work_through
+from campaign_media.steps.shared.delivery import master_url, write_manifest
+from campaign_media.steps.shared.writebacks import copy_made, record_link, written_back
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task

@@ -18,15 +18,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from campaign_media import audit, storage
-from campaign_media.batches import MarketBatch
 from campaign_media.config.models import Campaign, Market
-from campaign_media.delivery import master_url
-from campaign_media.embedded import embedded
+from campaign_media.domain.batches import MarketBatch
+from campaign_media.domain.embedded import embedded
+from campaign_media.domain.renditions import derivative_key, link_fields, market_video_specs
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.renditions import derivative_key, link_fields, market_video_specs
-from campaign_media.writebacks import record_link, written_back
+from campaign_media.runtime import audit, storage
+from campaign_media.steps.shared.delivery import master_url
+from campaign_media.steps.shared.writebacks import record_link, written_back
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from campaign_media import audit, storage
-from campaign_media.campaign_status import as_dict, build, dag_ids, load
 from campaign_media.config.loader import current_campaign, current_config
 from campaign_media.config.models import Campaign, Market
+from campaign_media.runtime import audit, storage
 from campaign_media.ui import PREFIX, page
+from campaign_media.ui.status import as_dict, build, dag_ids, load
 
 ANCHOR_DAG = "campaign_media_ingest"  # read access to it = may see the campaigns' pages
 # What the files route may serve below <storage>/<campaign>/ (never ingest plans or state).

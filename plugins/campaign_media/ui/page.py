@@ -12,10 +12,10 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from campaign_media.campaign_status import CampaignStatus, local
 from campaign_media.config.models import Campaign
-from campaign_media.report_html import STYLE, card
-from campaign_media.windows import iso
+from campaign_media.domain.windows import iso
+from campaign_media.reports.html import STYLE, card
+from campaign_media.ui.status import CampaignStatus, local
 
 PAGE_STYLE = STYLE + """
 .badge{display:inline-block;border-radius:10px;padding:.05rem .55rem;font-size:.8rem;font-weight:600}

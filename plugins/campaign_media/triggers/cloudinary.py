@@ -17,9 +17,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from campaign_media.domain.renditions import missing_derivatives
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
-from campaign_media.renditions import missing_derivatives
 
 
 class VideoRenditionsTrigger(BaseTrigger):
@@ -33,7 +33,7 @@ class VideoRenditionsTrigger(BaseTrigger):
         self.cloudinary_conn_id = cloudinary_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("campaign_media.triggers.VideoRenditionsTrigger",
+        return ("campaign_media.triggers.cloudinary.VideoRenditionsTrigger",
                 {"waiting": self.waiting, "deadline": self.deadline, "poll_seconds": self.poll_seconds,
                  "cloudinary_conn_id": self.cloudinary_conn_id})
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.masters import MASTER_DELIVERY
+from campaign_media.domain.renditions import delivery_entry
 from campaign_media.hooks.cloudinary import CloudinaryHook
-from campaign_media.masters import MASTER_DELIVERY
-from campaign_media.renditions import delivery_entry
+from campaign_media.runtime import storage
 
 
 def master_url(cld: CloudinaryHook, public_id: str, *, format: str,

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from campaign_media.config.models import Campaign, Market, Rendition, VideoRendition
-from campaign_media.embedded import EmbeddedFields
+from campaign_media.domain.embedded import EmbeddedFields
 
 # How each channel is served on the fly (no stored rendition needed): widths per device.
 CHANNEL_DEVICES: dict[str, dict[str, dict[str, Any]]] = {

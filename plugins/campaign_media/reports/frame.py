@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from campaign_media import __version__
-from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
+from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
 
 NEAR_EXPIRY_DAYS = 30
 ASSET_COLUMNS = ["image_id", "market", "media_type", "file_name", "owner", "approval", "usage_rights",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from campaign_media.metrics import NEAR_EXPIRY_DAYS, Report
+from campaign_media.reports.frame import NEAR_EXPIRY_DAYS, Report
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2530}

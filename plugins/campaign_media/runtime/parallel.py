@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from campaign_media import audit
-from campaign_media.batches import BatchIncomplete
+from campaign_media.domain.batches import BatchIncomplete
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
+from campaign_media.runtime import audit
 
 T = TypeVar("T")
 R = TypeVar("R")

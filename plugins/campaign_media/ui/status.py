@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
-from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
-from campaign_media.windows import deliverable, iso, parse_rule_time, phase_at
+from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
+from campaign_media.domain.windows import deliverable, iso, parse_rule_time, phase_at
+from campaign_media.runtime import storage
 
 GOVERNANCE_DAGS = ("campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive")
 Status = Literal["live", "opens", "closed", "restricted", "not published"]
@@ -104,7 +104,7 @@ def dag_ids(campaign: Campaign) -> list[str]:
 def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True) -> Stored:
     """Read what the DAGs stored for ``campaign`` (object storage only); ``with_audit=False``
     skips the audit trail (the campaign list shows no counts)."""
-    from campaign_media import audit
+    from campaign_media.runtime import audit
 
     cid = campaign.id
     states = {m: storage.read_json(storage.market_state(cid, m), {}) for m in campaign.markets}

@@ -20,13 +20,13 @@ from typing import Any
 
 from PIL import Image
 
-from campaign_media import storage
-from campaign_media.capabilities import report_path
+from campaign_media.account.capabilities import report_path
 from campaign_media.config.models import Campaign
+from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
-from campaign_media.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
-from campaign_media.sources import campaign_galleries
+from campaign_media.runtime import storage
+from campaign_media.steps.shared.sources import campaign_galleries
 
 SAMPLE = 25  # records looked at per campaign
 

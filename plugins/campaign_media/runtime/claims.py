@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from campaign_media import storage
+from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
 SETTLE = float(os.environ.get("CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS", 0.5))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from campaign_media import storage
 from campaign_media.config.models import Campaign, Market
+from campaign_media.runtime import storage
 
 ALL = "all"
 

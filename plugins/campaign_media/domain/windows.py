@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from campaign_media.config.models import Campaign, Market
-from campaign_media.masters import LICENCE_UNREADABLE, parse_ps_time
+from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
 
 CLOSED: list[dict[str, str]] = [{"access_type": "anonymous", "start": "2000-01-01T00:00:00Z",
                                   "end": "2000-01-01T00:00:01Z"}]

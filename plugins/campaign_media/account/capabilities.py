@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from campaign_media import storage
 from campaign_media.config.models import Campaign
+from campaign_media.runtime import storage
 
 
 def report_path():
@@ -47,7 +47,7 @@ def for_campaigns(cld: Any, campaigns: list[Campaign]) -> Capabilities:
     yet, the Cloudinary part of the (read-only) account check runs first and is stored."""
     caps = Capabilities.load()
     if caps.token_access is None and cld.auth_token_key and any(c.signed_urls for c in campaigns):
-        from campaign_media.account_check import run
+        from campaign_media.account.check import run
 
         run(None, cld, campaigns)
         caps = Capabilities.load()

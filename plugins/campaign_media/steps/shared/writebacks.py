@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaign_media import audit
 from campaign_media.config.models import Campaign, Market
 from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.runtime import audit
 
 
 def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: dict[str, Any], rendition: str,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from campaign_media import storage
+from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
 ACTIONS = ("master_published", "master_replaced", "master_described", "copy_made", "written_back",
