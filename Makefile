@@ -25,6 +25,7 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check .
+	PYTHONPATH=plugins $(BIN)/lint-imports --no-cache   # the layer contracts (pyproject.toml)
 	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli lint include/
 
 # Regenerate include/schema/*.schema.json after changing config/models.py.

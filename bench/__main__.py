@@ -32,7 +32,7 @@ from typing import Any
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
-from campaign_media.runtime.parallel import RENDER_THREADS, TASK_THREADS
+from campaign_media.runtime.parallel import render_threads, task_threads
 
 PARSE_MARKETS = 50
 
@@ -119,7 +119,7 @@ def world_scenarios(base: Path, n: int, m: int, opts: argparse.Namespace, varian
         wall, traffic, lines = measured(world, meter, ["campaign_media_ingest"], 1, {"force": True})
         naive = baseline(world, "ingest", opts.sample, n) if "ingest" in opts.only else None
         if "ingest" in opts.only:
-            rows.append(figures("ingest", world, n, 1, opts.latency_ms, TASK_THREADS, wall, traffic, lines,
+            rows.append(figures("ingest", world, n, 1, opts.latency_ms, task_threads(), wall, traffic, lines,
                                 naive, opts.sample, n))
         if not variants:
             return rows
@@ -127,7 +127,7 @@ def world_scenarios(base: Path, n: int, m: int, opts: argparse.Namespace, varian
         slots = min(opts.slots, m)
         wall, traffic, lines = measured(world, meter, markets, slots, {})
         naive = baseline(world, "variants", opts.sample, n * m)
-        rows.append(figures("variants", world, n, m, opts.latency_ms, slots * RENDER_THREADS, wall, traffic, lines,
+        rows.append(figures("variants", world, n, m, opts.latency_ms, slots * render_threads(), wall, traffic, lines,
                             naive, opts.sample, n * m))
         if "windows" in opts.only:
             naive = baseline(world, "windows", opts.sample, n * m)
@@ -149,7 +149,7 @@ def parse_scenario(base: Path) -> dict[str, Any]:
     """The DAG folder parsed with 50 market files (the DagBag's own per-file timings)."""
     include = write_config(base / "include-parse", PARSE_MARKETS, campaign_markets=8)
     home = airflow_template(base)
-    env = {**os.environ, **airflow_env(home), "CAMPAIGN_MEDIA_INCLUDE": str(include)}
+    env = {**os.environ, **airflow_env(home), "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include)}
     done = subprocess.run([sys.executable, "-m", "bench.runner", "--parse"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True)
     line = next(json.loads(x[6:]) for x in done.stdout.splitlines() if x.startswith("BENCH "))
@@ -201,8 +201,8 @@ def main() -> int:
         write_results(Path(opts.results), results, checks, {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{platform.machine()}, "
             f"{os.cpu_count()} cores, Python {platform.python_version()}", "quick": opts.quick,
-            "repeats": repeats, "latency_ms": opts.latency_ms, "task_threads": TASK_THREADS,
-            "render_threads": RENDER_THREADS, "slots": opts.slots, "took_s": round(time.perf_counter() - started)})
+            "repeats": repeats, "latency_ms": opts.latency_ms, "task_threads": task_threads(),
+            "render_threads": render_threads(), "slots": opts.slots, "took_s": round(time.perf_counter() - started)})
     return 0
 
 

@@ -27,8 +27,8 @@ from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, c
 from campaign_media.domain.renditions import market_specs
 from campaign_media.domain.windows import Rights, decide
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+from campaign_media.runtime.sources import SourceListing
 from campaign_media.steps.shared.delivery import master_url
-from campaign_media.steps.shared.sources import SourceListing
 
 NAIVE = "naive"  # the baselines' own public IDs and gallery: never mixed with the project's
 

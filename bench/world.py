@@ -149,5 +149,6 @@ def build(base: Path, masters: int, markets: int, latency_ms: float) -> World:
     include = write_config(base / "include", markets)
     env = {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": photoshelter_connection(ps),
            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld),
-           "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(), "CAMPAIGN_MEDIA_INCLUDE": str(include)}
+           "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": (base / "storage").as_uri(),
+           "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include)}
     return World(base, ids, market_codes(markets), ps, cld, env)

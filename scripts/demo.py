@@ -217,7 +217,7 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     for video_id in seeded["videos"]:
         print(video_line(video_id, markets, reports))
     trail = audit.read(CAMPAIGN)
-    print(f"audit trail: {len(trail)} records {audit.counts(trail)}; ask it: CAMPAIGN_MEDIA_STORAGE="
+    print(f"audit trail: {len(trail)} records {audit.counts(trail)}; ask it: AIRFLOW__CAMPAIGN_MEDIA__STORAGE="
           f"{storage_dir.as_uri()} .venv/bin/python -m campaign_media.cli audit --campaign {CAMPAIGN} "
           "[--master ID] [--market CODE] [--format csv]")
     ps_calls, cld_calls = ps.calls(), cld.calls()
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     storage_dir = work / "storage"
-    os.environ["CAMPAIGN_MEDIA_STORAGE"] = storage_dir.as_uri()
+    os.environ["AIRFLOW__CAMPAIGN_MEDIA__STORAGE"] = storage_dir.as_uri()
     include = work / "include"  # the demo's copy: the demo ends the campaign by editing it
     shutil.copytree(ROOT / "include", include)
 
@@ -265,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({'strict: the pessimistic reading of what the documentation leaves open' if STRICT else 'permissive'}"
           "; Cloudinary with a private CDN distribution, i.e. token access)")
     af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
-                                                     "CAMPAIGN_MEDIA_STORAGE": storage_dir.as_uri(),
-                                                     "CAMPAIGN_MEDIA_INCLUDE": str(include)})
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(),
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include)})
     try:
         say("Starting airflow standalone (SQLite, LocalExecutor)")
         af.start()

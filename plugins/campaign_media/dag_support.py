@@ -3,12 +3,12 @@ the ``campaign`` Param. DAG files stay declarations; decisions live in the domai
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param
 
+from campaign_media import settings
 from campaign_media.config.loader import Loaded, load_campaigns, load_markets
 from campaign_media.config.models import Campaign, Market
 
@@ -24,8 +24,8 @@ def load_config() -> tuple[Loaded[Market], Loaded[Campaign]]:
 
 
 def default_args(retry_seconds: int, *, exponential: bool = False) -> dict[str, Any]:
-    """Owner and retries; ``CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS`` overrides the delay (tests)."""
-    delay = timedelta(seconds=int(os.environ.get("CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", retry_seconds)))
+    """Owner and retries; ``[campaign_media] retry_delay_seconds`` overrides the delay (tests)."""
+    delay = timedelta(seconds=settings.get("retry_delay_seconds") or retry_seconds)
     return {"owner": OWNER, "retries": 2, "retry_delay": delay,
             **({"retry_exponential_backoff": True} if exponential else {})}
 

@@ -87,7 +87,7 @@ print(json.dumps({"dags": sorted(bag.dags), "errors": bag.import_errors}))
 def bag_with(include: Path, tmp_path: Path) -> dict:
     import json
 
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"), "CAMPAIGN_MEDIA_INCLUDE": str(include),
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
            "PYTHONPATH": str(ROOT / "plugins")}
     result = subprocess.run([sys.executable, "-c", BAG, str(ROOT / "dags")], capture_output=True, text=True,
                             env=env, timeout=120)
@@ -129,7 +129,7 @@ def test_a_campaign_listing_a_broken_market_runs_on_in_the_others(tmp_path: Path
     (message,) = bag["errors"].values()
     assert "de.yaml" in message and "spring-launch-2026.yaml" in message
     assert "markets = 'de': unknown market. Fix: fix" in message
-    monkeypatch.setenv("CAMPAIGN_MEDIA_INCLUDE", str(include))
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
     from campaign_media.config.loader import current_campaign
 
     found, markets = current_campaign("spring-launch-2026")

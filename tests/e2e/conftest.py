@@ -31,9 +31,9 @@ def stack(tmp_path_factory):
         af = Standalone(base / "airflow", free_port(), {
             "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
             "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
-            "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
-            "CAMPAIGN_MEDIA_INCLUDE": str(base / "include"),
-            "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS": "10",  # a run waiting for another looks again sooner
+            "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": (base / "storage").as_uri(),
+            "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(base / "include"),
+            "AIRFLOW__CAMPAIGN_MEDIA__CLAIM_POLL_SECONDS": "10",  # a run waiting for another looks again sooner
         })
         started.callback(af.stop)
         af.start()

@@ -50,10 +50,11 @@ def run_cluster(base, seeded, ps, cld, pg, redis):
     af = CeleryCluster(base / "airflow", free_port(), {
         "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
         "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
-        "CAMPAIGN_MEDIA_STORAGE": (base / "storage").as_uri(),
-        "CAMPAIGN_MEDIA_INCLUDE": str(base / "include"),
-        "CAMPAIGN_MEDIA_BATCH_SIZE": "2",  # many small mapped tasks, to spread over the workers
-        "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS": "3",
+        "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": (base / "storage").as_uri(),
+        "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(base / "include"),
+        # many small mapped tasks, to spread over the workers
+        "AIRFLOW__CAMPAIGN_MEDIA__INGEST_BATCH_SIZE": "2", "AIRFLOW__CAMPAIGN_MEDIA__RENDER_BATCH_SIZE": "2",
+        "AIRFLOW__CAMPAIGN_MEDIA__RETRY_DELAY_SECONDS": "3",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url,
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://airflow:airflow@127.0.0.1:{pg.port}/airflow",

@@ -219,7 +219,7 @@ def test_the_demo_summary_shows_no_secret(stack, capsys, monkeypatch) -> None:
     from scripts import demo
 
     af, storage = stack["af"], stack["storage"]
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", storage.as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", storage.as_uri())
     markets = sorted(p.stem for p in (storage / CAMPAIGN / "delivery").glob("*.json"))
     capsys.readouterr()
     demo.summary(af, stack["ps"], stack["cld"], storage, stack["seed"], markets, time.monotonic(),

@@ -40,7 +40,7 @@ def account(request, seeded, monkeypatch, tmp_path):
     cld = start_cloudinary(tmp_path / "cld", strict=strict, private_cdn=MODES[request.param].get("private_cdn", True))
     monkeypatch.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
     monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", (tmp_path / "storage").as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / "storage").as_uri())
     hook = CloudinaryHook()
     master = hook.upload(ROOT / "docs" / "img" / "airflow-grid.png", master_public_id(CAMPAIGN, "I0000probe00001"),
                          delivery_type=MASTER_DELIVERY)

@@ -40,7 +40,7 @@ def world(tmp_path_factory, airflow_db, dagbag):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
         for dag_id in ("campaign_media_ingest", *(f"campaign_media_market_{m}" for m in MARKETS)):
             result, states = run(dagbag, dag_id, **({"force": True} if dag_id.endswith("ingest") else {}))
             assert result.state == "success", states
@@ -117,7 +117,7 @@ def ps_archive() -> list[dict]:
 
 def test_archive_survives_an_outage_then_completes_and_is_idempotent(world, dagbag, monkeypatch) -> None:
     ps = world["ps"]
-    world["mp"].setenv("CAMPAIGN_MEDIA_INCLUDE", str(world["ended"]))
+    world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(world["ended"]))
     monkeypatch.setattr(dagbag.get_dag("campaign_media_archive").get_task("archive"), "retries", 0)
     before = copies()
     renditions = sum(len(e["renditions"]) for m in MARKETS

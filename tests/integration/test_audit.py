@@ -54,7 +54,7 @@ def test_the_lifecycle_leaves_one_record_per_action(world, dagbag) -> None:
     assert result.state == "success", states
     windows_run = storage.read_json(storage.windows_report(CAMPAIGN))
     # The campaign ends: every copy closes, then the archive keeps and verifies, and cleans up.
-    world["mp"].setenv("CAMPAIGN_MEDIA_INCLUDE", str(ended_include(world["base"])))
+    world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended_include(world["base"])))
     for dag_id in ("campaign_media_usage_windows", "campaign_media_archive"):
         result, states = run(dagbag, dag_id)
         assert result.state == "success", (dag_id, states)

@@ -67,7 +67,7 @@ def world(tmp_path_factory, airflow_db, dagbag):
             quick_retries(mp, dagbag)
             mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
             mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+            mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
             ingest, states = run(dagbag, "campaign_media_ingest", force=True)
             assert ingest.state == "success", states
             market, states = run(dagbag, "campaign_media_market_fr")

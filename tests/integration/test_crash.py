@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_media.runtime.parallel import RENDER_THREADS
+from campaign_media.runtime.parallel import render_threads
 from emulators.runner import EmulatorProcess, start_cloudinary, start_photoshelter
 from tests.conftest import ROOT
 from tests.integration.worlds import (
@@ -54,7 +54,7 @@ def run_dag(dag_id: str, logical: datetime, conf: dict, *, kill_when=None) -> st
 
     proc = subprocess.Popen([sys.executable, "-c", RUN_DAG, str(ROOT / "dags"), dag_id, logical.isoformat(),
                              json.dumps(conf)], env={**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
-                                                     "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS": "1"},
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__RETRY_DELAY_SECONDS": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     if kill_when is not None:
         deadline = time.monotonic() + 300
@@ -91,7 +91,7 @@ def killed_lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch) ->
         for dag_id in LIFECYCLE[3:5]:  # usage windows, metrics
             run_dag(dag_id, logical, {})
         live = snapshot(base)
-        mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(ended))
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended))
         archived = ps.calls().get(PS_UPLOAD, 0)
         assert run_dag(LIFECYCLE[5], logical, {}, kill_when=reached(ps, PS_UPLOAD, archived + 3)) == "killed"
         run_dag(LIFECYCLE[5], logical, {})
@@ -113,7 +113,7 @@ def test_killed_runs_cleared_and_rerun_end_where_an_unkilled_run_ends(worlds) ->
         # re-uploaded, their derivatives transformed again); everything finished before is kept.
         totals = [w["storage"][f"{CAMPAIGN}/reports/{DAY}/totals.json"] for w in (quiet, killed)]
         extra = totals[1].pop("account_transformations") - totals[0].pop("account_transformations")
-        assert 0 <= extra <= KILLS * RENDER_THREADS * MAX_TRANSFORMATIONS_PER_COPY, extra
+        assert 0 <= extra <= KILLS * render_threads() * MAX_TRANSFORMATIONS_PER_COPY, extra
         if stage == "archived":
             for w in (quiet, killed):
                 w["storage"][f"{CAMPAIGN}/archive/report/totals.json"].pop("account_transformations")

@@ -29,7 +29,7 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
         yield {"ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
     ps.stop()
     cld.stop()

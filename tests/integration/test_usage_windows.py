@@ -44,11 +44,11 @@ def world(tmp_path_factory, airflow_db, dagbag):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
         for dag_id in ("campaign_media_ingest", "campaign_media_market_fr"):
             result, states = run(dagbag, dag_id, **({"force": True} if dag_id.endswith("ingest") else {}))
             assert result.state == "success", states
-        mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(include))
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
         opens = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - PARIS_OFFSET
         yield {"ps": ps, "cld": cld, "seed": seeded, "opens": opens, "closes": opens + timedelta(days=2)}
     ps.stop()

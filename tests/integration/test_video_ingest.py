@@ -57,7 +57,7 @@ def test_a_video_master_is_listed_streamed_in_chunks_and_verified(connections, p
     video = store_video(store, gallery_id, "hero film.mp4", clip, custom=APPROVED,
                         license_etime="2030-01-01 00:00:00 GMT")
     campaign = video_campaign(gallery_id)
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", str(tmp_path / "store"))
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", str(tmp_path / "store"))
     ps, cld = PhotoShelterHook(), CloudinaryHook()
 
     batches = ingest.plan(ps, cld, [campaign], "run-1", None, None)

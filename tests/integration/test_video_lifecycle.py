@@ -183,7 +183,7 @@ def test_metrics_split_images_and_videos(world, dagbag) -> None:
 
 
 def test_video_renditions_are_archived_verified_after_the_campaign(world, dagbag) -> None:
-    world["mp"].setenv("CAMPAIGN_MEDIA_INCLUDE", str(ended_include(world["base"])))
+    world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended_include(world["base"])))
     result, states = run(dagbag, "campaign_media_archive")
     assert result.state == "success", states
     done = storage.read_json(storage.archive_file(CAMPAIGN, "done.json"))

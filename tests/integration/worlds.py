@@ -105,8 +105,8 @@ def seeded_world(base: Path, *, images: int, videos: int = 0, galleries: int = 1
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=extra or {}))
             mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=extra or {}))
-            mp.setenv("CAMPAIGN_MEDIA_STORAGE", (base / "storage").as_uri())
-            mp.setenv("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", "1")
+            mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
+            mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__VIDEO_POLL_SECONDS", "1")
             yield {"ps": ps, "cld": cld, "seed": seeded, "base": base, "mp": mp}
     finally:
         ps.stop()
@@ -144,8 +144,8 @@ def point_at(mp: pytest.MonkeyPatch, world: Path, ps: EmulatorProcess, cld: Emul
     """Connections, storage and the live campaign file of this world."""
     for key, value in connections(ps, cld).items():
         mp.setenv(key, value)
-    mp.setenv("CAMPAIGN_MEDIA_STORAGE", (world / "storage").as_uri())
-    mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(ROOT / "include"))
+    mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (world / "storage").as_uri())
+    mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ROOT / "include"))
 
 
 def quick_retries(mp: pytest.MonkeyPatch, dagbag) -> None:
@@ -182,7 +182,7 @@ def lifecycle(dagbag, base: Path, ended: Path, mp: pytest.MonkeyPatch, *, faulty
             result, states = run(dagbag, dag_id, **conf)
             assert result.state == "success", (dag_id, states)
         live = snapshot(base)
-        mp.setenv("CAMPAIGN_MEDIA_INCLUDE", str(ended))  # the campaign has ended: archive it
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended))  # the campaign has ended: archive it
         result, states = run(dagbag, "campaign_media_archive")
         assert result.state == "success", ("archive", states)
         if faulty:

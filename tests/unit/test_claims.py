@@ -14,8 +14,8 @@ DAG = "campaign_media_market_fr"
 
 @pytest.fixture(autouse=True)
 def folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", tmp_path.as_uri())
-    monkeypatch.setattr(claims, "SETTLE", 0)
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", tmp_path.as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLAIM_SETTLE_SECONDS", "0")
 
 
 def holder() -> str | None:
@@ -36,7 +36,7 @@ def test_a_run_still_going_makes_the_other_wait_and_says_which() -> None:
     with pytest.raises(claims.RunInProgress, match="run backfill__1 .* is doing this DAG's work") as waiting:
         claims.claim(DAG, "scheduled__2", {"backfill__1": "running"}.__getitem__)
     assert must_wait(waiting.value)
-    assert timedelta(0) < waiting.value.retry_at - datetime.now(UTC) <= claims.POLL
+    assert timedelta(0) < waiting.value.retry_at - datetime.now(UTC) <= claims.poll_interval()
     assert holder() == "backfill__1"
     claims.claim(DAG, "backfill__1", lambda run_id: pytest.fail("its own claim"))  # a cleared task of that run
 

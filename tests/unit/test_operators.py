@@ -8,7 +8,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
+from campaign_media.config.loader import ConfigError
 from campaign_media.operators import (
     ApplyUsageWindowsOperator,
     ArchiveCampaignOperator,
@@ -113,8 +115,11 @@ def test_plan_renditions_resolves_the_market_and_flags(hooks, monkeypatch) -> No
 
 
 def test_an_unknown_market_is_a_clear_error(hooks) -> None:
-    with pytest.raises(ValueError, match=r"no valid market 'xx' in include/markets/.*add include/markets/xx.yaml"):
+    """A config error fails the task without retries (retrying cannot add the file)."""
+    with pytest.raises(AirflowFailException,
+                       match=r"no valid market 'xx' in include/markets/.*add include/markets/xx.yaml") as failed:
         PlanRenditionsOperator(task_id="plan", market="xx").execute(context())
+    assert isinstance(failed.value.__cause__, ConfigError) and isinstance(failed.value.__cause__, ValueError)
 
 
 def test_make_renditions_and_publish(hooks, monkeypatch) -> None:
@@ -138,7 +143,7 @@ def test_make_renditions_and_publish(hooks, monkeypatch) -> None:
 
 
 def test_select_campaigns_rules(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", tmp_path.as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", tmp_path.as_uri())
     op = rendered(SelectCampaignsOperator(task_id="s", rule="unarchived", campaign="{{ params.campaign }}"),
                   context(campaign=CAMPAIGN))
     assert op.execute(context()) == [CAMPAIGN]
@@ -218,10 +223,10 @@ def test_a_plan_waits_while_another_run_of_its_dag_is_going(hooks, monkeypatch, 
     from airflow.sdk.api.datamodels._generated import DagRunState
     from airflow.sdk.exceptions import TaskDeferred
 
-    from campaign_media.runtime import claims, storage
+    from campaign_media.runtime import storage
 
-    monkeypatch.setenv("CAMPAIGN_MEDIA_STORAGE", tmp_path.as_uri())
-    monkeypatch.setattr(claims, "SETTLE", 0)
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", tmp_path.as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLAIM_SETTLE_SECONDS", "0")
     monkeypatch.setattr("campaign_media.steps.variants.plan", lambda *a, **k: [])
     storage.write_json(storage.claim_file("d"), {"run_id": "backfill__1", "since": "2026-11-28T06:00:00+00:00"})
     ctx = context()

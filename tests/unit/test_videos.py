@@ -15,7 +15,7 @@ from campaign_media.domain.masters import classify, media_id, parse_duration
 from campaign_media.domain.renditions import derivative_key, market_video_specs, missing_derivatives, video_outputs
 from campaign_media.hooks.cloudinary import transformation_text
 from campaign_media.hooks.photoshelter import PhotoShelterNotFound
-from campaign_media.steps.shared.sources import MediaListingMissing, SourceListing
+from campaign_media.runtime.sources import MediaListingMissing, SourceListing
 
 
 def video_record(status: str = "Approved", *, strict: bool = False, **fields) -> dict:

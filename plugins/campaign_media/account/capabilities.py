@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from campaign_media.config.models import Campaign
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.runtime import storage
 
 
@@ -38,20 +39,10 @@ class Capabilities:
         return cls(cld.get("token_access"), cld.get("listing_access_control"), report.get("checked_at"))
 
 
-class TokenAccessMissing(RuntimeError):
+class TokenAccessMissing(CampaignMediaError, RuntimeError):
     """A campaign asks for signed (token) URLs on an account where they are not confirmed."""
 
-
-def for_campaigns(cld: Any, campaigns: list[Campaign]) -> Capabilities:
-    """The stored capabilities; where a campaign needs token access that no check has judged
-    yet, the Cloudinary part of the (read-only) account check runs first and is stored."""
-    caps = Capabilities.load()
-    if caps.token_access is None and cld.auth_token_key and any(c.signed_urls for c in campaigns):
-        from campaign_media.account.check import run
-
-        run(None, cld, campaigns)
-        caps = Capabilities.load()
-    return caps
+    retryable = False
 
 
 def require_token_access(campaign: Campaign, caps: Capabilities, token_key: bool) -> None:

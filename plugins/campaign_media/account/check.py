@@ -20,13 +20,13 @@ from typing import Any
 
 from PIL import Image
 
-from campaign_media.account.capabilities import report_path
+from campaign_media.account.capabilities import Capabilities, report_path
 from campaign_media.config.models import Campaign
 from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import storage
-from campaign_media.steps.shared.sources import campaign_galleries
+from campaign_media.runtime.sources import campaign_galleries
 
 SAMPLE = 25  # records looked at per campaign
 
@@ -213,3 +213,13 @@ def table(report: dict[str, Any]) -> str:
                      f"{cld['billable']['on_the_fly']} / {cld['billable']['background_removal']}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + f"\nreport: {report.get('path')}"
+
+
+def for_campaigns(cld: CloudinaryHook, campaigns: list[Campaign]) -> Capabilities:
+    """The stored capabilities; where a campaign needs token access that no check has judged
+    yet, the Cloudinary part of this (read-only) check runs first and is stored."""
+    caps = Capabilities.load()
+    if caps.token_access is None and cld.auth_token_key and any(c.signed_urls for c in campaigns):
+        run(None, cld, campaigns)
+        caps = Capabilities.load()
+    return caps

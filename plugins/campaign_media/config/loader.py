@@ -6,7 +6,6 @@ file, a readable error. Files whose name starts with ``_`` (templates) are skipp
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,14 @@ from typing import Generic, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from campaign_media import settings
 from campaign_media.config.models import Campaign, Market, did_you_mean
+from campaign_media.exceptions import CampaignMediaError
 
 T = TypeVar("T", bound=BaseModel)
-# The project's include/ folder; CAMPAIGN_MEDIA_INCLUDE points elsewhere (tests, other deployments).
-INCLUDE = Path(os.environ.get("CAMPAIGN_MEDIA_INCLUDE") or Path(__file__).resolve().parents[3] / "include")
+# The include folder as configured when this module is imported (the DAG files' defaults);
+# ``[campaign_media] include`` points elsewhere (tests, other deployments).
+INCLUDE = settings.include_dir()
 
 TEMPLATE = "include/markets/_template.yaml"
 # What to write when a field is missing: a line that can be pasted as it is.
@@ -44,8 +46,10 @@ PATTERN_FIXES = {
     "locales": "write a locale as language-REGION, e.g. fr-FR",
     "name": "use lower-case letters, digits, _ and -, e.g. name: hero",
 }
-class ConfigError(ValueError):
+class ConfigError(CampaignMediaError, ValueError):
     """A campaign or market file is invalid; the message is written for the person who fixes it."""
+
+    retryable = False
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Loaded(Generic[T]):
 def describe(path: Path, exc: ValidationError, data: object, model: type[BaseModel]) -> str:
     """One line per problem: where (``renditions[hero].width``), the bad value, what is wrong and
     the edit that fixes it."""
+
     lines, seen = [f"{path}: {exc.error_count()} problem(s)"], set()
     for err in exc.errors():
         where, field, cls = _where(err["loc"], data, model)
@@ -243,7 +248,7 @@ def lint(include: Path = INCLUDE) -> list[str]:
 def include_dir() -> Path:
     """The include folder as the environment says *now* (tasks read the config at run time, so
     an edited campaign file — an earlier end, a shortened window — applies on the next run)."""
-    return Path(os.environ.get("CAMPAIGN_MEDIA_INCLUDE") or INCLUDE)
+    return settings.include_dir()
 
 
 def current_config() -> tuple[dict[str, Market], dict[str, Campaign]]:

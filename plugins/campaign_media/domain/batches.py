@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from campaign_media.exceptions import CampaignMediaError
+
 
 class IngestBatch(TypedDict):
     """One mapped ingest task's work: ``path`` holds the masters, ``result`` receives the outcome."""
@@ -79,7 +81,7 @@ class MasterState(TypedDict):
 MarketState = dict[str, MasterState]
 
 
-class BatchIncomplete(RuntimeError):
+class BatchIncomplete(CampaignMediaError, RuntimeError):
     """Some masters of a batch hit transient errors beyond the retry budget. Everything else is
     saved in the batch's result file, and a retry of the task (Airflow's, or a cleared task)
     carries on from there: done masters are not redone."""

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign_media.config.models import Approval
+from campaign_media.exceptions import CampaignMediaError
 
 # Masters are stored as ``authenticated`` assets: delivered only through signed URLs, which every
 # Cloudinary plan supports (token-based access is a premium feature the default path avoids).
@@ -219,14 +220,17 @@ def changed_in(master: Master, start: datetime | None, end: datetime | None) -> 
     return (start is None or moment >= start) and (end is None or moment < end)
 
 
-class ListingShapeError(ValueError):
+class ListingShapeError(CampaignMediaError, ValueError):
     """A listing's records do not look the way this code reads them: nothing would ship."""
+
+    retryable = False
 
 
 def check_listing_shape(campaign: str, listed: int, approved: int, readable: int) -> None:
     """Fail loudly rather than ship nothing silently: a listing of N > 0 media in which no
     master reads as approved, or no approved master has a readable licence, most likely means
     PhotoShelter put ``CustomMetadata``/``License`` where this code does not look."""
+
     if listed and not approved:
         raise ListingShapeError(
             f"campaign {campaign}: PhotoShelter listed {listed} media and none reads as approved. Either nothing "

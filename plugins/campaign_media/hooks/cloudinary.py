@@ -47,6 +47,7 @@ import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import (
     POOL_CONNECTIONS,
     Fetched,
@@ -71,7 +72,7 @@ SERVER_ERROR_PAGE = re.compile(r"Error parsing server response \((5\d\d|420|429)
 REMOTE_SOURCE_FINAL = re.compile(r"Error in loading .* - 4(?!20|29)\d\d\b")
 
 
-class CloudinaryError(RuntimeError):
+class CloudinaryError(CampaignMediaError, RuntimeError):
     """A Cloudinary call failed; the message names the call and the service's reason."""
 
 
@@ -82,13 +83,19 @@ class CloudinaryNotFound(CloudinaryError):
 class CloudinaryAuthError(CloudinaryError):
     """Wrong cloud name, API key or secret, or a call the key may not make: fix the connection."""
 
+    retryable = False
+
 
 class CloudinaryRejected(CloudinaryError):
     """Cloudinary refused the input (a bad parameter, transformation or file); retrying will not help."""
 
+    retryable = False
+
+
 
 class CloudinaryRateLimited(CloudinaryError, RetryBudgetExceeded):
     """A rate limit (the Admin API's hourly quota, or 420/429) outlasted the retry budget."""
+
 
 
 _SDK_ERRORS: tuple[tuple[type[Exception], type[CloudinaryError]], ...] = (

@@ -34,6 +34,7 @@ import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import (
     RetryBudgetExceeded,
     RetryPolicy,
@@ -68,7 +69,7 @@ DEFAULT_METADATA_WRITE_PATHS = {
 }
 
 
-class PhotoShelterError(RuntimeError):
+class PhotoShelterError(CampaignMediaError, RuntimeError):
     """A PhotoShelter call failed; the message names the call, the status and the reason."""
 
     def __init__(self, call: str, status: int | None, code: str, message: str) -> None:
@@ -79,21 +80,29 @@ class PhotoShelterError(RuntimeError):
 class PhotoShelterAuthError(PhotoShelterError):
     """Bad API key, credentials or organisation: fix the connection, retrying will not help."""
 
+    retryable = False
+
 
 class PhotoShelterNotFound(PhotoShelterError):
     """The gallery, collection or image does not exist (or is not visible to this account)."""
 
 
+
 class PhotoShelterRejected(PhotoShelterError):
     """PhotoShelter refused the request's input (400/422): retrying will not help."""
+
+    retryable = False
 
 
 class PhotoShelterRateLimited(PhotoShelterError, RetryBudgetExceeded):
     """PhotoShelter kept answering 420/429 beyond the retry budget."""
 
 
+
 class EmptyOriginalError(PhotoShelterError):
     """The original downloaded as zero bytes: the master is broken in PhotoShelter."""
+
+    retryable = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from typing import Any, NamedTuple, TypeVar
 import httpx
 import tenacity
 
+from campaign_media.exceptions import CampaignMediaError
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 16  # kept-alive connections per host: a batch's threads (and a few tasks) at once
@@ -51,7 +53,7 @@ def http_client(**options: Any) -> httpx.Client:
     return httpx.Client(verify=_tls(), limits=KEEPALIVE, **options)
 
 
-class TransientError(Exception):
+class TransientError(CampaignMediaError):
     """A failure worth retrying; ``retry_after`` is the server's hint in seconds, if any."""
 
     def __init__(self, message: str, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
@@ -60,7 +62,7 @@ class TransientError(Exception):
         self.rate_limited = rate_limited
 
 
-class RetryBudgetExceeded(RuntimeError):
+class RetryBudgetExceeded(CampaignMediaError, RuntimeError):
     """Every allowed attempt failed with a transient error. ``retry_at`` is when a rate-limited
     service said it would take calls again (its ``Retry-After`` or quota reset), if it said."""
 

@@ -33,6 +33,7 @@ class CampaignMediaOperator(WaitingOperator):
     :param cloudinary_conn_id: the Cloudinary connection (type *Cloudinary*)
     """
 
+    template_fields: Sequence[str] = ("photoshelter_conn_id", "cloudinary_conn_id")
     ui_color = "#e8f0fe"
     opens_photoshelter_session = True  # belongs in the ``photoshelter_api`` pool (campaign_media.pools)
 
@@ -96,10 +97,13 @@ class CampaignMediaOperator(WaitingOperator):
         return current_campaign(campaign_id)
 
     @classmethod
-    def market(cls, code: str) -> Market:
+    def market_config(cls, code: str) -> Market:
+        """The valid market ``code``, read now; an unknown or invalid one is a :class:`ConfigError`."""
+        from campaign_media.config.loader import ConfigError
+
         markets = cls.config()[0]
         if code not in markets:
-            raise ValueError(f"no valid market {code!r} in include/markets/ (valid: {sorted(markets)}); add "
+            raise ConfigError(f"no valid market {code!r} in include/markets/ (valid: {sorted(markets)}); add "
                              f"include/markets/{code}.yaml or fix its errors (python -m campaign_media.cli lint)")
         return markets[code]
 
@@ -111,7 +115,7 @@ class BatchOperator(CampaignMediaOperator):
     :param batch: the batch descriptor (templated)
     """
 
-    template_fields: Sequence[str] = ("batch",)
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "batch")
 
     def __init__(self, *, batch: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)

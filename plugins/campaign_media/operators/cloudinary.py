@@ -18,6 +18,8 @@ from campaign_media.operators.waiting import WaitingOperator
 class _CloudinaryOperator(WaitingOperator):
     ui_color = "#dde7f7"
 
+    template_fields: Sequence[str] = ("cloudinary_conn_id",)
+
     def __init__(self, *, cloudinary_conn_id: str = CloudinaryHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cloudinary_conn_id = cloudinary_conn_id
@@ -42,7 +44,7 @@ class CloudinaryUploadOperator(_CloudinaryOperator):
     :param overwrite: replace what is stored under ``public_id``
     """
 
-    template_fields: Sequence[str] = ("source", "public_id", "tags", "context")
+    template_fields: Sequence[str] = (*_CloudinaryOperator.template_fields, "source", "public_id", "tags", "context")
 
     def __init__(self, *, source: str, public_id: str, delivery_type: str = "upload",
                  tags: list[str] | None = None, context: dict[str, str] | None = None,
@@ -73,7 +75,7 @@ class CloudinaryAccessControlOperator(_CloudinaryOperator):
     :param delivery_type: the assets' type
     """
 
-    template_fields: Sequence[str] = ("public_ids", "start", "end", "closed")
+    template_fields: Sequence[str] = (*_CloudinaryOperator.template_fields, "public_ids", "start", "end", "closed")
 
     def __init__(self, *, public_ids: list[str], start: str = "", end: str = "", closed: bool | str = False,
                  delivery_type: str = "upload", **kwargs: Any) -> None:

@@ -22,7 +22,7 @@ class SelectCampaignsOperator(CampaignMediaOperator):
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("campaign",)
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign",)
 
     def __init__(self, *, rule: Literal["unarchived", "due_for_archive"], campaign: str = "all",
                  **kwargs: Any) -> None:
@@ -43,7 +43,7 @@ class SelectCampaignsOperator(CampaignMediaOperator):
 
 
 class _PerCampaign(CampaignMediaOperator):
-    template_fields: Sequence[str] = ("campaign_id",)
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign_id",)
 
     def __init__(self, *, campaign_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -62,7 +62,7 @@ class ApplyUsageWindowsOperator(_PerCampaign):
     :param as_of: evaluate at this ISO time with its zone instead of now (templated; empty: now)
     """
 
-    template_fields: Sequence[str] = ("campaign_id", "as_of")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign_id", "as_of")
 
     def __init__(self, *, campaign_id: str, as_of: str = "", **kwargs: Any) -> None:
         super().__init__(campaign_id=campaign_id, **kwargs)

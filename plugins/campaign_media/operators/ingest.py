@@ -31,7 +31,7 @@ class PlanIngestOperator(CampaignMediaOperator):
     :param batch_size: masters per batch (one mapped task each)
     """
 
-    template_fields: Sequence[str] = ("campaign", "force", "gallery_ids")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign", "force", "gallery_ids")
 
     def __init__(self, *, campaign: str = "all", force: bool | str = False, gallery_ids: list[str] | None = None,
                  batch_size: int | None = None, **kwargs: Any) -> None:
@@ -80,7 +80,7 @@ class IngestReportOperator(CampaignMediaOperator):
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("campaign", "results")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign", "results")
 
     def __init__(self, *, results: Any, campaign: str = "all", **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -3,13 +3,13 @@ PhotoShelter, and the market's delivery manifest."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Context
 
+from campaign_media import settings
 from campaign_media.config.models import Campaign
 from campaign_media.domain.batches import MarketBatch, MarketResult
 from campaign_media.hooks.photoshelter import PhotoShelterHook
@@ -29,12 +29,12 @@ class PlanRenditionsOperator(CampaignMediaOperator):
     :param dry_run: build URLs only: no API writes (templated)
     """
 
-    template_fields: Sequence[str] = ("market_code", "campaign", "force", "dry_run")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "market", "campaign", "force", "dry_run")
 
     def __init__(self, *, market: str, campaign: str = "all", force: bool | str = False,
                  dry_run: bool | str = False, batch_size: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.market_code = market
+        self.market = market
         self.campaign = campaign
         self.force = force
         self.dry_run = dry_run
@@ -43,7 +43,7 @@ class PlanRenditionsOperator(CampaignMediaOperator):
     def run(self, context: Context) -> list[MarketBatch]:
         from campaign_media.steps import variants
 
-        market = self.market(self.market_code)
+        market = self.market_config(self.market)
         # Asset-triggered runs have no data interval: judge "active" at the run's own time.
         now = context.get("data_interval_end") or context.get("logical_date") or datetime.now(UTC)
         chosen = selection.for_market(self.config()[1], market, self.campaign, now)
@@ -65,7 +65,7 @@ class MakeRenditionsOperator(BatchOperator):
     def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: MarketBatch) -> MarketResult:
         from campaign_media.steps import variants
 
-        return variants.render(ps, self.cloudinary_hook, campaign, self.market(batch["market"]), batch)
+        return variants.render(ps, self.cloudinary_hook, campaign, self.market_config(batch["market"]), batch)
 
 
 class FinishVideoRenditionsOperator(CampaignMediaOperator):
@@ -78,16 +78,16 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     :param market: the market code (templated)
     :param batches: the plan's batch descriptors (``plan.output``)
-    :param poll_seconds: how often the trigger looks (default ``CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS`` or 30)
+    :param poll_seconds: how often the trigger looks (default ``[campaign_media] video_poll_seconds``, 30)
     :param timeout: how long to wait in all (default 2 hours)
     """
 
-    template_fields: Sequence[str] = ("market_code", "batches")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "market", "batches")
 
     def __init__(self, *, market: str, batches: Any, poll_seconds: float | None = None,
                  timeout: timedelta = timedelta(hours=2), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.market_code = market
+        self.market = market
         self.batches = batches
         self.poll_seconds = poll_seconds
         self.timeout = timeout
@@ -102,26 +102,29 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
         waiting = videos.waiting(self._batches())
         if not waiting:
             return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
-        poll = self.poll_seconds or float(os.environ.get("CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS", 30))
+        poll = self.poll_seconds or settings.get("video_poll_seconds")
         self.log.info("market %s: %d video copies being transcoded by Cloudinary; waiting deferred (the worker "
-                      "slot is free), looking every %.0f s", self.market_code, len(waiting), poll)
+                      "slot is free), looking every %.0f s", self.market, len(waiting), poll)
         self.defer(trigger=VideoRenditionsTrigger(waiting=waiting, deadline=(datetime.now(UTC) + self.timeout)
                                                   .isoformat(), poll_seconds=poll,
                                                   cloudinary_conn_id=self.cloudinary_conn_id),
                    method_name="finish")
 
     def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, int]:
-        """Where the deferred task comes back when the trigger fires."""
-        from campaign_media.runtime import audit
+        """Where the deferred task comes back when the trigger fires. A rate limit met here defers
+        the task like one met in :meth:`run` (it then comes back through ``run``, which waits for
+        the copies again: a second look costs one Admin call per copy, no upload)."""
+        return self.run_or_wait(context, lambda ctx: self._finish(ctx, event or {}))
+
+    def _finish(self, context: Context, event: dict[str, Any]) -> dict[str, int]:
         from campaign_media.steps import videos
 
-        event = event or {}
         for copy_id, error in (event.get("errors") or {}).items():
             self.log.warning("video copy %s: the last look failed: %s", copy_id, error)
-        with audit.recording(audit.RunInfo.from_context(context)), self.photoshelter() as ps:
-            counts = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market(self.market_code),
+        with self.photoshelter() as ps:
+            counts = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market_config(self.market),
                                    self._batches(), event.get("pending") or [], event.get("gone") or [])
-        self.log.info("market %s, video renditions: %s", self.market_code, counts)
+        self.log.info("market %s, video renditions: %s", self.market, counts)
         return counts
 
 
@@ -137,18 +140,18 @@ class PublishDeliveryOperator(CampaignMediaOperator):
     """
 
     opens_photoshelter_session = False
-    template_fields: Sequence[str] = ("market_code", "batches")
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "market", "batches")
 
     def __init__(self, *, market: str, batches: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.market_code = market
+        self.market = market
         self.batches = batches
 
     def run(self, context: Context) -> list[dict[str, Any]]:
         from campaign_media.runtime import storage
         from campaign_media.steps import variants
 
-        market = self.market(self.market_code)
+        market = self.market_config(self.market)
         results = [{"campaign": b["campaign"], "path": b["result"], "dry_run": b["dry_run"]}
                    for b in self.batches or [] if storage.read_json(b["result"]) is not None]
         campaigns = self.config()[1]

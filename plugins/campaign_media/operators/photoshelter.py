@@ -24,7 +24,7 @@ class PhotoShelterGalleryToManifestOperator(WaitingOperator):
         ``<storage>/_manifests/<gallery_id>.json``)
     """
 
-    template_fields: Sequence[str] = ("gallery_id", "manifest_path")
+    template_fields: Sequence[str] = ("gallery_id", "manifest_path", "photoshelter_conn_id")
     ui_color = "#fdf0d5"
 
     def __init__(self, *, gallery_id: str, manifest_path: str = "",

@@ -9,16 +9,23 @@ rate-limit error that names the moment (``retry_at``): the task is then deferred
 ``DateTimeTrigger`` until just after it — it frees its worker and pool slot, shows as *deferred*
 in the UI, keeps its try number — and runs again from the start when the trigger fires. Every
 step is resumable (progress is saved per master), so running again carries on where it stopped.
+
+An error that retrying cannot cure (``retryable = False`` in ``campaign_media.exceptions``: a refused
+credential, rejected input, an invalid config file) fails the task at once as
+``AirflowFailException``: no retry and no retry delay are spent on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
 
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit
 from campaign_media.runtime.claims import RunInProgress
@@ -30,19 +37,23 @@ class WaitingOperator(BaseOperator):
     """Subclasses implement :meth:`run` (what ``execute`` would be)."""
 
     def execute(self, context: Context) -> Any:
-        return self._run_or_wait(context)
+        return self.run_or_wait(context, self.run)
 
     def resume_after_wait(self, context: Context, event: Any = None) -> Any:
         """Where a deferred task comes back: the whole task again (its steps carry on)."""
-        return self._run_or_wait(context)
+        return self.run_or_wait(context, self.run)
 
     def run(self, context: Context) -> Any:
         raise NotImplementedError
 
-    def _run_or_wait(self, context: Context) -> Any:
+    def run_or_wait(self, context: Context, work: Callable[[Context], Any]) -> Any:
+        """Do ``work`` with the task's audit trail open; a rate limit or claim with a named end
+        defers the task until then (it comes back in :meth:`resume_after_wait`), and an error
+        retrying cannot fix fails it without retries. Every way into a task goes through here:
+        ``execute`` and any method a deferral resumes in."""
         try:
             with audit.recording(audit.RunInfo.from_context(context)):
-                return self.run(context)
+                return work(context)
         except (RetryBudgetExceeded, RunInProgress) as exc:
             if not must_wait(exc):
                 raise
@@ -52,3 +63,7 @@ class WaitingOperator(BaseOperator):
                              "are free meanwhile); the task then runs again and carries on where it stopped", exc,
                              moment.isoformat(timespec="seconds"))
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_wait")
+        except CampaignMediaError as exc:
+            if exc.retryable:
+                raise
+            raise AirflowFailException(f"{exc} (not retried: retrying cannot fix this)") from exc

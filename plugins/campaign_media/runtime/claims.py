@@ -16,20 +16,24 @@ it back, and of two runs that wrote at nearly the same moment only the last writ
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from campaign_media import settings
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
-SETTLE = float(os.environ.get("CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS", 0.5))
-POLL = timedelta(seconds=float(os.environ.get("CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS", 30)))
 LIVE_STATES = ("queued", "running")
 
 
-class RunInProgress(RuntimeError):
+def poll_interval() -> timedelta:
+    """How long a run waiting for another run's claim waits before it looks again."""
+    return timedelta(seconds=settings.get("claim_poll_seconds"))
+
+
+class RunInProgress(CampaignMediaError, RuntimeError):
     """Another run of the DAG holds its claim; ``retry_at`` is when to look again."""
 
     def __init__(self, message: str, retry_at: datetime) -> None:
@@ -45,7 +49,7 @@ def claim(dag_id: str, run_id: str, state_of: Callable[[str], str]) -> None:
     if held and held["run_id"] != run_id and state_of(held["run_id"]) in LIVE_STATES:
         raise busy(dag_id, held)
     storage.write_json(target, {"run_id": run_id, "since": datetime.now(UTC).isoformat(timespec="seconds")})
-    time.sleep(SETTLE)
+    time.sleep(settings.get("claim_settle_seconds"))
     held = storage.read_json(target)
     if held["run_id"] != run_id:
         raise busy(dag_id, held)
@@ -63,4 +67,4 @@ def release(dag_id: str, run_id: str) -> None:
 def busy(dag_id: str, held: dict[str, str]) -> RunInProgress:
     return RunInProgress(f"{dag_id}: run {held['run_id']} (since {held['since']}) is doing this DAG's work; this run "
                          "plans once it has ended, so nothing is made or written back twice",
-                         datetime.now(UTC) + POLL)
+                         datetime.now(UTC) + poll_interval())

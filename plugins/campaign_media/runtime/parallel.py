@@ -16,13 +16,13 @@ finish, so the task can wait without burning a retry.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from campaign_media import settings
 from campaign_media.domain.batches import BatchIncomplete
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit
@@ -33,8 +33,17 @@ log = logging.getLogger(__name__)
 # Masters in flight per task. Ingest streams originals through the worker (disk and bandwidth per
 # thread); a market render moves small renditions, and its calls are most of the pipeline's. The
 # threads of a task share one PhotoShelter session, so neither touches its per-user session cap.
-TASK_THREADS = max(1, int(os.environ.get("CAMPAIGN_MEDIA_TASK_THREADS", 4)))
-RENDER_THREADS = max(1, int(os.environ.get("CAMPAIGN_MEDIA_RENDER_THREADS", 8)))
+
+
+def task_threads() -> int:
+    """Masters in flight per ingest or archive task (``[campaign_media] task_threads``)."""
+    return max(1, settings.get("task_threads"))
+
+
+def render_threads() -> int:
+    """Masters in flight per market render task (``[campaign_media] render_threads``)."""
+    return max(1, settings.get("render_threads"))
+
 
 
 @dataclass
@@ -64,7 +73,7 @@ class Progress(Generic[R]):
 
 def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progress: Progress[R], *,
                  final_errors: tuple[type[Exception], ...], save: Callable[[Progress[R]], None],
-                 reason: Callable[[Exception], str] = str, threads: int = TASK_THREADS) -> Progress[R]:
+                 reason: Callable[[Exception], str] = str, threads: int | None = None) -> Progress[R]:
     """Run ``work`` on each ``(key, item)`` whose key is not in ``progress.done``, ``threads`` at
     a time; ``save`` is called (serialised) after each. Errors outside ``final_errors`` (bugs)
     stop the batch and are raised once the masters in flight are saved."""
@@ -101,6 +110,7 @@ def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progres
             save(progress)
 
     todo = [(key, item) for key, item in items if key not in progress.done]
+    threads = threads or task_threads()
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo) or 1)),
                             thread_name_prefix="master") as pool:
         for future in [pool.submit(one, key, item) for key, item in todo]:

@@ -1,26 +1,22 @@
 """Where manifests and reports live: object storage (``ObjectStoragePath``), a local folder by default.
 
-Set ``CAMPAIGN_MEDIA_STORAGE`` to any fsspec URL Airflow's object storage supports
-(``s3://bucket/campaign-media``, ``gs://...``, ``file:///...``) to move them; the default is
+Set ``[campaign_media] storage`` (``AIRFLOW__CAMPAIGN_MEDIA__STORAGE``) to any fsspec URL that Airflow's object
+storage supports (``s3://bucket/campaign-media``, ``gs://...``, ``file:///...``) to move them; the default is
 ``$AIRFLOW_HOME/campaign-media``. XComs carry only paths into this tree, never payloads.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from campaign_media import settings
+
 
 def root() -> ObjectStoragePath:
-    url = os.environ.get("CAMPAIGN_MEDIA_STORAGE")
-    if not url:
-        home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-        url = (home / "campaign-media").resolve().as_uri()
-    return ObjectStoragePath(url)
+    return ObjectStoragePath(settings.storage_url())
 
 
 def path(*parts: str) -> ObjectStoragePath:

@@ -27,6 +27,7 @@ from campaign_media.domain.embedded import embed, pixel_digest
 from campaign_media.domain.masters import MASTER_DELIVERY, master_public_id
 from campaign_media.domain.renditions import link_fields, market_specs, market_video_specs
 from campaign_media.domain.windows import iso
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
@@ -36,7 +37,7 @@ from campaign_media.steps.shared.delivery import master_url
 log = logging.getLogger(__name__)
 
 
-class ArchiveIncomplete(RuntimeError):
+class ArchiveIncomplete(CampaignMediaError, RuntimeError):
     """Some renditions could not be archived and verified; nothing was cleaned up."""
 
 

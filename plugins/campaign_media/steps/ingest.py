@@ -15,12 +15,12 @@ makes no new upload and no new renditions. ``report`` merges the batch results.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from campaign_media import settings
 from campaign_media.config.models import Campaign
 from campaign_media.domain.batches import IngestBatch, IngestResult, batch_label, chunks
 from campaign_media.domain.masters import (
@@ -34,22 +34,22 @@ from campaign_media.domain.masters import (
     master_public_id,
     media_id,
 )
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook, PhotoShelterNotFound
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import Progress, examples, work_through
-from campaign_media.steps.shared.sources import SourceListing, missing_galleries_message
+from campaign_media.runtime.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 100))  # masters per mapped task
 EXAMPLES = 5  # skipped masters named in the log; the full list is in the run's plan.json
 
 
-class SourceGalleriesMissing(RuntimeError):
+class SourceGalleriesMissing(CampaignMediaError, RuntimeError):
     """A campaign's source gallery no longer exists; everything else was ingested and reported."""
 
 
-class MasterMismatch(RuntimeError):
+class MasterMismatch(CampaignMediaError, RuntimeError):
     """What Cloudinary stored (or PhotoShelter served) differs from PhotoShelter's own figures."""
 
 
@@ -75,7 +75,7 @@ def rendered_masters(campaign: Campaign) -> set[str]:
 
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], run_key: str,
          start: datetime | None, end: datetime | None, *, force: bool = False,
-         batch_size: int = BATCH_SIZE) -> list[IngestBatch]:
+         batch_size: int | None = None) -> list[IngestBatch]:
     """Write batch manifests of masters to push; return their (small) descriptors."""
     batches: list[IngestBatch] = []
     tz = ps.session_timezone()
@@ -113,7 +113,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
             "interval": [str(start), str(end)], "force": force, "missing_galleries": listing.missing})
         log.info("campaign %s: %s; %d to push; %d skipped%s (all in %s)", campaign.id, counts, len(todo),
                  len(skipped), f", e.g. {examples(skipped, EXAMPLES)}" if skipped else "", plan_path)
-        for index, chunk in enumerate(chunks(todo, batch_size)):
+        for index, chunk in enumerate(chunks(todo, batch_size or settings.get("ingest_batch_size"))):
             batches.append({"campaign": campaign.id, "count": len(chunk),
                             "path": storage.write_json(storage.batch_file(base, index), chunk),
                             "result": str(storage.result_file(base, index)),

@@ -18,7 +18,7 @@ from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.reports.frame import Report, build
 from campaign_media.reports.html import render
 from campaign_media.runtime import storage
-from campaign_media.steps.shared.sources import SourceListing
+from campaign_media.runtime.sources import SourceListing
 
 log = logging.getLogger(__name__)
 

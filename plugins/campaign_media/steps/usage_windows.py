@@ -18,23 +18,25 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaign_media.account.capabilities import TokenAccessMissing, for_campaigns, require_token_access
+from campaign_media.account.capabilities import TokenAccessMissing, require_token_access
+from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
 from campaign_media.domain.renditions import market_specs, market_video_specs
 from campaign_media.domain.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import examples
+from campaign_media.runtime.sources import SourceListing, missing_galleries_message
 from campaign_media.steps.shared.delivery import write_manifest
-from campaign_media.steps.shared.sources import SourceListing, missing_galleries_message
 
 log = logging.getLogger(__name__)
 
 
-class WindowsNotApplied(RuntimeError):
+class WindowsNotApplied(CampaignMediaError, RuntimeError):
     """Some copies could not be given their rules; every other copy was handled and reported."""
 
 

@@ -19,11 +19,12 @@ consumes.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any
 
-from campaign_media.account.capabilities import for_campaigns, require_token_access
+from campaign_media import settings
+from campaign_media.account.capabilities import require_token_access
+from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.domain.embedded import embedded
@@ -40,12 +41,11 @@ from campaign_media.domain.windows import Rights, decide
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import storage
-from campaign_media.runtime.parallel import RENDER_THREADS, Progress, work_through
+from campaign_media.runtime.parallel import Progress, render_threads, work_through
 from campaign_media.steps.shared.delivery import master_url, write_manifest
 from campaign_media.steps.shared.writebacks import copy_made, record_link, written_back
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = int(os.environ.get("CAMPAIGN_MEDIA_BATCH_SIZE", 50))  # masters per mapped task
 
 
 def published_collection_name(campaign: Campaign) -> str:
@@ -59,7 +59,7 @@ def renditions_gallery_name(campaign: Campaign, market: Market) -> str:
 
 
 def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], market: Market, run_key: str,
-         *, force: bool = False, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> list[MarketBatch]:
+         *, force: bool = False, dry_run: bool = False, batch_size: int | None = None) -> list[MarketBatch]:
     """Write batch manifests of the masters whose market copy is missing or stale; return their
     descriptors. Makes the write-back gallery (once) when there is work."""
     batches: list[MarketBatch] = []
@@ -106,7 +106,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
         log.info("campaign %s, market %s: %d masters in Cloudinary, %d need renditions", campaign.id, market.code,
                  listed, len(todo))
         base = storage.market_run(campaign.id, market.code, run_key)
-        for index, chunk in enumerate(chunks(todo, batch_size)):
+        for index, chunk in enumerate(chunks(todo, batch_size or settings.get("render_batch_size"))):
             batches.append({"campaign": campaign.id, "market": market.code, "spec": specs["image"],
                             "path": storage.write_json(storage.batch_file(base, index), chunk),
                             "result": str(storage.result_file(base, index)),
@@ -163,7 +163,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
         return {**state, "spec": spec_hash, "renditions": renditions, "rules": rules}
 
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
-                 final_errors=(CloudinaryError, PhotoShelterError), threads=RENDER_THREADS)
+                 final_errors=(CloudinaryError, PhotoShelterError), threads=render_threads())
     path = str(batch["result"])
     progress.finish(batch["label"], path)
     return {"campaign": campaign.id, "market": market.code, "path": path, "rendered": len(progress.done),

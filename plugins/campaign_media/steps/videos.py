@@ -22,6 +22,7 @@ from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch
 from campaign_media.domain.embedded import embedded
 from campaign_media.domain.renditions import derivative_key, link_fields, market_video_specs
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import audit, storage
@@ -92,7 +93,7 @@ def finish(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: dict[str, Campa
     return counts
 
 
-class VideosIncomplete(RuntimeError):
+class VideosIncomplete(CampaignMediaError, RuntimeError):
     """Some video copies were not finished; everything else was, and is published."""
 
 

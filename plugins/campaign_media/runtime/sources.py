@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from campaign_media.config.models import Campaign
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.photoshelter import PhotoShelterHook, PhotoShelterNotFound
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,15 @@ class SourceListing:
             yield from records
 
 
-class MediaListingMissing(RuntimeError):
+class MediaListingMissing(CampaignMediaError, RuntimeError):
     """A campaign asks for videos and the account has no media listing: fix the campaign file."""
+
+    retryable = False
 
 
 def missing_galleries_message(campaign_id: str, missing: list[str]) -> str:
     """What to do about source galleries that no longer exist."""
+
     return (f"campaign {campaign_id}: PhotoShelter gallery {', '.join(missing)} no longer exists (deleted in "
             "PhotoShelter, or a wrong ID): nothing was read from it, everything else was. Restore it, or remove it "
             f"from source in include/campaigns/{campaign_id}.yaml (its masters' copies stay closed meanwhile)")

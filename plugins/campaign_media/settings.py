@@ -1,0 +1,112 @@
+"""Every tunable of the package, in one place, read through Airflow's configuration.
+
+Each setting is a key of the ``[campaign_media]`` section of ``airflow.cfg``, so the usual
+``AIRFLOW__CAMPAIGN_MEDIA__<KEY>`` environment variable sets it too (``docs/configuration.md``
+has the table). A value is read where it is used, not at import: Airflow's config lookup costs a
+few microseconds, and a task then sees the value of the process it runs in (tests and the demo
+point storage and the include folder elsewhere per run).
+
+The 0.8 environment variables (``CAMPAIGN_MEDIA_STORAGE``, ``CAMPAIGN_MEDIA_BATCH_SIZE``, …) still
+work for one release: a value found only there is used with a ``DeprecationWarning`` naming the
+new key. ``CAMPAIGN_MEDIA_BATCH_SIZE`` used to mean 100 masters per ingest task and 50 per market
+task (two modules read it with two defaults); it now sets both ``ingest_batch_size`` and
+``render_batch_size`` when neither is set, and the two keys tune them apart.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk.configuration import conf
+
+from campaign_media.exceptions import CampaignMediaError
+
+SECTION = "campaign_media"
+PROJECT_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # this repository's include/
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``[campaign_media]``: its default, how to read it, the 0.8 variable it replaces."""
+
+    key: str
+    default: Any
+    cast: Callable[[str], Any]
+    doc: str
+    old_env: str | None = None
+
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in [
+    Setting("storage", "", str, "where manifests, reports, state and the audit trail live: any URL Airflow's "
+            "object storage reads (s3://bucket/prefix, gs://…, file:///…); empty: $AIRFLOW_HOME/campaign-media",
+            "CAMPAIGN_MEDIA_STORAGE"),
+    Setting("include", "", str, "the folder holding campaigns/ and markets/; empty: this repository's include/",
+            "CAMPAIGN_MEDIA_INCLUDE"),
+    Setting("ingest_batch_size", 100, int, "masters per mapped ingest task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
+    Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
+    Setting("task_threads", 4, int, "masters in flight per ingest (and archive) task", "CAMPAIGN_MEDIA_TASK_THREADS"),
+    Setting("render_threads", 8, int, "masters in flight per market render task", "CAMPAIGN_MEDIA_RENDER_THREADS"),
+    Setting("claim_settle_seconds", 0.5, float, "how long a claim is left to settle before it is read back",
+            "CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS"),
+    Setting("claim_poll_seconds", 30.0, float, "how often a run waiting for another run's claim looks again",
+            "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS"),
+    Setting("retry_delay_seconds", None, int, "every lifecycle task's retry delay; empty: each DAG's own "
+            "(60 s to 300 s)", "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS"),
+    Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
+            "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
+]}
+_warned: set[str] = set()
+
+
+class SettingError(CampaignMediaError, ValueError):
+    """A ``[campaign_media]`` value that does not parse: the message names the key and what it means."""
+
+    retryable = False
+
+
+def get(key: str) -> Any:
+    """The value of ``[campaign_media] key`` now (config file or ``AIRFLOW__CAMPAIGN_MEDIA__KEY``),
+    else its 0.8 environment variable (with a deprecation warning), else its default."""
+    setting = SETTINGS[key]
+    raw = conf.get(SECTION, key, fallback=None)
+    if raw in (None, "") and setting.old_env and os.environ.get(setting.old_env):
+        raw = os.environ[setting.old_env]
+        if setting.old_env not in _warned:
+            _warned.add(setting.old_env)
+            warnings.warn(f"{setting.old_env} is deprecated: set [{SECTION}] {key} in airflow.cfg or "
+                          f"AIRFLOW__{SECTION.upper()}__{key.upper()} instead", DeprecationWarning, stacklevel=2)
+    if raw in (None, ""):
+        return setting.default
+    try:
+        return setting.cast(raw)
+    except ValueError:
+        raise SettingError(f"[{SECTION}] {key} = {raw!r} is not a valid {setting.cast.__name__}: "
+                         f"{setting.doc}") from None
+
+
+def include_dir() -> Path:
+    """The include folder (campaigns/ and markets/) as configured now."""
+    return Path(get("include") or PROJECT_INCLUDE)
+
+
+def storage_url() -> str:
+    """The storage root's URL as configured now ($AIRFLOW_HOME/campaign-media when unset)."""
+    url = get("storage")
+    if not url:
+        home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+        url = (home / "campaign-media").resolve().as_uri()
+    return url
+
+
+def table() -> str:
+    """The settings as a Markdown table (docs/configuration.md is written from it; a test keeps them equal)."""
+    rows = ["| key | default | what | replaces |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS.values():
+        default = "" if s.default in (None, "") else s.default
+        rows.append(f"| `{s.key}` | {default} | {s.doc} | `{s.old_env}` |")
+    return "\n".join(rows)
