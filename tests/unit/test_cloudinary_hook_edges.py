@@ -37,7 +37,7 @@ def failing_then(result, errors):
 def test_stale_rate_limit_headers_of_an_earlier_call_are_ignored(waits) -> None:
     hook, recorded = waits
     far = format_datetime(datetime.now(UTC) + timedelta(minutes=40), usegmt=True)
-    hook._recorders[1].local.headers = {"x-featureratelimit-remaining": "0", "x-featureratelimit-reset": far}
+    hook._sdk_headers[1].local.headers = {"x-featureratelimit-remaining": "0", "x-featureratelimit-reset": far}
     assert hook._run("upload x", failing_then("ok", [cloudinary.exceptions.GeneralError("503")])) == "ok"
     assert recorded and max(recorded) <= 0.01
 

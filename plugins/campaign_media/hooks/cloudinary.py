@@ -27,7 +27,6 @@ import functools
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,21 +42,22 @@ import cloudinary.exceptions
 import cloudinary.uploader
 import cloudinary.utils
 import httpx
-import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import (
-    POOL_CONNECTIONS,
+    ErrorKinds,
     Fetched,
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
     http_client,
     retry_hint,
+    send_once,
     stream_to_file,
 )
+from campaign_media.hooks.sdk import ResponseHeaders, install_header_recorders
 
 T = TypeVar("T")
 # Above this, a file goes up in chunks of this size (memory stays at one chunk). 20 MB is the SDK's
@@ -98,66 +98,16 @@ class CloudinaryRateLimited(CloudinaryError, RetryBudgetExceeded):
 
 
 
-_SDK_ERRORS: tuple[tuple[type[Exception], type[CloudinaryError]], ...] = (
-    (cloudinary.exceptions.NotFound, CloudinaryNotFound),
-    (cloudinary.exceptions.AuthorizationRequired, CloudinaryAuthError),
-    (cloudinary.exceptions.NotAllowed, CloudinaryAuthError),
-    (cloudinary.exceptions.BadRequest, CloudinaryRejected),
-    (cloudinary.exceptions.AlreadyExists, CloudinaryRejected),
+# The status each of the SDK's error classes stands for (the SDK raises them by status).
+_SDK_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (cloudinary.exceptions.NotFound, 404),
+    (cloudinary.exceptions.AuthorizationRequired, 401),
+    (cloudinary.exceptions.NotAllowed, 403),
+    (cloudinary.exceptions.BadRequest, 400),
+    (cloudinary.exceptions.AlreadyExists, 409),
 )
-
-
-# urllib3's default policy would silently retry Admin GETs on 429/503 (sleeping on Retry-After)
-# and connection errors; the hook's RetryPolicy is the only retry layer, so urllib3 gets none.
-_NO_URLLIB3_RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5,
-                                    respect_retry_after_header=False, raise_on_status=False)
-
-
-class _ResponseHeaders:
-    """Wraps the SDK's urllib3 pool so that, *during the hook's own calls only*, urllib3 makes no
-    hidden retries and the last response headers are kept per thread.
-
-    The SDK raises on 420/429 without exposing ``Retry-After`` or the
-    ``X-FeatureRateLimit-*`` headers. This is the one place the hook reaches into the SDK (its
-    module-level ``_http`` pools); outside a hook call (``active`` unset on the thread) every
-    request passes through untouched, so other users of the SDK in the process see no change.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.local = threading.local()
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        if not getattr(self.local, "active", False):
-            return self._inner.request(*args, **kwargs)
-        self.local.headers = {}
-        kwargs.setdefault("retries", _NO_URLLIB3_RETRIES)
-        response = self._inner.request(*args, **kwargs)
-        self.local.headers = {k.lower(): v for k, v in response.headers.items()}
-        return response
-
-    def clear(self, active: bool) -> None:
-        self.local.headers = {}
-        self.local.active = active
-
-    def last(self) -> dict[str, str]:
-        return getattr(self.local, "headers", {}) or {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-
-
-def _install_header_recorders() -> tuple[_ResponseHeaders, _ResponseHeaders]:
-    modules = (cloudinary.uploader, cloudinary.api_client.call_api)
-    for module in modules:
-        if not isinstance(module._http, _ResponseHeaders):
-            # urllib3 keeps one connection per host by default: with several threads it would
-            # open and drop one per call (and warn each time).
-            getattr(module._http, "connection_pool_kw", {}).setdefault("maxsize", POOL_CONNECTIONS)
-            module._http = _ResponseHeaders(module._http)
-    return cloudinary.uploader._http, cloudinary.api_client.call_api._http
+ERRORS = ErrorKinds(other=CloudinaryError, not_found=CloudinaryNotFound, auth=CloudinaryAuthError,
+                    rejected=CloudinaryRejected)
 
 
 _URL_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
@@ -286,8 +236,9 @@ class CloudinaryHook(BaseHook):
         return http_client(timeout=self.timeout, follow_redirects=True)
 
     @cached_property
-    def _recorders(self) -> tuple[_ResponseHeaders, _ResponseHeaders]:
-        return _install_header_recorders()
+    def _sdk_headers(self) -> tuple[ResponseHeaders, ResponseHeaders]:
+        """The SDK's two pools, wrapped once per process (``hooks/sdk.py``)."""
+        return install_header_recorders()
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's *Test* button: one Admin API ``ping`` with the connection's credentials."""
@@ -302,22 +253,13 @@ class CloudinaryHook(BaseHook):
         """Call the SDK with the retry policy; translate its errors into the hook's own.
         ``already_done`` (for writes) is asked before each re-send: a failure may come after
         Cloudinary carried the call out, and its answer then stands in for the re-send."""
-        sent = False
-
         def attempt() -> T:
-            nonlocal sent
-            if sent and already_done is not None:
-                found = already_done()
-                if found is not None:
-                    self.log.info("Cloudinary %s: carried out by an earlier attempt whose answer was lost", what)
-                    return found
-            sent = True
-            for recorder in self._recorders:
+            for recorder in self._sdk_headers:
                 recorder.clear(active=True)  # only this call's headers may steer the wait
             try:
                 return fn()
             except TRANSIENT_SDK_ERRORS as exc:
-                headers = {**self._recorders[0].last(), **self._recorders[1].last()}
+                headers = {**self._sdk_headers[0].last(), **self._sdk_headers[1].last()}
                 limited = isinstance(exc, cloudinary.exceptions.RateLimited)
                 raise TransientError(redact(str(exc)), retry_hint(headers), rate_limited=limited) from exc
             except cloudinary.exceptions.Error as exc:
@@ -327,14 +269,15 @@ class CloudinaryHook(BaseHook):
                     raise TransientError(redact(str(exc))) from exc
                 if "Error in loading" in str(exc) and not REMOTE_SOURCE_FINAL.search(str(exc)):  # fetch failed
                     raise TransientError(redact(str(exc))) from exc
-                kind = next((ours for theirs, ours in _SDK_ERRORS if isinstance(exc, theirs)), CloudinaryError)
-                raise kind(f"Cloudinary {what} failed: {redact(str(exc))}") from exc
+                status = next((code for theirs, code in _SDK_STATUS if isinstance(exc, theirs)), None)
+                raise ERRORS.for_status(status)(f"Cloudinary {what} failed: {redact(str(exc))}") from exc
             finally:
-                for recorder in self._recorders:
+                for recorder in self._sdk_headers:
                     recorder.local.active = False
 
+        once = send_once(f"Cloudinary {what}", attempt, already_done, self.log) if already_done else attempt
         try:
-            return self.retry.call(f"Cloudinary {what}", attempt)
+            return self.retry.call(f"Cloudinary {what}", once)
         except RetryBudgetExceeded as exc:
             if exc.rate_limited:
                 raise exc.carried_by(CloudinaryRateLimited(str(exc))) from exc

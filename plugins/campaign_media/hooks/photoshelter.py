@@ -25,7 +25,7 @@ import mimetypes
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
@@ -36,11 +36,13 @@ from airflow.sdk.log import mask_secret
 
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import (
+    ErrorKinds,
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
     http_client,
     retry_after_seconds,
+    send_once,
     stream_to_file,
 )
 
@@ -105,6 +107,26 @@ class EmptyOriginalError(PhotoShelterError):
     retryable = False
 
 
+ERRORS = ErrorKinds(other=PhotoShelterError, not_found=PhotoShelterNotFound, auth=PhotoShelterAuthError,
+                    rejected=PhotoShelterRejected)
+
+
+@dataclass(frozen=True)
+class PhotoShelterAccount:
+    """What :attr:`PhotoShelterHook.account` reads from the connection (secrets kept out of repr)."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    email: str
+    password: str = field(repr=False)
+    org_id: str | None
+    timeout: float
+    write_paths: dict[str, str]
+    video_download_path: str
+    metadata_writes: bool
+    retry: RetryPolicy
+
+
 @dataclass(frozen=True)
 class Download:
     """A downloaded original: where it is, its size and SHA-256."""
@@ -129,6 +151,7 @@ class PhotoShelterHook(BaseHook):
         self._retry_override = retry
         self._timezone: str | None = None
         self._token: str | None = None
+        self._session_org: str | None = None  # the organisation the login chose (none configured)
         self._client: httpx.Client | None = None
         self._login_lock = threading.Lock()  # a batch's threads share one session: one login at a time
         self._client_lock = threading.Lock()
@@ -141,7 +164,7 @@ class PhotoShelterHook(BaseHook):
         return ui_field_behaviour(PHOTOSHELTER)
 
     @cached_property
-    def _settings(self) -> dict[str, Any]:
+    def account(self) -> PhotoShelterAccount:
         """The connection, read once: base URL, credentials (masked in logs), options."""
         conn = self.get_connection(self.photoshelter_conn_id)
         extras = conn.extra_dejson
@@ -160,40 +183,37 @@ class PhotoShelterHook(BaseHook):
                                         f"{self.photoshelter_conn_id!r} needs login (email), password and the API key")
         for secret in (password, api_key):
             mask_secret(secret)
-        return {"base_url": host + extras.get("api_path", API_PATH), "api_key": api_key, "email": email,
-                "password": password, "org_id": extras.get("org_id") or None,
-                "timeout": float(extras.get("timeout") or 30),
-                "write_paths": {**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})},
-                "video_download_path": extras.get("video_download_path") or VIDEO_DOWNLOAD_PATH,
-                # Off unless the account is known to have such routes: write-backs carry their link to
-                # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
-                "metadata_writes": str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes"),
-                "retry": self._retry_override or RetryPolicy.from_extras(extras)}
+        return PhotoShelterAccount(
+            base_url=host + extras.get("api_path", API_PATH), api_key=api_key, email=email, password=password,
+            org_id=extras.get("org_id") or None, timeout=float(extras.get("timeout") or 30),
+            write_paths={**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})},
+            video_download_path=extras.get("video_download_path") or VIDEO_DOWNLOAD_PATH,
+            # Off unless the account is known to have such routes: write-backs carry their link to
+            # the master embedded in the file (IPTC/XMP), which PhotoShelter reads on upload.
+            metadata_writes=str(extras.get("metadata_write", "")).lower() in ("1", "true", "yes"),
+            retry=self._retry_override or RetryPolicy.from_extras(extras))
 
     def get_conn(self) -> httpx.Client:
         """The HTTP client (API key header set), made on first use and again after :meth:`close`."""
         with self._client_lock:  # a batch's threads start at once: one client for all of them
             if self._client is None:
-                settings = self._settings
-                self._client = http_client(base_url=settings["base_url"], timeout=settings["timeout"],
-                                           follow_redirects=True, headers={"X-PS-Api-Key": settings["api_key"]})
+                account = self.account
+                self._client = http_client(base_url=account.base_url, timeout=account.timeout,
+                                           follow_redirects=True, headers={"X-PS-Api-Key": account.api_key})
             return self._client
 
-    base_url = property(lambda self: self._settings["base_url"])
-    email = property(lambda self: self._settings["email"])
-    timeout = property(lambda self: self._settings["timeout"])
-    retry = property(lambda self: self._settings["retry"])
-    write_paths = property(lambda self: self._settings["write_paths"])
-    metadata_writes = property(lambda self: self._settings["metadata_writes"])
-    video_download_path = property(lambda self: self._settings["video_download_path"])
+    @property
+    def base_url(self) -> str:
+        return self.account.base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.account.retry
 
     @property
     def org_id(self) -> str | None:
-        return self._settings["org_id"]
-
-    @org_id.setter
-    def org_id(self, value: str | None) -> None:
-        self._settings["org_id"] = value
+        """The organisation of the session: the connection's, or the one the login chose."""
+        return self._session_org or self.account.org_id
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's *Test* button: log in (token, then organisation) and read the session."""
@@ -201,8 +221,8 @@ class PhotoShelterHook(BaseHook):
             with self:
                 self.login()
                 tz = self.session_timezone()
-                return True, f"logged in to PhotoShelter as {self.email} (organisation {self.org_id or 'none'}, " \
-                             f"time zone {tz})"
+                return True, (f"logged in to PhotoShelter as {self.account.email} (organisation "
+                              f"{self.org_id or 'none'}, time zone {tz})")
         except (PhotoShelterError, RetryBudgetExceeded) as exc:
             return False, str(exc)
 
@@ -210,8 +230,8 @@ class PhotoShelterHook(BaseHook):
     def login(self) -> None:
         """Token login, then organisation login (the configured org, or the user's first)."""
         self._token = None
-        data = self._call("POST", "mem/authenticate", data={"email": self.email, "mode": "token",
-                                                           "password": self._settings["password"]}, auth=False)
+        data = self._call("POST", "mem/authenticate", data={"email": self.account.email, "mode": "token",
+                                                           "password": self.account.password}, auth=False)
         token = data.get("token")
         if not token:
             raise PhotoShelterAuthError("POST mem/authenticate", None, "NoToken",
@@ -224,7 +244,7 @@ class PhotoShelterHook(BaseHook):
         org = self.org_id or (orgs[0] if orgs else None)
         if org:
             self._call("POST", f"mem/organization/{org}/authenticate", auth=False, relogin=False, token=token)
-            self.org_id = org
+            self._session_org = org
         # Published only now: a thread sending with a token whose organisation login has not
         # finished yet is refused (the batch's other threads read it without the lock).
         self._token = token
@@ -327,22 +347,9 @@ class PhotoShelterHook(BaseHook):
 
     def _write_once(self, what: str, send: Callable[[], dict[str, Any]],
                     find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
-        """A write that must happen once (an upload, a new gallery). After a failure whose outcome
-        is unknown — a 5xx or a dropped connection may come after PhotoShelter carried it out —
-        look for its result before sending it again."""
-        sent = False
-
-        def attempt() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                found = find()
-                if found is not None:
-                    self.log.info("%s: carried out by an earlier attempt whose answer was lost", what)
-                    return found
-            sent = True
-            return send()
-
-        return self._retrying(what, attempt)
+        """A write that must happen once (an upload, a new gallery): ``retry.send_once`` in the
+        retry loop, so a failure with an unknown outcome looks for the result before re-sending."""
+        return self._retrying(what, send_once(what, send, find, self.log))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON call; returns the envelope's ``data``."""
@@ -370,13 +377,7 @@ class PhotoShelterHook(BaseHook):
     @staticmethod
     def _raise(what: str, status: int, error: dict[str, Any]) -> None:
         code, message = str(error.get("code") or "Error"), str(error.get("message") or "no message")
-        if status == 404:
-            raise PhotoShelterNotFound(what, status, code, message)
-        if status in (401, 403):
-            raise PhotoShelterAuthError(what, status, code, message)
-        if status in (400, 422):
-            raise PhotoShelterRejected(what, status, code, message)
-        raise PhotoShelterError(what, status, code, message)
+        raise ERRORS.for_status(status)(what, status, code, message)
 
     def session_timezone(self) -> str:
         """The user's time zone (``mem/user/session`` → ``tz``): PhotoShelter times without a
@@ -443,38 +444,38 @@ class PhotoShelterHook(BaseHook):
     def iter_gallery_images(self, gallery_id: str, *, per_page: int = 500,
                             extend: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield the gallery's ``GalleryImage`` records page by page (one call per page)."""
-        page = 1
-        while True:
-            data = self.gallery_page(gallery_id, page=page, per_page=per_page, extend=extend)
-            records = data.get("GalleryImage") or []
-            yield from records
-            paging = data.get("Paging")
-            if paging is not None:
-                if "next" not in paging:
-                    return
-                page = int(paging["next"])
-            elif len(records) < per_page:
-                return
-            else:
-                page += 1
+        for data in self._pages(gallery_id, "GalleryImage", per_page=per_page, extend=extend, media=False):
+            yield from data.get("GalleryImage") or []
 
     def iter_gallery_media(self, gallery_id: str, *, per_page: int = 500,
                            extend: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield every image *and video* of a gallery (the ``media`` listing, one call per page): an
         image as its ``GalleryImage`` record, a video as its ``GalleryVideo`` record (``media_type``
         says which)."""
-        page = 1
-        while True:
-            data = self.gallery_page(gallery_id, page=page, per_page=per_page, extend=extend, media=True)
+        for data in self._pages(gallery_id, "GalleryMedia", per_page=per_page, extend=extend, media=True):
             for item in data.get("GalleryMedia") or []:
                 if "GalleryVideo" in item:
                     yield {**item["GalleryVideo"], "media_type": "video"}
                 elif "GalleryImage" in item:
                     yield {**item["GalleryImage"], "media_type": "image"}
-            paging = data.get("Paging") or {}
-            if "next" not in paging:
+
+    def _pages(self, gallery_id: str, records: str, *, per_page: int, extend: dict[str, Any] | None,
+               media: bool) -> Iterator[dict[str, Any]]:
+        """Every page of a gallery listing, one call each: ``Paging.next`` leads on; a page without
+        ``Paging`` is the last one when it holds fewer than ``per_page`` ``records``."""
+        page = 1
+        while True:
+            data = self.gallery_page(gallery_id, page=page, per_page=per_page, extend=extend, media=media)
+            yield data
+            paging = data.get("Paging")
+            if paging is not None:
+                if "next" not in paging:
+                    return
+                page = int(paging["next"])
+            elif len(data.get(records) or []) < per_page:
                 return
-            page = int(paging["next"])
+            else:
+                page += 1
 
     def gallery_page(self, gallery_id: str, *, page: int = 1, per_page: int = 500,
                      extend: dict[str, Any] | None = None, media: bool = False) -> dict[str, Any]:
@@ -518,7 +519,7 @@ class PhotoShelterHook(BaseHook):
         Written to ``dest.part`` and renamed when complete, so a failed download leaves
         nothing that looks finished. A dropped connection restarts the download.
         """
-        route = (self.video_download_path.format(media_id=image_id) if media_type == "video"
+        route = (self.account.video_download_path.format(media_id=image_id) if media_type == "video"
                  else f"mem/image/{image_id}/download")
         dest = Path(dest)
         part = dest.with_name(dest.name + ".part")
@@ -575,10 +576,10 @@ class PhotoShelterHook(BaseHook):
         API. Only called when the connection says ``"metadata_write": true``; the paths come
         from ``metadata_write_paths`` and default to the emulator's routes.
         """
-        if not self.metadata_writes:
+        if not self.account.metadata_writes:
             raise PhotoShelterError(f"update metadata of {image_id}", None, "MetadataWriteDisabled",
                                     'the connection does not enable metadata writes ("metadata_write": true)')
         if iptc:
-            self._call("POST", self.write_paths["iptc"].format(image_id=image_id), data=iptc)
+            self._call("POST", self.account.write_paths["iptc"].format(image_id=image_id), data=iptc)
         if custom:
-            self._call("POST", self.write_paths["custom"].format(image_id=image_id), data=custom)
+            self._call("POST", self.account.write_paths["custom"].format(image_id=image_id), data=custom)

@@ -34,7 +34,7 @@ import tenacity
 from campaign_media.exceptions import CampaignMediaError
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
+log = _log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 16  # kept-alive connections per host: a batch's threads (and a few tasks) at once
 # An idle connection is not reused after a few seconds: a server that closed it meanwhile (many
 # close after 5 s) would otherwise fail the next request on it with a read error and a retry.
@@ -107,6 +107,48 @@ def retry_hint(headers: dict[str, str]) -> float | None:
     if headers.get("x-featureratelimit-remaining") == "0":
         return retry_after_seconds(headers.get("x-featureratelimit-reset"))
     return None
+
+
+def send_once(what: str, send: Callable[[], T], find: Callable[[], T | None],
+              log: logging.Logger | Any = None) -> Callable[[], T]:
+    """One attempt function for a write that must happen once (an upload, a new gallery), for a
+    retry loop to call. A failure whose outcome is unknown — a 5xx or a dropped connection may come
+    after the service carried the write out — makes the next attempt ``find`` the write's result
+    first; only when it finds none is the write sent again."""
+    sent = False
+
+    def attempt() -> T:
+        nonlocal sent
+        if sent:
+            found = find()
+            if found is not None:
+                (log or _log).info("%s: carried out by an earlier attempt whose answer was lost", what)
+                return found
+        sent = True
+        return send()
+
+    return attempt
+
+
+@dataclass(frozen=True)
+class ErrorKinds:
+    """A hook's error classes by what an HTTP status means: one mapping for both hooks (the
+    Cloudinary SDK's exception classes stand for the statuses it raised them on)."""
+
+    other: type[Exception]
+    not_found: type[Exception]
+    auth: type[Exception]
+    rejected: type[Exception]
+
+    def for_status(self, status: int | None) -> type[Exception]:
+        """404 not found; 401/403 credentials or permission; 400/409/422 the request's input."""
+        if status == 404:
+            return self.not_found
+        if status in (401, 403):
+            return self.auth
+        if status in (400, 409, 422):
+            return self.rejected
+        return self.other
 
 
 class Fetched(NamedTuple):

@@ -88,7 +88,7 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
         if image_id is None:
             image_id = ps.upload_image(gallery_id, local, file_name=name, video=rt == "video")["image_id"]
             existing[name] = image_id
-        if ps.metadata_writes:
+        if ps.account.metadata_writes:
             ps.update_metadata(image_id, custom={
                 "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
                 "Master Version": item["version"], "Rendition": item["rendition"], "SHA-256": served.sha256,

@@ -18,7 +18,7 @@ def record_link(ps: PhotoShelterHook, campaign: Campaign, market: Market, item: 
             "Market": market.code, "Rendition": rendition, "Transformation": entry["transformation"],
             "Cloudinary URL": entry["url"], "PhotoShelter Image ID": entry["ps_image_id"],
             "File Name": entry["file_name"]}
-    if ps.metadata_writes:
+    if ps.account.metadata_writes:
         ps.update_metadata(entry["ps_image_id"], custom={**link, "Approval Status": "Published rendition"})
     return link
 
