@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable
+# Built by per_campaign_dag (the governance DAGs' one shape). Airflow's DAG discovery reads only
+# files that mention both "airflow" and "dag": this comment keeps the file found.
 
-from campaign_media.dag_support import START, campaign_param, default_args, load_config
-from campaign_media.operators import ArchiveCampaignOperator, SelectCampaignsOperator
-from campaign_media.operators.base import CAMPAIGN_LABEL
-from campaign_media.pools import PHOTOSHELTER
-
-CAMPAIGN_IDS = sorted(load_config()[1].items)
+from campaign_media.dag_support import per_campaign_dag
+from campaign_media.operators import ArchiveCampaignOperator
 
 DOC_MD = """
 ### Campaign media — archive after the campaign ends
@@ -31,18 +28,6 @@ and fails the task; the next run carries on from the verified items. An archived
 (`archive/done.json`) is a no-op.
 """
 
-
-with DAG(
-    dag_id="campaign_media_archive",
-    schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(300),
-    tags=["campaign-media", "archive"],
-    doc_md=DOC_MD,
-    params={"campaign": campaign_param(CAMPAIGN_IDS)},
-):
-    due = SelectCampaignsOperator(task_id="due", rule="due_for_archive", campaign="{{ params.campaign }}")
-    ArchiveCampaignOperator.partial(task_id="archive", pool=PHOTOSHELTER,
-                                    map_index_template=CAMPAIGN_LABEL).expand(campaign_id=due.output)
+dag = per_campaign_dag(dag_id="campaign_media_archive", cron="0 3 * * *", retry_seconds=300, tags=["archive"],
+                       doc_md=DOC_MD, select=("due", "due_for_archive"), work=ArchiveCampaignOperator,
+                       work_task_id="archive")

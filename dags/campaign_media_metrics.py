@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable
+# Built by per_campaign_dag (the governance DAGs' one shape). Airflow's DAG discovery reads only
+# files that mention both "airflow" and "dag": this comment keeps the file found.
 
-from campaign_media.dag_support import START, campaign_param, default_args, load_config
-from campaign_media.operators import DeliveryReportOperator, SelectCampaignsOperator
-from campaign_media.operators.base import CAMPAIGN_LABEL
-from campaign_media.pools import PHOTOSHELTER
-
-CAMPAIGN_IDS = sorted(load_config()[1].items)
+from campaign_media.dag_support import per_campaign_dag
+from campaign_media.operators import DeliveryReportOperator
 
 DOC_MD = """
 ### Campaign media — delivery metrics
@@ -24,18 +21,6 @@ transformations by market and owner, licences near expiry, optimisation opportun
 report of a campaign is kept with its archive.
 """
 
-
-with DAG(
-    dag_id="campaign_media_metrics",
-    schedule=CronTriggerTimetable("30 5 * * *", timezone="UTC"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(300),
-    tags=["campaign-media", "reporting"],
-    doc_md=DOC_MD,
-    params={"campaign": campaign_param(CAMPAIGN_IDS)},
-):
-    campaigns = SelectCampaignsOperator(task_id="campaigns", rule="unarchived", campaign="{{ params.campaign }}")
-    DeliveryReportOperator.partial(task_id="report", pool=PHOTOSHELTER,
-                                   map_index_template=CAMPAIGN_LABEL).expand(campaign_id=campaigns.output)
+dag = per_campaign_dag(dag_id="campaign_media_metrics", cron="30 5 * * *", retry_seconds=300, tags=["reporting"],
+                       doc_md=DOC_MD, select=("campaigns", "unarchived"), work=DeliveryReportOperator,
+                       work_task_id="report")

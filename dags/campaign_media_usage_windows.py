@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import Param
 
-from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.dag_support import per_campaign_dag
 from campaign_media.domain.windows import AS_OF_PATTERN
-from campaign_media.operators import ApplyUsageWindowsOperator, SelectCampaignsOperator
-from campaign_media.operators.base import CAMPAIGN_LABEL
-from campaign_media.pools import PHOTOSHELTER
-
-CAMPAIGN_IDS = sorted(load_config()[1].items)
+from campaign_media.operators import ApplyUsageWindowsOperator
 
 DOC_MD = """
 ### Campaign media — usage windows
@@ -34,23 +30,11 @@ window (its own time zone) ∩ the master's licence** from PhotoShelter, read fr
   logical date, so an old interval cannot reopen anything.
 """
 
-
-with DAG(
-    dag_id="campaign_media_usage_windows",
-    schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=START,
-    catchup=False,  # only the present matters: a missed run is repaired by the next one
-    max_active_runs=1,
-    default_args=default_args(60),
-    tags=["campaign-media", "governance"],
-    doc_md=DOC_MD,
-    params={
-        "campaign": campaign_param(CAMPAIGN_IDS),
-        "as_of": Param("", type="string", pattern=AS_OF_PATTERN,
-                       description="evaluate at this ISO time with its zone (…Z or …+01:00) instead of now"),
-    },
-):
-    # archived campaigns have nothing left in Cloudinary to govern
-    campaigns = SelectCampaignsOperator(task_id="campaigns", rule="unarchived", campaign="{{ params.campaign }}")
-    ApplyUsageWindowsOperator.partial(task_id="reconcile", as_of="{{ params.as_of }}", pool=PHOTOSHELTER,
-                                      map_index_template=CAMPAIGN_LABEL).expand(campaign_id=campaigns.output)
+# Only the present matters (catchup off): a missed run is repaired by the next one. Archived
+# campaigns have nothing left in Cloudinary to govern.
+dag = per_campaign_dag(
+    dag_id="campaign_media_usage_windows", cron="*/15 * * * *", retry_seconds=60, tags=["governance"],
+    doc_md=DOC_MD, select=("campaigns", "unarchived"), work=ApplyUsageWindowsOperator, work_task_id="reconcile",
+    as_of="{{ params.as_of }}",
+    extra_params={"as_of": Param("", type="string", pattern=AS_OF_PATTERN,
+                                 description="evaluate at this ISO time with its zone (…Z or …+01:00) instead of now")})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param
+from airflow.sdk import DAG, BaseOperator, CronTriggerTimetable, Param
 
 from campaign_media import settings
 from campaign_media.config.loader import Loaded, load_campaigns, load_markets
@@ -32,3 +32,36 @@ def default_args(retry_seconds: int, *, exponential: bool = False) -> dict[str, 
 
 def campaign_param(campaign_ids: list[str] | Any) -> Param:
     return Param("all", enum=["all", *sorted(campaign_ids)], description="one campaign, or all")
+
+
+def per_campaign_dag(*, dag_id: str, cron: str, retry_seconds: int, tags: list[str], doc_md: str,
+                     select: tuple[str, str], work: type[BaseOperator], work_task_id: str,
+                     extra_params: dict[str, Param] | None = None, **work_args: Any) -> DAG:
+    """The shape the governance DAGs share: one task picks the campaigns (``select``: its task ID and
+    the :class:`~campaign_media.operators.SelectCampaignsOperator` rule), then ``work`` runs once per
+    campaign (mapped, labelled by campaign, in the PhotoShelter pool), one run at a time on a UTC cron.
+
+    :param dag_id: the DAG's ID
+    :param cron: its schedule, a cron expression in UTC
+    :param retry_seconds: its tasks' retry delay (``[campaign_media] retry_delay_seconds`` overrides it)
+    :param tags: the DAG's tags (``campaign-media`` is added)
+    :param doc_md: the DAG's documentation in the UI
+    :param select: ``(task_id, rule)`` of the task that picks the campaigns
+    :param work: the per-campaign operator, expanded over ``campaign_id``
+    :param work_task_id: its task ID
+    :param extra_params: Params beside ``campaign``
+    :param work_args: arguments every mapped ``work`` task gets (templated ones may use ``params``)
+    """
+    from campaign_media.operators import SelectCampaignsOperator
+    from campaign_media.operators.base import CAMPAIGN_LABEL
+    from campaign_media.pools import PHOTOSHELTER
+
+    campaign_ids = sorted(load_config()[1].items)
+    with DAG(dag_id=dag_id, schedule=CronTriggerTimetable(cron, timezone="UTC"), start_date=START, catchup=False,
+             max_active_runs=1, default_args=default_args(retry_seconds), tags=["campaign-media", *tags],
+             doc_md=doc_md, params={"campaign": campaign_param(campaign_ids), **(extra_params or {})}) as dag:
+        task_id, rule = select
+        chosen = SelectCampaignsOperator(task_id=task_id, rule=rule, campaign="{{ params.campaign }}")
+        work.partial(task_id=work_task_id, pool=PHOTOSHELTER, map_index_template=CAMPAIGN_LABEL,
+                     **work_args).expand(campaign_id=chosen.output)
+    return dag

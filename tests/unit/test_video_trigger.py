@@ -1,0 +1,119 @@
+"""VideoRenditionsTrigger on its own: what the triggerer stores and rebuilds, and each way it ends.
+
+The trigger's only I/O is ``CloudinaryHook.resource``; here a stand-in answers it from a script
+(the lifecycle tests run the trigger against the emulator over HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from campaign_media.domain.renditions import derivative_key
+from campaign_media.hooks.cloudinary import CloudinaryError
+from campaign_media.triggers import VideoRenditionsTrigger
+from campaign_media.triggers import cloudinary as trigger_module
+
+HLS, FILM = ("sp_auto", "m3u8"), ("c_fill,h_720,w_1280", "mp4")  # (transformation, format) as the Admin API lists
+WAITING = {"spring/fr/VD1": [derivative_key(*HLS), derivative_key(*FILM)], "spring/fr/VD2": [derivative_key(*FILM)]}
+
+
+class ScriptedHook:
+    """Answers ``resource`` per copy from a list of answers, one per look (an exception is raised)."""
+
+    looks: list[str] = []
+
+    def __init__(self, script: dict[str, list[Any]]) -> None:
+        self.script = script
+
+    def __call__(self, conn_id: str) -> ScriptedHook:
+        assert conn_id == "cld_test"
+        return self
+
+    def resource(self, public_id: str, delivery_type: str, resource_type: str) -> dict[str, Any] | None:
+        assert (delivery_type, resource_type) == ("upload", "video")
+        self.looks.append(public_id)
+        answers = self.script[public_id]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def derived(*outputs: tuple[str, str]) -> dict[str, Any]:
+    return {"derived": [{"transformation": transformation, "format": fmt} for transformation, fmt in outputs]}
+
+
+def run(trigger: VideoRenditionsTrigger) -> dict[str, Any]:
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout=20))
+
+
+def trigger(deadline: datetime | None = None) -> VideoRenditionsTrigger:
+    return VideoRenditionsTrigger(waiting=WAITING, deadline=(deadline or datetime.now(UTC) + timedelta(hours=1))
+                                  .isoformat(), poll_seconds=0.01, cloudinary_conn_id="cld_test")
+
+
+def test_serialize_round_trip_rebuilds_the_same_trigger_from_its_classpath() -> None:
+    original = trigger()
+    classpath, kwargs = original.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert classpath == "campaign_media.triggers.cloudinary.VideoRenditionsTrigger"
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {"waiting": WAITING, "deadline": original.deadline, "poll_seconds": 0.01,
+                      "cloudinary_conn_id": "cld_test"}
+    # the 0.8 classpath (campaign_media.triggers) still resolves, for triggers stored before the move
+    assert importlib.import_module("campaign_media.triggers").VideoRenditionsTrigger is VideoRenditionsTrigger
+
+
+def test_fires_once_every_expected_derivative_is_listed(monkeypatch) -> None:
+    hook = ScriptedHook({"spring/fr/VD1": [derived(HLS), derived(HLS, FILM)],
+                         "spring/fr/VD2": [derived(), derived(FILM)]})
+    hook.looks = []
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    assert run(trigger()) == {"pending": [], "gone": [], "errors": {}}
+    assert hook.looks.count("spring/fr/VD1") == 2 and hook.looks.count("spring/fr/VD2") == 2
+
+
+def test_the_deadline_fires_with_what_is_still_pending(monkeypatch) -> None:
+    hook = ScriptedHook({"spring/fr/VD1": [derived(HLS)], "spring/fr/VD2": [derived(FILM)]})
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    assert run(trigger(deadline=datetime.now(UTC) - timedelta(seconds=1))) == {
+        "pending": ["spring/fr/VD1"], "gone": [], "errors": {}}
+
+
+def test_a_copy_deleted_meanwhile_is_gone_not_waited_for(monkeypatch) -> None:
+    hook = ScriptedHook({"spring/fr/VD1": [None], "spring/fr/VD2": [derived(FILM)]})
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    assert run(trigger()) == {"pending": [], "gone": ["spring/fr/VD1"], "errors": {}}
+
+
+def test_an_api_error_is_asked_again_and_reported_only_while_it_lasts(monkeypatch) -> None:
+    hook = ScriptedHook({"spring/fr/VD1": [CloudinaryError("Cloudinary resource failed: 500"),
+                                           derived(HLS, FILM)],
+                         "spring/fr/VD2": [derived(FILM)]})
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    assert run(trigger()) == {"pending": [], "gone": [], "errors": {}}  # the second look succeeded
+
+    still_failing = ScriptedHook({"spring/fr/VD1": [CloudinaryError("Cloudinary resource failed: 500")],
+                                  "spring/fr/VD2": [derived(FILM)]})
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", still_failing)
+    event = run(trigger(deadline=datetime.now(UTC) - timedelta(seconds=1)))
+    assert event["pending"] == ["spring/fr/VD1"]
+    assert event["errors"] == {"spring/fr/VD1": "Cloudinary resource failed: 500"}
+
+
+@pytest.mark.parametrize("keys", [[HLS], []])
+def test_a_partly_transcoded_copy_stays_pending(monkeypatch, keys) -> None:
+    hook = ScriptedHook({"spring/fr/VD1": [derived(*keys)], "spring/fr/VD2": [derived(FILM)]})
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    assert run(trigger(deadline=datetime.now(UTC) + timedelta(seconds=0.3)))["pending"] == ["spring/fr/VD1"]
