@@ -4,7 +4,6 @@ from __future__ import annotations
 
 # Built by per_campaign_dag (the governance DAGs' one shape). Airflow's DAG discovery reads only
 # files that mention both "airflow" and "dag": this comment keeps the file found.
-
 from campaign_media.dag_support import per_campaign_dag
 from campaign_media.operators import DeliveryReportOperator
 

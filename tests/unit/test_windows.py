@@ -9,11 +9,14 @@ import pytest
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.windows import (
     CLOSED,
+    CopyChange,
     Rights,
+    copy_change,
     decide,
     deliverable,
     effective_window,
     normalise,
+    rules_now,
     served_before,
 )
 
@@ -116,3 +119,33 @@ def test_as_of_needs_a_zone_and_says_how_to_write_it() -> None:
     # The DAG's Param refuses the same inputs before a run starts.
     assert re.match(AS_OF_PATTERN, "2026-03-15T09:00:00+01:00") and re.match(AS_OF_PATTERN, "")
     assert not re.match(AS_OF_PATTERN, "2026-03-15T09:00:00") and not re.match(AS_OF_PATTERN, "next tuesday")
+
+
+def test_a_copy_change_is_decided_from_its_rules_now_and_its_rights() -> None:
+    inside, after = at("2026-03-15T00:00:00"), at("2026-04-02T00:00:00")
+    open_access = decide(CAMPAIGN, FR, GOOD, inside)
+    # made closed before its window, now inside it: opened, nothing to purge
+    assert copy_change(CLOSED, open_access, None, inside) == CopyChange(set_rules=True, kind="opened")
+    # served with the open window, now after it: closed, and the CDN purged
+    closed_access = decide(CAMPAIGN, FR, GOOD, after)
+    assert copy_change(open_access.rules, closed_access, True, after) == CopyChange(True, "closed", purge=True)
+    # the same rules as its rights say, and as public as the last run recorded: nothing at all
+    assert copy_change(open_access.rules, open_access, True, inside) == CopyChange(set_rules=False, kind=None)
+    # same rules, but the last run saw it closed: Cloudinary's own rule opened it (no call to make)
+    assert copy_change(open_access.rules, open_access, False, inside) == CopyChange(False, "opened", by_rule=True)
+    # no rules at all (public) while its rights are unreadable: closed with a purge
+    unreadable = decide(CAMPAIGN, FR, None, inside)
+    change = copy_change(None, unreadable, None, inside)
+    assert (change.set_rules, change.kind, change.purge) == (True, "closed", True)
+    # drifted rules that served nothing and serve nothing: repaired, not 'closed'
+    drifted = [{"access_type": "anonymous", "start": "2030-01-01T00:00:00Z"}]
+    assert copy_change(drifted, decide(CAMPAIGN, FR, GOOD, at("2026-03-01T00:00:00")), None,
+                       at("2026-03-01T00:00:00")) == CopyChange(True, "repaired")
+
+
+def test_the_rules_a_copy_has_now_come_from_the_listing_else_from_what_was_set() -> None:
+    rules = [{"access_type": "anonymous", "start": "2026-03-09T23:00:00Z"}]
+    assert rules_now({"access_control": CLOSED}, {"rules": rules}, {"rules": rules}) == CLOSED
+    assert rules_now({}, {"rules": rules}, {"rules": CLOSED}) == rules  # what the last window run set
+    assert rules_now({}, None, {"rules": CLOSED}) == CLOSED  # what the market run made it with
+    assert rules_now({}, None, None) == []

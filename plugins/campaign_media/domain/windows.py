@@ -184,3 +184,46 @@ def normalise(rules: list[dict[str, Any]] | None) -> list[tuple[str, str | None,
                       for k in ("start", "end"))
         out.append((str(rule.get("access_type")), *times))
     return sorted(out, key=lambda r: tuple(x or "" for x in r))
+
+
+def rules_now(listed: dict[str, Any], last_set: dict[str, Any] | None,
+              made_with: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The rules a copy has now: the listing's, where it carries them (the real Admin API may not);
+    else those the usage-window run last set, else those the market run made the copy with."""
+    if "access_control" in listed:
+        return listed["access_control"]
+    return (last_set or made_with or {}).get("rules") or []
+
+
+@dataclass(frozen=True)
+class CopyChange:
+    """What one market copy needs, decided from its rules now and what its rights say.
+
+    ``set_rules``: its rules differ and must be set; ``kind`` is what the report calls the change
+    (``opened``, ``closed``, ``repaired``) or ``None`` when nothing changed; ``by_rule`` when the
+    change was Cloudinary's own window rule since the last run (nothing to set); ``purge`` when
+    the CDN must be invalidated (the copy may have been served and is not deliverable now).
+    """
+
+    set_rules: bool
+    kind: Literal["opened", "closed", "repaired"] | None
+    purge: bool = False
+    by_rule: bool = False
+
+
+def copy_change(current: list[dict[str, Any]] | None, access: Access, was_public_last_run: bool | None,
+                now: datetime) -> CopyChange:
+    """The change a copy with rules ``current`` needs to match ``access`` at ``now``;
+    ``was_public_last_run`` is what the last usage-window run recorded (``None``: no record)."""
+    was_public = deliverable(current, now)
+    if normalise(current) != normalise(access.rules):
+        now_public = deliverable(access.rules, now)
+        # Purge whenever the copy may have been served and is not deliverable now: cached copies
+        # would otherwise outlive the rule (also after Cloudinary's own end).
+        purge = not now_public and served_before(current, now)
+        closed = (was_public or (purge and access.phase == "after")) and not now_public
+        kind = "opened" if now_public and not was_public else "closed" if closed else "repaired"
+        return CopyChange(set_rules=True, kind=kind, purge=purge)
+    if was_public_last_run is not None and was_public_last_run != access.public_now:
+        return CopyChange(set_rules=False, kind="opened" if access.public_now else "closed", by_rule=True)
+    return CopyChange(set_rules=False, kind=None)

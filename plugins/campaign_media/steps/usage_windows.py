@@ -23,7 +23,18 @@ from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
 from campaign_media.domain.renditions import market_specs, market_video_specs
-from campaign_media.domain.windows import CLOSED, Access, Rights, decide, deliverable, iso, normalise, served_before
+from campaign_media.domain.windows import (
+    CLOSED,
+    Access,
+    CopyChange,
+    Rights,
+    copy_change,
+    decide,
+    deliverable,
+    iso,
+    normalise,
+    rules_now,
+)
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
@@ -82,48 +93,14 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         image_id = res["public_id"][len(prefix):]
         rt = res.get("resource_type") or "image"
         access = decide(campaign, market, rights.get(image_id), now)
-        # Listings that do not carry the rules (the real Admin API may not) are compared with
-        # the rules this DAG last set, or else those the copy was made with: an unchanged copy
-        # costs no call, also on the first run after a market run made it.
-        current = res["access_control"] if "access_control" in res else \
-            (previous.get(image_id) or state.get(image_id) or {}).get("rules") or []
-        was_public = deliverable(current, now)
+        current = rules_now(res, previous.get(image_id), state.get(image_id))
+        change = copy_change(current, access, (previous.get(image_id) or {}).get("public"), now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
-        if normalise(current) != normalise(access.rules):
-            now_public = deliverable(access.rules, now)
-            # Purge the CDN whenever the copy may have been served and is not deliverable now:
-            # cached copies would otherwise outlive the rule (also after Cloudinary's own end).
-            purge = not now_public and served_before(current, now)
-            try:
-                cld.set_access_control(res["public_id"], access.rules, invalidate=purge, resource_type=rt)
-            except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
-                if must_wait(exc):  # a spent quota: the task waits and reconciles again
-                    raise
-                report["failed"].append({**item, "reason": str(exc), "rules": access.rules})
-                if image_id in previous:  # its old rules still hold: remember them, not nothing
-                    decisions[image_id] = previous[image_id]
-                continue
-            kind = "opened" if now_public and not was_public else \
-                "closed" if (was_public or (purge and access.phase == "after")) and not now_public else "repaired"
-            report[kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
-                                 "rules_were": current, "rules": access.rules})
-            version = (state.get(image_id) or {}).get("version", "")
-            audit.record(campaign.id, "restricted" if access.mode == "restricted" else f"window_{kind}",
-                         market=market.code, master=image_id, version=version, before=current, after=access.rules,
-                         reason=access.reason or access.phase, details={"by": "this run", "mode": access.mode})
-            if purge:
-                audit.record(campaign.id, "cdn_purge", market=market.code, master=image_id, version=version,
-                             after={"public_id": res["public_id"]}, reason="no longer deliverable: the CDN's "
-                             "cached copies must not outlive the rule")
-        elif previous.get(image_id, {}).get("public") is not None \
-                and previous[image_id]["public"] != access.public_now:
-            # Cloudinary's own window rule opened or closed it since the last run.
-            report["opened" if access.public_now else "closed"].append(
-                {**item, "by": "Cloudinary's rule", "reason": access.phase})
-            audit.record(campaign.id, "window_opened" if access.public_now else "window_closed", market=market.code,
-                         master=image_id, version=(state.get(image_id) or {}).get("version", ""),
-                         before=current, after=access.rules, reason=access.phase,
-                         details={"by": "Cloudinary's rule", "public": access.public_now})
+        if not apply_change(cld, campaign, market, item, rt, current, access, change,
+                            (state.get(image_id) or {}).get("version", ""), report):
+            if image_id in previous:  # its old rules still hold: remember them, not nothing
+                decisions[image_id] = previous[image_id]
+            continue
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         held = rights.get(image_id)
@@ -138,6 +115,44 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     if state:
         write_manifest(cld, campaign, market)
     return len(decisions)
+
+
+def apply_change(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, str], resource_type: str,
+                 current: list[dict[str, Any]] | None, access: Access, change: CopyChange, version: str,
+                 report: dict[str, list[dict[str, Any]]]) -> bool:
+    """Carry out one copy's ``change`` (set its rules, purge the CDN) and report and audit it.
+    Returns False when Cloudinary refused the rules (reported as failed; the others go on).
+
+    :param item: the copy's report fields (``image_id``, ``market``, ``public_id``)
+    :param current: the rules it had
+    :param version: its master's version (for the audit trail)
+    """
+    image_id = item["image_id"]
+    if change.set_rules:
+        try:
+            cld.set_access_control(item["public_id"], access.rules, invalidate=change.purge,
+                                   resource_type=resource_type)
+        except (CloudinaryError, RetryBudgetExceeded) as exc:  # the others still get their rules
+            if must_wait(exc):  # a spent quota: the task waits and reconciles again
+                raise
+            report["failed"].append({**item, "reason": str(exc), "rules": access.rules})
+            return False
+        assert change.kind is not None
+        report[change.kind].append({**item, "by": "this run", "reason": access.reason or access.phase,
+                                    "rules_were": current, "rules": access.rules})
+        audit.record(campaign.id, "restricted" if access.mode == "restricted" else f"window_{change.kind}",
+                     market=market.code, master=image_id, version=version, before=current, after=access.rules,
+                     reason=access.reason or access.phase, details={"by": "this run", "mode": access.mode})
+        if change.purge:
+            audit.record(campaign.id, "cdn_purge", market=market.code, master=image_id, version=version,
+                         after={"public_id": item["public_id"]}, reason="no longer deliverable: the CDN's "
+                         "cached copies must not outlive the rule")
+    elif change.by_rule and change.kind is not None:  # Cloudinary's own window rule opened or closed it
+        report[change.kind].append({**item, "by": "Cloudinary's rule", "reason": access.phase})
+        audit.record(campaign.id, f"window_{change.kind}", market=market.code, master=image_id, version=version,
+                     before=current, after=access.rules, reason=access.phase,
+                     details={"by": "Cloudinary's rule", "public": access.public_now})
+    return True
 
 
 def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
