@@ -11,6 +11,7 @@ import pytest
 
 from campaign_media.hooks.cloudinary import CloudinaryAuthError, CloudinaryError, CloudinaryHook
 from campaign_media.hooks.retry import RetryPolicy, retry_hint
+from campaign_media.hooks.sdk import CloudinaryClient
 
 CONN = {"conn_type": "cloudinary", "host": "democloud", "login": "123456789012345", "password": "a-long-secret"}
 
@@ -104,3 +105,13 @@ def test_urls_are_made_safe_and_secrets_redacted() -> None:
     text = "fetch https://res.cloudinary.com/c/image/authenticated/s--AbC123xy--/v1/m.jpg?__cld_token__=exp=1 failed"
     assert redact(text) == \
         "fetch https://res.cloudinary.com/c/image/authenticated/s--[redacted]--/v1/m.jpg?[redacted] failed"
+
+
+def test_get_conn_is_the_sdk_bound_to_the_connection_s_account(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_REAL", json.dumps(CONN))
+    hook = CloudinaryHook("cld_real")
+    client = hook.get_conn()
+    assert isinstance(client, CloudinaryClient) and hook.get_conn() is client  # made once
+    for bound in (client.upload.upload, client.admin.ping):
+        assert bound.keywords["cloud_name"] == "democloud" and bound.keywords["api_secret"] == CONN["password"]
+    assert "api_secret" not in repr(hook.account) and CONN["password"] not in repr(hook.account)

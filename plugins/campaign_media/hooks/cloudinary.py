@@ -57,7 +57,7 @@ from campaign_media.hooks.retry import (
     send_once,
     stream_to_file,
 )
-from campaign_media.hooks.sdk import ResponseHeaders, install_header_recorders
+from campaign_media.hooks.sdk import CloudinaryClient, ResponseHeaders, install_header_recorders
 
 T = TypeVar("T")
 # Above this, a file goes up in chunks of this size (memory stays at one chunk). 20 MB is the SDK's
@@ -175,8 +175,18 @@ class CloudinaryHook(BaseHook):
 
         return ui_field_behaviour(CLOUDINARY)
 
-    def get_conn(self) -> CloudinaryAccount:
-        """The account's settings, read from the connection once (lazily)."""
+    def get_conn(self) -> CloudinaryClient:
+        """The SDK bound to this account (``.upload.<fn>``, ``.admin.<fn>``), made on first use from
+        the connection; :attr:`account` holds what was read from it."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> CloudinaryClient:
+        return CloudinaryClient(self._account.api)
+
+    @property
+    def account(self) -> CloudinaryAccount:
+        """The connection, read once (secrets kept out of repr)."""
         return self._account
 
     @cached_property
@@ -303,9 +313,22 @@ class CloudinaryHook(BaseHook):
         ``overwrite=False`` returns the stored asset (``existing: true``) instead of replacing it.
         Once only: after a failure with an unknown outcome, an asset already stored under
         ``public_id`` with this ``context`` is taken as the upload's result (no second upload).
+
+        :param file: a local path, an open binary stream, or an ``http(s)://`` / ``data:`` URL
+        :param public_id: the asset's ID (deterministic: derived from the PhotoShelter master)
+        :param overwrite: replace an asset already stored under ``public_id``
+        :param tags: tags to set on the asset
+        :param context: contextual metadata (``key -> text``); also how a lost reply is recognised
+        :param metadata: structured metadata (``external field ID -> value``)
+        :param eager: derivatives to make with the upload (each a transformation dict)
+        :param access_control: delivery rules (``[{"access_type": "anonymous", "start": …, "end": …}]``)
+        :param delivery_type: ``upload``, ``authenticated`` or ``private``
+        :param resource_type: ``image`` or ``video``
+        :param invalidate: purge the CDN's cached copies when replacing
+        :param extra: any other Upload API parameter, passed as it is (``eager_async``…)
         """
         options: dict[str, Any] = dict(
-            self._api, public_id=public_id, overwrite=overwrite, type=delivery_type,
+            public_id=public_id, overwrite=overwrite, type=delivery_type,
             resource_type=resource_type, invalidate=invalidate, **extra)
         for key, value in (("tags", tags), ("context", context), ("metadata", metadata), ("eager", eager),
                            ("access_control", access_control)):
@@ -328,13 +351,13 @@ class CloudinaryHook(BaseHook):
 
         if is_path and (resource_type == "video"
                         or Path(file).stat().st_size > LARGE_FILE_BYTES):  # type: ignore[arg-type]
-            return self._clean_urls(self._run(f"upload_large {public_id}", lambda: cloudinary.uploader.upload_large(
+            return self._clean_urls(self._run(f"upload_large {public_id}", lambda: self.get_conn().upload.upload_large(
                 str(file), chunk_size=LARGE_FILE_BYTES, **options), already_done=already_done))
 
         def call() -> dict[str, Any]:
             if hasattr(file, "seek"):
                 file.seek(0)  # type: ignore[union-attr]
-            return cloudinary.uploader.upload(str(file) if is_path else file, **options)
+            return self.get_conn().upload.upload(str(file) if is_path else file, **options)
 
         return self._clean_urls(self._run(f"upload {public_id}", call, already_done=already_done))
 
@@ -350,73 +373,87 @@ class CloudinaryHook(BaseHook):
     def explicit(self, public_id: str, *, eager: list[dict[str, Any]] | None = None,
                  delivery_type: str = "upload", **extra: Any) -> dict[str, Any]:
         """Apply actions to a stored asset: eager derivatives, tags, context, metadata."""
-        return self._run(f"explicit {public_id}", lambda: cloudinary.uploader.explicit(
-            public_id, type=delivery_type, **({"eager": eager} if eager else {}), **extra, **self._api))
+        return self._run(f"explicit {public_id}", lambda: self.get_conn().upload.explicit(
+            public_id, type=delivery_type, **({"eager": eager} if eager else {}), **extra))
 
     # ------------------------------------------------------------------ governance
     def update_access_control(self, public_id: str, rules: list[dict[str, Any]],
                               delivery_type: str = "upload") -> dict[str, Any]:
         """Replace an asset's ``access_control`` rules (anonymous windows, token)."""
-        return self._run(f"update access_control {public_id}", lambda: cloudinary.api.update(
-            public_id, type=delivery_type, access_control=rules, **self._api))
+        return self._run(f"update access_control {public_id}", lambda: self.get_conn().admin.update(
+            public_id, type=delivery_type, access_control=rules))
 
     def set_access_control(self, public_id: str, rules: list[dict[str, Any]], *, invalidate: bool = False,
                            delivery_type: str = "upload", resource_type: str = "image") -> dict[str, Any]:
         """Replace an asset's ``access_control`` through the Upload API (``explicit``: no hourly
-        Admin quota); ``invalidate`` purges the CDN so a closed asset stops being served."""
+        Admin quota); ``invalidate`` purges the CDN so a closed asset stops being served.
+
+        :param public_id: the asset
+        :param rules: the complete new rules (they replace the old ones)
+        :param invalidate: purge the CDN's cached copies
+        :param delivery_type: the asset's delivery type
+        :param resource_type: ``image`` or ``video``
+        """
         return self.explicit(public_id, delivery_type=delivery_type, access_control=rules, invalidate=invalidate,
                              resource_type=resource_type)
 
     def add_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
-        result = self._run("add tags", lambda: cloudinary.uploader.add_tag(tags, public_ids, **self._api))
+        result = self._run("add tags", lambda: self.get_conn().upload.add_tag(tags, public_ids))
         return result.get("public_ids", [])
 
     def remove_tags(self, public_ids: list[str], tags: list[str]) -> list[str]:
-        result = self._run("remove tags", lambda: cloudinary.uploader.remove_tag(tags, public_ids, **self._api))
+        result = self._run("remove tags", lambda: self.get_conn().upload.remove_tag(tags, public_ids))
         return result.get("public_ids", [])
 
     def add_context(self, public_ids: list[str], context: dict[str, str]) -> list[str]:
-        result = self._run("add context", lambda: cloudinary.uploader.add_context(context, public_ids, **self._api))
+        result = self._run("add context", lambda: self.get_conn().upload.add_context(context, public_ids))
         return result.get("public_ids", [])
 
     def update_metadata(self, public_ids: list[str], metadata: dict[str, Any]) -> list[str]:
-        result = self._run("update metadata", lambda: cloudinary.uploader.update_metadata(
-            metadata, public_ids, **self._api))
+        result = self._run("update metadata", lambda: self.get_conn().upload.update_metadata(
+            metadata, public_ids))
         return result.get("public_ids", [])
 
     def ensure_metadata_fields(self, fields: dict[str, str]) -> None:
         """Define structured metadata fields (``external_id -> type``) that do not exist yet."""
         existing = {f["external_id"] for f in self._run(
-            "list metadata fields", lambda: cloudinary.api.list_metadata_fields(**self._api))["metadata_fields"]}
+            "list metadata fields", lambda: self.get_conn().admin.list_metadata_fields())["metadata_fields"]}
         for external_id, field_type in fields.items():
             if external_id not in existing:
                 self._run(f"add metadata field {external_id}", lambda eid=external_id, ft=field_type:
-                          cloudinary.api.add_metadata_field(
-                              {"external_id": eid, "label": eid, "type": ft}, **self._api))
+                          self.get_conn().admin.add_metadata_field(
+                              {"external_id": eid, "label": eid, "type": ft}))
 
     # ------------------------------------------------------------------ lookup
     def resource(self, public_id: str, delivery_type: str = "upload",
                  resource_type: str = "image") -> dict[str, Any] | None:
         """An asset's details, or None when it does not exist."""
         try:
-            return self._run(f"resource {public_id}", lambda: cloudinary.api.resource(
-                public_id, type=delivery_type, resource_type=resource_type, **self._api))
+            return self._run(f"resource {public_id}", lambda: self.get_conn().admin.resource(
+                public_id, type=delivery_type, resource_type=resource_type))
         except CloudinaryNotFound:
             return None
 
     def iter_resources(self, *, prefix: str | None = None, tag: str | None = None,
                        delivery_type: str = "upload", resource_type: str = "image",
                        page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every asset under a public-ID prefix or with a tag, following ``next_cursor``."""
+        """Every asset under a public-ID prefix or with a tag, following ``next_cursor``.
+
+        :param prefix: public-ID prefix to list (a market's copies: ``<campaign>/<market>/``)
+        :param tag: list by tag instead of prefix
+        :param delivery_type: the delivery type listed
+        :param resource_type: ``image`` or ``video``
+        :param page_size: assets per Admin API call (each call counts against the hourly quota)
+        """
         cursor: str | None = None
         while True:
-            options = dict(self._api, max_results=page_size, tags=True, context=True, metadata=True,
+            options = dict(max_results=page_size, tags=True, context=True, metadata=True,
                            resource_type=resource_type, **({"next_cursor": cursor} if cursor else {}))
             if tag:
                 page = self._run(f"resources by tag {tag}",
-                                 lambda o=options: cloudinary.api.resources_by_tag(tag, **o))
+                                 lambda o=options: self.get_conn().admin.resources_by_tag(tag, **o))
             else:
-                page = self._run("resources", lambda o=options: cloudinary.api.resources(
+                page = self._run("resources", lambda o=options: self.get_conn().admin.resources(
                     type=delivery_type, **({"prefix": prefix} if prefix else {}), **o))
             yield from page.get("resources", [])
             cursor = page.get("next_cursor")
@@ -427,24 +464,31 @@ class CloudinaryHook(BaseHook):
     def destroy(self, public_id: str, *, delivery_type: str = "upload", invalidate: bool = True,
                 resource_type: str = "image") -> bool:
         """Delete one asset and its derivatives (CDN invalidated); False if it did not exist."""
-        result = self._run(f"destroy {public_id}", lambda: cloudinary.uploader.destroy(
-            public_id, type=delivery_type, invalidate=invalidate, resource_type=resource_type, **self._api))
+        result = self._run(f"destroy {public_id}", lambda: self.get_conn().upload.destroy(
+            public_id, type=delivery_type, invalidate=invalidate, resource_type=resource_type))
         return result.get("result") == "ok"
 
     def delete_resources(self, public_ids: list[str] | None = None, *, prefix: str | None = None,
                          delivery_type: str = "upload", keep_original: bool = False,
                          invalidate: bool = True) -> dict[str, str]:
-        """Delete by IDs (in chunks of 100) or by prefix; returns ``public_id -> status``."""
+        """Delete by IDs (in chunks of 100) or by prefix; returns ``public_id -> status``.
+
+        :param public_ids: the assets to delete
+        :param prefix: delete everything under this public-ID prefix instead
+        :param delivery_type: the delivery type deleted
+        :param keep_original: delete only the derivatives
+        :param invalidate: purge the CDN's cached copies
+        """
         deleted: dict[str, str] = {}
-        options = dict(self._api, type=delivery_type, keep_original=keep_original, invalidate=invalidate)
+        options = dict(type=delivery_type, keep_original=keep_original, invalidate=invalidate)
         if public_ids:
             for start in range(0, len(public_ids), 100):
                 chunk = public_ids[start:start + 100]
-                deleted.update(self._run("delete resources", lambda c=chunk: cloudinary.api.delete_resources(
+                deleted.update(self._run("delete resources", lambda c=chunk: self.get_conn().admin.delete_resources(
                     c, **options))["deleted"])
         elif prefix:
             while True:
-                result = self._run(f"delete prefix {prefix}", lambda: cloudinary.api.delete_resources_by_prefix(
+                result = self._run(f"delete prefix {prefix}", lambda: self.get_conn().admin.delete_resources_by_prefix(
                     prefix, **options))
                 deleted.update(result["deleted"])
                 if not result.get("partial"):
@@ -462,6 +506,17 @@ class CloudinaryHook(BaseHook):
         ``token_ttl`` (seconds) or ``token_expires_at`` append an expiring ``__cld_token__``,
         which opens restricted assets (``access_control``) until it expires; it needs the
         connection's ``auth_token_key``.
+
+        :param public_id: the asset
+        :param transformation: a transformation dict, or a list of them chained with ``/``
+        :param raw_transformation: transformation text appended as it is
+        :param format: the delivered format (file extension), e.g. ``jpg``, ``mp4``, ``m3u8``
+        :param sign: add the ``s--SIG--`` signature (always for authenticated and private types)
+        :param delivery_type: ``upload``, ``authenticated`` or ``private``
+        :param version: the asset's version, to defeat stale caches
+        :param token_expires_at: when an expiring token should end
+        :param token_ttl: or how long it should last, in seconds
+        :param resource_type: ``image`` or ``video``
         """
         options: dict[str, Any] = dict(self._delivery, type=delivery_type, resource_type=resource_type,
                                        sign_url=sign or delivery_type in ("authenticated", "private"))
@@ -558,13 +613,13 @@ class CloudinaryHook(BaseHook):
 
     def account_status(self) -> dict[str, Any]:
         """The plan and the Admin API's hourly quota, from one usage call."""
-        response = self._run("usage", lambda: cloudinary.api.usage(**self._api))
+        response = self._run("usage", lambda: self.get_conn().admin.usage())
         return {"plan": response.get("plan"), "rate_limit": self.rate_limit(response),
                 "credits": response.get("credits")}
 
     def usage(self, day: date | None = None) -> dict[str, Any]:
         """The account's usage report (storage, bandwidth, transformations), for a day or overall."""
-        return dict(self._run("usage", lambda: cloudinary.api.usage(**({"date": day} if day else {}), **self._api)))
+        return dict(self._run("usage", lambda: self.get_conn().admin.usage(**({"date": day} if day else {}))))
 
     def ping(self) -> bool:
-        return self._run("ping", lambda: cloudinary.api.ping(**self._api)).get("status") == "ok"
+        return self._run("ping", lambda: self.get_conn().admin.ping()).get("status") == "ok"

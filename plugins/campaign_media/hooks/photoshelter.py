@@ -415,7 +415,13 @@ class PhotoShelterHook(BaseHook):
 
     def create_gallery(self, name: str, parent: str | None = None, *, mode: str = "private",
                        listed: bool = True) -> dict[str, Any]:
-        """Create a gallery under a collection (``parent``) or at the top level."""
+        """Create a gallery under a collection (``parent``) or at the top level, once.
+
+        :param name: the gallery's name
+        :param parent: the collection ID it goes in (top level without)
+        :param mode: its visibility (``private``, ``public``…)
+        :param listed: whether it is listed in its collection
+        """
         data = {"name": name, "mode": mode, "f_list": "t" if listed else "f", **({"parent": parent} if parent else {})}
         return self._write_once(f"create gallery {name!r}",
                                 lambda: self._call("POST", "mem/gallery/insert", data=data, retry=False)["Gallery"],
@@ -480,7 +486,15 @@ class PhotoShelterHook(BaseHook):
     def gallery_page(self, gallery_id: str, *, page: int = 1, per_page: int = 500,
                      extend: dict[str, Any] | None = None, media: bool = False) -> dict[str, Any]:
         """One page of a gallery listing as PhotoShelter answers it (``GalleryImage``, ``Paging``), or of
-        its ``media`` listing (``GalleryMedia``: images and videos)."""
+        its ``media`` listing (``GalleryMedia``: images and videos).
+
+        :param gallery_id: the gallery
+        :param page: the page number, from 1
+        :param per_page: records per page (one call each)
+        :param extend: the ``extend`` object: which related records and fields each record carries
+            (default: what the pipeline needs about a master, :data:`MASTER_EXTEND` / :data:`MEDIA_EXTEND`)
+        :param media: the ``media`` listing (images and videos) instead of ``images``
+        """
         default = MEDIA_EXTEND if media else MASTER_EXTEND
         return self._call("GET", f"mem/gallery/{gallery_id}/{'media' if media else 'images'}", params={
             "page": page, "per_page": per_page, "extend": json.dumps(default if extend is None else extend)})
@@ -518,6 +532,11 @@ class PhotoShelterHook(BaseHook):
 
         Written to ``dest.part`` and renamed when complete, so a failed download leaves
         nothing that looks finished. A dropped connection restarts the download.
+
+        :param image_id: the master (an image ID, or a video ID with ``media_type="video"``)
+        :param dest: the file to write
+        :param chunk_size: bytes read per block (memory stays at one block)
+        :param media_type: ``image`` or ``video`` (which download route)
         """
         route = (self.account.video_download_path.format(media_id=image_id) if media_type == "video"
                  else f"mem/image/{image_id}/download")
@@ -545,7 +564,14 @@ class PhotoShelterHook(BaseHook):
         required) into a gallery, once: a retry after an unknown outcome first looks for the
         file name in the gallery. Returns its ``Image`` (at least ``image_id``; a video's ID there
         too). ``video``: the file is a video [INFERRED: the same upload route takes one], found
-        again through the media listing."""
+        again through the media listing.
+
+        :param gallery_id: the gallery to upload into
+        :param source: a path, or the file's bytes
+        :param file_name: the name in PhotoShelter (required with bytes; the write-back key)
+        :param searchable: whether PhotoShelter's search finds it
+        :param video: the file is a video
+        """
         if isinstance(source, bytes) and not file_name:
             raise ValueError("upload_image: bytes need a file_name")
         name = file_name or Path(source).name  # type: ignore[arg-type]

@@ -11,9 +11,11 @@ fails when an SDK release moves or renames what is wrapped here.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
+import cloudinary.api
 import cloudinary.api_client.call_api
 import cloudinary.uploader
 import urllib3
@@ -67,3 +69,24 @@ def install_header_recorders() -> tuple[ResponseHeaders, ResponseHeaders]:
             getattr(module._http, "connection_pool_kw", {}).setdefault("maxsize", POOL_CONNECTIONS)
             module._http = ResponseHeaders(module._http)
     return cloudinary.uploader._http, cloudinary.api_client.call_api._http
+
+
+class _Bound:
+    """One SDK module with an account's options: ``bound.upload(file, public_id=...)``."""
+
+    def __init__(self, module: Any, options: dict[str, Any]) -> None:
+        self._module, self._options = module, options
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(getattr(self._module, name), **self._options)
+
+
+class CloudinaryClient:
+    """The SDK for one account, as :meth:`CloudinaryHook.get_conn` returns it: the Upload API's
+    functions as ``client.upload.<fn>`` and the Admin API's as ``client.admin.<fn>``, each called
+    with the account's options (never through the SDK's global ``cloudinary.config()``, so two
+    accounts can share a process)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.upload = _Bound(cloudinary.uploader, options)
+        self.admin = _Bound(cloudinary.api, options)
