@@ -49,7 +49,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "CAMPAIGN_MEDIA_INCLUDE"),
     Setting("ingest_batch_size", 100, int, "masters per mapped ingest task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
     Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
-    Setting("task_threads", 4, int, "masters in flight per ingest (and archive) task", "CAMPAIGN_MEDIA_TASK_THREADS"),
+    Setting("task_threads", 4, int, "masters in flight per ingest task", "CAMPAIGN_MEDIA_TASK_THREADS"),
     Setting("render_threads", 8, int, "masters in flight per market render task", "CAMPAIGN_MEDIA_RENDER_THREADS"),
     Setting("claim_settle_seconds", 0.5, float, "how long a claim is left to settle before it is read back",
             "CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS"),
