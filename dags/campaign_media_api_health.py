@@ -44,8 +44,9 @@ def campaign_media_api_health() -> None:
     @task(pool=PHOTOSHELTER)
     def photoshelter() -> dict[str, Any]:
         from campaign_media.hooks import PhotoShelterHook
+        from campaign_media.operators.waiting import failing_fast
 
-        with PhotoShelterHook() as hook:
+        with failing_fast(), PhotoShelterHook() as hook:
             hook.login()
             top = hook.get_children()
             return {"org_id": hook.org_id, "collections": len(top["collections"]),
@@ -54,12 +55,14 @@ def campaign_media_api_health() -> None:
     @task(pool=CLOUDINARY)
     def cloudinary() -> dict[str, Any]:
         from campaign_media.hooks import CloudinaryHook
+        from campaign_media.operators.waiting import failing_fast
 
-        hook = CloudinaryHook()
-        usage = hook.usage()
-        return {"cloud_name": hook.cloud_name, "reachable": hook.ping(),
-                "resources": usage.get("resources"), "storage_bytes": usage.get("storage", {}).get("usage"),
-                "bandwidth_bytes": usage.get("bandwidth", {}).get("usage")}
+        with failing_fast():
+            hook = CloudinaryHook()
+            usage = hook.usage()
+            return {"cloud_name": hook.cloud_name, "reachable": hook.ping(),
+                    "resources": usage.get("resources"), "storage_bytes": usage.get("storage", {}).get("usage"),
+                    "bandwidth_bytes": usage.get("bandwidth", {}).get("usage")}
 
     @task(pool=PHOTOSHELTER)
     def account_check() -> dict[str, Any]:
@@ -67,8 +70,9 @@ def campaign_media_api_health() -> None:
         from campaign_media.account.check import run, table
         from campaign_media.config.loader import current_config
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+        from campaign_media.operators.waiting import failing_fast
 
-        with PhotoShelterHook() as ps:
+        with failing_fast(), PhotoShelterHook() as ps:
             report = run(ps, CloudinaryHook(), list(current_config()[1].values()))
         print(table(report))
         return summary(report)

@@ -23,14 +23,22 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
 
 
-def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch) -> None:
+def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch,
+                                                     capfd) -> None:
+    """A wrong API secret fails the Cloudinary task at its first try (its two retries are not
+    spent on it), names the call and the refusal, and the account check never runs."""
     from tests.conftest import cld_connection
 
     _, cld_proc = connections
     monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld_proc, password="wrong-secret"))
     dag = dagbag.get_dag("campaign_media_api_health")
-    for task in dag.tasks:  # fail now rather than wait for the retry delay; restored afterwards
-        monkeypatch.setattr(task, "retries", 0)
+    assert dag.get_task("cloudinary").retries == 2
     run = dag.test()
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["photoshelter"] == "success" and states["cloudinary"] != "success"
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    states = {task_id: ti.state for task_id, ti in tis.items()}
+    assert states == {"photoshelter": "success", "cloudinary": "failed", "account_check": "upstream_failed"}
+    assert tis["cloudinary"].try_number == 1
+    log = capfd.readouterr()
+    output = log.out + log.err
+    assert "AirflowFailException" in output and "not retried: retrying cannot fix this" in output
+    assert "Cloudinary usage failed: Error 401 - Invalid credentials" in output and "wrong-secret" not in output

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from campaign_media.dag_support import START
 from campaign_media.domain.embedded import read
 from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
@@ -243,11 +244,28 @@ def test_dry_run_builds_urls_and_writes_nothing(world, airflow_db, dagbag) -> No
 
 
 def test_ingest_interval_selects_only_media_changed_in_it(world, airflow_db, dagbag) -> None:
-    """A backfill of a past day re-examines exactly that day: here nothing changed then."""
-    cld = world["cld"]
+    """A backfill of a past day re-examines exactly that day: a master whose file changed today
+    (outside that day) is left to the run whose interval holds the change."""
+    ps, cld, seeded = world["ps"], world["cld"], world["seed"]
+    changed = seeded["approved"][3]
+    buffer = io.BytesIO()
+    Image.new("RGB", (1800, 1200), (200, 40, 90)).save(buffer, "JPEG", quality=90)
+    httpx.post(f"{ps.base_url}/_emulator/images/{changed}/original", content=buffer.getvalue()).raise_for_status()
     before = calls(cld, UPLOAD)
-    dag = dagbag.get_dag("campaign_media_ingest")
-    day = (datetime.now(UTC) - timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
-    result = dag.test(logical_date=day, run_conf={"force": False})
-    assert result.state == "success"
+    from campaign_media.runtime import storage
+
+    # A day after the DAGs' start date (before it, Airflow makes no task instances at all and the
+    # run "succeeds" doing nothing) and days before the seed's and this test's changes.
+    day = START + timedelta(days=1)
+    result, states = run(dagbag, "campaign_media_ingest", logical_date=day)
+    assert result.state == "success" and states["plan[-1]"] == "success", states
+    plan = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "plan.json"))
+    assert plan["to_push"] == 0 and plan["counts"]["outside_interval"] == plan["counts"]["approved"] > 0, plan
     assert calls(cld, UPLOAD) == before
+    # the change was real: the run whose interval holds it pushes that master (in this module's
+    # order, only it: the others are published and unchanged)
+    result, states = run(dagbag, "campaign_media_ingest", logical_date=today() + timedelta(days=1))
+    assert result.state == "success", states
+    report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
+    uploaded = [u["image_id"] for u in report["uploaded"]]
+    assert changed in uploaded and calls(cld, UPLOAD) == before + len(uploaded)

@@ -73,12 +73,24 @@ def test_connection_is_read_lazily_and_without_api_key_is_refused(monkeypatch) -
     assert not ok and "API key" in message
 
 
+@respx.mock
 def test_secrets_are_registered_with_the_masker(hook) -> None:
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    """Reading the connection masks the password and API key (Airflow's connection loading masks
+    them too: the hook's own calls are a second line); a login masks its session token, which only
+    the hook knows. The masker is emptied first, so only what this test's hook registers redacts."""
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact, reset_secrets_masker
 
-    line = f"login with {CONN['password']} and key {CONN['extra']['api_key']}"
+    reset_secrets_masker()
+    hook._token = None
+    line = f"login with {CONN['password']} and key {CONN['extra']['api_key']}, session LIVE-TOKEN-9876"
+    assert redact(line) == line  # nothing registered yet
+    hook.get_conn()  # reads the connection
     redacted = redact(line)
     assert CONN["password"] not in redacted and CONN["extra"]["api_key"] not in redacted
+    assert "LIVE-TOKEN-9876" in redacted  # not known yet: no login so far
+    respx.post(BASE + "mem/authenticate").mock(return_value=ok({"token": "LIVE-TOKEN-9876", "org": []}))
+    hook.login()
+    assert "LIVE-TOKEN-9876" not in redact(line)
 
 
 @respx.mock

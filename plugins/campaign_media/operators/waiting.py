@@ -17,7 +17,8 @@ credential, rejected input, an invalid config file) fails the task at once as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -64,6 +65,22 @@ class WaitingOperator(BaseOperator):
                              moment.isoformat(timespec="seconds"))
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_wait")
         except CampaignMediaError as exc:
-            if exc.retryable:
-                raise
-            raise AirflowFailException(f"{exc} (not retried: retrying cannot fix this)") from exc
+            raise final(exc) from exc
+
+
+def final(exc: CampaignMediaError) -> Exception:
+    """The error a task should end with: ``exc`` itself when a retry may help, else an
+    ``AirflowFailException`` (the task fails at once, its retries unspent) saying so."""
+    if exc.retryable:
+        return exc
+    return AirflowFailException(f"{exc} (not retried: retrying cannot fix this)")
+
+
+@contextmanager
+def failing_fast() -> Iterator[None]:
+    """For TaskFlow tasks that call hooks: an error retrying cannot fix fails the task at once,
+    as in the project's operators."""
+    try:
+        yield
+    except CampaignMediaError as exc:
+        raise final(exc) from exc
