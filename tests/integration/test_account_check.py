@@ -83,10 +83,30 @@ def test_the_account_check_reports_what_each_account_does(account, capsys) -> No
         assert " " in entry["sample_time"] and not entry["sample_time"].endswith("GMT")  # local, no zone
         assert cld["listing_access_control"] is False
         assert cld["token_access"] is (mode == "strict-private-cdn")
-    # The same record's time reads as the same instant whatever the zone it was written in.
-    assert entry["sample_time_read_as"].endswith("Z")
-    assert check(capsys)["photoshelter"]["campaigns"][CAMPAIGN]["sample_time_read_as"] == \
-        entry["sample_time_read_as"]
+    assert entry["sample_time_read_as"].endswith("Z")  # read as an instant (UTC)
+
+
+def test_the_same_record_reads_as_the_same_instant_in_both_zones(seeded, monkeypatch, tmp_path, capsys) -> None:
+    """Permissive PhotoShelter writes times in GMT with their zone, strict in the session's zone
+    (New York) without one: the account check reads the same record as the same instant."""
+    base, _ = seeded
+    entries = {}
+    for mode in ("permissive", "strict"):
+        ps = start_photoshelter(base / "ps", strict=mode == "strict")
+        cld = start_cloudinary(tmp_path / f"cld-{mode}", strict=mode == "strict")
+        try:
+            monkeypatch.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+            monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
+            monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / f"storage-{mode}").as_uri())
+            entries[mode] = check(capsys)["photoshelter"]["campaigns"][CAMPAIGN]
+        finally:
+            ps.stop()
+            cld.stop()
+    permissive, strict = entries["permissive"], entries["strict"]
+    assert permissive["sample_time"].endswith("GMT") and not strict["sample_time"].endswith("GMT")
+    assert permissive["sample_time"] != strict["sample_time"]  # the same moment, written two ways
+    assert permissive["sample_time_read_as"] == strict["sample_time_read_as"]
+    assert strict["sample_time_read_as"].endswith("Z")
 
 
 def test_the_table_is_written_for_a_person(account, capsys) -> None:

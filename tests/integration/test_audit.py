@@ -79,10 +79,25 @@ def test_the_lifecycle_leaves_one_record_per_action(world, dagbag) -> None:
     assert len(licence) == 1 and licence[0]["reason"] == "window over", licence  # its licence ended
     assert licence[0]["after"][0]["end"].startswith("2000-") and licence[0]["before"] != licence[0]["after"]
     once(records, action="cdn_purge", market="fr", master=ended)
-    for kind in ("opened", "closed", "repaired"):
-        for item in (i for i in final_windows[kind] + windows_run[kind] if i.get("by") == "this run"):
-            assert [r for r in records if r["master"] == item["image_id"] and r["market"] == item["market"]
-                    and r["action"] in (f"window_{kind}", "restricted")], item
+    # Every window change any usage-window run reported is one record, and there is no other:
+    # counted per copy and kind over all the runs' reports (a record per change, exactly once).
+    runs_reports = [storage.read_json(p) for p in storage.path(CAMPAIGN, "windows").glob("*.json")
+                    if p.name != "latest.json"]
+    assert len(runs_reports) == 3 and windows_run in runs_reports and final_windows in runs_reports
+    def by(item: dict) -> str:
+        return item.get("by") or item["details"]["by"]
+
+    reported = [(i["image_id"], i["market"], kind, by(i)) for report in runs_reports
+                for kind in ("opened", "closed", "repaired") for i in report[kind]]
+    changes = [r for r in records if r["action"].startswith("window_") or r["action"] == "restricted"]
+    assert changes and all(by(r) in ("this run", "Cloudinary's rule") for r in changes)
+    # per copy: as many records as reported changes (a restricted copy's record says "restricted")
+    assert Counter((m, k, b) for m, k, _, b in reported) == Counter((r["master"], r["market"], by(r))
+                                                                      for r in changes)
+    # and the kind of each change, where the record names it
+    kinds = Counter((r["master"], r["market"], r["action"].removeprefix("window_"), by(r))
+                    for r in changes if r["action"] != "restricted")
+    assert not kinds - Counter(reported), kinds - Counter(reported)
     done = storage.read_json(storage.archive_file(CAMPAIGN, "done.json"))
     for key, item in done["items"].items():
         market, image_id, rendition = key.split("/")
