@@ -121,8 +121,13 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
             f"{ps.base_url}/psapi/v3/mem/gallery/{gallery['gallery_id']}/images", headers=headers,
             params={"per_page": 1500, "extend": '{"Image": {"fields": "file_name"}}'}).json()["data"]["GalleryImage"]]
         assert len(names) == len(set(names)) == len(shippable) * len(market.renditions), code
-    # One upload per master for ingest, one per master per market for its market copy.
-    assert cld.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0) >= len(shippable) * (1 + len(markets))
+    # One upload per master for ingest, one per master per market for its market copy; the kill
+    # may make again only what the killed worker had in flight (a task's masters, one batch of 2).
+    uploads = cld.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0)
+    needed = len(shippable) * (1 + len(markets))
+    in_flight = 2 * max(1, len(retried))  # AIRFLOW__CAMPAIGN_MEDIA__*_BATCH_SIZE=2 in this cluster
+    print(f"Cloudinary uploads: {uploads} for {needed} copies")
+    assert needed <= uploads <= needed + in_flight
 
 
 def test_usage_windows_metrics_and_archive_on_celery(cluster) -> None:

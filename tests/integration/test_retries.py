@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
@@ -51,12 +52,14 @@ def test_photoshelter_survives_5xx_and_drops(connections, ps_seed, tmp_path) -> 
     pages = -(-len(clean) // 2)
     assert ps_proc.calls()["GET /psapi/v3/mem/gallery/{gallery_id}/images"] > 2 * pages  # retries happened
     ps_proc.set_faults(p_5xx=0, p_drop=0.4, seed=3, path_prefix="/psapi/v3/mem/image")
-    expected = PhotoShelterHook().download_original  # a clean hook would give the same bytes
-    ps_proc.set_faults(p_drop=0.4)
-    faulty_dl = hook.download_original(ps_seed[1]["approved"][1], tmp_path / "a.jpg")
-    ps_proc.set_faults(p_drop=0)
-    clean_dl = expected(ps_seed[1]["approved"][1], tmp_path / "b.jpg")
-    assert faulty_dl.sha256 == clean_dl.sha256 and faulty_dl.size == clean_dl.size
+    master = ps_seed[1]["approved"][1]
+    drops = injected(ps_proc).get("drop", 0)
+    faulty_dl = hook.download_original(master, tmp_path / "a.jpg")
+    ps_proc.set_faults(p_drop=0, path_prefix="")
+    assert injected(ps_proc).get("drop", 0) > drops  # the download was cut at least once
+    seeded = (ps_seed[0] / "blobs" / "originals" / master).read_bytes()  # what the seed stored
+    assert faulty_dl.size == len(seeded) and faulty_dl.sha256 == hashlib.sha256(seeded).hexdigest()
+    assert (tmp_path / "a.jpg").read_bytes() == seeded
 
 
 def test_photoshelter_honours_retry_after(connections, ps_seed) -> None:
@@ -106,17 +109,35 @@ def test_cloudinary_honours_retry_after_from_sdk_errors(connections) -> None:
 
 # A lost reply: the service carried the call out, the answer never arrived. A write retried
 # blindly would happen twice; each hook looks for it first.
+def injected(proc) -> dict[str, int]:
+    """The faults the emulator has served so far, by kind (``lost``, ``drop``, ``5xx``, ``429``)."""
+    return proc.control("GET", "calls")["faults"]
+
+
 def lost_once(proc, route: str):
     """Lose the answer of the next call to ``route`` (only that one)."""
     proc.set_faults(p_lost_reply=1.0, path_prefix=route, fail_after=None, seed=1)
     return lambda: proc.set_faults(p_lost_reply=0, path_prefix="")
 
 
+class LostOnce:
+    """Loses the next answer on ``route`` and checks afterwards that exactly that one was lost
+    and retried (a prefix that stopped matching would otherwise test nothing)."""
+
+    def __init__(self, proc, route: str) -> None:
+        self.proc, self.before = proc, injected(proc).get("lost", 0)
+        self.sleep = RecordingSleep(on_first=lost_once(proc, route))
+
+    def fired(self) -> bool:
+        return injected(self.proc).get("lost", 0) - self.before == 1 and len(self.sleep.waits) == 1
+
+
 def test_a_lost_reply_does_not_upload_twice_to_photoshelter(connections, ps_seed, tmp_path) -> None:
     ps_proc, _ = connections
     source = tmp_path / "lost.jpg"
     source.write_bytes(small_jpeg().getvalue())
-    hook = PhotoShelterHook(retry=policy(RecordingSleep(on_first=lost_once(ps_proc, "/psapi/v3/mem/image/upload"))))
+    lost = LostOnce(ps_proc, "/psapi/v3/mem/image/upload")
+    hook = PhotoShelterHook(retry=policy(lost.sleep))
     hook.login()
     gallery = hook.create_gallery(f"lost-{uuid.uuid4().hex[:6]}")["gallery_id"]
     image = hook.upload_image(gallery, source, file_name="lost-reply.jpg")
@@ -124,22 +145,27 @@ def test_a_lost_reply_does_not_upload_twice_to_photoshelter(connections, ps_seed
         "Image": {"fields": "image_id,file_name", "params": {}}})]
     assert names == ["lost-reply.jpg"] and image["image_id"] == hook.gallery_file_names(gallery)["lost-reply.jpg"]
     assert ps_proc.calls()["POST /psapi/v3/mem/image/upload"] == 1  # sent once, found on the retry
+    assert lost.fired()
 
 
 def test_a_lost_reply_does_not_make_a_second_gallery(connections) -> None:
     ps_proc, _ = connections
-    hook = PhotoShelterHook(retry=policy(RecordingSleep(on_first=lost_once(ps_proc, "/psapi/v3/mem/gallery/insert"))))
+    lost = LostOnce(ps_proc, "/psapi/v3/mem/gallery/insert")
+    hook = PhotoShelterHook(retry=policy(lost.sleep))
     hook.login()
     name = f"lost-gallery-{uuid.uuid4().hex[:6]}"
     made = hook.create_gallery(name)
     assert [g["gallery_id"] for g in hook.find_galleries(name)] == [made["gallery_id"]]
+    assert lost.fired()
 
 
 def test_a_lost_reply_does_not_upload_twice_to_cloudinary(connections) -> None:
     _, cld_proc = connections
-    hook = CloudinaryHook(retry=policy(RecordingSleep(on_first=lost_once(cld_proc, "/v1_1/democloud/image/upload"))))
+    lost = LostOnce(cld_proc, "/v1_1/democloud/image/upload")
+    hook = CloudinaryHook(retry=policy(lost.sleep))
     public_id = f"tests/lost-{uuid.uuid4().hex[:6]}"
     result = hook.upload(small_jpeg(), public_id, context={"ps_file": "abc"}, eager=[{"width": 20, "crop": "scale"}])
     assert result["public_id"] == public_id and result["eager"][0]["width"] == 20  # the answer, from explicit
     assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] == 1
     assert hook.resource(public_id)["version"] == result["version"]  # one version: stored once
+    assert lost.fired()

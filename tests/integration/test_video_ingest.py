@@ -67,10 +67,14 @@ def test_a_video_master_is_listed_streamed_in_chunks_and_verified(connections, p
     assert ps_proc.calls().get("GET /psapi/v3/mem/gallery/{gallery_id}/media") == 1  # one listing call
     assert "GET /psapi/v3/mem/gallery/{gallery_id}/images" not in ps_proc.calls()
 
+    uploads = cld_proc.calls().get("POST /v1_1/{cloud}/{rt}/upload", 0)
     result = ingest.push(ps, cld, campaign, batches[0])
     assert result["uploaded"] == 1 and result["failed"] == 0, result
-    assert cld_proc.calls().get("GET /psapi/v3/mem/video/{video_id}/download") is None
+    # The worker streamed it: one download from PhotoShelter, one chunk to Cloudinary (a 3 s clip
+    # is one part), and Cloudinary never fetched anything from PhotoShelter by URL itself.
     assert ps_proc.calls()["GET /psapi/v3/mem/video/{video_id}/download"] == 1
+    assert not [route for route in ps_proc.calls() if route.startswith("(service)")]
+    assert cld_proc.calls()["POST /v1_1/{cloud}/{rt}/upload"] == uploads + 1
     public_id = f"campaigns/{campaign.id}/masters/{video['video_id']}"
     stored = cld.resource(public_id, delivery_type=MASTER_DELIVERY, resource_type="video")
     assert stored is not None and stored["resource_type"] == "video"

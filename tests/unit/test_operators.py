@@ -131,7 +131,8 @@ def test_make_renditions_and_publish(hooks, monkeypatch) -> None:
                             "dry_run": False})
     ctx = context()
     result = MakeRenditionsOperator(task_id="render", batch=batch).execute(ctx)
-    assert result["rendered"] == 1 and ctx["batch_label"] == batch["label"]
+    # the step got the batch's campaign and market as configured objects, resolved by the operator
+    assert (result["campaign"], result["market"]) == (CAMPAIGN, "fr") and ctx["batch_label"] == batch["label"]
     monkeypatch.setattr("campaign_media.steps.variants.publish",
                         lambda cld, campaign, market, results: {"campaign": campaign.id, "market": market.code,
                                                                 "results": [r["path"] for r in results]})
@@ -166,7 +167,8 @@ def test_usage_windows_operator_renders_as_of(hooks, monkeypatch) -> None:
     op = rendered(ApplyUsageWindowsOperator(task_id="w", campaign_id="{{ params.c }}", as_of="{{ params.as_of }}"),
                   context(c=CAMPAIGN, as_of="2026-12-01T09:00:00+01:00"))
     ctx = context()
-    assert op.execute(ctx)["opened"] == 1 and ctx["campaign_id"] == CAMPAIGN
+    op.execute(ctx)
+    assert ctx["campaign_id"] == CAMPAIGN  # the mapped task's label
     assert seen["now"] == datetime(2026, 12, 1, 8, tzinfo=UTC) and seen["markets"] == ["fr", "jp", "sa"]
 
 
@@ -278,11 +280,13 @@ def test_gallery_manifest_operator_writes_storage_not_xcom(monkeypatch, tmp_path
     op = rendered(PhotoShelterGalleryToManifestOperator(task_id="m", gallery_id="{{ params.g }}",
                                                         manifest_path=str(target)), context(g="G1"))
     out = op.execute(context())
-    assert out == {"gallery_id": "G1", "path": target.as_uri() if out["path"].startswith("file:") else str(target),
-                   "count": 1}
     import json
 
+    from campaign_media.runtime import storage
+
+    assert (out["gallery_id"], out["count"]) == ("G1", 1)
     written = json.loads(target.read_text())
+    assert storage.read_json(out["path"]) == written  # the XCom names where the manifest is
     assert written["images"][0]["image_id"] == "I1" and written["images"][0]["file_name"] == "a.jpg"
     assert hook.__exit__.called
 
@@ -295,5 +299,6 @@ def test_operators_map_with_partial_and_expand() -> None:
         mapped = IngestMastersOperator.partial(task_id="push", map_index_template="{{ batch_label }}").expand(
             batch=plan.output)
         usage = ApplyUsageWindowsOperator.partial(task_id="w").expand_kwargs([{"campaign_id": CAMPAIGN}])
-    assert mapped.partial_kwargs["map_index_template"] == "{{ batch_label }}"
-    assert usage.task_id == "w"
+    # the mapped task expands over the plan's XCom (and so runs after it), one task per batch
+    assert mapped.upstream_task_ids == {"plan"} and mapped.expand_input.value["batch"].operator is plan
+    assert [k["campaign_id"] for k in usage.expand_input.value] == [CAMPAIGN]

@@ -95,34 +95,51 @@ def test_secrets_are_registered_with_the_masker(hook) -> None:
 
 @respx.mock
 def test_threads_sharing_a_session_never_send_before_its_organisation_login_finished(hook) -> None:
-    """A batch's threads start at once: the first logs in, and none may use the token until the
-    organisation login completes (PhotoShelter refuses a token without its organisation)."""
+    """A batch's threads share one session: none may use the token until the organisation login
+    completes (PhotoShelter refuses a token without its organisation). The first thread logs in;
+    while its organisation login is under way the other three start, and the organisation login
+    is held until each of them has either waited for the session or sent a request."""
     import threading
-    import time
 
     hook._token = None
     org_done = threading.Event()
+    moved = threading.Condition()  # another thread asked for the session or sent a request
+    asking: list[str] = []
+    sent_early: list[bool] = []
+    real_login_once = hook._login_once
+
+    def login_once(stale: str | None) -> None:  # a thread that found no usable session
+        with moved:
+            asking.append(threading.current_thread().name)
+            moved.notify_all()
+        real_login_once(stale)
+
+    hook._login_once = login_once  # type: ignore[method-assign]
+    others = [threading.Thread(target=hook.get_gallery, args=("G1",)) for _ in range(3)]
     respx.post(BASE + "mem/authenticate").mock(return_value=ok({"token": "T1", "org": [{"id": "O1"}]}))
 
     def org_login(request: httpx.Request) -> httpx.Response:
         assert request.headers["X-PS-Auth-Token"] == "T1"
-        time.sleep(0.2)  # the other threads are already asking for the session meanwhile
+        for thread in others:  # they start while the session is half made
+            thread.start()
+        with moved:
+            assert moved.wait_for(lambda: len(asking) - 1 + len(sent_early) >= 3, timeout=30)
         org_done.set()
         return ok({})
 
     respx.post(BASE + "mem/organization/O1/authenticate").mock(side_effect=org_login)
-    sent_early: list[bool] = []
 
     def gallery(request: httpx.Request) -> httpx.Response:
-        sent_early.append(not org_done.is_set() or request.headers["X-PS-Auth-Token"] != "T1")
+        with moved:
+            sent_early.append(not org_done.is_set() or request.headers["X-PS-Auth-Token"] != "T1")
+            moved.notify_all()
         return ok({"Gallery": {"gallery_id": "G1"}})
 
-    logins = respx.get(BASE + "mem/gallery/G1").mock(side_effect=gallery)
-    threads = [threading.Thread(target=hook.get_gallery, args=("G1",)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.02)
-    for thread in threads:
-        thread.join()
-    assert logins.call_count == 4 and sent_early == [False] * 4
+    galleries = respx.get(BASE + "mem/gallery/G1").mock(side_effect=gallery)
+    first = threading.Thread(target=hook.get_gallery, args=("G1",))
+    first.start()
+    for thread in (first, *others):
+        thread.join(timeout=60)
+    assert galleries.call_count == 4 and sent_early == [False] * 4
+    assert len(asking) == 4  # the three waited for the session the first one was making
     assert respx.calls.call_count == 2 + 4  # one login for the four threads

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -93,7 +93,8 @@ def test_rules_compare_as_instants() -> None:
     assert normalise(ours) == normalise(theirs)
     assert normalise(ours) != normalise(CLOSED) and deliverable(None, at("2026-01-01T00:00:00"))
     assert not deliverable(ours, at("2026-03-09T22:00:00")) and deliverable(ours, at("2026-03-10T00:00:00"))
-    assert at("2026-03-10T00:00:00") - timedelta(hours=1) == at("2026-03-09T23:00:00")
+    # the offset form opens at the same instant: 00:00 in Paris is 23:00 UTC, not a second before
+    assert deliverable(theirs, at("2026-03-09T23:00:00")) and not deliverable(theirs, at("2026-03-09T22:59:59"))
 
 
 def test_what_may_have_been_served_and_cached() -> None:
