@@ -127,6 +127,17 @@ def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeyp
     quiet(af, [INGEST, *MARKETS], timeout=600)
     assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
     assert len([r for r in runs(af, MARKETS[1]) if r["run_type"] == "backfill"]) >= 3
+    # They really were at once: runs of the same DAG whose start-to-end spans overlap (the claim
+    # then made all but one wait deferred), for the market and for ingest.
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    began = moment(af.api("GET", f"dags/{INGEST}/dagRuns/{first['dag_run_id']}")["start_date"])
+    for dag_id in (MARKETS[1], INGEST):
+        spans = sorted((moment(r["start_date"]), moment(r["end_date"])) for r in runs(af, dag_id)
+                       if r["start_date"] and r["end_date"] and moment(r["start_date"]) >= began)
+        overlapping = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+        assert overlapping, f"{dag_id}: no two runs overlapped: {spans}"
     new = [link for name, link in links().items() if name not in writebacks]
     states = [json.loads(p.read_text()) for p in (storage / CAMPAIGN / "markets").glob("*/state.json")]
     per_master = sum(len(state[changed[0]]["renditions"]) for state in states)  # over every market

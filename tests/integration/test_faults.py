@@ -3,7 +3,7 @@
 Two copies of one seeded account (same image IDs, same files) are run through ingest, two
 markets, usage windows, metrics, the campaign's end and the archive: once against quiet
 emulators, once against emulators that fail 10 % of calls with a 503, 5 % with a 429 and
-``Retry-After``, 1 % with a dropped connection and 1 % with a *lost reply* (the call is carried
+``Retry-After``, 1 % with a dropped connection and 2 % with a *lost reply* (the call is carried
 out, its answer never arrives: the case that makes a naive retry write twice), and that are each
 restarted once mid-run. The seed is fixed, so a failure reproduces. The end states — Cloudinary's
 assets and rules, PhotoShelter's galleries and files, the stored state, manifests and reports —

@@ -28,7 +28,7 @@ PARIS_OFFSET = timedelta(hours=1)  # Europe/Paris in winter (the window below is
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
     base = tmp_path_factory.mktemp("windows")
-    seeded = seed(base / "ps", images=12, galleries=1)
+    seeded = seed(base / "ps", images=13, galleries=1)  # the 13th: approved, its licence ended 3 days ago
     ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
     day = (datetime.now(UTC) + timedelta(days=2)).date()  # the French launch day
     include = base / "include"
@@ -150,13 +150,39 @@ def test_unreadable_rights_stay_closed_and_are_reported(world, dagbag) -> None:
         cld.set_clock()
 
 
+def test_an_expired_licence_is_published_closed_and_never_served(world, dagbag) -> None:
+    """A master approved but whose licence ended before the window opens: ingested and made (so
+    a renewed licence needs no new upload), but its copy is closed for good ('window over')."""
+    cld, opens = world["cld"], world["opens"]
+    expired = [i for i in world["seed"]["expired_licence"] if i in world["seed"]["approved"]]
+    assert expired, "the seed has an approved master with an expired licence"
+    inside = opens + timedelta(hours=6)
+    enforce(dagbag, inside)
+    entries = manifest()
+    decisions = storage.read_json(storage.market_access(CAMPAIGN, "fr"))
+    for image_id in expired:
+        access = entries[image_id]["access"]
+        assert (access["phase"], access["public"]) == ("after", False), access
+        assert access["end"] == access["licence_expiry"].replace("+00:00", "Z") < access["start"]  # ended first
+        assert decisions[image_id]["rules"][0]["end"] < "2001"  # the closed rule: a second in 2000
+        if access["mode"] == "public":
+            assert decisions[image_id]["reason"] == "window over"
+        try:
+            for moment in (opens - timedelta(hours=1), inside):
+                cld.set_clock(now=moment.isoformat())
+                assert status(entries[image_id]["renditions"]["hero"]["url"]) == 401, moment
+        finally:
+            cld.set_clock()
+
+
 def test_signed_only_masters_get_expiring_urls_and_masters_stay_private(world, dagbag) -> None:
     cld, opens = world["cld"], world["opens"]
     inside = opens + timedelta(hours=6)
     report = enforce(dagbag, inside)
     masters = manifest()
-    signed = {i: m for i, m in masters.items() if m["access"]["mode"] == "signed"}
-    assert signed and len(report["signed"]) == len(signed)
+    signed = {i: m for i, m in masters.items() if m["access"]["mode"] == "signed" and m["access"]["phase"] != "after"}
+    assert signed and len(report["signed"]) == len(signed)  # a signed-only master whose licence ended gets none
+    assert all(not m["access"].get("signed") for m in masters.values() if m["access"]["phase"] == "after")
     image_id, entry = next(iter(signed.items()))
     token_url = entry["access"]["signed"]["renditions"]["hero"]
     expires = datetime.fromisoformat(entry["access"]["signed"]["expires_at"].replace("Z", "+00:00"))

@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 from tests.integration.test_lifecycle_dags import CAMPAIGN, run
 
 SEED = 20261128
-# 2 % of calls lose their connection: 1 % before the call is carried out, 2 % after it (a lost
+# 3 % of calls lose their connection: 1 % before the call is carried out, 2 % after it (a lost
 # reply, the case that makes a naive retry write twice; weighted up on purpose).
 FAULTS = {"p_5xx": 0.10, "p_429": 0.05, "p_drop": 0.01, "p_lost_reply": 0.02, "retry_after": 0.2,
           "seed": SEED}
