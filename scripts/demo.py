@@ -39,8 +39,8 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 import pandas as pd  # noqa: E402
 
-from campaign_media.runtime import audit, storage  # noqa: E402
 from campaign_media.account.check import table  # noqa: E402
+from campaign_media.runtime import audit, storage  # noqa: E402
 from emulators.photoshelter.seed import seed  # noqa: E402
 from emulators.runner import (  # noqa: E402
     STRICT,
