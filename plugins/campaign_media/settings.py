@@ -57,6 +57,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS"),
     Setting("retry_delay_seconds", None, int, "every lifecycle task's retry delay; empty: each DAG's own "
             "(60 s to 300 s)", "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS"),
+    Setting("max_wait_hours", 6.0, float, "the longest a task waits deferred for a rate limit's named reset; "
+            "a service asking for longer fails the task, naming the figure"),
     Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
 ]}
@@ -108,5 +110,6 @@ def table() -> str:
     rows = ["| key | default | what | replaces |", "| --- | --- | --- | --- |"]
     for s in SETTINGS.values():
         default = "" if s.default in (None, "") else s.default
-        rows.append(f"| `{s.key}` | {default} | {s.doc} | `{s.old_env}` |")
+        replaces = f"`{s.old_env}`" if s.old_env else "(new)"
+        rows.append(f"| `{s.key}` | {default} | {s.doc} | {replaces} |")
     return "\n".join(rows)

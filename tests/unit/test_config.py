@@ -227,3 +227,32 @@ def test_bare_campaign_dates_are_each_markets_midnight_unless_a_zone_is_named(in
         datetime(2026, 3, 1, tzinfo=UTC)
     assert cli(["lint", str(include)]) == 0
     assert "one instant everywhere (UTC midnights)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("renditions:\n  - {name: hero, width: 1600, gravity: \"auto/e_grayscale\"}\n",
+     "  - renditions[hero].gravity = 'auto/e_grayscale': gravity must be one of north_west, north, "),
+    ("overlay: {color: \"white,e_pixelate:40\"}\n",
+     "  - overlay.color = 'white,e_pixelate:40': color must be a colour name or #RRGGBB (anything else would "
+     "reach Cloudinary as more transformation steps). Fix: write e.g. color: \"#ffffff\""),
+    ("overlay: {font_family: \"Arial_10/e_blur:2000/l_text:x\"}\n",
+     "  - overlay.font_family = 'Arial_10/e_blur:2000/l_text:x': font_family must be a font name of letters, "
+     "digits, spaces and hyphens"),
+    ("overlay: {gravity: sout}\n", "Fix: write gravity: south (did you mean 'south'?)"),
+])
+def test_values_copied_into_transformations_cannot_add_steps(include: Path, line: str, expected: str) -> None:
+    """Gravity, colour and font reach Cloudinary's transformation text: each is from the documented
+    set or a safe pattern, and a value that would add a step is refused naming file, field and fix."""
+    message = market_errors(include, MINIMAL + line)
+    assert expected in message, message
+    assert str(include / "markets" / "de.yaml") in message
+
+
+def test_documented_gravities_colours_and_fonts_are_accepted(include: Path) -> None:
+    (include / "markets" / "de.yaml").write_text(
+        MINIMAL + "renditions:\n  - {name: hero, width: 1600, gravity: \"auto:faces\"}\n"
+        "  - {name: sq, width: 900, gravity: north_east}\n"
+        "overlay: {color: \"#1a2b3c\", font_family: Open Sans, gravity: south_west}\n")
+    market = load_markets(include / "markets").items["de"]
+    assert [r.gravity for r in market.renditions] == ["auto:faces", "north_east"]
+    assert (market.overlay.color, market.overlay.font_family) == ("#1a2b3c", "Open Sans")

@@ -221,6 +221,24 @@ def test_a_spent_quota_defers_the_task_until_its_reset_and_resumes_it(hooks, mon
         op.execute(context())
 
 
+def test_a_reset_beyond_the_longest_wait_fails_the_task_with_the_figure(hooks, monkeypatch) -> None:
+    from datetime import timedelta
+
+    from campaign_media.hooks.cloudinary import CloudinaryRateLimited
+
+    quota = CloudinaryRateLimited("Cloudinary list resources failed: 420 Rate Limit Exceeded")
+    quota.rate_limited, quota.retry_at = True, datetime.now(UTC) + timedelta(hours=30)
+    monkeypatch.setattr("campaign_media.steps.variants.plan", lambda *a, **k: (_ for _ in ()).throw(quota))
+    with pytest.raises(AirflowFailException, match=r"30\.0 h from now, beyond the 6 h this deployment waits "
+                                                   r"\(\[campaign_media\] max_wait_hours\)"):
+        PlanRenditionsOperator(task_id="plan", market="fr").execute(context())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__MAX_WAIT_HOURS", "48")  # a deployment that waits longer
+    from airflow.sdk.exceptions import TaskDeferred
+
+    with pytest.raises(TaskDeferred):
+        PlanRenditionsOperator(task_id="plan", market="fr").execute(context())
+
+
 def test_a_plan_waits_while_another_run_of_its_dag_is_going(hooks, monkeypatch, tmp_path) -> None:
     from airflow.sdk.api.datamodels._generated import DagRunState
     from airflow.sdk.exceptions import TaskDeferred

@@ -93,6 +93,46 @@ Quality = Annotated[str, BeforeValidator(_quality), WithJsonSchema({
     "anyOf": [{"enum": list(QUALITY_AUTO)}, {"type": "integer", "minimum": 1, "maximum": 100},
               {"type": "string", "pattern": "^([1-9][0-9]?|100)$"}],
     "description": "auto (or auto:best|good|eco|low) or a whole number 1-100", "default": "auto"})]
+# Values copied into Cloudinary transformation text: each from a documented set or a pattern that
+# cannot carry another step (no "/", ",", ":" or "_" beyond what the value itself needs), so a
+# market file cannot add effects, add-ons or overlays fetched from elsewhere.
+COMPASS = ("north_west", "north", "north_east", "west", "center", "east", "south_west", "south", "south_east")
+GRAVITIES = (*COMPASS, "auto", "auto:subject", "auto:classic", "auto:faces", "auto:face", "auto:body",
+             "face", "faces", "face:center", "faces:center", "face:auto", "faces:auto", "xy_center")
+COLOUR = re.compile(r"^(?:[a-z]{3,20}|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8}|rgb:[0-9a-fA-F]{6})$")
+FONT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{0,60}$")
+
+
+def _one_of(choices: tuple[str, ...], what: str, example: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value in choices:
+            return value
+        guess = did_you_mean(value, choices)
+        fix = f"write {what}: {guess} (did you mean {guess!r}?)" if guess else f"write e.g. {what}: {example}"
+        raise ValueError(f"{what} must be one of {', '.join(choices)}. Fix: {fix}")
+
+    return BeforeValidator(check)
+
+
+def _matching(pattern: re.Pattern[str], what: str, rule: str, example: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if isinstance(value, str) and pattern.match(value):
+            return value
+        raise ValueError(f"{what} must be {rule} (anything else would reach Cloudinary as more transformation "
+                         f"steps). Fix: write e.g. {what}: {example}")
+
+    return BeforeValidator(check)
+
+
+Gravity = Annotated[str, _one_of(GRAVITIES, "gravity", "auto"),
+                    WithJsonSchema({"enum": list(GRAVITIES), "default": "auto"})]
+TextGravity = Annotated[str, _one_of(COMPASS, "gravity", "south"),
+                        WithJsonSchema({"enum": list(COMPASS), "default": "south"})]
+Colour = Annotated[str, _matching(COLOUR, "color", "a colour name or #RRGGBB", '"#ffffff"'),
+                   WithJsonSchema({"type": "string", "pattern": COLOUR.pattern, "default": "white"})]
+FontFamily = Annotated[str, _matching(FONT, "font_family", "a font name of letters, digits, spaces and hyphens",
+                                      "Arial"),
+                       WithJsonSchema({"type": "string", "pattern": FONT.pattern, "default": "Arial"})]
 AspectRatio = Annotated[str, BeforeValidator(_aspect_ratio), WithJsonSchema({
     "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?(:\d+(\.\d+)?)?$"},
               {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 60}],
@@ -145,7 +185,7 @@ class Rendition(_Strict):
     height: Annotated[int, Field(gt=0, le=8000)] | None = None
     aspect_ratio: AspectRatio | None = None
     crop: Crop = "fill"
-    gravity: str = "auto"
+    gravity: Gravity = "auto"
     format: Format = "jpg"
     quality: Quality = "auto"
     dpr: Annotated[float, Field(gt=0, le=4)] = 1.0
@@ -190,7 +230,7 @@ class VideoRendition(_Strict):
     height: Annotated[int, Field(gt=0, le=4096)] | None = None
     aspect_ratio: AspectRatio | None = None
     crop: Literal["fill", "fit", "limit", "scale", "pad"] = "fill"
-    gravity: str = "auto"
+    gravity: Gravity = "auto"
     format: Literal["mp4", "webm", "auto"] = "mp4"
     quality: Quality = "auto"
     poster: Poster | None = Poster()
@@ -205,11 +245,11 @@ class VideoRendition(_Strict):
 
 
 class OverlayStyle(_Strict):
-    font_family: str = "Arial"
+    font_family: FontFamily = "Arial"
     font_size: Annotated[int, Field(gt=4, le=400)] = 48
     font_weight: Literal["normal", "bold"] = "bold"
-    color: str = "white"
-    gravity: str = "south"
+    color: Colour = "white"
+    gravity: TextGravity = "south"
     y: int = 40
 
 

@@ -40,6 +40,7 @@ from campaign_media.hooks.retry import (
     RetryBudgetExceeded,
     RetryPolicy,
     TransientError,
+    credentials_only_to,
     http_client,
     retry_after_seconds,
     send_once,
@@ -47,6 +48,7 @@ from campaign_media.hooks.retry import (
 )
 
 API_PATH = "/psapi/v3"
+CREDENTIAL_HEADERS = ("X-PS-Api-Key", "X-PS-Auth-Token")
 RETRYABLE_STATUS = frozenset({420, 429, 500, 502, 503, 504})
 # What a campaign pipeline needs about each master, in one listing call per page.
 MASTER_EXTEND: dict[str, Any] = {
@@ -198,8 +200,12 @@ class PhotoShelterHook(BaseHook):
         with self._client_lock:  # a batch's threads start at once: one client for all of them
             if self._client is None:
                 account = self.account
+                # Credentials go to the configured origin only: a download redirected elsewhere
+                # (signed storage URLs need none) is followed without any X-PS-* header.
                 self._client = http_client(base_url=account.base_url, timeout=account.timeout,
-                                           follow_redirects=True, headers={"X-PS-Api-Key": account.api_key})
+                                           follow_redirects=True, headers={"X-PS-Api-Key": account.api_key},
+                                           event_hooks={"request": [credentials_only_to(account.base_url,
+                                                                                        CREDENTIAL_HEADERS)]})
             return self._client
 
     @property

@@ -109,6 +109,20 @@ def retry_hint(headers: dict[str, str]) -> float | None:
     return None
 
 
+def credentials_only_to(origin: str, names: tuple[str, ...]) -> Callable[[httpx.Request], None]:
+    """An httpx request hook that drops the ``names`` headers from any request that leaves
+    ``origin`` (scheme, host and port): a redirect to a CDN or a storage bucket is followed
+    without the service's credentials (httpx itself strips only ``Authorization``)."""
+    home = httpx.URL(origin)
+
+    def strip(request: httpx.Request) -> None:
+        if (request.url.scheme, request.url.host, request.url.port) != (home.scheme, home.host, home.port):
+            for name in names:
+                request.headers.pop(name, None)
+
+    return strip
+
+
 def send_once(what: str, send: Callable[[], T], find: Callable[[], T | None],
               log: logging.Logger | Any = None) -> Callable[[], T]:
     """One attempt function for a write that must happen once (an upload, a new gallery), for a

@@ -19,19 +19,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from campaign_media import settings
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit
 from campaign_media.runtime.claims import RunInProgress
 
 AFTER_RESET = timedelta(seconds=5)  # clocks differ: resume a little after the service's moment
+
+
+class WaitTooLong(CampaignMediaError):
+    """A service named a moment to come back beyond ``[campaign_media] max_wait_hours``."""
+
+    retryable = False  # Airflow's retries, minutes apart, would meet the same limit
 
 
 class WaitingOperator(BaseOperator):
@@ -60,6 +67,14 @@ class WaitingOperator(BaseOperator):
                 raise
             assert exc.retry_at is not None
             moment = exc.retry_at + AFTER_RESET
+            longest = timedelta(hours=settings.get("max_wait_hours"))
+            if moment - datetime.now(UTC) > longest:
+                too_long = WaitTooLong(
+                    f"{exc} — the service asks to wait until {moment.isoformat(timespec='seconds')}, "
+                    f"{(moment - datetime.now(UTC)).total_seconds() / 3600:.1f} h from now, beyond the "
+                    f"{longest.total_seconds() / 3600:g} h this deployment waits ([campaign_media] max_wait_hours): "
+                    "failed instead; run it again after that moment")
+                raise final(too_long) from exc
             self.log.warning("%s — waiting until %s (deferred: no retry is spent, the worker and pool slot "
                              "are free meanwhile); the task then runs again and carries on where it stopped", exc,
                              moment.isoformat(timespec="seconds"))

@@ -8,6 +8,7 @@ storage supports (``s3://bucket/campaign-media``, ``gs://...``, ``file:///...``)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
@@ -97,6 +98,24 @@ def metrics_report(campaign: str, day: str) -> ObjectStoragePath:
 def archive_file(campaign: str, name: str) -> ObjectStoragePath:
     """``verified.json`` (progress), ``missing.json``, ``done.json`` or the ``report`` folder."""
     return path(campaign, "archive", name)
+
+
+def local_real_path(target: ObjectStoragePath) -> Path | None:
+    """Where ``target`` really is on local disk (symlinks followed), or None on an object store
+    (no links there: a key is what it says)."""
+    if target.protocol in ("file", "local"):
+        return Path(target.path).resolve()
+    return None
+
+
+def within(target: ObjectStoragePath, base: ObjectStoragePath, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``target`` is really below ``base`` under one of ``prefixes`` (``"delivery/"``, …) —
+    after following links on local disk, so a link cannot lead out of what may be served."""
+    real, real_base = local_real_path(target), local_real_path(base)
+    if real is None or real_base is None:
+        relative = str(target).removeprefix(str(base).rstrip("/") + "/")
+        return relative != str(target) and ".." not in relative.split("/") and relative.startswith(prefixes)
+    return real.is_relative_to(real_base) and real.relative_to(real_base).as_posix().startswith(prefixes)
 
 
 def write_json(target: ObjectStoragePath | str, data: Any, *, compact: bool = False) -> str:

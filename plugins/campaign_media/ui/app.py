@@ -100,6 +100,8 @@ def stored_file(campaign_id: str, name: str) -> Response:
     if ".." in name.split("/") or not name.startswith(SERVED):
         raise HTTPException(404, f"{name!r} is not a file this page serves (manifests, reports, windows/latest.json)")
     target = storage.path(campaign_id, *name.split("/"))
+    if not storage.within(target, storage.path(campaign_id), SERVED):  # e.g. a link to markets/fr/state.json
+        raise HTTPException(404, f"{name!r} is not a file this page serves (it leads outside the served folders)")
     if not target.is_file():
         raise HTTPException(404, f"{name} has not been written for campaign {campaign_id} yet")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"

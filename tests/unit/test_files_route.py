@@ -1,0 +1,43 @@
+"""The campaign page's files route serves manifests and reports only, whatever links say."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import HTTPException
+
+CAMPAIGN = "spring-launch-2026"
+
+
+@pytest.fixture
+def stored(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", tmp_path.as_uri())
+    base = tmp_path / CAMPAIGN
+    (base / "delivery").mkdir(parents=True)
+    (base / "markets" / "fr").mkdir(parents=True)
+    (base / "delivery" / "fr.json").write_text(json.dumps({"masters": {}}))
+    (base / "markets" / "fr" / "state.json").write_text(json.dumps({"secret": "state"}))
+    return base
+
+
+def test_a_manifest_is_served(stored) -> None:
+    from campaign_media.ui.app import stored_file
+
+    assert json.loads(stored_file(CAMPAIGN, "delivery/fr.json").body) == {"masters": {}}
+
+
+def test_a_link_out_of_the_served_folders_is_refused(stored, tmp_path) -> None:
+    from campaign_media.ui.app import stored_file
+
+    (stored / "delivery" / "link.json").symlink_to(stored / "markets" / "fr" / "state.json")
+    (tmp_path / "elsewhere.json").write_text("{}")
+    (stored / "reports").mkdir()
+    (stored / "reports" / "out").symlink_to(tmp_path)  # a linked folder leading out of the campaign
+    for name in ("delivery/link.json", "reports/out/elsewhere.json", "markets/fr/state.json", "delivery/../x"):
+        with pytest.raises(HTTPException) as refused:
+            stored_file(CAMPAIGN, name)
+        assert refused.value.status_code == 404, name
+    # a link that stays inside a served folder is still served
+    (stored / "delivery" / "latest.json").symlink_to(stored / "delivery" / "fr.json")
+    assert json.loads(stored_file(CAMPAIGN, "delivery/latest.json").body) == {"masters": {}}
