@@ -8,12 +8,15 @@ storage supports (``s3://bucket/campaign-media``, ``gs://...``, ``file:///...``)
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
 from campaign_media import settings
+from campaign_media.exceptions import CampaignMediaError
 
 
 def root() -> ObjectStoragePath:
@@ -103,9 +106,8 @@ def archive_file(campaign: str, name: str) -> ObjectStoragePath:
 def local_real_path(target: ObjectStoragePath) -> Path | None:
     """Where ``target`` really is on local disk (symlinks followed), or None on an object store
     (no links there: a key is what it says)."""
-    if target.protocol in ("file", "local"):
-        return Path(target.path).resolve()
-    return None
+    local = local_path(target)
+    return local.resolve() if local is not None else None
 
 
 def within(target: ObjectStoragePath, base: ObjectStoragePath, prefixes: tuple[str, ...]) -> bool:
@@ -127,21 +129,65 @@ def write_json(target: ObjectStoragePath | str, data: Any, *, compact: bool = Fa
     return write_bytes(target, text.encode("utf-8"))
 
 
+class UnreadableDocument(CampaignMediaError, ValueError):
+    """A stored document that is not valid JSON: cut short (a full disk or a killed process
+    before writes became atomic) or edited by hand. The message names the file and what to do."""
+
+    retryable = False
+
+    def __init__(self, target: ObjectStoragePath, reason: str) -> None:
+        super().__init__(f"{target} is not readable JSON ({reason}): it was cut short or edited by hand. Move it "
+                         "aside (keep it for the record) and run the task again: docs/troubleshooting.md says what "
+                         "each stored file is and what the next run rebuilds without it")
+        self.path = str(target)
+
+
 def read_json(target: ObjectStoragePath | str, default: Any = None) -> Any:
+    """The document at ``target``, or ``default`` when there is none; :class:`UnreadableDocument`
+    when it is there but not JSON."""
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
     try:
-        return json.loads(target.fs.cat_file(target.path))
+        raw = target.fs.cat_file(target.path)
     except FileNotFoundError:
         return default
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UnreadableDocument(target, str(exc)) from exc
 
 
 def write_bytes(target: ObjectStoragePath | str, data: bytes) -> str:
+    """Replace the document at ``target`` whole, or leave the last good one: on local disk a
+    temporary file in the same folder, flushed and synced, then renamed over it (``os.replace``);
+    an object store replaces whole objects by itself (a single PUT)."""
     target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
-    # One call to the filesystem (a single PUT on an object store): ``open()`` on the path adds
-    # about 2 ms of wrapping per file, which a batch that saves a record per rendition feels.
-    try:
-        target.fs.pipe_file(target.path, data)
-    except FileNotFoundError:  # a folder not made yet (local disk): made on the first write only
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.fs.pipe_file(target.path, data)
+    local = local_path(target)
+    if local is not None:
+        _replace_file(local, data)
+        return str(target)
+    # One call to the filesystem: ``open()`` on the path adds about 2 ms of wrapping per file,
+    # which a batch that saves a record per rendition feels.
+    target.fs.pipe_file(target.path, data)
     return str(target)
+
+
+def local_path(target: ObjectStoragePath) -> Path | None:
+    """The local file behind ``target`` (links not followed), or None on an object store."""
+    return Path(target.path) if target.protocol in ("file", "local") else None
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except FileNotFoundError:  # a folder not made yet: made on the first write only
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

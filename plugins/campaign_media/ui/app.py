@@ -72,10 +72,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def status_or_unreadable(campaign: Campaign, markets: list[Market], *, with_audit: bool = True) -> Any:
+    """The campaign's status now, or the :class:`~campaign_media.runtime.storage.UnreadableDocument`
+    that stopped it being read (one damaged file hides one campaign, not the page)."""
+    try:
+        return build(campaign, markets, load(campaign, with_audit=with_audit), now())
+    except storage.UnreadableDocument as exc:
+        return exc
+
+
 @app.get("/", response_class=HTMLResponse)
 def index() -> str:
     markets, campaigns = current_config()
-    shown = [(c, build(c, [markets[m] for m in c.markets], load(c, with_audit=False), now()))
+    shown = [(c, status_or_unreadable(c, [markets[m] for m in c.markets], with_audit=False))
              for c in sorted(campaigns.values(), key=lambda c: c.id)]
     return page.index(shown, PREFIX)
 
@@ -83,14 +92,20 @@ def index() -> str:
 @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(campaign_id: str) -> str:
     campaign, markets = campaign_or_404(campaign_id)
-    return page.campaign(build(campaign, markets, load(campaign), now()), last_runs(dag_ids(campaign)), PREFIX)
+    status = status_or_unreadable(campaign, markets)
+    if isinstance(status, storage.UnreadableDocument):
+        return page.unreadable(campaign, status, PREFIX)
+    return page.campaign(status, last_runs(dag_ids(campaign)), PREFIX)
 
 
 @app.get("/api/campaigns/{campaign_id}")
 def campaign_data(campaign_id: str) -> dict[str, Any]:
     campaign, markets = campaign_or_404(campaign_id)
+    status = status_or_unreadable(campaign, markets)
+    if isinstance(status, storage.UnreadableDocument):
+        raise HTTPException(409, str(status))
     runs = [{**r, "start": r["start"].isoformat() if r["start"] else None} for r in last_runs(dag_ids(campaign))]
-    return {**as_dict(build(campaign, markets, load(campaign), now())), "runs": runs}
+    return {**as_dict(status), "runs": runs}
 
 
 @app.get("/campaigns/{campaign_id}/files/{name:path}")

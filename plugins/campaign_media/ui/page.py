@@ -57,11 +57,20 @@ def layout(title: str, body: str, base: str) -> str:
             f"<a href='/' target='_top'>Airflow home</a></nav>{body}{VIEWER_SCRIPT}</body></html>")
 
 
-def index(campaigns: list[tuple[Campaign, CampaignStatus]], base: str) -> str:
-    rows = "".join(
-        f"<tr><td><a href='{base}/campaigns/{quote(c.id)}'>{escape(c.name)}</a><br><small>{escape(c.id)}</small></td>"
-        f"<td>{' '.join(f'{escape(m.code)} {badge(m.status)}' for m in s.markets)}</td>"
-        f"<td>{badge(s.archive.state)}</td></tr>" for c, s in campaigns)
+def index(campaigns: list[tuple[Campaign, CampaignStatus | Exception]], base: str) -> str:
+    """Every campaign with its markets' statuses; one whose stored documents cannot be read shows
+    as ``unreadable: <file>`` (an exception with a ``path``), the others as usual."""
+    def row(c: Campaign, s: CampaignStatus | Exception) -> str:
+        name = (f"<td><a href='{base}/campaigns/{quote(c.id)}'>{escape(c.name)}</a><br>"
+                f"<small>{escape(c.id)}</small></td>")
+        if isinstance(s, Exception):
+            return (f"<tr data-campaign='{escape(c.id)}' data-status='unreadable'>{name}<td colspan=2>"
+                    f"{badge('unreadable')} <small>unreadable: {escape(getattr(s, 'path', str(s)))}</small></td></tr>")
+        return (f"<tr data-campaign='{escape(c.id)}'>{name}"
+                f"<td>{' '.join(f'{escape(m.code)} {badge(m.status)}' for m in s.markets)}</td>"
+                f"<td>{badge(s.archive.state)}</td></tr>")
+
+    rows = "".join(row(c, s) for c, s in campaigns)
     body = ("<h1>Campaigns</h1><p class='muted'>From what the pipelines stored; nothing here calls PhotoShelter "
             "or Cloudinary.</p><table><tr><th>Campaign</th><th>Markets now</th><th>Archive</th></tr>"
             f"{rows or '<tr><td colspan=3>No campaign files in include/campaigns.</td></tr>'}</table>")
@@ -204,6 +213,13 @@ def audit_section(status: CampaignStatus) -> str:
                    for r in status.stored.recent)
     return (f"<p id='audit-counts'>{summary}</p><table><tr><th>Time (UTC)</th><th>Action</th><th>Market</th>"
             f"<th>Master</th><th>Reason</th><th>Run</th></tr>{rows}</table>")
+
+
+def unreadable(campaign: Campaign, error: Exception, base: str) -> str:
+    """The page of a campaign one of whose stored documents cannot be read: which file, what to do."""
+    body = (f"<h1>{escape(campaign.name)}</h1><p>{badge('unreadable')} unreadable: "
+            f"<code>{escape(getattr(error, 'path', ''))}</code></p><p>{escape(str(error))}</p>")
+    return layout(campaign.name, body, base)
 
 
 def campaign(status: CampaignStatus, runs: list[dict[str, Any]], base: str) -> str:
