@@ -51,8 +51,6 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
     Setting("task_threads", 4, int, "masters in flight per ingest task", "CAMPAIGN_MEDIA_TASK_THREADS"),
     Setting("render_threads", 8, int, "masters in flight per market render task", "CAMPAIGN_MEDIA_RENDER_THREADS"),
-    Setting("claim_settle_seconds", 0.5, float, "how long a claim is left to settle before it is read back",
-            "CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS"),
     Setting("claim_poll_seconds", 30.0, float, "how often a run waiting for another run's claim looks again",
             "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS"),
     Setting("retry_delay_seconds", None, int, "every lifecycle task's retry delay; empty: each DAG's own "

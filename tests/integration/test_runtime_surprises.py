@@ -13,7 +13,7 @@ import pytest
 
 from campaign_media.domain.masters import MASTER_DELIVERY, market_public_id, master_public_id, parse_ps_time
 from campaign_media.hooks import CloudinaryHook
-from campaign_media.runtime import storage
+from campaign_media.runtime import claims, storage
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, masters, run, today
 from tests.integration.worlds import governed_world
 
@@ -64,10 +64,10 @@ def test_a_claim_left_by_a_run_that_ended_or_vanished_is_taken_over(world, dagba
     """A run killed before it let go of its DAG leaves its claim; Airflow says that run is no
     longer going (here: it does not exist), so the next run takes the claim over and works."""
     no_retries(dagbag, monkeypatch, MARKET)
-    storage.write_json(storage.claim_file(MARKET), {"run_id": "manual__killed_long_ago", "since": "2026-11-01"})
+    claims.claim(MARKET, "manual__killed_long_ago", lambda run_id: "running")
     result, states = run(dagbag, MARKET)
     assert result.state == "success", states
-    assert storage.read_json(storage.claim_file(MARKET)) is None  # taken over, then let go on publish
+    assert claims.holder(MARKET) is None  # taken over, then let go on publish
 
 
 def test_a_market_copy_deleted_by_hand_is_made_again_and_written_back_once(world, dagbag, monkeypatch) -> None:

@@ -243,19 +243,18 @@ def test_a_plan_waits_while_another_run_of_its_dag_is_going(hooks, monkeypatch, 
     from airflow.sdk.api.datamodels._generated import DagRunState
     from airflow.sdk.exceptions import TaskDeferred
 
-    from campaign_media.runtime import storage
+    from campaign_media.runtime import claims
 
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", tmp_path.as_uri())
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLAIM_SETTLE_SECONDS", "0")
     monkeypatch.setattr("campaign_media.steps.variants.plan", lambda *a, **k: [])
-    storage.write_json(storage.claim_file("d"), {"run_id": "backfill__1", "since": "2026-11-28T06:00:00+00:00"})
+    claims.claim("d", "backfill__1", lambda run_id: "running")
     ctx = context()
     ctx["ti"].get_dagrun_state.return_value = DagRunState.RUNNING  # what the Task SDK answers: an enum
     with pytest.raises(TaskDeferred):
         PlanRenditionsOperator(task_id="plan", market="fr").execute(ctx)
     ctx["ti"].get_dagrun_state.return_value = DagRunState.SUCCESS  # it ended: the claim is taken over
     assert PlanRenditionsOperator(task_id="plan", market="fr").execute(ctx) == []
-    assert storage.read_json(storage.claim_file("d"))["run_id"] == "manual__1"
+    assert claims.holder("d") == "manual__1"
 
 
 def test_cloudinary_upload_operator_returns_no_url(monkeypatch) -> None:

@@ -10,7 +10,7 @@ from campaign_media import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = ["CAMPAIGN_MEDIA_STORAGE", "CAMPAIGN_MEDIA_INCLUDE", "CAMPAIGN_MEDIA_BATCH_SIZE", "CAMPAIGN_MEDIA_TASK_THREADS",
-       "CAMPAIGN_MEDIA_RENDER_THREADS", "CAMPAIGN_MEDIA_CLAIM_SETTLE_SECONDS", "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS",
+       "CAMPAIGN_MEDIA_RENDER_THREADS", "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS",
        "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS", "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"]
 
 
@@ -28,7 +28,8 @@ def test_defaults_and_one_key_per_tunable() -> None:
     assert (settings.get("task_threads"), settings.get("render_threads")) == (4, 8)
     assert settings.get("retry_delay_seconds") is None and settings.get("video_poll_seconds") == 30.0
     assert settings.include_dir() == ROOT / "include"
-    # the nine 0.8 variables all have their key (BATCH_SIZE two: ingest and render apart)
+    # the 0.8 variables all have their key (BATCH_SIZE two: ingest and render apart; CLAIM_SETTLE_SECONDS
+    # is gone: claims are atomic now and nothing waits for one to settle)
     assert sorted({s.old_env for s in settings.SETTINGS.values() if s.old_env}) == sorted(OLD)
 
 

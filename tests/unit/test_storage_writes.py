@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # the same cut a full disk or a quota makes in the middle of a write.
 LIMITED_WRITER = """
 import json, resource, signal, sys
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 from campaign_media.runtime import storage
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # after the imports: only the write is limited
 try:
     storage.write_json(sys.argv[1], {"masters": {f"I{n:05d}": {"version": "v" * 40} for n in range(400)}})
 except OSError as exc:
@@ -33,7 +33,8 @@ def test_a_write_cut_short_leaves_the_last_good_document(tmp_path) -> None:
     storage.write_json(state.as_uri(), {"masters": {"I00001": {"version": "good"}}})
     result = subprocess.run([sys.executable, "-c", LIMITED_WRITER, state.as_uri()], capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT / "plugins"), "PATH": "/usr/bin:/bin",
-                                 "AIRFLOW_HOME": str(tmp_path / "home")}, timeout=120)
+                                 "PYTHONDONTWRITEBYTECODE": "1", "AIRFLOW_HOME": str(tmp_path / "home")},
+                            timeout=120)
     assert "refused: 27" in result.stdout, result.stdout + result.stderr  # EFBIG: the write was cut
     assert storage.read_json(state.as_uri()) == {"masters": {"I00001": {"version": "good"}}}
     assert [p.name for p in state.parent.iterdir()] == ["state.json"]  # no temporary file left behind

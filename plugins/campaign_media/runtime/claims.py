@@ -4,21 +4,26 @@ Airflow keeps a DAG's scheduled runs one at a time (``max_active_runs=1``), but 
 count apart from them and up to a backfill's own ``max_active_runs`` run side by side. Two
 market runs planning at the same moment would both find the same masters missing, both render
 them and both write the same renditions back to PhotoShelter. So a run's plan first *claims* its
-DAG with a small record in storage (``<root>/_claims/<dag_id>.json``); a run that finds the claim
-held by another run that is still going waits (deferred) and plans afresh once it has ended — by
-then there is nothing left to do twice. The claim is let go when the run publishes; a run that
-died never lets go, but a claim whose run is no longer running is simply taken over.
+DAG; a run that finds the claim held by another run that is still going waits (deferred) and
+plans afresh once it has ended — by then there is nothing left to do twice. The claim is let go
+when the run publishes; a run that died never lets go, but a claim whose run is no longer
+running is simply taken over.
 
-Object storage has no lock: after writing its claim a run waits :data:`SETTLE` seconds and reads
-it back, and of two runs that wrote at nearly the same moment only the last writer goes on.
+A claim is a sequence of generations, ``<root>/_claims/<dag_id>/<generation>.json``; the highest
+is in force. Claiming, taking over a stale claim and letting go each *create* the next
+generation, and creating a file that exists fails (``storage.create_json``: a hard link on local
+disk, which fails when the name exists; a conditional put on an object store). Of any number of
+runs that read generation *n* at the same moment and try to create *n + 1*, exactly one
+succeeds; the others read again and find it held.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from campaign_media import settings
 from campaign_media.exceptions import CampaignMediaError
@@ -26,6 +31,9 @@ from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
 LIVE_STATES = ("queued", "running")
+GENERATION = re.compile(r"^(\d{12})\.json$")
+KEEP = 5  # generations kept for the record; older ones are removed by the run that claims
+ROUNDS = 20  # races lost in a row before a run waits like any other
 
 
 def poll_interval() -> timedelta:
@@ -41,30 +49,65 @@ class RunInProgress(CampaignMediaError, RuntimeError):
         self.retry_at = retry_at
 
 
+def generations(dag_id: str) -> list[int]:
+    folder = storage.claim_folder(dag_id)
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except (FileNotFoundError, NotADirectoryError):  # never claimed
+        return []
+    return sorted(int(m.group(1)) for name in names if (m := GENERATION.match(name)))
+
+
+def current(dag_id: str) -> tuple[int, dict[str, Any] | None]:
+    """The generation in force and its record (``run_id`` None once let go), or ``(0, None)``."""
+    held = generations(dag_id)
+    if not held:
+        return 0, None
+    return held[-1], storage.read_json(storage.claim_file(dag_id, held[-1]))
+
+
+def holder(dag_id: str) -> str | None:
+    """The run that holds the DAG's claim now, if any."""
+    return (current(dag_id)[1] or {}).get("run_id")
+
+
 def claim(dag_id: str, run_id: str, state_of: Callable[[str], str]) -> None:
     """Claim ``dag_id`` for ``run_id`` or raise :class:`RunInProgress`. ``state_of(run_id)`` is the
     Airflow state of another run of the DAG (how a stale claim is recognised)."""
-    target = storage.claim_file(dag_id)
-    held = storage.read_json(target)
-    if held and held["run_id"] != run_id and state_of(held["run_id"]) in LIVE_STATES:
-        raise busy(dag_id, held)
-    storage.write_json(target, {"run_id": run_id, "since": datetime.now(UTC).isoformat(timespec="seconds")})
-    time.sleep(settings.get("claim_settle_seconds"))
-    held = storage.read_json(target)
-    if held["run_id"] != run_id:
-        raise busy(dag_id, held)
-    log.info("%s: claimed by this run (%s)", dag_id, run_id)
+    for _ in range(ROUNDS):
+        generation, held = current(dag_id)
+        other = (held or {}).get("run_id")
+        if other == run_id:
+            return  # a cleared or retried task of the run that holds it
+        if other and state_of(other) in LIVE_STATES:
+            raise busy(dag_id, held or {})
+        record = {"run_id": run_id, "since": now(), **({"took_over": other} if other else {})}
+        if storage.create_json(storage.claim_file(dag_id, generation + 1), record):
+            log.info("%s: claimed by this run (%s)%s", dag_id, run_id, f", taken over from {other}" if other else "")
+            prune(dag_id, generation + 1)
+            return
+    raise busy(dag_id, current(dag_id)[1] or {"run_id": "another run", "since": "just now"})
 
 
 def release(dag_id: str, run_id: str) -> None:
     """Let go of the claim, if this run holds it."""
-    target = storage.claim_file(dag_id)
-    held = storage.read_json(target)
-    if held and held["run_id"] == run_id:
-        target.unlink()
+    generation, held = current(dag_id)
+    if held and held.get("run_id") == run_id:
+        storage.create_json(storage.claim_file(dag_id, generation + 1),
+                            {"run_id": None, "released_by": run_id, "since": now()})
 
 
-def busy(dag_id: str, held: dict[str, str]) -> RunInProgress:
-    return RunInProgress(f"{dag_id}: run {held['run_id']} (since {held['since']}) is doing this DAG's work; this run "
-                         "plans once it has ended, so nothing is made or written back twice",
+def prune(dag_id: str, newest: int) -> None:
+    for generation in generations(dag_id):
+        if generation <= newest - KEEP:
+            storage.claim_file(dag_id, generation).unlink(missing_ok=True)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def busy(dag_id: str, held: dict[str, Any]) -> RunInProgress:
+    return RunInProgress(f"{dag_id}: run {held.get('run_id')} (since {held.get('since')}) is doing this DAG's work; "
+                         "this run plans once it has ended, so nothing is made or written back twice",
                          datetime.now(UTC) + poll_interval())

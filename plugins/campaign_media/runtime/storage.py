@@ -33,7 +33,7 @@ def path(*parts: str) -> ObjectStoragePath:
 
 # ---------------------------------------------------------------- the tree, in one place
 # <root>/_account/capabilities.json                      what the account can do (account check)
-# <root>/_claims/<dag_id>.json                           the run doing a DAG's work now (claims)
+# <root>/_claims/<dag_id>/<generation>.json              the run doing a DAG's work now (claims)
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
@@ -49,8 +49,43 @@ def capabilities() -> ObjectStoragePath:
     return path("_account", "capabilities.json")
 
 
-def claim_file(dag_id: str) -> ObjectStoragePath:
-    return path("_claims", f"{dag_id}.json")
+def claim_folder(dag_id: str) -> ObjectStoragePath:
+    return path("_claims", dag_id)
+
+
+def claim_file(dag_id: str, generation: int) -> ObjectStoragePath:
+    """One generation of a DAG's claim: the highest one in :func:`claim_folder` is in force."""
+    return claim_folder(dag_id) / f"{generation:012d}.json"
+
+
+def create_json(target: ObjectStoragePath | str, data: Any) -> bool:
+    """Write ``data`` at ``target`` only if nothing is there yet; False when something is. Atomic on
+    local disk (``O_EXCL``) and on object stores whose filesystem creates conditionally (s3fs sends
+    ``If-None-Match: *``); elsewhere fsspec checks, then writes. Readers never see it half written."""
+    target = ObjectStoragePath(str(target)) if isinstance(target, str) else target
+    body = json.dumps(data, sort_keys=True).encode()
+    local = local_path(target)
+    if local is None:
+        try:
+            target.fs.pipe_file(target.path, body, mode="create")
+        except FileExistsError:
+            return False
+        return True
+    # Written whole to a temporary file first, then linked into place: a link fails when the name
+    # exists (as O_EXCL would), and a reader never sees the file half written.
+    local.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, local)
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return True
 
 
 def ingest_run(campaign: str, run_key: str) -> ObjectStoragePath:
