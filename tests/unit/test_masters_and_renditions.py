@@ -15,6 +15,7 @@ from campaign_media.domain.masters import (
     changed_in,
     check_listing_shape,
     classify,
+    is_media_id,
     parse_ps_time,
 )
 from campaign_media.domain.renditions import (
@@ -32,6 +33,22 @@ def record(status: str = "Approved", **image) -> dict:
                                                     "updated_at": "2026-11-20 10:00:00 GMT", **image},
             "CustomMetadata": [{"name": "Approval Status", "value": status}, {"name": "Owner", "value": "studio"}],
             "License": {"license_etime": "2027-01-01 00:00:00 GMT"}}
+
+
+@pytest.mark.parametrize("hostile", ["../../etc/passwd", "/var/lib/airflow/x", "I0000abc/../../x", "I0000",
+                                     "I0000abc def", "X0000abcdefghijk", "", "I0000" + "a" * 40])
+def test_an_id_of_another_shape_is_skipped_before_it_reaches_a_path(hostile: str) -> None:
+    """Media IDs are joined onto temporary and storage paths: one that is not PhotoShelter's shape
+    (I0000/VD000, then letters, digits, '.' or '_') is reported and skipped like other bad media."""
+    listed = record()
+    listed["image_id"] = listed["Image"]["image_id"] = hostile
+    master, reason = classify(listed, Approval())
+    assert master is None and ("not a PhotoShelter media ID" in reason or "without an image_id" in reason), reason
+
+
+def test_photoshelter_ids_with_dots_and_underscores_are_accepted() -> None:
+    for media_id in ("I0000IcZL.qvRYv8", "VD000ab_c.DEF1234", "I0000abc.def_gh"):
+        assert is_media_id(media_id), media_id
 
 
 def test_only_approved_readable_images_ship() -> None:

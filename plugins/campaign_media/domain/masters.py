@@ -8,6 +8,7 @@ governance metadata as Cloudinary context.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -146,6 +147,16 @@ def parse_duration(value: Any) -> float:
     return seconds if seconds > 0 else 0.0
 
 
+# PhotoShelter's media IDs: I0000 (images) or VD000 (videos) then letters, digits, "." and "_"
+# (11 documented; the length is read loosely). An ID is joined onto file and storage paths, so
+# anything else — a "/", "..", an absolute path — is refused before it is used.
+MEDIA_ID = re.compile(r"^(?:I0000|VD000)[A-Za-z0-9._]{1,32}$")
+
+
+def is_media_id(value: str) -> bool:
+    return bool(MEDIA_ID.match(value))
+
+
 def media_id(record: dict[str, Any]) -> str:
     """A listing record's PhotoShelter ID (an image's ``image_id``, a video's ``video_id``); "?" if none."""
     own = _medium(record)
@@ -178,6 +189,9 @@ def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tup
     image_id = media_id(record) if media_id(record) != "?" else ""
     if not image_id:
         return None, f"record without a{' video_id' if video else 'n image_id'}"
+    if not is_media_id(image_id):
+        return None, (f"ID {image_id[:80]!r} is not a PhotoShelter media ID (I0000 or VD000, then letters, digits, "
+                      "'.' or '_'): not used in any path, skipped")
     fields = custom_fields(record)
     status = fields.get(approval.field, "")
     if status.lower() != approval.value.lower():

@@ -28,7 +28,7 @@ from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.domain.embedded import embedded
-from campaign_media.domain.masters import MASTER_DELIVERY, market_public_id, master_public_id
+from campaign_media.domain.masters import MASTER_DELIVERY, is_media_id, market_public_id, master_public_id
 from campaign_media.domain.renditions import (
     VideoOutput,
     link_fields,
@@ -79,6 +79,10 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                 listed += 1
                 context = (res.get("context") or {}).get("custom") or {}
                 image_id = res["public_id"][len(prefix):]
+                if not is_media_id(image_id):  # not one of ours (e.g. uploaded by hand): never a path
+                    log.warning("campaign %s: %s is under the masters' prefix but %r is not a PhotoShelter media "
+                                "ID; left alone", campaign.id, res["public_id"], image_id)
+                    continue
                 known = state.get(image_id) or {}
                 version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
                 if force or known.get("version") != version or known.get("spec") != specs[rt] \
