@@ -57,6 +57,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "(60 s to 300 s)", "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS"),
     Setting("max_wait_hours", 6.0, float, "the longest a task waits deferred for a rate limit's named reset; "
             "a service asking for longer fails the task, naming the figure"),
+    Setting("max_download_mb", 20480, int, "the most a download of unknown size may bring (MB); a download of "
+            "known size may bring that size plus 10 %"),
     Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
 ]}

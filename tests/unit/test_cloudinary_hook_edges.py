@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import cloudinary.exceptions
+import httpx
 import pytest
+import respx
 
 from campaign_media.hooks.cloudinary import CloudinaryAuthError, CloudinaryError, CloudinaryHook
 from campaign_media.hooks.retry import RetryPolicy, retry_hint
@@ -115,3 +117,19 @@ def test_get_conn_is_the_sdk_bound_to_the_connection_s_account(monkeypatch) -> N
     for bound in (client.upload.upload, client.admin.ping):
         assert bound.keywords["cloud_name"] == "democloud" and bound.keywords["api_secret"] == CONN["password"]
     assert "api_secret" not in repr(hook.account) and CONN["password"] not in repr(hook.account)
+
+
+@respx.mock
+def test_a_download_past_its_expected_size_is_stopped(monkeypatch, tmp_path) -> None:
+    from campaign_media.hooks.cloudinary import CloudinaryRejected
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLD_REAL", json.dumps(CONN))
+    respx.get("https://res.cloudinary.com/democloud/image/upload/a.jpg").mock(
+        return_value=httpx.Response(200, content=b"y" * (4 * 1024 * 1024)))
+    with pytest.raises(CloudinaryRejected, match=r"passed 1049576 bytes \(expected: 1000\) and was stopped"):
+        CloudinaryHook("cld_real").download("https://res.cloudinary.com/democloud/image/upload/a.jpg",
+                                            tmp_path / "a.jpg", expected_size=1000)
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__MAX_DOWNLOAD_MB", "1")  # unknown size: the deployment's ceiling
+    with pytest.raises(CloudinaryRejected, match=r"passed 1048576 bytes \(expected: unknown\)"):
+        CloudinaryHook("cld_real").download("https://res.cloudinary.com/democloud/image/upload/a.jpg",
+                                            tmp_path / "b.jpg")

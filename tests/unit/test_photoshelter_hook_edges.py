@@ -143,3 +143,16 @@ def test_threads_sharing_a_session_never_send_before_its_organisation_login_fini
     assert galleries.call_count == 4 and sent_early == [False] * 4
     assert len(asking) == 4  # the three waited for the session the first one was making
     assert respx.calls.call_count == 2 + 4  # one login for the four threads
+
+
+@respx.mock
+def test_a_download_past_its_listed_size_is_stopped_with_both_figures(hook, tmp_path) -> None:
+    from campaign_media.hooks.photoshelter import PhotoShelterRejected
+
+    body = b"x" * (3 * 1024 * 1024)  # a server that keeps sending: three times the listed size
+    respx.get(BASE + "mem/image/I0000abcdefghijk/download").mock(return_value=httpx.Response(200, content=body))
+    with pytest.raises(PhotoShelterRejected, match=r"passed 2097152 bytes \(listed: 1048576 bytes\) and was stopped"):
+        hook.download_original("I0000abcdefghijk", tmp_path / "a.jpg", listed_size=1024 * 1024)
+    assert list(tmp_path.iterdir()) == []  # nothing that looks finished is left
+    got = hook.download_original("I0000abcdefghijk", tmp_path / "b.jpg", listed_size=len(body))
+    assert got.size == len(body)

@@ -91,7 +91,8 @@ def check_videos(ps: PhotoShelterHook, campaign: Campaign, gallery_id: str, tz: 
         video = masters[0]
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                got = ps.download_original(video.image_id, Path(tmp) / "video", media_type="video")
+                got = ps.download_original(video.image_id, Path(tmp) / "video", media_type="video",
+                                           listed_size=video.file_size)
             out["download"] = {"video_id": video.image_id, "listing_bytes": video.file_size, "served_bytes": got.size,
                                "matches": not video.file_size or got.size == video.file_size}
         except PhotoShelterError as exc:

@@ -45,13 +45,16 @@ import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from campaign_media import settings
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.retry import (
     ErrorKinds,
     Fetched,
     RetryBudgetExceeded,
     RetryPolicy,
+    TooLarge,
     TransientError,
+    download_limit,
     http_client,
     retry_hint,
     send_once,
@@ -538,10 +541,21 @@ class CloudinaryHook(BaseHook):
         url, _ = cloudinary.utils.cloudinary_url(public_id, **options)
         return url
 
-    def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024) -> Fetched:
-        """Stream a delivery or archive URL to ``dest``; returns its size and SHA-256."""
+    def download(self, url: str, dest: str | os.PathLike[str], *, chunk_size: int = 1024 * 1024,
+                 expected_size: int | None = None) -> Fetched:
+        """Stream a delivery or archive URL to ``dest``; returns its size and SHA-256. The stream
+        is stopped past ``expected_size`` plus 10 % (unknown: ``[campaign_media] max_download_mb``)."""
         dest = Path(dest)
-        return self._get(url, lambda response: stream_to_file(response.iter_bytes(chunk_size), dest))
+        limit = download_limit(expected_size, settings.get("max_download_mb") * 1024 * 1024)
+
+        def consume(response: httpx.Response) -> Fetched:
+            try:
+                return stream_to_file(response.iter_bytes(chunk_size), dest, limit)
+            except TooLarge as exc:
+                raise CloudinaryRejected(f"Cloudinary download {redact(url)}: passed {exc.limit} bytes (expected: "
+                                         f"{expected_size or 'unknown'}) and was stopped") from exc
+
+        return self._get(url, consume)
 
     def fetch(self, url: str, *, max_bytes: int = 64 * 1024 * 1024) -> bytes:
         """A delivery URL's body in memory (a rendition on its way back to PhotoShelter: no

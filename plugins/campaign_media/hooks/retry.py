@@ -172,15 +172,33 @@ class Fetched(NamedTuple):
     sha256: str
 
 
-def stream_to_file(blocks: Iterable[bytes], dest: str | Path) -> Fetched:
+class TooLarge(CampaignMediaError):
+    """A download passed the size it may have; ``size`` is what had arrived, ``limit`` the cap."""
+
+    retryable = False
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the stream passed {limit} bytes ({size} had arrived) and was stopped")
+        self.size, self.limit = size, limit
+
+
+def download_limit(expected: int | None, ceiling: int) -> int:
+    """The most a download may bring: its expected size plus a margin (10 %, at least 1 MiB) when
+    it is known, else ``ceiling``."""
+    return expected + max(expected // 10, 1024 * 1024) if expected else ceiling
+
+
+def stream_to_file(blocks: Iterable[bytes], dest: str | Path, limit: int | None = None) -> Fetched:
     """Write a body to ``dest`` block by block (truncating it first), hashing as it goes: memory
-    stays at one block whatever the size."""
+    stays at one block whatever the size. Past ``limit`` bytes it stops with :class:`TooLarge`."""
     size, digest = 0, hashlib.sha256()
     with open(dest, "wb") as out:
         for block in blocks:
+            size += len(block)
+            if limit is not None and size > limit:
+                raise TooLarge(size, limit)
             out.write(block)
             digest.update(block)
-            size += len(block)
     return Fetched(size, digest.hexdigest())
 
 

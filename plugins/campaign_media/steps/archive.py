@@ -93,7 +93,8 @@ def archive_one(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, i
                 "Campaign": campaign.id, "Market": item["market"], "Master Image ID": item["image_id"],
                 "Master Version": item["version"], "Rendition": item["rendition"], "SHA-256": served.sha256,
                 "Approval Status": "Archived rendition"})
-        stored = ps.download_original(image_id, Path(tmp) / "check", media_type="video" if video else "image")
+        stored = ps.download_original(image_id, Path(tmp) / "check", media_type="video" if video else "image",
+                                      listed_size=kept[0])
         verified_by = "bytes" if (stored.size, stored.sha256) == kept else \
             "pixels" if not video and pixel_digest(stored.path) == pixel_digest(local) else ""
     if not verified_by:

@@ -170,7 +170,7 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
     public_id = master.public_id(campaign.id)
     rt = master.resource_type
     local = tmp / master.image_id  # not the file name: PhotoShelter names may be path-hostile
-    got = ps.download_original(master.image_id, local, media_type=master.media_type)
+    got = ps.download_original(master.image_id, local, media_type=master.media_type, listed_size=master.file_size)
     try:
         if master.file_size and got.size != master.file_size:
             raise MasterMismatch(f"PhotoShelter served {got.size} bytes for {master.image_id} "
