@@ -22,6 +22,7 @@ else
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
   command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # network namespaces: the compose emulators' test
 fi
 
 stop_cluster() {

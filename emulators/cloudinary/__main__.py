@@ -14,7 +14,7 @@ from emulators.cloudinary.app import (
     DEFAULT_CLOUD,
     create_app,
 )
-from emulators.common.control import Control, add_fault_arguments, faults_from_args, serve
+from emulators.common.control import Control, add_fault_arguments, add_host_argument, faults_from_args, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eager-delay", type=float, default=1.0,
                         help="seconds an eager_async job waits before it starts (the service's queue)")
     add_fault_arguments(parser)
+    add_host_argument(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, cloud_name=args.cloud_name, api_key=args.api_key,
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                      private_cdn=args.private_cdn, control=control)
     app.state.account.shared_derivatives = args.shared_derivatives
     app.state.emulator.eager_delay = args.eager_delay
-    serve(app, args.port)
+    serve(app, args.port, args.host)
     return 0
 
 

@@ -224,6 +224,12 @@ def add_fault_arguments(parser: Any) -> None:
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for repeatable faults")
 
 
+def add_host_argument(parser: Any) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on: 127.0.0.1 (this machine only, the default) or 0.0.0.0 (every "
+                             "interface, as in a container other containers reach)")
+
+
 def faults_from_args(args: Any) -> Faults:
     return Faults(latency_ms=args.latency_ms, p_5xx=args.p_5xx, p_429=args.p_429,
                   p_drop=args.p_drop, p_lost_reply=args.p_lost_reply, retry_after=args.retry_after,

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from emulators.common.control import Control, add_fault_arguments, faults_from_args, serve
+from emulators.common.control import Control, add_fault_arguments, add_host_argument, faults_from_args, serve
 from emulators.photoshelter.app import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PASSWORD, create_app
 
 
@@ -38,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="the pessimistic reading of every undocumented behaviour (docs/emulators.md)")
     add_fault_arguments(parser)
+    add_host_argument(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, api_key=args.api_key, email=args.email, password=args.password,
                      session_ttl=args.session_ttl, strict=args.strict, control=control)
-    serve(app, args.port)
+    serve(app, args.port, args.host)
     return 0
 
 

@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="also try an on-the-fly transformation and background removal (billable)")
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
+    sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
     trail = sub.add_parser("audit", help="the audit trail: per master, market, action or day (table, CSV, JSON)")
     trail.add_argument("--campaign", required=True)
     trail.add_argument("--master", help="a PhotoShelter image or video ID")
@@ -154,6 +155,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(import_file())
         return 0
+    if args.command == "check-deployment":
+        import os
+
+        from campaign_media.account.deployment import problems
+
+        for problem in problems(os.environ):
+            print(f"refused: {problem}", file=sys.stderr)
+        return 1 if problems(os.environ) else 0
     if args.command == "check-account":
         return _check_account(args.campaign, args.allow_billable, args.json)
     if args.command == "schema":

@@ -102,3 +102,44 @@ def test_env_example_keeps_emulator_values_and_account_placeholders_apart() -> N
     assert "COMPOSE_PROFILES=emulators" in emulators
     assert all(line.startswith("#") for line in accounts.splitlines()[1:] if line.strip())  # opt-in, together
     assert "#CLOUDINARY_UPLOAD_PREFIX=\n" in accounts and "#PHOTOSHELTER_API_KEY=change-me" in accounts
+
+
+def rendered_connections(env: dict[str, str]) -> dict[str, str]:
+    """The two connections as compose renders them for the init container."""
+    result = compose_config({**SECRETS, **env})
+    assert result.returncode == 0, result.stderr
+    environment = yaml.safe_load(result.stdout)["services"]["airflow-init"]["environment"]
+    return {k: environment[k] for k in ("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", "AIRFLOW_CONN_CLOUDINARY_DEFAULT")}
+
+
+def test_init_refuses_real_credentials_aimed_at_the_emulators() -> None:
+    """A real Cloudinary key and secret with CLOUDINARY_UPLOAD_PREFIX left out would send the secret
+    over plain HTTP to cloudinary-emulator: compose's init check refuses, naming what to set."""
+    from campaign_media.account.deployment import problems
+
+    init = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]["airflow-init"]["command"][1]
+    assert init.lstrip().startswith("python -m campaign_media.cli check-deployment &&")  # before anything else
+    assert problems(rendered_connections({"COMPOSE_PROFILES": "emulators"})) == []  # the emulators, as shipped
+    real = {"CLOUDINARY_CLOUD_NAME": "brand", "CLOUDINARY_API_KEY": "987654321098765",
+            "CLOUDINARY_API_SECRET": "a-real-secret-0123"}
+    half = problems(rendered_connections(real))
+    assert len(half) == 1 and half[0].startswith("Cloudinary: a real credential would go over plain HTTP to "
+                                                 "http://cloudinary-emulator:8702")
+    assert "set CLOUDINARY_UPLOAD_PREFIX and CLOUDINARY_DELIVERY_HOST" in half[0] and "a-real-secret" not in half[0]
+    whole = {**real, "CLOUDINARY_UPLOAD_PREFIX": "", "CLOUDINARY_DELIVERY_HOST": ""}
+    assert problems(rendered_connections(whole)) == []  # Cloudinary's own https hosts
+    ps_half = problems(rendered_connections({"PHOTOSHELTER_API_KEY": "REALKEY1234", "PHOTOSHELTER_PASSWORD": "x1"}))
+    assert len(ps_half) == 1 and "set PHOTOSHELTER_HOST" in ps_half[0]
+    ps_whole = {"PHOTOSHELTER_API_KEY": "REALKEY1234", "PHOTOSHELTER_HOST": "https://www.photoshelter.com"}
+    assert problems(rendered_connections(ps_whole)) == []
+
+
+def test_the_check_deployment_command_exits_non_zero_with_the_reason(monkeypatch, capsys) -> None:
+    from campaign_media.cli import main
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", json.dumps({
+        "conn_type": "cloudinary", "host": "brand", "login": "1", "password": "a-real-secret",
+        "extra": {"upload_prefix": "http://cloudinary-emulator:8702"}}))
+    monkeypatch.delenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", raising=False)
+    assert main(["check-deployment"]) == 1
+    assert "refused: Cloudinary: a real credential would go over plain HTTP" in capsys.readouterr().err
