@@ -73,13 +73,8 @@ def create_json(target: ObjectStoragePath | str, data: Any) -> bool:
         return True
     # Written whole to a temporary file first, then linked into place: a link fails when the name
     # exists (as O_EXCL would), and a reader never sees the file half written.
-    local.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.", suffix=".tmp")
+    tmp = _synced_temp(local, body)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
         os.link(tmp, local)
     except FileExistsError:
         return False
@@ -211,7 +206,8 @@ def local_path(target: ObjectStoragePath) -> Path | None:
     return Path(target.path) if target.protocol in ("file", "local") else None
 
 
-def _replace_file(path: Path, data: bytes) -> None:
+def _synced_temp(path: Path, data: bytes) -> str:
+    """A temporary file beside ``path`` holding ``data``, flushed and synced to disk."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except FileNotFoundError:  # a folder not made yet: made on the first write only
@@ -222,7 +218,15 @@ def _replace_file(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    tmp = _synced_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # gone already once replaced
