@@ -3,7 +3,7 @@ fields rendered, XCom shapes checked. (Against the emulators: tests/integration/
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -219,6 +219,24 @@ def test_a_spent_quota_defers_the_task_until_its_reset_and_resumes_it(hooks, mon
                         lambda *a, **k: (_ for _ in ()).throw(RetryBudgetExceeded("503 six times")))
     with pytest.raises(RetryBudgetExceeded):
         op.execute(context())
+
+
+def test_a_rate_limit_met_when_the_video_task_resumes_defers_it_too(hooks, monkeypatch) -> None:
+    """The video task's second half (where its trigger brings it back) waits for a named reset
+    like any task, instead of failing and spending a retry."""
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from campaign_media.hooks.cloudinary import CloudinaryRateLimited
+    from campaign_media.operators import FinishVideoRenditionsOperator
+
+    quota = CloudinaryRateLimited("Cloudinary resource failed: 420 Rate Limit Exceeded")
+    quota.rate_limited, quota.retry_at = True, datetime.now(UTC) + timedelta(minutes=20)
+    monkeypatch.setattr("campaign_media.steps.videos.finish", lambda *a, **k: (_ for _ in ()).throw(quota))
+    op = FinishVideoRenditionsOperator(task_id="videos", market="fr", batches=[])
+    with pytest.raises(TaskDeferred) as deferred:
+        op.finish(context(), event={"pending": [], "gone": [], "errors": {}})
+    assert isinstance(deferred.value.trigger, DateTimeTrigger) and deferred.value.method_name == "resume_after_wait"
 
 
 def test_a_reset_beyond_the_longest_wait_fails_the_task_with_the_figure(hooks, monkeypatch) -> None:
