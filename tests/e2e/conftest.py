@@ -41,8 +41,6 @@ def stack(tmp_path_factory):
                "include": base / "include"}
 
 
-
-
 ENDS_THE_CAMPAIGN = "test_campaign_page.py"  # ends the shared stack's campaign: must run after the rest
 
 

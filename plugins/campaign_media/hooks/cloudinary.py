@@ -95,10 +95,8 @@ class CloudinaryRejected(CloudinaryError):
     retryable = False
 
 
-
 class CloudinaryRateLimited(CloudinaryError, RetryBudgetExceeded):
     """A rate limit (the Admin API's hourly quota, or 420/429) outlasted the retry budget."""
-
 
 
 # The status each of the SDK's error classes stands for (the SDK raises them by status).

@@ -94,7 +94,6 @@ class PhotoShelterNotFound(PhotoShelterError):
     """The gallery, collection or image does not exist (or is not visible to this account)."""
 
 
-
 class PhotoShelterRejected(PhotoShelterError):
     """PhotoShelter refused the request's input (400/422): retrying will not help."""
 
@@ -103,7 +102,6 @@ class PhotoShelterRejected(PhotoShelterError):
 
 class PhotoShelterRateLimited(PhotoShelterError, RetryBudgetExceeded):
     """PhotoShelter kept answering 420/429 beyond the retry budget."""
-
 
 
 class EmptyOriginalError(PhotoShelterError):

@@ -45,7 +45,6 @@ def render_threads() -> int:
     return max(1, settings.get("render_threads"))
 
 
-
 @dataclass
 class Progress(Generic[R]):
     """A batch's outcome so far: ``done`` results by key, final ``failed`` reasons, and
