@@ -243,6 +243,8 @@ def snapshot(base: Path) -> dict[str, Any]:
         relative = path.relative_to(root).as_posix()
         if "/ingest/" in relative or "/runs/" in relative or "/windows/" in relative and "latest" not in relative:
             continue  # per-run files are named after their run
+        if relative.startswith("_claims/"):
+            continue  # which run held a DAG, and when: coordination, not the end state
         files[relative] = storage.read_json(str(path))
     return normalise({"cloudinary": assets, "collections": sorted(collections.items()), "galleries": galleries,
                       "storage": files}, base)

@@ -79,3 +79,10 @@ def test_two_writers_of_one_manifest_never_leave_a_mixed_file(tmp_path) -> None:
     watcher.join()
     assert errors == [] and seen <= set(docs) and seen
     assert json.loads(Path(manifest.removeprefix("file://")).read_text())["by"] in docs
+
+
+def test_storage_given_as_a_plain_path_is_written_whole_too(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", str(tmp_path / "store"))  # no file:// scheme
+    written = storage.write_json(storage.path("c", "ingest", "run-1", "plan.json"), {"to_push": 1})
+    assert storage.read_json(written) == {"to_push": 1}
+    assert [p.name for p in (tmp_path / "store" / "c" / "ingest" / "run-1").iterdir()] == ["plan.json"]

@@ -32,7 +32,7 @@ from campaign_media.runtime import storage
 log = logging.getLogger(__name__)
 LIVE_STATES = ("queued", "running")
 GENERATION = re.compile(r"^(\d{12})\.json$")
-KEEP = 5  # generations kept for the record; older ones are removed by the run that claims
+KEEP = 1  # only the generation in force is kept: the one that claims or lets go removes older ones
 ROUNDS = 20  # races lost in a row before a run waits like any other
 
 
@@ -92,9 +92,9 @@ def claim(dag_id: str, run_id: str, state_of: Callable[[str], str]) -> None:
 def release(dag_id: str, run_id: str) -> None:
     """Let go of the claim, if this run holds it."""
     generation, held = current(dag_id)
-    if held and held.get("run_id") == run_id:
-        storage.create_json(storage.claim_file(dag_id, generation + 1),
-                            {"run_id": None, "released_by": run_id, "since": now()})
+    if held and held.get("run_id") == run_id and storage.create_json(
+            storage.claim_file(dag_id, generation + 1), {"run_id": None, "released_by": run_id, "since": now()}):
+        prune(dag_id, generation + 1)
 
 
 def prune(dag_id: str, newest: int) -> None:

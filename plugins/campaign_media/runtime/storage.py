@@ -197,13 +197,17 @@ def write_bytes(target: ObjectStoragePath | str, data: bytes) -> str:
         return str(target)
     # One call to the filesystem: ``open()`` on the path adds about 2 ms of wrapping per file,
     # which a batch that saves a record per rendition feels.
-    target.fs.pipe_file(target.path, data)
+    try:
+        target.fs.pipe_file(target.path, data)
+    except FileNotFoundError:  # a filesystem with folders (not an object store): made on first write
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.fs.pipe_file(target.path, data)
     return str(target)
 
 
 def local_path(target: ObjectStoragePath) -> Path | None:
     """The local file behind ``target`` (links not followed), or None on an object store."""
-    return Path(target.path) if target.protocol in ("file", "local") else None
+    return Path(target.path) if target.protocol in ("file", "local", "") else None  # "": a plain path
 
 
 def _synced_temp(path: Path, data: bytes) -> str:
