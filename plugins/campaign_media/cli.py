@@ -160,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from campaign_media.account.deployment import problems
 
-        for problem in problems(os.environ):
+        found = problems(os.environ)
+        for problem in found:
             print(f"refused: {problem}", file=sys.stderr)
-        return 1 if problems(os.environ) else 0
+        return 1 if found else 0
     if args.command == "check-account":
         return _check_account(args.campaign, args.allow_billable, args.json)
     if args.command == "schema":

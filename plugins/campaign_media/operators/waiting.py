@@ -60,42 +60,38 @@ class WaitingOperator(BaseOperator):
         retrying cannot fix fails it without retries. Every way into a task goes through here:
         ``execute`` and any method a deferral resumes in."""
         try:
-            with audit.recording(audit.RunInfo.from_context(context)):
+            with failing_fast(), audit.recording(audit.RunInfo.from_context(context)):
                 return work(context)
-        except (RetryBudgetExceeded, RunInProgress) as exc:
+        except (RetryBudgetExceeded, RunInProgress) as exc:  # retryable: failing_fast let them through
             if not must_wait(exc):
                 raise
             assert exc.retry_at is not None
             moment = exc.retry_at + AFTER_RESET
             longest = timedelta(hours=settings.get("max_wait_hours"))
             if moment - datetime.now(UTC) > longest:
-                too_long = WaitTooLong(
+                raise not_retried(WaitTooLong(
                     f"{exc} — the service asks to wait until {moment.isoformat(timespec='seconds')}, "
                     f"{(moment - datetime.now(UTC)).total_seconds() / 3600:.1f} h from now, beyond the "
                     f"{longest.total_seconds() / 3600:g} h this deployment waits ([campaign_media] max_wait_hours): "
-                    "failed instead; run it again after that moment")
-                raise final(too_long) from exc
+                    "failed instead; run it again after that moment")) from exc
             self.log.warning("%s — waiting until %s (deferred: no retry is spent, the worker and pool slot "
                              "are free meanwhile); the task then runs again and carries on where it stopped", exc,
                              moment.isoformat(timespec="seconds"))
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume_after_wait")
-        except CampaignMediaError as exc:
-            raise final(exc) from exc
 
 
-def final(exc: CampaignMediaError) -> Exception:
-    """The error a task should end with: ``exc`` itself when a retry may help, else an
-    ``AirflowFailException`` (the task fails at once, its retries unspent) saying so."""
-    if exc.retryable:
-        return exc
+def not_retried(exc: CampaignMediaError) -> AirflowFailException:
+    """``exc`` as the task's end: an ``AirflowFailException`` fails it at once, its retries unspent."""
     return AirflowFailException(f"{exc} (not retried: retrying cannot fix this)")
 
 
 @contextmanager
 def failing_fast() -> Iterator[None]:
-    """For TaskFlow tasks that call hooks: an error retrying cannot fix fails the task at once,
-    as in the project's operators."""
+    """An error retrying cannot fix (``retryable = False``) fails the task at once; the others pass
+    as they are. The operators run every task under it; TaskFlow tasks that call hooks use it too."""
     try:
         yield
     except CampaignMediaError as exc:
-        raise final(exc) from exc
+        if exc.retryable:
+            raise
+        raise not_retried(exc) from exc
