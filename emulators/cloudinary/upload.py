@@ -1,4 +1,4 @@
-"""Upload API routes: upload (also chunked), explicit, destroy, tags, context, metadata, archives."""
+"""Upload API routes: upload (also chunked), explicit, destroy, rename, tags, context, metadata, archives."""
 
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from emulators.cloudinary.signing import (
     NOTIFICATION_PARAMS,
     verify_upload_signature,
 )
-from emulators.cloudinary.state import TIMESTAMP_TOLERANCE, CloudinaryEmulator, CloudinaryError, emulator, iso
+from emulators.cloudinary.state import (
+    TIMESTAMP_TOLERANCE,
+    CloudinaryEmulator,
+    CloudinaryError,
+    emulator,
+    iso,
+    resource_key,
+)
 from emulators.common import video
 from emulators.common.control import SELF_FETCH
 from emulators.common.http import read_params
@@ -114,6 +121,30 @@ async def destroy(cloud: str, rt: str, request: Request) -> JSONResponse:
     if parse_bool(params.get("invalidate"), False):
         emu.purges.append(res["public_id"])
     return JSONResponse({"result": "ok"})
+
+
+@router.post("/v1_1/{cloud}/{rt}/rename")
+async def rename(cloud: str, rt: str, request: Request) -> JSONResponse:
+    """A new public ID for an asset, derivatives and all; URLs of the old ID stop resolving."""
+    emu = emulator(request)
+    params, _ = await signed_params(emu, request, cloud)
+    source, target = params.get("from_public_id") or "", params.get("to_public_id") or ""
+    if not source or not target:
+        raise CloudinaryError(400, "Missing required parameter - from_public_id and to_public_id")
+    dtype = params.get("type") or "upload"
+    res = emu.account.require(rt, dtype, source)
+    to_type = params.get("to_type") or dtype
+    existing = emu.account.get(rt, to_type, target)
+    if existing is not None and not parse_bool(params.get("overwrite"), False):
+        raise CloudinaryError(400, f"to_public_id ({target}) already exists")
+    if existing is not None:
+        emu.account.remove(existing)
+    emu.account.store.delete("resource", resource_key(rt, dtype, source))
+    res.update(public_id=target, type=to_type)
+    emu.account.save(res)
+    if parse_bool(params.get("invalidate"), False):
+        emu.purges.append(source)
+    return JSONResponse(emu.result(request, res))
 
 
 @router.post("/v1_1/{cloud}/{rt}/tags")

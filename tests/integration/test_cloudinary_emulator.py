@@ -226,6 +226,25 @@ def test_overwrite_false_returns_existing(connections) -> None:
     assert replaced["version"] > first["version"] and replaced["width"] == 10
 
 
+def test_rename_moves_the_asset_and_its_derivatives_and_old_urls_stop(connections) -> None:
+    hook = CloudinaryHook()
+    pid, taken = uid("old"), uid("taken")
+    result = hook.upload(jpeg(), pid, eager=[{"width": 100, "crop": "scale"}])
+    old_url = result["eager"][0]["url"]
+    assert fetch_image(old_url)[0].status_code == 200
+    moved = hook.rename(pid, f"{pid}--r1")
+    assert moved["public_id"] == f"{pid}--r1" and moved["asset_id"] == result["asset_id"]
+    assert fetch_image(old_url)[0].status_code == 404
+    assert fetch_image(old_url.replace(pid, f"{pid}--r1"))[0].status_code == 200
+    assert hook.resource(pid) is None and hook.resource(f"{pid}--r1")["derived"]
+    assert pid in connections[1].control("GET", "purges")["purged"]
+    hook.upload(jpeg((10, 10)), taken)
+    with pytest.raises(CloudinaryError, match="already exists"):  # never over another asset
+        hook.rename(f"{pid}--r1", taken)
+    with pytest.raises(CloudinaryError, match="not found"):
+        hook.rename(uid("absent"), uid("anywhere"))
+
+
 @pytest.mark.parametrize(("payload", "message"), [(b"", "Empty file"), (b"%PDF-1.4 not an image", "Invalid image")])
 def test_bad_files_are_refused_and_nothing_is_stored(connections, payload, message) -> None:
     hook = CloudinaryHook()

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from campaign_media.domain.windows import CLOSED
-from campaign_media.runtime import storage
+from campaign_media.runtime import audit, storage
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection
-from tests.integration.test_lifecycle_dags import CAMPAIGN, run
+from tests.integration.test_lifecycle_dags import CAMPAIGN, UPLOAD, calls, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 PARIS_OFFSET = timedelta(hours=1)  # Europe/Paris in winter (the window below is in late autumn/winter)
@@ -220,3 +220,47 @@ def test_a_copy_that_cannot_be_updated_fails_the_run_but_not_the_others(world, d
     # The next run (Cloudinary healthy again) applies the rest.
     report = enforce(dagbag, opens + timedelta(hours=6))
     assert report["failed"] == [] and report["summary"]["failed"] == 0 and report["opened"]
+
+
+def test_revoked_rights_stop_token_urls_already_issued(world, dagbag) -> None:
+    """A signed-only master's rights end while its token URLs are out: the copy is renamed (the
+    CDN purged), so those URLs stop at once; the market DAG never makes it again under the old
+    ID, and rights given back get token URLs for the new one."""
+    ps, cld, opens = world["ps"], world["cld"], world["opens"]
+    inside = opens + timedelta(hours=6)
+    enforce(dagbag, inside)
+    image_id, entry = next((i, m) for i, m in sorted(manifest().items())
+                           if m["access"]["mode"] == "signed" and m["access"].get("signed"))
+    old_id, issued = entry["public_id"], entry["access"]["signed"]["renditions"]["hero"]
+    licence = ps.control("POST", f"images/{image_id}/license", {})["License"]
+    try:
+        cld.set_clock(now=inside.isoformat())
+        assert status(issued) == 200
+        ps.control("POST", f"images/{image_id}/license",  # legal withdraws it: the licence ended an hour ago
+                   {"license_etime": (inside - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S GMT")})
+        report = enforce(dagbag, inside)
+        assert [(r["image_id"], r["public_id_now"]) for r in report["revoked"]] == [(image_id, f"{old_id}--r1")]
+        assert status(issued) == 404  # not at its expiry (hours away): now
+        assert old_id in cld.control("GET", "purges")["purged"]
+        now_entry = manifest()[image_id]
+        assert now_entry["public_id"] == f"{old_id}--r1" and not now_entry["access"]["signed"]
+        assert f"{old_id}--r1" in now_entry["renditions"]["hero"]["url"]
+        assert status(now_entry["renditions"]["hero"]["url"]) == 401  # closed, as restricted copies are
+        revoked = [r for r in audit.read(CAMPAIGN) if r["action"] == "token_urls_revoked"]
+        assert [(r["master"], r["before"]["public_id"], r["after"]["public_id"]) for r in revoked] == \
+            [(image_id, old_id, f"{old_id}--r1")]
+        # The market DAG keeps the renamed copy (no upload under the old ID, no second write-back).
+        uploads = calls(cld, UPLOAD)
+        result, states = run(dagbag, "campaign_media_market_fr")
+        assert result.state == "success", states
+        assert calls(cld, UPLOAD) == uploads
+        assert status(issued) == 404
+        # Rights given back: new token URLs, for the new ID only.
+        ps.control("POST", f"images/{image_id}/license", {"license_etime": licence["license_etime"]})
+        report = enforce(dagbag, inside)
+        fresh = manifest()[image_id]["access"]["signed"]["renditions"]["hero"]
+        assert f"{old_id}--r1" in fresh and status(fresh) == 200 and status(issued) == 404
+        assert report["revoked"] == []
+    finally:
+        cld.set_clock()
+        ps.control("POST", f"images/{image_id}/license", {"license_etime": licence["license_etime"]})

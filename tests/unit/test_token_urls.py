@@ -79,3 +79,45 @@ def test_urls_built_from_the_cached_transformation_text_are_the_sdks_own(hook: C
         theirs, _ = cloudinary.utils.cloudinary_url("c/m/I1", transformation=chain if isinstance(chain, list)
                                                     else [chain], raw_transformation="e_grayscale", **options)
         assert with_raw == theirs
+
+
+def test_a_copy_s_rotation_is_read_back_from_its_public_id() -> None:
+    from campaign_media.domain.masters import copy_identity, market_public_id
+
+    assert market_public_id("c", "fr", "I0000ab.c_d") == "campaigns/c/markets/fr/I0000ab.c_d"
+    assert market_public_id("c", "fr", "I0000abc", 2) == "campaigns/c/markets/fr/I0000abc--r2"
+    assert copy_identity("I0000abc--r2") == ("I0000abc", 2)
+    assert copy_identity("I0000abc") == ("I0000abc", 0)
+    assert copy_identity("I0000abc--rx") == ("I0000abc--rx", 0)  # not ours: left as it is (then skipped)
+
+
+def test_the_latest_rotation_wins_whether_cloudinary_or_the_access_file_knows_it() -> None:
+    from campaign_media.steps.variants import latest_rotations
+
+    prefix = "campaigns/c/markets/fr/"
+    copies = {prefix + "I0000a", prefix + "I0000b--r1", prefix + "I0000c"}
+    # I0000c was renamed twice, then deleted by hand and made again: never under an old ID.
+    assert latest_rotations(copies, prefix, {"I0000c": {"rotation": 2}, "I0000d": {}}) == \
+        {"I0000a": 0, "I0000b": 1, "I0000c": 2, "I0000d": 0}
+
+
+@pytest.mark.parametrize(("mode", "phase", "end", "tokens", "outlives"), [
+    ("signed", "open", None, True, False),  # still signed-only, no end: the next run re-issues
+    ("signed", "open", 30, True, False),  # its window ends after the issued URLs expire
+    ("signed", "open", 5, True, True),  # licence shortened to before their expiry
+    ("restricted", "open", None, True, True),  # approval revoked
+    ("public", "open", None, True, True),  # no longer signed-only: token URLs are not how it is served
+    ("signed", "after", -1, True, True),  # licence ended
+    ("signed", "open", None, False, True),  # the account lost token access
+])
+def test_issued_token_urls_outlive_rights_that_shrank(mode, phase, end, tokens, outlives) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaign_media.domain.windows import Access, outlived
+
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    issued = {"expires_at": "2026-12-03T22:00:00Z", "renditions": {"hero": "https://…"}}
+    access = Access(mode, phase, None, now + timedelta(hours=end) if end is not None else None)
+    assert outlived(issued, access, tokens, now) is outlives
+    assert outlived(issued, access, tokens, now + timedelta(hours=11)) is False  # they have expired by then
+    assert outlived({}, access, tokens, now) is False  # none issued

@@ -367,7 +367,7 @@ class SignedUrls(_Strict):
     URLs (recorded in the delivery manifest), never by a public URL."""
 
     usage_rights: Annotated[list[str], Field(min_length=1)]
-    ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 24
+    ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 4  # short: a usage-window run re-issues every 15 min
 
 
 class ArchivePolicy(_Strict):

@@ -117,9 +117,21 @@ def master_public_id(campaign: str, image_id: str) -> str:
     return f"campaigns/{campaign}/masters/{image_id}"
 
 
-def market_public_id(campaign: str, market: str, image_id: str) -> str:
-    """The market's published copy of a master: its renditions and its own access window."""
-    return f"campaigns/{campaign}/markets/{market}/{image_id}"
+ROTATED = "--r"  # a copy renamed so that token URLs issued for its old ID stop working
+
+
+def market_public_id(campaign: str, market: str, image_id: str, rotation: int = 0) -> str:
+    """The market's published copy of a master: its renditions and its own access window.
+    ``rotation`` counts the times the copy was renamed to revoke token URLs issued for it
+    (``<image_id>--r<n>``; media IDs never hold ``-``)."""
+    base = f"campaigns/{campaign}/markets/{market}/{image_id}"
+    return f"{base}{ROTATED}{rotation}" if rotation else base
+
+
+def copy_identity(tail: str) -> tuple[str, int]:
+    """``(image_id, rotation)`` of a market copy's public ID after its market prefix."""
+    image_id, sep, count = tail.partition(ROTATED)
+    return (image_id, int(count)) if sep and count.isdigit() else (tail, 0)
 
 
 def _medium(record: dict[str, Any]) -> dict[str, Any]:

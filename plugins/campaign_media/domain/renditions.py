@@ -220,3 +220,11 @@ def delivery_entry(url_for, public_id: str, market: Market, stored: dict[str, di
     responsive = {"crop": "scale", "fetch_format": "auto", "quality": "auto"}
     srcset = ", ".join(f"{url_for(public_id, {**responsive, 'width': w})} {w}w" for w in market.breakpoints)
     return {"public_id": public_id, "renditions": stored, "channels": channels, "srcset": srcset}
+
+
+def specs_by_name(campaign: Campaign, market: Market) -> dict[str, dict[str, dict[str, Any]]]:
+    """``resource type -> rendition name -> eager spec`` of a market's renditions: what a
+    stored rendition's URL is made from (token URLs, a renamed copy, the archive)."""
+    eager, _ = market_specs(campaign, market)
+    return {"image": {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)},
+            "video": {o.name: o.spec for o in market_video_specs(campaign, market)[0]}}

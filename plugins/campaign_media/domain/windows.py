@@ -227,3 +227,17 @@ def copy_change(current: list[dict[str, Any]] | None, access: Access, was_public
     if was_public_last_run is not None and was_public_last_run != access.public_now:
         return CopyChange(set_rules=False, kind="opened" if access.public_now else "closed", by_rule=True)
     return CopyChange(set_rules=False, kind=None)
+
+
+def outlived(issued: dict[str, Any], access: Access, tokens: bool, now: datetime) -> bool:
+    """Whether token URLs issued earlier (``issued``: a decision's ``signed``) would open the copy
+    past what its rights allow now: revoked or restricted, no longer signed-only, a window or
+    licence that now ends before they expire, or token access gone."""
+    if not issued.get("expires_at"):
+        return False
+    expires = datetime.fromisoformat(issued["expires_at"].replace("Z", "+00:00"))
+    if expires <= now:  # expired already: nothing left to revoke
+        return False
+    if access.mode != "signed" or access.phase != "open" or not tokens:
+        return True
+    return access.end is not None and expires > access.end

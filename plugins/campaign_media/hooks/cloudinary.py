@@ -469,6 +469,15 @@ class CloudinaryHook(BaseHook):
             public_id, type=delivery_type, invalidate=invalidate, resource_type=resource_type))
         return result.get("result") == "ok"
 
+    def rename(self, from_public_id: str, to_public_id: str, *, resource_type: str = "image",
+               invalidate: bool = True) -> dict[str, Any]:
+        """Give an asset a new public ID (its derivatives follow), purging the CDN's copies of the
+        old one: URLs made for the old ID, token URLs included, stop working. Once only: after a
+        lost reply, an asset already under ``to_public_id`` is taken as the result."""
+        return self._run(f"rename {from_public_id}", lambda: self.get_conn().upload.rename(
+            from_public_id, to_public_id, resource_type=resource_type, invalidate=invalidate, overwrite=False),
+            already_done=lambda: self.resource(to_public_id, resource_type=resource_type))
+
     def delete_resources(self, public_ids: list[str] | None = None, *, prefix: str | None = None,
                          delivery_type: str = "upload", keep_original: bool = False,
                          invalidate: bool = True) -> dict[str, str]:

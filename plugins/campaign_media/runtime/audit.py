@@ -33,7 +33,8 @@ from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
 ACTIONS = ("master_published", "master_replaced", "master_described", "copy_made", "written_back",
-           "window_opened", "window_closed", "window_repaired", "restricted", "cdn_purge", "archive_verified",
+           "window_opened", "window_closed", "window_repaired", "restricted", "cdn_purge", "token_urls_revoked",
+           "archive_verified",
            "copy_deleted", "master_deleted")
 FLUSH_EVERY = 25  # records held in memory at most between two writes (also written with progress)
 

@@ -25,7 +25,7 @@ from typing import Any
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.embedded import embed, pixel_digest
 from campaign_media.domain.masters import MASTER_DELIVERY, master_public_id
-from campaign_media.domain.renditions import link_fields, market_specs, market_video_specs
+from campaign_media.domain.renditions import link_fields, specs_by_name
 from campaign_media.domain.windows import iso
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
@@ -50,9 +50,7 @@ def items(campaign: Campaign, markets: list[Market]) -> list[dict[str, Any]]:
     """Every stored rendition of every market copy, from the market states."""
     out = []
     for market in markets:
-        eager, _ = market_specs(campaign, market)
-        specs = {"image": {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)},
-                 "video": {o.name: o.spec for o in market_video_specs(campaign, market)[0]}}
+        specs = specs_by_name(campaign, market)
         for image_id, entry in sorted(storage.read_json(storage.market_state(campaign.id, market.code), {}).items()):
             rt = entry.get("media_type") or "image"
             for name, rendition in sorted(entry.get("renditions", {}).items()):

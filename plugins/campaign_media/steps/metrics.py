@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market
-from campaign_media.domain.masters import custom_fields, licence_of, market_public_id, media_id
+from campaign_media.domain.masters import copy_identity, custom_fields, licence_of, market_public_id, media_id
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.reports.frame import Report, build
@@ -40,7 +40,7 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         prefix = market_public_id(campaign.id, market.code, "")
         for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
             delivery = res.get("delivery")  # per-asset figures: the emulator gives them, the real API does not
-            copies.append({"image_id": res["public_id"][len(prefix):], "market": market.code,
+            copies.append({"image_id": copy_identity(res["public_id"][len(prefix):])[0], "market": market.code,
                            "media_type": res.get("resource_type") or "image", "stored_bytes": res.get("bytes", 0),
                            "requests": delivery.get("requests") if delivery else None,
                            "bandwidth_bytes": delivery.get("bytes") if delivery else None,

@@ -8,8 +8,10 @@ down; this run only catches drift, shortened licences, revoked approvals and end
 Masters are ``authenticated`` assets (signed URLs only); a master left as a public ``upload``
 asset by an older layout is closed. Signed-only masters get fresh expiring token URLs in the
 manifest where the account has token access (the capability report); elsewhere they stay closed
-and the report says why. The run's report says what opened, closed, was repaired or stays
-restricted.
+and the report says why. When rights no longer cover URLs already issued (revoked, shortened,
+restricted), the copy is renamed to its next rotation (``<id>--r<n>``) and the CDN purged, so
+those URLs stop working at once instead of at their expiry. The run's report says what opened,
+closed, was repaired, revoked or stays restricted.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from typing import Any
 from campaign_media.account.capabilities import TokenAccessMissing, require_token_access
 from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
-from campaign_media.domain.masters import MASTER_DELIVERY, classify, market_public_id, master_public_id, media_id
-from campaign_media.domain.renditions import market_specs, market_video_specs
+from campaign_media.domain.masters import (
+    MASTER_DELIVERY,
+    classify,
+    copy_identity,
+    market_public_id,
+    master_public_id,
+    media_id,
+)
+from campaign_media.domain.renditions import specs_by_name
 from campaign_media.domain.windows import (
     CLOSED,
     Access,
@@ -33,6 +42,7 @@ from campaign_media.domain.windows import (
     deliverable,
     iso,
     normalise,
+    outlived,
     rules_now,
 )
 from campaign_media.exceptions import CampaignMediaError
@@ -76,7 +86,7 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, specs: dict[str, dict[s
     urls = {name: cld.delivery_url(public_id, transformation=spec["transformation"], format=spec["format"],
                                    token_expires_at=expires, resource_type=resource_type)
             for name, spec in specs.items()}
-    return {"expires_at": iso(expires), "renditions": urls}
+    return {"expires_at": iso(expires), "public_id": public_id, "renditions": urls}
 
 
 def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
@@ -85,29 +95,40 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     previous = storage.read_json(storage.market_access(campaign.id, market.code), {})
     state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
-    eager, _ = market_specs(campaign, market)  # the renditions signed URLs point at
-    specs = {"image": {r.name: spec for r, spec in zip(market.renditions, eager, strict=True)},
-             "video": {o.name: o.spec for o in market_video_specs(campaign, market)[0]}}
+    specs = specs_by_name(campaign, market)  # the renditions signed URLs point at
     prefix = market_public_id(campaign.id, market.code, "")
     for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
-        image_id = res["public_id"][len(prefix):]
+        image_id, rotation = copy_identity(res["public_id"][len(prefix):])
         rt = res.get("resource_type") or "image"
         access = decide(campaign, market, rights.get(image_id), now)
         current = rules_now(res, previous.get(image_id), state.get(image_id))
         change = copy_change(current, access, (previous.get(image_id) or {}).get("public"), now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}
-        if not apply_change(cld, campaign, market, item, rt, current, access, change,
-                            (state.get(image_id) or {}).get("version", ""), report):
+        version = (state.get(image_id) or {}).get("version", "")
+        if not apply_change(cld, campaign, market, item, rt, current, access, change, version, report):
             if image_id in previous:  # its old rules still hold: remember them, not nothing
                 decisions[image_id] = previous[image_id]
             continue
+        issued = (previous.get(image_id) or {}).get("signed") or {}
+        if issued.get("public_id", res["public_id"]) == res["public_id"] and outlived(issued, access, tokens, now):
+            try:
+                rotation = revoke_token_urls(cld, campaign, market, item, rt, rotation, issued, access, version, report)
+            except (CloudinaryError, RetryBudgetExceeded) as exc:
+                if must_wait(exc):
+                    raise
+                report["failed"].append({**item, "reason": f"token URLs issued until {issued['expires_at']} still "
+                                         f"open it; renaming it to revoke them failed: {exc}", "rules": access.rules})
+                decisions[image_id] = previous[image_id]  # tried again on the next run
+                continue
+            item["public_id"] = market_public_id(campaign.id, market.code, image_id, rotation)
         if access.mode == "restricted":
             report["restricted"].append({**item, "reason": access.reason})
         held = rights.get(image_id)
         decisions[image_id] = {**access.to_dict(), "public": access.public_now, "rules": access.rules,
                                "licence_expiry": held.licence_expiry if held else None,
                                "usage_rights": held.usage_rights if held else None, "resource_type": rt,
-                               "signed": signed_urls(cld, campaign, specs[rt], access, res["public_id"], now,
+                               "public_id": item["public_id"], "rotation": rotation,
+                               "signed": signed_urls(cld, campaign, specs[rt], access, item["public_id"], now,
                                                      tokens, rt)}
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
@@ -115,6 +136,24 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     if state:
         write_manifest(cld, campaign, market)
     return len(decisions)
+
+
+def revoke_token_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, str],
+                      resource_type: str, rotation: int, issued: dict[str, Any], access: Access, version: str,
+                      report: dict[str, list[dict[str, Any]]]) -> int:
+    """Rename the copy to its next rotation, purging the CDN: every token URL issued for the old
+    public ID stops working at once (a token opens one URL; Cloudinary checks it, not the
+    copy's rules). Returns the new rotation; the caller records the new ID."""
+    new_id = market_public_id(campaign.id, market.code, item["image_id"], rotation + 1)
+    cld.rename(item["public_id"], new_id, resource_type=resource_type, invalidate=True)
+    reason = access.reason or f"rights allow signed delivery only until {iso(access.end) if access.end else 'now'}"
+    report["revoked"].append({**item, "public_id_now": new_id, "urls_expired_at": issued["expires_at"],
+                              "reason": reason})
+    audit.record(campaign.id, "token_urls_revoked", market=market.code, master=item["image_id"], version=version,
+                 before={"public_id": item["public_id"], "expires_at": issued["expires_at"]},
+                 after={"public_id": new_id}, reason=reason,
+                 details={"renditions": sorted(issued.get("renditions") or {})})
+    return rotation + 1
 
 
 def apply_change(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, str], resource_type: str,
@@ -159,7 +198,7 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
               now: datetime, run_key: str) -> dict[str, Any]:
     """One campaign: masters token-only, every market copy's rules right; the run's report."""
     report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
-                                                                 "signed", "failed")}
+                                                                 "signed", "revoked", "failed")}
     rights, gone = current_rights(ps, campaign)
     if gone:  # its masters are not listed, so they have no rights here: their copies close
         report["notices"] = [missing_galleries_message(campaign.id, gone)]
@@ -193,7 +232,7 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
                               {"summary": summary, **report})
     storage.write_json(storage.windows_report(campaign.id), {"summary": summary, **report})
     log.info("usage windows %s: %s", campaign.id, summary)
-    for kind in ("opened", "closed", "repaired", "restricted"):  # examples; every copy is in the report
+    for kind in ("opened", "closed", "repaired", "restricted", "revoked"):  # examples; every copy is in the report
         if report[kind]:
             log.info("  %-10s %d, e.g. %s (all in %s)", kind, len(report[kind]), examples(
                 {f"{i['market']}/{i['image_id']}": i.get("reason", "") for i in report[kind]}), path)

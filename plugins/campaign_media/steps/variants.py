@@ -28,7 +28,13 @@ from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.domain.embedded import embedded
-from campaign_media.domain.masters import MASTER_DELIVERY, is_media_id, market_public_id, master_public_id
+from campaign_media.domain.masters import (
+    MASTER_DELIVERY,
+    copy_identity,
+    is_media_id,
+    market_public_id,
+    master_public_id,
+)
 from campaign_media.domain.renditions import (
     VideoOutput,
     link_fields,
@@ -69,9 +75,12 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
         state = storage.read_json(storage.market_state(campaign.id, market.code), {})
         prefix = master_public_id(campaign.id, "")
         media = tuple(campaign.source.media)
-        # The market copies Cloudinary really holds: one deleted by hand is made again.
+        # The market copies Cloudinary really holds (one deleted by hand is made again), each
+        # under its latest rotation (renamed to revoke token URLs: never made again under an old ID).
         copy_prefix = market_public_id(campaign.id, market.code, "")
         copies = {res["public_id"] for rt in media for res in cld.iter_resources(prefix=copy_prefix, resource_type=rt)}
+        rotations = latest_rotations(copies, copy_prefix,
+                                     storage.read_json(storage.market_access(campaign.id, market.code), {}))
         todo = []
         listed = 0
         for rt in media:
@@ -85,15 +94,18 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                     continue
                 known = state.get(image_id) or {}
                 version = context.get("ps_file") or context.get("ps_version", "")  # the original's bytes
+                copy_id = market_public_id(campaign.id, market.code, image_id, rotations.get(image_id, 0))
                 if force or known.get("version") != version or known.get("spec") != specs[rt] \
-                        or not complete(known, copies):
+                        or not complete(known, copy_id, copies):
                     todo.append({"image_id": image_id, "public_id": res["public_id"], "media_type": rt,
+                                 "copy_id": copy_id,
                                  "version": version, "format": res.get("format") or ("mp4" if rt == "video" else "jpg"),
                                  "licence_expiry": context.get("licence_expiry", ""),
                                  "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", ""),
                                  # a copy Cloudinary was still transcoding when the last run gave up: waited
                                  # for again, not uploaded again
-                                 **({"resume": known} if not force and transcoding(known, version, specs[rt], copies)
+                                 **({"resume": known} if not force and transcoding(known, version, specs[rt],
+                                                                                   copy_id, copies)
                                     else {})})
         if todo:  # before any work, with the fix; a run with nothing to make (no master yet) is not refused
             require_token_access(campaign, caps, bool(cld.auth_token_key))
@@ -119,18 +131,36 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
     return batches
 
 
-def complete(known: dict[str, Any], copies: set[str]) -> bool:
-    """Whether a master's market state is whole: its copy exists, every rendition that is written
-    back has been, and no video derivative is still being made."""
+def latest_rotations(copies: set[str], prefix: str, access: dict[str, Any]) -> dict[str, int]:
+    """``image_id -> rotation`` of each market copy: the highest Cloudinary holds or the
+    usage-window DAG recorded (``access``), so a copy deleted after a rename comes back under
+    a new ID, never under one whose token URLs were revoked."""
+    out = {image_id: int(entry.get("rotation") or 0) for image_id, entry in access.items()}
+    for public_id in copies:
+        image_id, rotation = copy_identity(public_id[len(prefix):])
+        out[image_id] = max(out.get(image_id, 0), rotation)
+    return out
+
+
+def complete(known: dict[str, Any], copy_id: str, copies: set[str]) -> bool:
+    """Whether a master's market state is whole: its copy exists (as ``copy_id``, its latest
+    rotation), every rendition that is written back has been, and no video derivative is still
+    being made."""
     renditions = (known.get("renditions") or {}).values()
-    return bool(renditions) and known.get("public_id") in copies and all(
+    return bool(renditions) and copy_id in copies and all(
         r.get("ps_image_id") and not r.get("pending") for r in renditions if r.get("write_back", True))
 
 
-def transcoding(known: dict[str, Any], version: str, spec: str, copies: set[str]) -> bool:
+def transcoding(known: dict[str, Any], version: str, spec: str, copy_id: str, copies: set[str]) -> bool:
     """Whether a video copy of this very version and spec exists and still waits for derivatives."""
     return known.get("media_type") == "video" and known.get("version") == version and known.get("spec") == spec \
-        and known.get("public_id") in copies and any(r.get("pending") for r in known.get("renditions", {}).values())
+        and copy_id in copies and any(r.get("pending") for r in known.get("renditions", {}).values())
+
+
+def copy_of(campaign: Campaign, market: Market, item: dict[str, Any]) -> str:
+    """The public ID a planned master's market copy is made under: its latest rotation (a batch
+    planned before rotations existed names none: the first ID)."""
+    return item.get("copy_id") or market_public_id(campaign.id, market.code, item["image_id"])
 
 
 def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
@@ -157,7 +187,7 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
 
     def one(item: dict[str, Any]) -> MasterState:
         state: MasterState = {"version": item["version"], "master": item["public_id"],
-                              "public_id": market_public_id(campaign.id, market.code, item["image_id"])}
+                              "public_id": copy_of(campaign, market, item)}
         if item.get("resume"):  # still being transcoded: the videos task waits for it again
             return item["resume"]
         if item.get("media_type") == "video":
@@ -179,7 +209,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                   written: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The copy's renditions and the access rules it was made with (the usage-window DAG compares
     with these, so a copy it has not seen yet costs no call when they are still right)."""
-    copy_id = market_public_id(campaign.id, market.code, item["image_id"])
+    copy_id = copy_of(campaign, market, item)
     renditions: dict[str, Any] = {}
     links: dict[str, dict[str, str]] = {}
     if batch["dry_run"]:  # URLs only: no API call, nothing stored
@@ -222,7 +252,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
     """A video master's market copy with all its outputs in one upload call, transcoded
     asynchronously (``eager_async``): its entries stay ``pending`` until the video step finds
     them made and writes them back. Returns the entries and the copy's access rules."""
-    copy_id = market_public_id(campaign.id, market.code, item["image_id"])
+    copy_id = copy_of(campaign, market, item)
     if batch["dry_run"]:  # URLs only: no API call, nothing stored
         return {o.name: {"url": cld.delivery_url(copy_id, format=o.spec["format"], resource_type="video",
                                                  transformation=o.spec["transformation"]),
