@@ -25,7 +25,7 @@ def test_no_import_errors_and_no_unexpected_dag(dagbag) -> None:
 
 def test_the_campaign_page_links_to_dags_that_exist() -> None:
     from campaign_media.config.loader import load_campaigns
-    from campaign_media.ui.status import dag_ids
+    from campaign_media.ui.access import dag_ids
 
     for campaign in load_campaigns(ROOT / "include" / "campaigns").items.values():
         assert set(dag_ids(campaign)) <= set(DAG_IDS), campaign.id

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.windows import CLOSED, Rights, decide
 from campaign_media.ui import page
-from campaign_media.ui.status import Stored, archive_status, as_dict, build, dag_ids, market_status
+from campaign_media.ui.access import dag_ids
+from campaign_media.ui.status import Stored, archive_status, as_dict, build, market_status
 
 CAMPAIGN = Campaign.model_validate({
     "id": "c", "name": "C & Co", "source": {"gallery_ids": ["G1"]}, "markets": ["fr", "jp"],

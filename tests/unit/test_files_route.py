@@ -7,7 +7,12 @@ import json
 import pytest
 from fastapi import HTTPException
 
+from campaign_media.ui.access import GOVERNANCE_DAGS, Reader
+
 CAMPAIGN = "spring-launch-2026"
+# Reads every DAG: what the simple auth manager gives a signed-in user.
+EVERYONE = Reader(frozenset({"campaign_media_ingest", "campaign_media_market_fr", "campaign_media_market_jp",
+                             "campaign_media_market_sa", *GOVERNANCE_DAGS}))
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ def stored(monkeypatch, tmp_path):
 def test_a_manifest_is_served(stored) -> None:
     from campaign_media.ui.app import stored_file
 
-    assert json.loads(stored_file(CAMPAIGN, "delivery/fr.json").body) == {"masters": {}}
+    assert json.loads(stored_file(CAMPAIGN, "delivery/fr.json", EVERYONE).body) == {"masters": {}}
 
 
 def test_a_link_out_of_the_served_folders_is_refused(stored, tmp_path) -> None:
@@ -36,8 +41,8 @@ def test_a_link_out_of_the_served_folders_is_refused(stored, tmp_path) -> None:
     (stored / "reports" / "out").symlink_to(tmp_path)  # a linked folder leading out of the campaign
     for name in ("delivery/link.json", "reports/out/elsewhere.json", "markets/fr/state.json", "delivery/../x"):
         with pytest.raises(HTTPException) as refused:
-            stored_file(CAMPAIGN, name)
+            stored_file(CAMPAIGN, name, EVERYONE)
         assert refused.value.status_code == 404, name
     # a link that stays inside a served folder is still served
     (stored / "delivery" / "latest.json").symlink_to(stored / "delivery" / "fr.json")
-    assert json.loads(stored_file(CAMPAIGN, "delivery/latest.json").body) == {"masters": {}}
+    assert json.loads(stored_file(CAMPAIGN, "delivery/latest.json", EVERYONE).body) == {"masters": {}}

@@ -140,14 +140,19 @@ def local_real_path(target: ObjectStoragePath) -> Path | None:
     return local.resolve() if local is not None else None
 
 
-def within(target: ObjectStoragePath, base: ObjectStoragePath, prefixes: tuple[str, ...]) -> bool:
-    """Whether ``target`` is really below ``base`` under one of ``prefixes`` (``"delivery/"``, …) —
-    after following links on local disk, so a link cannot lead out of what may be served."""
+def served_name(target: ObjectStoragePath, base: ObjectStoragePath, prefixes: tuple[str, ...]) -> str | None:
+    """``target``'s real name below ``base`` when it is under one of ``prefixes`` (``"delivery/"``,
+    …), else None — after following links on local disk, so a link cannot lead out of what may be
+    served (and a link inside is known by what it leads to)."""
     real, real_base = local_real_path(target), local_real_path(base)
     if real is None or real_base is None:
         relative = str(target).removeprefix(str(base).rstrip("/") + "/")
-        return relative != str(target) and ".." not in relative.split("/") and relative.startswith(prefixes)
-    return real.is_relative_to(real_base) and real.relative_to(real_base).as_posix().startswith(prefixes)
+        ok = relative != str(target) and ".." not in relative.split("/") and relative.startswith(prefixes)
+        return relative if ok else None
+    if not real.is_relative_to(real_base):
+        return None
+    relative = real.relative_to(real_base).as_posix()
+    return relative if relative.startswith(prefixes) else None
 
 
 def write_json(target: ObjectStoragePath | str, data: Any, *, compact: bool = False) -> str:

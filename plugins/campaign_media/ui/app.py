@@ -1,8 +1,9 @@
 """The campaign page's web app: a FastAPI app Airflow's API server mounts at :data:`PREFIX`.
 
 Every route sits behind Airflow's own authentication (the UI's session cookie or a bearer
-token, as for Airflow's REST API) and asks the auth manager whether the caller may read the
-campaign DAGs; an anonymous request gets 401 before any storage is read. The routes read only
+token, as for Airflow's REST API); an anonymous request gets 401 before any storage is read.
+Each route then shows only the data of the DAGs the auth manager lets the caller read
+(:mod:`campaign_media.ui.access`): campaigns, markets, runs, files and audit records. The routes read only
 what the DAGs stored (object storage) and Airflow's own run records — never PhotoShelter or
 Cloudinary while a person waits.
 """
@@ -12,10 +13,11 @@ from __future__ import annotations
 import mimetypes
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from airflow.api_fastapi.core_api.security import requires_access_dag
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_authenticated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,14 +26,25 @@ from campaign_media.config.loader import current_campaign, current_config
 from campaign_media.config.models import Campaign, Market
 from campaign_media.runtime import audit, storage
 from campaign_media.ui import PREFIX, page
-from campaign_media.ui.status import as_dict, build, dag_ids, load
+from campaign_media.ui.access import Reader, dag_ids, file_dag
+from campaign_media.ui.status import as_dict, build, load
 
-ANCHOR_DAG = "campaign_media_ingest"  # read access to it = may see the campaigns' pages
 # What the files route may serve below <storage>/<campaign>/ (never ingest plans or state).
 SERVED = ("delivery/", "reports/", "archive/report/", "windows/latest.json")
 
 app = FastAPI(title="Campaign media", docs_url=None, redoc_url=None, openapi_url=None,
-              dependencies=[Depends(requires_access_dag("GET", param_dag_id=ANCHOR_DAG))])
+              dependencies=[Depends(requires_authenticated())])
+
+
+def readable_dags(user: GetUserDep) -> Reader:
+    """What the caller may read: the campaign DAGs their auth manager lets them read."""
+    _, campaigns = current_config()
+    candidates = {dag for campaign in campaigns.values() for dag in dag_ids(campaign)}
+    return Reader(frozenset(get_auth_manager().filter_authorized_dag_ids(dag_ids=candidates, user=user,
+                                                                         method="GET")))
+
+
+Readable = Annotated[Reader, Depends(readable_dags)]
 
 
 @app.exception_handler(StarletteHTTPException)
@@ -45,11 +58,16 @@ async def refused(request: Request, exc: StarletteHTTPException) -> Response:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def campaign_or_404(campaign_id: str) -> tuple[Campaign, list[Market]]:
+def campaign_or_404(campaign_id: str, reader: Reader) -> tuple[Campaign, list[Market]]:
+    """The campaign and the markets ``reader`` may see; 404 for no such campaign, 403 (naming the
+    DAGs that would give access) for one none of whose DAGs they may read."""
     try:
-        return current_campaign(campaign_id)
+        campaign, markets = current_campaign(campaign_id)
     except KeyError:
         raise HTTPException(404, f"no valid campaign {campaign_id!r} in include/campaigns") from None
+    if not reader.campaign(campaign):
+        raise HTTPException(403, reader.refusal(campaign))
+    return campaign, reader.markets(markets)
 
 
 def last_runs(ids: list[str], per_dag: int = 3) -> list[dict[str, Any]]:
@@ -72,51 +90,59 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def status_or_unreadable(campaign: Campaign, markets: list[Market], *, with_audit: bool = True) -> Any:
-    """The campaign's status now, or the :class:`~campaign_media.runtime.storage.UnreadableDocument`
-    that stopped it being read (one damaged file hides one campaign, not the page)."""
+def status_or_unreadable(campaign: Campaign, markets: list[Market], reader: Reader, *,
+                         with_audit: bool = True) -> Any:
+    """The campaign's status now as ``reader`` may see it, or the
+    :class:`~campaign_media.runtime.storage.UnreadableDocument` that stopped it being read (one
+    damaged file hides one campaign, not the page)."""
     try:
-        return build(campaign, markets, load(campaign, with_audit=with_audit), now())
+        stored = reader.stored(load(campaign, with_audit=with_audit, keep=reader.record))
+        return reader.status(build(campaign, markets, stored, now()))
     except storage.UnreadableDocument as exc:
         return exc
 
 
 @app.get("/", response_class=HTMLResponse)
-def index() -> str:
+def index(reader: Readable) -> str:
     markets, campaigns = current_config()
-    shown = [(c, status_or_unreadable(c, [markets[m] for m in c.markets], with_audit=False))
-             for c in sorted(campaigns.values(), key=lambda c: c.id)]
-    return page.index(shown, PREFIX)
+    visible = [c for c in sorted(campaigns.values(), key=lambda c: c.id) if reader.campaign(c)]
+    shown = [(c, status_or_unreadable(c, reader.markets([markets[m] for m in c.markets]), reader, with_audit=False))
+             for c in visible]
+    return page.index(shown, PREFIX, hidden=len(campaigns) - len(visible))
 
 
 @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_page(campaign_id: str) -> str:
-    campaign, markets = campaign_or_404(campaign_id)
-    status = status_or_unreadable(campaign, markets)
+def campaign_page(campaign_id: str, reader: Readable) -> str:
+    campaign, markets = campaign_or_404(campaign_id, reader)
+    status = status_or_unreadable(campaign, markets, reader)
     if isinstance(status, storage.UnreadableDocument):
         return page.unreadable(campaign, status, PREFIX)
-    return page.campaign(status, last_runs(dag_ids(campaign)), PREFIX)
+    return page.campaign(status, last_runs(reader.runs_of(campaign)), PREFIX)
 
 
 @app.get("/api/campaigns/{campaign_id}")
-def campaign_data(campaign_id: str) -> dict[str, Any]:
-    campaign, markets = campaign_or_404(campaign_id)
-    status = status_or_unreadable(campaign, markets)
+def campaign_data(campaign_id: str, reader: Readable) -> dict[str, Any]:
+    campaign, markets = campaign_or_404(campaign_id, reader)
+    status = status_or_unreadable(campaign, markets, reader)
     if isinstance(status, storage.UnreadableDocument):
         raise HTTPException(409, str(status))
-    runs = [{**r, "start": r["start"].isoformat() if r["start"] else None} for r in last_runs(dag_ids(campaign))]
+    runs = [{**r, "start": r["start"].isoformat() if r["start"] else None} for r in last_runs(reader.runs_of(campaign))]
     return {**as_dict(status), "runs": runs}
 
 
 @app.get("/campaigns/{campaign_id}/files/{name:path}")
-def stored_file(campaign_id: str, name: str) -> Response:
+def stored_file(campaign_id: str, name: str, reader: Readable) -> Response:
     """A manifest, a report or the latest usage-window report, as stored."""
-    campaign_or_404(campaign_id)
+    campaign_or_404(campaign_id, reader)
     if ".." in name.split("/") or not name.startswith(SERVED):
         raise HTTPException(404, f"{name!r} is not a file this page serves (manifests, reports, windows/latest.json)")
     target = storage.path(campaign_id, *name.split("/"))
-    if not storage.within(target, storage.path(campaign_id), SERVED):  # e.g. a link to markets/fr/state.json
+    real = storage.served_name(target, storage.path(campaign_id), SERVED)
+    if real is None:  # e.g. a link to markets/fr/state.json
         raise HTTPException(404, f"{name!r} is not a file this page serves (it leads outside the served folders)")
+    if not reader.file(real):  # a link is judged by what it leads to
+        raise HTTPException(403, f"{name} is data of {file_dag(real)}, which you may not read; ask an Airflow "
+                                 "admin for read access to it")
     if not target.is_file():
         raise HTTPException(404, f"{name} has not been written for campaign {campaign_id} yet")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -124,12 +150,13 @@ def stored_file(campaign_id: str, name: str) -> Response:
 
 
 @app.get("/campaigns/{campaign_id}/audit")
-def audit_records(campaign_id: str, format: str = Query("json", pattern="^(json|csv|counts)$"),
+def audit_records(campaign_id: str, reader: Readable, format: str = Query("json", pattern="^(json|csv|counts)$"),
                   master: str | None = None, market: str | None = None, action: str | None = None,
                   since: str | None = None, until: str | None = None) -> Response:
-    """The audit trail, filtered as the CLI does (``python -m campaign_media.cli audit``)."""
-    campaign_or_404(campaign_id)
-    records = audit.select(audit.read(campaign_id, since=since, until=until), master=master, market=market,
-                           action=action)
+    """The audit trail, filtered as the CLI does (``python -m campaign_media.cli audit``), and
+    to the records of DAGs (and markets) the caller may read."""
+    campaign_or_404(campaign_id, reader)
+    records = audit.select([r for r in audit.read(campaign_id, since=since, until=until) if reader.record(r)],
+                           master=master, market=market, action=action)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
     return Response(audit.export(records, format), media_type=media)

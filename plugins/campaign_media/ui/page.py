@@ -57,9 +57,10 @@ def layout(title: str, body: str, base: str) -> str:
             f"<a href='/' target='_top'>Airflow home</a></nav>{body}{VIEWER_SCRIPT}</body></html>")
 
 
-def index(campaigns: list[tuple[Campaign, CampaignStatus | Exception]], base: str) -> str:
-    """Every campaign with its markets' statuses; one whose stored documents cannot be read shows
-    as ``unreadable: <file>`` (an exception with a ``path``), the others as usual."""
+def index(campaigns: list[tuple[Campaign, CampaignStatus | Exception]], base: str, hidden: int = 0) -> str:
+    """Every campaign shown with its markets' statuses; one whose stored documents cannot be read
+    shows as ``unreadable: <file>`` (an exception with a ``path``), the others as usual;
+    ``hidden`` counts those the viewer may read no DAG of."""
     def row(c: Campaign, s: CampaignStatus | Exception) -> str:
         name = (f"<td><a href='{base}/campaigns/{quote(c.id)}'>{escape(c.name)}</a><br>"
                 f"<small>{escape(c.id)}</small></td>")
@@ -70,10 +71,12 @@ def index(campaigns: list[tuple[Campaign, CampaignStatus | Exception]], base: st
                 f"<td>{' '.join(f'{escape(m.code)} {badge(m.status)}' for m in s.markets)}</td>"
                 f"<td>{badge(s.archive.state)}</td></tr>")
 
-    rows = "".join(row(c, s) for c, s in campaigns)
+    none = "No campaign you may read." if hidden else "No campaign files in include/campaigns."
+    rows = "".join(row(c, s) for c, s in campaigns) or f"<tr><td colspan=3>{none}</td></tr>"
     body = ("<h1>Campaigns</h1><p class='muted'>From what the pipelines stored; nothing here calls PhotoShelter "
-            "or Cloudinary.</p><table><tr><th>Campaign</th><th>Markets now</th><th>Archive</th></tr>"
-            f"{rows or '<tr><td colspan=3>No campaign files in include/campaigns.</td></tr>'}</table>")
+            f"or Cloudinary.</p><table><tr><th>Campaign</th><th>Markets now</th><th>Archive</th></tr>{rows}</table>"
+            + (f"<p class='muted' id='hidden'>{hidden} more campaign{'s' if hidden > 1 else ''} whose DAGs you may "
+               "not read; an Airflow admin can give your role read access to them.</p>" if hidden else ""))
     return layout("Campaigns", body, base)
 
 

@@ -11,6 +11,7 @@ itself, so the stored rules evaluated at ``now`` are what the CDN does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,7 +22,6 @@ from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
 from campaign_media.domain.windows import deliverable, iso, parse_rule_time, phase_at
 from campaign_media.runtime import storage
 
-GOVERNANCE_DAGS = ("campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive")
 Status = Literal["live", "opens", "closed", "restricted", "not published"]
 LICENCE_HORIZON = timedelta(days=30)
 
@@ -80,7 +80,7 @@ class Licence:
 
 @dataclass(frozen=True)
 class Archive:
-    state: Literal["done", "incomplete", "in progress", "due", "not due"]
+    state: Literal["done", "incomplete", "in progress", "due", "not due", "not shown"]
     detail: str
     due: datetime | None
 
@@ -96,14 +96,11 @@ class CampaignStatus:
     stored: Stored
 
 
-def dag_ids(campaign: Campaign) -> list[str]:
-    """The DAGs that act on this campaign (ingest, one per market, the governance ones)."""
-    return ["campaign_media_ingest", *(f"campaign_media_market_{m}" for m in campaign.markets), *GOVERNANCE_DAGS]
-
-
-def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True) -> Stored:
+def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
+         keep: Callable[[dict[str, Any]], bool] | None = None) -> Stored:
     """Read what the DAGs stored for ``campaign`` (object storage only); ``with_audit=False``
-    skips the audit trail (the campaign list shows no counts)."""
+    skips the audit trail (the campaign list shows no counts); ``keep`` picks the audit records
+    counted and listed (those the reader may see)."""
     from campaign_media.runtime import audit
 
     cid = campaign.id
@@ -117,7 +114,7 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True) -> St
     missing = storage.read_json(storage.archive_file(cid, "missing.json"))
     verified = storage.read_json(storage.archive_file(cid, "verified.json"), {})
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
-    records = audit.read(cid) if with_audit else []
+    records = [r for r in audit.read(cid) if keep is None or keep(r)] if with_audit else []
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
                   audit.counts(records), records[::-1][:recent])
 

@@ -1,0 +1,124 @@
+"""The campaign page under FAB's auth manager: two users whose roles read different DAGs each see
+only those DAGs' data (markets, runs, files, audit records), a third sees no campaign at all.
+
+Reads the storage the shared stack's pipeline runs wrote (after ``test_standalone.py``, or runs
+them itself when it runs alone), served
+by a second API server of its own with FAB's auth manager, its own SQLite database, roles and
+users made with Airflow's CLI, and tokens from ``/auth/token`` as any tool would get them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from campaign_media.runtime import audit
+from emulators.runner import free_port
+from scripts.standalone import Standalone
+from tests.e2e.support import CAMPAIGN, INGEST, run_once
+
+pytestmark = [pytest.mark.e2e]
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+FR, JP, WINDOWS = "campaign_media_market_fr", "campaign_media_market_jp", "campaign_media_usage_windows"
+ROLES = {"alice": ("fr_team", [INGEST, FR]), "bob": ("jp_team", [JP, WINDOWS]), "carol": ("nobody", [])}
+PAGE = "/campaign-media"
+
+
+@pytest.fixture(scope="module")
+def fab(stack, tmp_path_factory):
+    storage = stack["storage"]
+    if not (storage / CAMPAIGN / "windows" / "latest.json").exists():  # this module alone: run what it reads
+        for dag_id in (INGEST, FR, JP, WINDOWS):
+            assert run_once(stack["af"], dag_id) == "success", dag_id
+    assert (storage / CAMPAIGN / "delivery" / "fr.json").exists() and \
+        (storage / CAMPAIGN / "delivery" / "jp.json").exists(), "the stack's pipeline has not published fr and jp"
+    server = Standalone(tmp_path_factory.mktemp("fab"), free_port(), {
+        **stack["af"].env_extra, "AIRFLOW__CORE__AUTH_MANAGER": FAB,
+        "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage.as_uri(),
+        "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(stack["include"])})
+    server.home.mkdir(parents=True, exist_ok=True)
+    server.airflow("db", "migrate")  # Airflow's tables and FAB's
+    server.airflow("dags", "reserialize")  # the DAGs, and FAB's per-DAG permissions for them
+    server.airflow("roles", "create", *(role for role, _ in ROLES.values()))
+    for name, (role, dags) in ROLES.items():
+        if dags:
+            server.airflow("roles", "add-perms", role, "-a", "can_read", "-r", *(f"DAG:{d}" for d in dags))
+        server.airflow("users", "create", "-u", name, "-p", f"{name}-password", "-r", role,
+                       "-e", f"{name}@brand.example", "-f", name, "-l", "Test")
+    for dag_id in (FR, JP):  # a run each (queued: this server has no scheduler)
+        server.airflow("dags", "trigger", dag_id)
+    log = open(server.home / "api-server.log", "ab")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(server.port)],
+                               env=server.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{server.url}/api/v2/version", timeout=2).status_code in (200, 401, 403):
+                    break
+            except httpx.TransportError:
+                time.sleep(1)
+        else:
+            raise RuntimeError(f"the FAB API server did not answer; see {server.home / 'api-server.log'}")
+        yield {name: client(server.url, name) for name in ROLES} | {"anonymous": httpx.Client(base_url=server.url)}
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def client(url: str, user: str) -> httpx.Client:
+    response = httpx.post(f"{url}/auth/token", json={"username": user, "password": f"{user}-password"}, timeout=30)
+    response.raise_for_status()
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {response.json()['access_token']}"},
+                        timeout=60)
+
+
+def test_each_user_sees_the_markets_runs_and_reports_of_their_dags_only(fab) -> None:
+    alice, bob = fab["alice"].get(f"{PAGE}/api/campaigns/{CAMPAIGN}").json(), \
+        fab["bob"].get(f"{PAGE}/api/campaigns/{CAMPAIGN}").json()
+    assert [m["market"] for m in alice["markets"]] == ["fr"] and alice["manifests"] == ["fr"]
+    assert [m["market"] for m in bob["markets"]] == ["jp"] and bob["manifests"] == ["jp"]
+    assert alice["windows"] is None and bob["windows"] is not None  # the usage-window report is its DAG's
+    assert {r["dag_id"] for r in alice["runs"]} == {FR} and {r["dag_id"] for r in bob["runs"]} == {JP}
+    assert alice["archive"]["state"] == bob["archive"]["state"] == "not shown"
+    page = fab["alice"].get(f"{PAGE}/campaigns/{CAMPAIGN}").text
+    assert "delivery/fr.json" in page and "delivery/jp.json" not in page and FR in page and JP not in page
+    listing = fab["bob"].get(f"{PAGE}/").text
+    assert f"data-campaign='{CAMPAIGN}'" in listing and "jp <span" in listing and "fr <span" not in listing
+
+
+@pytest.mark.parametrize(("user", "name", "code"), [
+    ("alice", "delivery/fr.json", 200), ("alice", "delivery/jp.json", 403), ("alice", "windows/latest.json", 403),
+    ("bob", "delivery/jp.json", 200), ("bob", "delivery/fr.json", 403), ("bob", "windows/latest.json", 200),
+    ("carol", "delivery/fr.json", 403), ("anonymous", "delivery/fr.json", 401)])
+def test_files_need_read_access_to_the_dag_that_wrote_them(fab, user, name, code) -> None:
+    response = fab[user].get(f"{PAGE}/campaigns/{CAMPAIGN}/files/{name}")
+    assert response.status_code == code, response.text
+    if code == 403:
+        assert "ask an Airflow admin for read access" in response.json()["detail"]
+
+
+def test_audit_records_are_those_of_readable_dags_and_markets(fab, stack, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", stack["storage"].as_uri())
+    everything = audit.read(CAMPAIGN)
+    for user, (_, dags) in ROLES.items():
+        if not dags:
+            continue
+        markets = {d.removeprefix("campaign_media_market_") for d in dags if d.startswith("campaign_media_market_")}
+        expected = sorted(r["key"] for r in everything if r["dag_id"] in dags and (not r["market"]
+                                                                                   or r["market"] in markets))
+        seen = fab[user].get(f"{PAGE}/campaigns/{CAMPAIGN}/audit", params={"format": "json"}).json()
+        assert expected and sorted(r["key"] for r in seen) == expected, user
+    assert {r["dag_id"] for r in everything} - set(ROLES["alice"][1])  # alice really has records not to see
+
+
+def test_a_user_who_reads_none_of_its_dags_is_told_what_to_ask_for(fab) -> None:
+    listing = fab["carol"].get(f"{PAGE}/").text
+    assert f"data-campaign='{CAMPAIGN}'" not in listing and "whose DAGs you may not read" in listing
+    refused = fab["carol"].get(f"{PAGE}/api/campaigns/{CAMPAIGN}")
+    assert refused.status_code == 403 and INGEST in refused.json()["detail"]
+    assert fab["anonymous"].get(f"{PAGE}/api/campaigns/{CAMPAIGN}").status_code == 401

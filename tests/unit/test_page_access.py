@@ -1,0 +1,63 @@
+"""What one reader of the campaign page may see: each piece of data follows the DAG that made it."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign_media.config.loader import load_campaigns, load_markets
+from campaign_media.ui.access import Reader, dag_ids, file_dag
+from campaign_media.ui.status import Stored
+
+FR_TEAM = Reader(frozenset({"campaign_media_ingest", "campaign_media_market_fr"}))
+JP_GOVERNANCE = Reader(frozenset({"campaign_media_market_jp", "campaign_media_usage_windows",
+                                  "campaign_media_archive"}))
+
+
+@pytest.fixture(scope="module")
+def campaign_and_markets():
+    markets = load_markets().items
+    campaign = next(iter(load_campaigns(markets=load_markets()).items.values()))
+    return campaign, [markets[m] for m in campaign.markets]
+
+
+def stored() -> Stored:
+    return Stored(states={"fr": {"I0000a": {}}, "jp": {"I0000a": {}}, "sa": {}},
+                  access={"fr": {"I0000a": {}}, "jp": {}}, manifests=["fr", "jp"], windows={"summary": {}},
+                  reports=["2026-12-01"], archive={"done": None, "missing": None, "verified": 0})
+
+
+def test_markets_and_their_documents_need_the_market_s_dag(campaign_and_markets) -> None:
+    _, markets = campaign_and_markets
+    assert [m.code for m in FR_TEAM.markets(markets)] == ["fr"]
+    seen = FR_TEAM.stored(stored())
+    assert (set(seen.states), set(seen.access), seen.manifests) == ({"fr"}, {"fr"}, ["fr"])
+    assert seen.windows is None and seen.reports == [] and seen.archive == {}  # governance DAGs' data
+    seen = JP_GOVERNANCE.stored(stored())
+    assert (set(seen.states), seen.manifests, seen.windows, seen.reports) == ({"jp"}, ["jp"], {"summary": {}}, [])
+
+
+def test_a_campaign_is_listed_when_any_of_its_dags_is_readable(campaign_and_markets) -> None:
+    campaign, _ = campaign_and_markets
+    assert FR_TEAM.campaign(campaign) and JP_GOVERNANCE.campaign(campaign)
+    assert not Reader(frozenset({"some_other_dag"})).campaign(campaign)
+    assert FR_TEAM.runs_of(campaign) == ["campaign_media_ingest", "campaign_media_market_fr"]
+    assert set(dag_ids(campaign)) >= FR_TEAM.dags | JP_GOVERNANCE.dags
+
+
+@pytest.mark.parametrize(("record", "fr_team", "jp_governance"), [
+    ({"dag_id": "campaign_media_ingest", "market": None}, True, False),
+    ({"dag_id": "campaign_media_market_fr", "market": "fr"}, True, False),
+    ({"dag_id": "campaign_media_usage_windows", "market": "fr"}, False, False),  # fr's, by a DAG jp may read
+    ({"dag_id": "campaign_media_usage_windows", "market": "jp"}, False, True),
+    ({"dag_id": "campaign_media_archive", "market": None}, False, True),
+])
+def test_an_audit_record_needs_its_dag_and_its_market(record, fr_team, jp_governance) -> None:
+    assert (FR_TEAM.record(record), JP_GOVERNANCE.record(record)) == (fr_team, jp_governance)
+
+
+@pytest.mark.parametrize(("name", "dag"), [
+    ("delivery/fr.json", "campaign_media_market_fr"), ("reports/2026-12-01/index.html", "campaign_media_metrics"),
+    ("archive/report/index.html", "campaign_media_archive"), ("windows/latest.json", "campaign_media_usage_windows"),
+    ("markets/fr/state.json", None)])
+def test_each_served_file_belongs_to_one_dag(name, dag) -> None:
+    assert file_dag(name) == dag
