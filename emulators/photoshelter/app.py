@@ -76,6 +76,18 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         emu.store.put("image", image_id, image)
         return {"License": image["License"]}
 
+    @app.post("/_emulator/images/{image_id}/custom-metadata")
+    def set_custom(image_id: str, values: dict[str, str]) -> dict[str, Any]:
+        """A person edits custom metadata in PhotoShelter's UI — approves a medium, say
+        (``{"Approval Status": "Approved"}``): the fields change and ``updated_at`` moves, as
+        any edit does. Images and videos alike."""
+        image = emu.store.get("image", image_id)
+        if image is None:
+            return JSONResponse({"error": f"no medium {image_id}"}, status_code=404)
+        media.set_custom_fields(image, values)
+        emu.store.put("image", image_id, image)
+        return {"CustomMetadata": image["CustomMetadata"], "updated_at": image["updated_at"]}
+
     @app.delete("/_emulator/galleries/{gallery_id}")
     def delete_gallery(gallery_id: str, images: bool = False) -> dict[str, Any]:
         """Someone deletes a gallery in PhotoShelter's UI, with its images (``?images=true``) or

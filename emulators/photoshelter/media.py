@@ -189,17 +189,21 @@ async def update_custom(image_id: str, request: Request) -> Response:
     emu = emulator(request)
     params = await emu.member(request)
     image = emu.media_or_404(image_id)
+    set_custom_fields(image, {k: v for k, v in params.items() if k not in ("api_key", "auth_token")})
+    emu.store.put("image", image_id, image)
+    return ok({"CustomMetadata": image["CustomMetadata"]})
+
+
+def set_custom_fields(image: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set custom metadata fields on a medium (made on first use) and bump its ``updated_at``,
+    as an edit in PhotoShelter does: the write route and the emulator's control route share it."""
     fields = {e["name"]: e for e in image["CustomMetadata"]}
-    for key, value in params.items():
-        if key in ("api_key", "auth_token"):
-            continue
+    for key, value in values.items():
         field_id = "F" + hashlib.sha1(key.encode()).hexdigest()[:10]
         entry = fields.setdefault(key, {"field_id": field_id, "name": key})
         entry["value"] = str(value)
     image["CustomMetadata"] = list(fields.values())
     image["updated_at"] = ps_time()
-    emu.store.put("image", image_id, image)
-    return ok({"CustomMetadata": image["CustomMetadata"]})
 
 
 

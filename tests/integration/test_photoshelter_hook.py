@@ -73,6 +73,31 @@ def test_collections_galleries_and_paging(connections, ps_seed) -> None:
     assert licence_of(record, hook.session_timezone()) not in ("", LICENCE_UNREADABLE)
 
 
+def test_a_person_approving_in_photoshelter_changes_the_listing(connections, ps_seed) -> None:
+    """The emulator's stand-in for an edit in PhotoShelter's UI: the field and ``updated_at`` move."""
+    ps_proc, _ = connections
+    hook = PhotoShelterHook()
+    pending = ps_seed[1]["pending"][0]
+
+    def listed() -> dict:
+        return next(r for g in ps_seed[1]["gallery_ids"] for r in hook.iter_gallery_images(g)
+                    if r["image_id"] == pending)
+
+    before = listed()
+    assert custom_fields(before)["Approval Status"] != "Approved"
+    try:
+        ps_proc.control("POST", f"images/{pending}/custom-metadata", {"Approval Status": "Approved"})
+        after = listed()
+        assert custom_fields(after)["Approval Status"] == "Approved"
+        assert parse_ps_time(after["Image"]["updated_at"]) >= parse_ps_time(before["Image"]["updated_at"])
+        assert custom_fields(after)["Owner"] == custom_fields(before)["Owner"]  # the other fields stay
+    finally:
+        ps_proc.control("POST", f"images/{pending}/custom-metadata",
+                        {"Approval Status": custom_fields(before)["Approval Status"]})
+    with pytest.raises(Exception, match="404"):
+        ps_proc.control("POST", "images/I0000nosuch/custom-metadata", {"Approval Status": "Approved"})
+
+
 def test_unknown_gallery_is_not_found(connections) -> None:
     with pytest.raises(PhotoShelterNotFound, match="G0000doesnotexist"):
         list(PhotoShelterHook().iter_gallery_images("G0000doesnotexist"))
