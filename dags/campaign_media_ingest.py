@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from campaign_media.dag_support import START, campaign_param, default_args, load_config
+from campaign_media.dag_support import START, approval_assets, campaign_param, default_args, load_config
 from campaign_media.operators import IngestMastersOperator, IngestReportOperator, PlanIngestOperator
 from campaign_media.operators.base import BATCH_LABEL
 from campaign_media.pools import PHOTOSHELTER
 
 CAMPAIGNS = load_config()[1].items
+DAILY = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
+APPROVALS = approval_assets(CAMPAIGNS)  # one per watched PhotoShelter source (none: daily only)
 MASTER_ASSETS = {cid: Asset(name=f"campaign_media.{cid}.masters", uri=f"campaign-media://{cid}/masters")
                  for cid in sorted(CAMPAIGNS)}
 
 DOC_MD = """
 ### Campaign media — ingest approved masters
+
+**When:** within a poll interval of an approval or a new file in PhotoShelter (the watcher on the
+triggerer, `[campaign_media] watch_interval_seconds`, default 60 s; such a run ingests exactly the
+media its events name), and daily at 00:00 UTC as the net for anything an event missed.
 
 For every campaign in `include/campaigns/` whose window overlaps the run's data interval, lists
 the masters in its PhotoShelter source, keeps those **approved** by the campaign's approval rule
@@ -45,7 +51,8 @@ upload above 20 MB) and checked against PhotoShelter's width, height and size.
 
 with DAG(
     dag_id="campaign_media_ingest",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    # On what the PhotoShelter watcher fires (approvals, new files), and daily as the net.
+    schedule=AssetOrTimeSchedule(timetable=DAILY, assets=AssetAny(*APPROVALS)) if APPROVALS else DAILY,
     start_date=START,
     catchup=False,
     max_active_runs=1,  # ingest runs never race each other for the same masters

@@ -61,6 +61,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "known size may bring that size plus 10 %"),
     Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
+    Setting("watch_interval_seconds", 60.0, float, "how often the PhotoShelter watcher lists each watched source "
+            "for approvals and new files (a campaign's source.watch.interval overrides it); 0: no watcher, the "
+            "daily ingest run only"),
 ]}
 _warned: set[str] = set()
 

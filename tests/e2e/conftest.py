@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,13 @@ from tests.system import require_system_packages
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(scope="package")
-def stack(tmp_path_factory):
-    require_system_packages()
-    base = tmp_path_factory.mktemp("e2e")
-    seeded = seed(base / "ps", images=12, galleries=1)
+@contextlib.contextmanager
+def running_stack(base: Path, *, images: int = 12, env: dict[str, str] | None = None) -> Iterator[dict]:
+    """Seeded emulators and ``airflow standalone`` on free ports under ``base``; ``env`` adds to
+    Airflow's environment. Whatever started is stopped, also when a later start fails."""
+    seeded = seed(base / "ps", images=images, galleries=1)
     shutil.copytree(ROOT / "include", base / "include")  # the stack's own copy: a test ends the campaign in it
-    with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
+    with contextlib.ExitStack() as started:
         ps = start_photoshelter(base / "ps")
         started.callback(ps.stop)
         cld = start_cloudinary(base / "cld")
@@ -34,6 +35,7 @@ def stack(tmp_path_factory):
             "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": (base / "storage").as_uri(),
             "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(base / "include"),
             "AIRFLOW__CAMPAIGN_MEDIA__CLAIM_POLL_SECONDS": "10",  # a run waiting for another looks again sooner
+            **(env or {}),
         })
         started.callback(af.stop)
         af.start()
@@ -41,14 +43,27 @@ def stack(tmp_path_factory):
                "include": base / "include"}
 
 
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory):
+    require_system_packages()
+    # No PhotoShelter watcher here: these modules count runs and change PhotoShelter on purpose;
+    # event-driven ingest has its own stack (test_event_driven_ingest.py).
+    with running_stack(tmp_path_factory.mktemp("e2e"),
+                       env={"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": "0"}) as started:
+        yield started
+
+
 ENDS_THE_CAMPAIGN = "test_campaign_page.py"  # ends the shared stack's campaign: must run after the rest
+OWN_STACK_FIRST = "test_event_driven_ingest.py"  # its own standalone: before the shared one starts
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Run the module that ends the stack's campaign right after the package's other tests."""
+    """Run the module with its own stack first (two standalones at once would share two cores),
+    and the module that ends the shared stack's campaign right after the package's other tests."""
+    first = [item for item in items if item.path.name == OWN_STACK_FIRST]
     last = [item for item in items if item.path.name == ENDS_THE_CAMPAIGN]
-    if not last:
-        return
-    rest = [item for item in items if item not in last]
-    after = max((n for n, item in enumerate(rest) if item.path.parent == HERE), default=len(rest) - 1)
-    items[:] = rest[:after + 1] + last + rest[after + 1:]
+    rest = [item for item in items if item not in last and item not in first]
+    here = [n for n, item in enumerate(rest) if item.path.parent == HERE]
+    start = min(here, default=0)
+    after = max(here, default=len(rest) - 1)
+    items[:] = rest[:start] + first + rest[start:after + 1] + last + rest[after + 1:]

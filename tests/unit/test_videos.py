@@ -113,7 +113,7 @@ class NoMediaRoute:
     def __init__(self, galleries: set[str]) -> None:
         self.galleries = galleries
 
-    def iter_gallery_media(self, gallery_id: str):
+    def iter_gallery_media(self, gallery_id: str, **_: object):
         raise PhotoShelterNotFound(f"GET mem/gallery/{gallery_id}/media", 404, "NotFound", "no such route")
 
     def gallery_page(self, gallery_id: str, **_: object) -> dict:

@@ -311,6 +311,31 @@ class Market(_Strict):
         return self.usage_rights == "any" or usage_rights in self.usage_rights
 
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+
+
+def seconds(value: str | float) -> float:
+    """``30s``, ``2m``, ``1h`` or a plain number of seconds → seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: write e.g. 30s, 2m or 1h")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+
+
+class Watch(_Strict):
+    """How often the PhotoShelter watcher lists this campaign's source for approvals and new
+    files (``source.watch: {interval: 30s}``; ``source.watch: off`` turns it off for the campaign)."""
+
+    interval: Annotated[float, Field(ge=10, le=3600)] | None = None  # seconds; None: the deployment's
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return None if value is None else seconds(value)  # type: ignore[arg-type]
+
+
 class Source(_Strict):
     """Where the campaign's masters live in PhotoShelter: gallery IDs, a collection ID or a
     collection name (every gallery below it)."""
@@ -321,6 +346,13 @@ class Source(_Strict):
     # Which media become masters. ``video`` reads the galleries' media listing (images and videos
     # in one call per page) instead of the image listing.
     media: Annotated[list[Literal["image", "video"]], Field(min_length=1)] = ["image"]
+    # Event-driven ingest: watched at the deployment's interval unless this says otherwise.
+    watch: Watch | Literal[False] = Watch()
+
+    @field_validator("watch", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return False if value in (False, "off", "false", "no") else value
 
     @model_validator(mode="after")
     def _one(self) -> Source:

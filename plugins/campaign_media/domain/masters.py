@@ -134,7 +134,7 @@ def copy_identity(tail: str) -> tuple[str, int]:
     return (image_id, int(count)) if sep and count.isdigit() else (tail, 0)
 
 
-def _medium(record: dict[str, Any]) -> dict[str, Any]:
+def medium_of(record: dict[str, Any]) -> dict[str, Any]:
     """The record's own ``Image`` (or, for a video, ``Video``) sub-record."""
     return record.get("Video" if record.get("media_type") == "video" else "Image") or {}
 
@@ -144,7 +144,7 @@ def _sub(record: dict[str, Any], key: str) -> Any:
     reads it) or inside ``Image``/``Video`` (as another does). Undocumented, so both are read."""
     if record.get(key) not in (None, [], {}):
         return record[key]
-    return _medium(record).get(key)
+    return medium_of(record).get(key)
 
 
 def parse_duration(value: Any) -> float:
@@ -171,7 +171,7 @@ def is_media_id(value: str) -> bool:
 
 def media_id(record: dict[str, Any]) -> str:
     """A listing record's PhotoShelter ID (an image's ``image_id``, a video's ``video_id``); "?" if none."""
-    own = _medium(record)
+    own = medium_of(record)
     return (record.get("video_id") or own.get("video_id") or record.get("image_id") or own.get("image_id")
             or "?")
 
@@ -197,7 +197,7 @@ def classify(record: dict[str, Any], approval: Approval, tz: str = "UTC") -> tup
     """A listing record → ``(Master, "")`` when it may ship, else ``(None, reason)``. Times are
     read in ``tz`` when they carry no zone of their own."""
     video = record.get("media_type") == "video"
-    image = _medium(record)
+    image = medium_of(record)
     image_id = media_id(record) if media_id(record) != "?" else ""
     if not image_id:
         return None, f"record without a{' video_id' if video else 'n image_id'}"

@@ -65,6 +65,15 @@ MEDIA_EXTEND: dict[str, Any] = {
     **MASTER_EXTEND,
     "Video": {"fields": "video_id,file_name,file_size,width,height,duration,updated_at,uploaded_at", "params": {}},
 }
+# What the change watcher compares (file and custom metadata), nothing more: a poll stays small.
+WATCH_EXTEND: dict[str, Any] = {
+    "Image": {"fields": "image_id,file_name,file_size,width,height,updated_at", "params": {}},
+    "CustomMetadata": {"fields": "*", "params": {}},
+}
+WATCH_MEDIA_EXTEND: dict[str, Any] = {
+    **WATCH_EXTEND, "Video": {"fields": "video_id,file_name,file_size,width,height,updated_at", "params": {}}}
+# No documented maximum page size; 750-1,500 appear in working v3 clients and v4 documents 1,000.
+LARGEST_PAGE = 1000
 # [INFERRED] twin of the documented image download (no public source names a v3 video route);
 # the connection's ``video_download_path`` extra replaces it.
 VIDEO_DOWNLOAD_PATH = "mem/video/{media_id}/download"
@@ -158,6 +167,7 @@ class PhotoShelterHook(BaseHook):
         self._client: httpx.Client | None = None
         self._login_lock = threading.Lock()  # a batch's threads share one session: one login at a time
         self._client_lock = threading.Lock()
+        self.calls_made = 0  # HTTP exchanges so far, retries and logins included (what a poll costs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -307,6 +317,7 @@ class PhotoShelterHook(BaseHook):
             value[1].seek(0)
         token = kwargs.pop("token", None)  # a session still being set up (login) names its token
         headers = {"X-PS-Auth-Token": token} if token else self._headers(auth)
+        self.calls_made += 1
         try:
             with self.get_conn().stream(method, path, headers=headers, **kwargs) as response:
                 if response.status_code in RETRYABLE_STATUS:

@@ -11,6 +11,7 @@ from airflow.sdk import Context
 
 from campaign_media.config.models import Campaign
 from campaign_media.domain.batches import IngestBatch, IngestResult
+from campaign_media.domain.watch import named_media
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.operators.base import BatchOperator, CampaignMediaOperator, as_bool
 from campaign_media.steps.shared import selection
@@ -50,10 +51,14 @@ class PlanIngestOperator(CampaignMediaOperator):
             source = {"gallery_ids": [str(g) for g in self.gallery_ids]}
             campaigns = [c.model_copy(update={"source": c.source.model_copy(update=source)}) for c in campaigns]
         options = {"batch_size": self.batch_size} if self.batch_size else {}
+        named = named_media([event.extra for events in (context.get("triggering_asset_events") or {}).values()
+                             for event in events])
+        if named is not None:
+            self.log.info("triggered by the PhotoShelter watcher: %s", {c: len(ids) for c, ids in named.items()})
         self.claim_dag(context)  # let go by IngestReportOperator
         with self.photoshelter() as ps:
             return ingest.plan(ps, self.cloudinary_hook, campaigns, context["run_id"], start, end,
-                               force=as_bool(self.force), **options)
+                               force=as_bool(self.force), named=None if as_bool(self.force) else named, **options)
 
 
 class IngestMastersOperator(BatchOperator):

@@ -34,11 +34,15 @@ class SourceListing:
     answers 404 (deleted, or a wrong ID in the campaign file) adds no record — not even the pages
     read before it vanished — and is named in ``missing``; the other galleries are read as usual."""
 
-    def __init__(self, ps: PhotoShelterHook, campaign: Campaign) -> None:
+    def __init__(self, ps: PhotoShelterHook, campaign: Campaign, *, extend: dict[str, Any] | None = None,
+                 per_page: int = 500) -> None:
+        """:param extend: the listing's ``extend`` (default: everything a master needs)
+        :param per_page: records per listing call"""
         self.ps, self.campaign = ps, campaign
         self.gallery_ids, self.collection_id = campaign_galleries(ps, campaign)
         self.missing: list[str] = []
         self.videos = "video" in campaign.source.media
+        self.extend, self.per_page = extend, per_page
 
     def _gallery_exists(self, gallery_id: str) -> bool:
         try:
@@ -50,8 +54,9 @@ class SourceListing:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for gallery_id in self.gallery_ids:
             try:
-                records = list(self.ps.iter_gallery_media(gallery_id) if self.videos
-                               else self.ps.iter_gallery_images(gallery_id))
+                pages = {"extend": self.extend, "per_page": self.per_page}
+                records = list(self.ps.iter_gallery_media(gallery_id, **pages) if self.videos
+                               else self.ps.iter_gallery_images(gallery_id, **pages))
             except PhotoShelterNotFound:
                 if self.videos and self._gallery_exists(gallery_id):
                     raise MediaListingMissing(

@@ -34,6 +34,7 @@ def path(*parts: str) -> ObjectStoragePath:
 # ---------------------------------------------------------------- the tree, in one place
 # <root>/_account/capabilities.json                      what the account can do (account check)
 # <root>/_claims/<dag_id>/<generation>.json              the run doing a DAG's work now (claims)
+# <root>/_watch/<source key>.json                        the PhotoShelter watcher's watermark and last poll
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
@@ -47,6 +48,11 @@ def path(*parts: str) -> ObjectStoragePath:
 
 def capabilities() -> ObjectStoragePath:
     return path("_account", "capabilities.json")
+
+
+def watch_file(source_key: str) -> ObjectStoragePath:
+    """A watched PhotoShelter source's watermark (fingerprint per medium) and its last poll."""
+    return path("_watch", f"{source_key}.json")
 
 
 def claim_folder(dag_id: str) -> ObjectStoragePath:

@@ -1,0 +1,131 @@
+"""The PhotoShelter watcher (the event trigger) against the PhotoShelter emulator, over HTTP.
+
+Each ``polls(n)`` runs a *new* trigger instance for ``n`` polls, as the triggerer does after a
+restart: what it knows between polls is only the watermark in storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from campaign_media.config.loader import current_campaign
+from campaign_media.domain.watch import source_key
+from campaign_media.runtime import storage
+from campaign_media.triggers import PhotoShelterChangeTrigger
+from emulators.photoshelter.seed import seed
+from emulators.runner import start_photoshelter
+from tests.conftest import ps_connection
+
+pytestmark = pytest.mark.integration
+CAMPAIGN = "spring-launch-2026"
+LISTING = "GET /psapi/v3/mem/gallery/{gallery_id}/media"  # the campaign reads images and videos
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("watch")
+    seeded = seed(base / "ps", images=24, galleries=2)
+    ps = start_photoshelter(base / "ps")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
+        key = source_key("photoshelter_default", current_campaign(CAMPAIGN)[0].source)
+        # media not approved yet (pending or rejected), to approve at chosen moments
+        yield {"ps": ps, "seed": seeded, "key": key, "pending": [*seeded["pending"], *seeded["rejected"]]}
+    ps.stop()
+
+
+def polls(world, n: int = 1) -> list[dict]:
+    trigger = PhotoShelterChangeTrigger(source=world["key"], campaigns=[CAMPAIGN], interval=10, max_polls=n)
+
+    async def collect() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    return asyncio.run(collect())
+
+
+def approve(world, media_id: str, value: str = "Approved") -> None:
+    world["ps"].control("POST", f"images/{media_id}/custom-metadata", {"Approval Status": value})
+
+
+def watched(world) -> dict:
+    return storage.read_json(storage.watch_file(world["key"]))
+
+
+def test_the_watermark_carries_across_a_restart_nothing_refired_nothing_missed(world) -> None:
+    assert polls(world) == []  # the first poll: the baseline
+    assert watched(world)["last_poll"]["result"] == "baseline"
+    first, second = world["pending"][:2]
+    approve(world, first)
+    [event] = polls(world)  # a restarted trigger compares with what the last one saw
+    assert event["campaigns"] == {CAMPAIGN: [first]} and event["media"] == 1 and event["source"] == world["key"]
+    approve(world, second)  # while no trigger runs
+    assert [e["campaigns"] for e in polls(world, 2)] == [{CAMPAIGN: [second]}]  # once, not on every poll
+
+
+def test_a_failed_poll_fires_nothing_and_the_change_is_named_once_it_recovers(world) -> None:
+    polls(world)
+    before = watched(world)["media"]
+    third = world["pending"][2]
+    world["ps"].set_faults(p_5xx=1.0)
+    try:
+        approve(world, third)  # the control routes are never faulted
+        assert polls(world) == []
+        assert watched(world)["last_poll"]["result"] == "failed" and watched(world)["media"] == before
+    finally:
+        world["ps"].reset()
+    [event] = polls(world)
+    assert event["campaigns"] == {CAMPAIGN: [third]}
+
+
+def test_approved_and_unapproved_between_two_polls_ships_nothing(world) -> None:
+    polls(world)
+    medium = world["pending"][3]
+    approve(world, medium)
+    approve(world, medium, "Pending")
+    assert polls(world) == []
+    assert watched(world)["last_poll"]["changed"] >= 1  # it was seen to change: and judged not approved
+
+
+def test_one_poll_costs_one_listing_call_per_page_of_each_gallery_and_nothing_else(world) -> None:
+    polls(world)  # logged in, baseline current
+    world["ps"].control("POST", "calls/reset")
+    polls(world)
+    calls = world["ps"].calls()
+    record = watched(world)["last_poll"]
+    per_gallery = math.ceil(record["seen"] / len(world["seed"]["gallery_ids"]) / 1000)  # pages of 1,000
+    assert per_gallery == 1 and calls[LISTING] == len(world["seed"]["gallery_ids"]) * per_gallery
+    listing_free = {route: n for route, n in calls.items() if route != LISTING}
+    assert sum(listing_free.values()) == record["calls"] - calls[LISTING], listing_free  # the collection walk
+    assert not any("download" in route or "upload" in route for route in calls)
+    print(f"one poll of {record['seen']} media in {len(world['seed']['gallery_ids'])} galleries: {calls}")
+
+
+def test_an_event_run_plans_exactly_the_named_media_still_approved(world, tmp_path, monkeypatch) -> None:
+    from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
+    from campaign_media.steps import ingest
+    from emulators.runner import start_cloudinary
+    from tests.conftest import cld_connection
+
+    cld = start_cloudinary(tmp_path / "cld")
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
+        campaign = current_campaign(CAMPAIGN)[0]
+        named_now, unapproved = world["pending"][4:6]  # named by an event; the second un-approved since
+        approve(world, named_now)
+        other = world["seed"]["approved"][0]  # approved long ago, never ingested here: not named, not planned
+        named = {CAMPAIGN: {named_now, unapproved}}
+        batches = ingest.plan(PhotoShelterHook(), CloudinaryHook(), [campaign], "event-run", None, None,
+                              named=named)
+        planned = [item["master"]["image_id"] for b in batches for item in storage.read_json(b["path"])]
+        assert planned == [named_now] and other not in planned
+        plan = storage.read_json(storage.ingest_run(CAMPAIGN, "event-run") / "plan.json")
+        assert plan["named"] == sorted(named[CAMPAIGN]) and plan["counts"]["not_named"] == \
+            plan["counts"]["listed"] - len(named[CAMPAIGN])
+        assert ingest.plan(PhotoShelterHook(), CloudinaryHook(), [campaign], "other", None, None,
+                           named={"another-campaign": {named_now}}) == []  # not this campaign's event
+    finally:
+        cld.stop()
