@@ -157,6 +157,38 @@ def storefront_traffic(markets: list[str]) -> int:
     return requests
 
 
+def market_uploads(cld, storage_dir: Path, markets: list[str]) -> dict[str, int]:
+    """Cloudinary uploads the market DAGs made (all uploads but ingest's) and the copies they hold."""
+    reports = [json.loads(p.read_text()) for p in (storage_dir / CAMPAIGN / "ingest").glob("*/report.json")]
+    return {"uploads": cld.calls().get(UPLOAD, 0) - sum(len(r["uploaded"]) for r in reports),
+            "copies": sum(len(storage.read_json(storage.path(CAMPAIGN, "markets", m, "state.json"), {}))
+                          for m in markets)}
+
+
+WATCH_SECONDS = 15  # the demo's watcher interval (the default is 60 s): the demo waits less
+
+
+def approval_to_live(ps, cld, media_id: str, markets: list[str], timeout: float = 600) -> dict[str, float]:
+    """A person approves ``media_id`` in PhotoShelter; seconds until it is in Cloudinary and until
+    each market's delivery manifest lists it (nobody triggers anything in Airflow)."""
+    public_id = f"campaigns/{CAMPAIGN}/masters/{media_id}"
+    auth = (cld.credentials["api_key"], cld.credentials["api_secret"])
+    started = time.monotonic()
+    ps.control("POST", f"images/{media_id}/custom-metadata", {"Approval Status": "Approved"})
+    seen: dict[str, float] = {}
+    while len(seen) < 1 + len(markets) and time.monotonic() - started < timeout:
+        if "master" not in seen and httpx.get(
+                f"{cld.base_url}/v1_1/{cld.credentials['cloud_name']}/resources/image/authenticated/{public_id}",
+                auth=auth, timeout=30).status_code == 200:
+            seen["master"] = time.monotonic() - started
+        for market in markets:
+            manifest = storage.read_json(storage.path(CAMPAIGN, "delivery", f"{market}.json"), {}) or {}
+            if market not in seen and media_id in manifest.get("masters", {}):
+                seen[market] = time.monotonic() - started
+        time.sleep(1)
+    return seen
+
+
 def end_campaign(include: Path) -> str:
     """The business ends the campaign now (the demo's copy of include/ only), archive without grace."""
     path = include / "campaigns" / f"{CAMPAIGN}.yaml"
@@ -197,7 +229,7 @@ def summary(af: Standalone, ps, cld, storage_dir: Path, seeded: dict, markets: l
     reports = [json.loads(p.read_text()) for p in sorted((storage_dir / CAMPAIGN / "ingest").glob("*/report.json"))]
     uploaded = {u["image_id"] for r in reports for u in r["uploaded"]}
     failed = {k: v for r in reports for k, v in r["failed"].items() if k not in uploaded}
-    skipped = {k: v for r in reports for k, v in r["skipped"].items()}
+    skipped = {k: v for r in reports for k, v in r["skipped"].items() if k not in uploaded}  # approved later
     attempts = sum(len(r["uploaded"]) for r in reports)  # a failed master never reaches Cloudinary
     approved = len(seeded["approved"]) + len(seeded["broken"]) + len(seeded["videos"])
     print(f"masters ingested: {len(uploaded)} of {approved} approved "
@@ -266,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
           "; Cloudinary with a private CDN distribution, i.e. token access)")
     af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(),
-                                                     "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include)})
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS":
+                                                         str(WATCH_SECONDS)})
     try:
         say("Starting airflow standalone (SQLite, LocalExecutor)")
         af.start()
@@ -293,11 +327,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")
         wait_until_quiet(af, dag_ids)
 
-        ingest_reports = [json.loads(p.read_text()) for p in (storage_dir / CAMPAIGN / "ingest").glob("*/report.json")]
-        ingest_calls = sum(len(r["uploaded"]) for r in ingest_reports)
-        copies = {"uploads": cld.calls().get(UPLOAD, 0) - ingest_calls,
-                  "copies": sum(len(storage.read_json(storage.path(CAMPAIGN, "markets", m, "state.json"), {}))
-                                for m in markets)}
+
+        media_id = seeded["pending"][0]
+        say(f"A person approves {media_id} in PhotoShelter; nobody touches Airflow (the watcher polls every "
+            f"{WATCH_SECONDS} s on the triggerer)")
+        live = approval_to_live(ps, cld, media_id, markets)
+        print(f"approval → master in Cloudinary: {live.get('master', float('nan')):.0f} s; → live in the delivery "
+              "manifest of " + ", ".join(f"{m} {live[m]:.0f} s" if m in live else f"{m} not within 10 min"
+                                         for m in markets))
+        seeded["pending"].remove(media_id)
+        seeded["approved"].append(media_id)
+        wait_until_quiet(af, dag_ids, settle=5)
+        copies = market_uploads(cld, storage_dir, markets)
 
         say("Each market once more by hand (must find nothing left to do)")
         before = cld.calls().get(UPLOAD, 0), ps.calls().get(PS_UPLOAD, 0)

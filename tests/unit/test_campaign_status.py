@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
+import pytest
+
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.windows import CLOSED, Rights, decide
 from campaign_media.ui import page
@@ -141,3 +143,18 @@ def test_long_lists_are_cut_on_the_page_and_licence_marks_grouped_by_day() -> No
     html = page.campaign(status, [], "/campaign-media")
     assert html.count("days left") == page.LISTED and "… and 10 more" in html
     assert html.count("<path") == 3  # three days of licence ends, one mark each
+
+
+@pytest.mark.parametrize(("watch", "shown"), [
+    (None, "Not watched"),
+    ({"source": "ps.galleries-G1.image", "interval": 60.0, "last_poll": None}, "no poll yet"),
+    ({"source": "ps.galleries-G1.image", "interval": 30.0, "last_poll": {
+        "at": "2026-12-03T10:02:00Z", "result": "ok", "seen": 2345, "changed": 3, "calls": 3,
+        "named": {"spring-launch-2026": 2}}}, "2345 media seen, 3 changed, 2 sent to ingest, 3 PhotoShelter calls"),
+    ({"source": "ps.galleries-G1.image", "interval": 60.0, "last_poll": {
+        "at": "2026-12-03T10:02:00Z", "result": "failed", "error": "PhotoShelter <list> failed: 503"}},
+     "PhotoShelter &lt;list&gt; failed: 503 — no event was fired"),
+])
+def test_the_page_shows_the_watcher_s_last_poll(watch, shown) -> None:
+    status = build(CAMPAIGN, [FR, JP], Stored(states={}, access={}, watch=watch), at("2026-12-03T10:05:00Z"))
+    assert shown in page.watch_section(status)

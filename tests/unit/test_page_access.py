@@ -23,7 +23,8 @@ def campaign_and_markets():
 def stored() -> Stored:
     return Stored(states={"fr": {"I0000a": {}}, "jp": {"I0000a": {}}, "sa": {}},
                   access={"fr": {"I0000a": {}}, "jp": {}}, manifests=["fr", "jp"], windows={"summary": {}},
-                  reports=["2026-12-01"], archive={"done": None, "missing": None, "verified": 0})
+                  reports=["2026-12-01"], archive={"done": None, "missing": None, "verified": 0},
+                  watch={"source": "ps.galleries-G1.image", "interval": 60.0, "last_poll": None})
 
 
 def test_markets_and_their_documents_need_the_market_s_dag(campaign_and_markets) -> None:
@@ -32,6 +33,7 @@ def test_markets_and_their_documents_need_the_market_s_dag(campaign_and_markets)
     seen = FR_TEAM.stored(stored())
     assert (set(seen.states), set(seen.access), seen.manifests) == ({"fr"}, {"fr"}, ["fr"])
     assert seen.windows is None and seen.reports == [] and seen.archive == {}  # governance DAGs' data
+    assert seen.watch is not None and JP_GOVERNANCE.stored(stored()).watch is None  # the ingest DAG's watcher
     seen = JP_GOVERNANCE.stored(stored())
     assert (set(seen.states), seen.manifests, seen.windows, seen.reports) == ({"jp"}, ["jp"], {"summary": {}}, [])
 

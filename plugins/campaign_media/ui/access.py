@@ -72,7 +72,8 @@ class Reader:
                        manifests=[m for m in stored.manifests if market_dag(m) in self.dags],
                        windows=stored.windows if USAGE_WINDOWS_DAG in self.dags else None,
                        reports=stored.reports if METRICS_DAG in self.dags else [],
-                       archive=stored.archive if ARCHIVE_DAG in self.dags else {})
+                       archive=stored.archive if ARCHIVE_DAG in self.dags else {},
+                       watch=stored.watch if INGEST_DAG in self.dags else None)  # ingest's watcher
 
     def status(self, status: CampaignStatus) -> CampaignStatus:
         """``status`` as this reader sees it: the archive's progress only with the archive DAG."""

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from campaign_media.config.models import Campaign
-from campaign_media.domain.windows import iso
+from campaign_media.domain.windows import iso, parse_rule_time
 from campaign_media.reports.html import STYLE, card
 from campaign_media.ui.status import CampaignStatus, local
 
@@ -205,6 +205,25 @@ def links(status: CampaignStatus, base: str) -> str:
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
+def watch_section(status: CampaignStatus) -> str:
+    """The PhotoShelter watcher of the campaign's source: its latest poll and what it named."""
+    watch = status.stored.watch
+    if watch is None:
+        return ("<p class='muted' id='watch'>Not watched (or not yours to see): the daily ingest run picks up "
+                "approvals.</p>")
+    poll = watch.get("last_poll")
+    head = f"every {watch['interval']:.0f} s, source <code>{escape(watch['source'])}</code>"
+    if not poll:
+        return f"<p id='watch'>{head}: no poll yet (the ingest DAG must be unpaused and a triggerer running).</p>"
+    if poll.get("result") == "failed":
+        what = f"{badge('failed')} {escape(poll.get('error', ''))} — no event was fired; it tries again"
+    else:
+        named = sum((poll.get("named") or {}).values())
+        what = (f"{escape(poll.get('result', ''))}: {poll.get('seen', 0)} media seen, {poll.get('changed', 0)} "
+                f"changed, {named} sent to ingest, {poll.get('calls', 0)} PhotoShelter calls")
+    return f"<p id='watch'>{head}; last poll {viewer_time(parse_rule_time(poll['at']))}: {what}</p>"
+
+
 def audit_section(status: CampaignStatus) -> str:
     counts = status.stored.audit
     if not counts:
@@ -244,6 +263,7 @@ def campaign(status: CampaignStatus, runs: list[dict[str, Any]], base: str) -> s
             f"<h2>Licences ending within 30 days</h2>{licence_table(status)}"
             f"<h2>Archive</h2><p id='archive'>{badge(a.state)} {escape(a.detail)}"
             f"{'; due ' + escape(local(a.due, 'UTC')) if a.due and a.state in ('not due', 'due') else ''}</p>"
+            f"<h2>PhotoShelter watcher</h2>{watch_section(status)}"
             f"<h2>Last runs</h2>{runs_table(runs)}<h2>Files</h2>{links(status, base)}"
             f"<h2>Audit</h2>{audit_section(status)}")
     return layout(c.name, body, base)

@@ -38,6 +38,7 @@ class Stored:
     archive: dict[str, Any] = field(default_factory=dict)  # done / missing / verified (counts)
     audit: dict[str, int] = field(default_factory=dict)  # records per action
     recent: list[dict[str, Any]] = field(default_factory=list)  # the latest audit records, newest first
+    watch: dict[str, Any] | None = None  # the PhotoShelter watcher's last poll of the campaign's source
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,22 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
     records = [r for r in audit.read(cid) if keep is None or keep(r)] if with_audit else []
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
-                  audit.counts(records), records[::-1][:recent])
+                  audit.counts(records), records[::-1][:recent], watcher(campaign))
+
+
+def watcher(campaign: Campaign) -> dict[str, Any] | None:
+    """The watcher of the campaign's PhotoShelter source: its key, interval and latest polls
+    (``None`` when the campaign or the deployment does not watch)."""
+    from campaign_media import settings
+    from campaign_media.domain.watch import watched_sources
+
+    sources = watched_sources([campaign], "photoshelter_default", settings.get("watch_interval_seconds"))
+    if not sources:
+        return None
+    key, entry = next(iter(sources.items()))
+    stored = storage.read_json(storage.watch_file(key)) or {}
+    return {"source": key, "interval": entry["interval"], "last_poll": stored.get("last_poll"),
+            "polls": stored.get("polls", [])[:5]}
 
 
 def copy_view(state: dict[str, Any], access: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -247,4 +263,4 @@ def as_dict(status: CampaignStatus) -> dict[str, Any]:
                                 for x in status.licences],
             "archive": {"state": status.archive.state, "detail": status.archive.detail, "due": iso(status.archive.due)},
             "manifests": s.manifests, "reports": s.reports, "audit": s.audit,
-            "windows": (s.windows or {}).get("summary")}
+            "windows": (s.windows or {}).get("summary"), "watch": s.watch}
