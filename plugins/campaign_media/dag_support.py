@@ -68,16 +68,17 @@ def per_campaign_dag(*, dag_id: str, cron: str, retry_seconds: int, tags: list[s
 
 
 def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
-                    photoshelter_conn_id: str = "photoshelter_default") -> list[Any]:
+                    photoshelter_conn_id: str | None = None) -> list[Any]:
     """One asset per watched PhotoShelter source of the campaigns not over yet, each with an
     ``AssetWatcher`` running :class:`~campaign_media.triggers.PhotoShelterChangeTrigger`
     (``[campaign_media] watch_interval_seconds``, a campaign's ``source.watch``). None when the
     deployment watches nothing: the ingest DAG then runs on its timetable only."""
     from airflow.sdk import Asset, AssetWatcher
 
-    from campaign_media.domain.watch import watched_sources
+    from campaign_media.domain.watch import CONNECTION, watched_sources
     from campaign_media.triggers import PhotoShelterChangeTrigger
 
+    photoshelter_conn_id = photoshelter_conn_id or CONNECTION
     active = [c for c in campaigns.values() if not c.ended(now or datetime.now(UTC))]
     sources = watched_sources(active, photoshelter_conn_id, settings.get("watch_interval_seconds"))
     return [Asset(name=f"campaign_media.photoshelter.{key}", uri=f"campaign-media://photoshelter/{key}",

@@ -18,6 +18,7 @@ from campaign_media.config.models import Approval, Campaign, Source
 from campaign_media.domain.masters import custom_fields, is_media_id, media_id, medium_of
 
 Watermark = dict[str, str]  # media ID -> fingerprint
+CONNECTION = "photoshelter_default"  # the connection the lifecycle DAGs (and so the watcher) use
 
 
 def fingerprint(record: dict[str, Any]) -> str:

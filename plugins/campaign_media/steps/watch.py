@@ -49,20 +49,23 @@ def poll(ps: PhotoShelterHook, campaigns: list[Campaign], key: str) -> tuple[Pol
 
 def commit(key: str, result: PollResult, record: dict[str, Any]) -> None:
     """Store the new watermark with this poll's record (after its event went out)."""
-    stored = storage.read_json(storage.watch_file(key), {}) or {}
-    storage.write_json(storage.watch_file(key), {"media": result.watermark, "last_poll": record,
-                                                 "polls": [record, *stored.get("polls", [])][:HISTORY]},
-                       compact=True)
+    remember(key, record, result.watermark)
 
 
 def failed(key: str, error: Exception) -> dict[str, Any]:
     """Record a poll that failed (the watermark stays as it was: no event was fired)."""
-    stored = storage.read_json(storage.watch_file(key), {}) or {}
     record = {"at": now_iso(), "result": "failed", "error": str(error)[:500]}
-    storage.write_json(storage.watch_file(key), {**stored, "last_poll": record,
+    remember(key, record)
+    return record
+
+
+def remember(key: str, record: dict[str, Any], watermark: dict[str, str] | None = None) -> None:
+    """Add a poll's record to the watch file, and replace its watermark when given."""
+    stored = storage.read_json(storage.watch_file(key), {}) or {}
+    media = stored.get("media") if watermark is None else watermark
+    storage.write_json(storage.watch_file(key), {"media": media, "last_poll": record,
                                                  "polls": [record, *stored.get("polls", [])][:HISTORY]},
                        compact=True)
-    return record
 
 
 def now_iso() -> str:

@@ -124,9 +124,9 @@ def watcher(campaign: Campaign) -> dict[str, Any] | None:
     """The watcher of the campaign's PhotoShelter source: its key, interval and latest polls
     (``None`` when the campaign or the deployment does not watch)."""
     from campaign_media import settings
-    from campaign_media.domain.watch import watched_sources
+    from campaign_media.domain.watch import CONNECTION, watched_sources
 
-    sources = watched_sources([campaign], "photoshelter_default", settings.get("watch_interval_seconds"))
+    sources = watched_sources([campaign], CONNECTION, settings.get("watch_interval_seconds"))
     if not sources:
         return None
     key, entry = next(iter(sources.items()))
