@@ -100,6 +100,9 @@ class EmulatorProcess:
                                         "fail_after": None})
         self.control("POST", "clock", {})
         self.control("POST", "calls/reset")
+        if self.module == "emulators.cloudinary":  # notifications delivered, none dropped or repeated
+            self.control("POST", "notifications", {"p_drop": 0, "p_duplicate": 0, "delay_seconds": 0,
+                                                   "retry_seconds": 180.0, "attempts": 3, "seed": None})
 
 
 def photoshelter_connection(proc: EmulatorProcess, **overrides: Any) -> str:

@@ -17,7 +17,7 @@ import secrets
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from emulators.cloudinary import admin, delivery, upload
+from emulators.cloudinary import admin, delivery, notifications, upload
 from emulators.cloudinary.params import InvalidParameter
 from emulators.cloudinary.state import (
     DEFAULT_API_KEY,
@@ -55,6 +55,7 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
     app.state.store, app.state.control, app.state.account = emu.store, emu.control, emu.account
     app.add_middleware(ControlMiddleware, fastapi_app=app, control=emu.control)
     app.include_router(control_router(emu.control))
+    app.include_router(notifications.router(emu.notifier))
 
     @app.exception_handler(CloudinaryError)
     async def cld_error(_: Request, exc: CloudinaryError) -> JSONResponse:

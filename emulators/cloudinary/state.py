@@ -19,6 +19,7 @@ from fastapi import Request
 from PIL import Image
 
 from emulators.cloudinary import transform, video
+from emulators.cloudinary.notifications import Notifier
 from emulators.cloudinary.params import (
     InvalidParameter,
     access_allowed,
@@ -251,6 +252,7 @@ class CloudinaryEmulator:
         # eager_async jobs: made in the background, after a delay standing for the service's queue
         self.eager_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="eager")
         self.eager_delay = eager_delay
+        self.notifier = Notifier(api_key, api_secret)  # eager_notification_url (notifications.py)
         self.tmp_dir = self.store.data_dir / "tmp"
         self.tmp_dir.mkdir(exist_ok=True)
 

@@ -269,13 +269,25 @@ def eager_answer(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
         return eager_results(emu, request, res, params.get("eager"))
     job = emu.account.start_eager_job(res, items)
     emu.account.save(res)
-    emu.eager_pool.submit(emu.account.run_eager_job, dict(res), job, emu.eager_delay)
+    made = emu.eager_pool.submit(emu.account.run_eager_job, dict(res), job, emu.eager_delay)
+    made.add_done_callback(lambda _: announce(emu, request, dict(res), job, params.get("eager_notification_url")))
     out = []
     for item in items:
         components, fmt = transform.parse_chain(item)
         url = emu.delivery_url(request, res, "/".join(c.text for c in components), fmt or res["format"])
         out.append({"status": "processing", "batch_id": job, "transformation": item, "url": url, "secure_url": url})
     return out
+
+
+def announce(emu: CloudinaryEmulator, request: Request, res: dict[str, Any], job_id: str, url: str | None) -> None:
+    """Once an ``eager_async`` job is done, in the job's thread: its notification when the upload
+    asked for one (``notifications.py``); logged either way (when it finished, for benchmarks)."""
+    job = emu.store.get("eager_job", job_id) or {"done": []}
+    made = [{**d, "transformation": d["eager"],
+             "url": emu.delivery_url(request, res, d["transformation"], d["format"]),
+             "secure_url": emu.delivery_url(request, res, d["transformation"], d["format"])}
+            for d in job["done"] if "id" in d]
+    emu.notifier.eager_done(url, res, job_id, made)
 
 
 def eager_results(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
