@@ -1,32 +1,46 @@
-"""The Airflow plugin that serves the campaign page, loaded from the plugins folder
-(``plugins/campaign_page.py``), so ``airflow standalone`` and the compose deployment (which
-mounts ``plugins/``) load it the same way. (A distribution's ``airflow.plugins`` entry point was
-the alternative: with ``plugins/`` on ``sys.path`` the editable install's metadata is found twice
-and Airflow reports the second copy as a plugin import error.)"""
+"""The Airflow plugin of the project, loaded from the plugins folder (``plugins/campaign_page.py``),
+so ``airflow standalone`` and the compose deployment (which mounts ``plugins/``) load it the same
+way. It mounts two apps on the API server: the campaign page (``campaign_media.ui``, behind
+Airflow's login) and the receiver of Cloudinary's notifications (``campaign_media.notifications``,
+outside it: Cloudinary cannot log in; it checks signatures instead). (A distribution's
+``airflow.plugins`` entry point was the alternative: with ``plugins/`` on ``sys.path`` the editable
+install's metadata is found twice and Airflow reports the second copy as a plugin import error.)"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from campaign_media.domain.notifications import MOUNT
 from campaign_media.ui import PREFIX
 
 
 class LazyApp:
-    """The page's ASGI app, imported on its first request: every Airflow process loads plugins
-    (scheduler, triggerer, task runners), and only the API server ever serves the page, so they
-    need not pay the 1.7 s of importing FastAPI routes and Airflow's security module."""
+    """An ASGI app (``module:attribute``) imported on its first request: every Airflow process loads
+    plugins (scheduler, triggerer, task runners), and only the API server ever serves these, so they
+    need not pay the 1.7 s of importing FastAPI routes, Airflow's security module and the SDK."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._app: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        from campaign_media.ui.app import app
-
-        await app(scope, receive, send)
+        if self._app is None:
+            module, name = self.target.split(":")
+            self._app = getattr(importlib.import_module(module), name)
+        await self._app(scope, receive, send)
 
 
 class CampaignPagePlugin(AirflowPlugin):
     name = "campaign_media_page"
-    fastapi_apps = [{"app": LazyApp(), "url_prefix": PREFIX, "name": "Campaign media"}]
+    # Mounted in this order: the receiver's prefix lies inside the page's, so it must come first.
+    fastapi_apps = [
+        {"app": LazyApp("campaign_media.notifications.receiver:app"), "url_prefix": MOUNT,
+         "name": "Campaign media: Cloudinary notifications"},
+        {"app": LazyApp("campaign_media.ui.app:app"), "url_prefix": PREFIX, "name": "Campaign media"},
+    ]
     # A navigation entry; the UI shows the page in its frame at /plugin/campaigns.
     external_views = [{"name": "Campaigns", "href": f"{PREFIX}/", "url_route": "campaigns", "destination": "nav",
                        "category": "browse"}]

@@ -50,6 +50,9 @@ CLOUDINARY: dict[str, Any] = {
         "timeout": _text("Timeout (s)", "Per-request timeout", kind="integer", default=60),
         "max_retries": _text("Max retries", "Retries of a transient failure (5xx, 420/429, dropped connection)",
                              kind="integer", default=5),
+        "notification_base_url": _text("Notification base URL", "This Airflow API server's address as Cloudinary "
+                                       "can reach it (https://airflow.example.com): video transcodes are then "
+                                       "announced by Cloudinary's notifications; empty: polled"),
     },
 }
 

@@ -38,9 +38,11 @@ plugins, errors = plugins_manager._get_plugins()
 assert not errors, errors
 page = [p for p in plugins if p.name == "campaign_media_page"]
 assert len(page) == 1, [p.name for p in plugins]
-assert [a["url_prefix"] for a in page[0].fastapi_apps] == ["/campaign-media"]
+# The receiver first: its prefix lies inside the page's, and the API server mounts in this order.
+assert [a["url_prefix"] for a in page[0].fastapi_apps] == ["/campaign-media/notifications", "/campaign-media"]
 assert [(v["href"], v["destination"]) for v in page[0].external_views] == [("/campaign-media/", "nav")]
-assert "campaign_media.ui.app" not in sys.modules, "the page's app is imported on its first request only"
+for module in ("campaign_media.ui.app", "campaign_media.notifications.receiver", "cloudinary"):
+    assert module not in sys.modules, f"{module} is imported on the first request only"
 """
 
 

@@ -9,6 +9,9 @@ entry point)::
 
 Add ``"auth_token_key": "<hex key>"`` (the account's token-based access key) for expiring
 token URLs: the pipeline's own downloads of restricted assets and campaign-specific links.
+Add ``"notification_base_url": "https://airflow.example.com"`` (the API server's address as
+Cloudinary can reach it) to have video transcodes announced by Cloudinary's notifications
+instead of waited for by polling (``docs/event-driven-ingest.md``).
 
 For the emulator add ``"upload_prefix": "http://127.0.0.1:PORT"`` and
 ``"delivery_host": "127.0.0.1:PORT"`` to the extras (delivery URLs then use ``cname`` with
@@ -24,6 +27,7 @@ delivery URLs, rate limits.
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import os
 import re
@@ -141,6 +145,7 @@ class CloudinaryAccount:
     auth_token_key: str | None = field(repr=False)
     timeout: float
     retry: RetryPolicy
+    notification_base_url: str | None = None  # where Cloudinary can reach this project's receiver
 
 
 def _flag(value: Any) -> bool:
@@ -214,7 +219,8 @@ class CloudinaryHook(BaseHook):
         if _flag(extras.get("private_cdn", "")):
             delivery["private_cdn"] = True  # a private CDN distribution: where token URLs work
         return CloudinaryAccount(self.cloudinary_conn_id, cloud_name, api, delivery, token_key, timeout,
-                                 self._retry_override or RetryPolicy.from_extras(extras))
+                                 self._retry_override or RetryPolicy.from_extras(extras),
+                                 (extras.get("notification_base_url") or "").strip() or None)
 
     @property
     def cloud_name(self) -> str:
@@ -258,6 +264,22 @@ class CloudinaryHook(BaseHook):
         except (CloudinaryError, RetryBudgetExceeded) as exc:
             return False, str(exc)
         return ok, f"Cloudinary cloud {self.cloud_name!r} answered the ping" if ok else "ping did not answer ok"
+
+    def verify_notification(self, body: bytes, timestamp: str, signature: str | None) -> bool:
+        """Whether ``X-Cld-Signature`` is this account's over *body + timestamp* (the hash the SDK's
+        ``verify_notification_signature`` computes, SHA-1 or SHA-256 told by its length; compared
+        in constant time, and with this connection's secret rather than the SDK's global config).
+        The timestamp's age is :func:`campaign_media.domain.notifications.timestamp_problem`'s."""
+        given = (signature or "").strip().lower()
+        if len(given) not in (40, 64):
+            return False
+        algorithm = cloudinary.utils.SIGNATURE_SHA256 if len(given) == 64 else cloudinary.utils.SIGNATURE_SHA1
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        expected = cloudinary.utils.compute_hex_hash(f"{text}{timestamp}{self._api['api_secret']}", algorithm)
+        return hmac.compare_digest(expected, given)
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, what: str, fn: Callable[[], T], *, already_done: Callable[[], T | None] | None = None) -> T:

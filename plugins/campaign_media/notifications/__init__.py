@@ -1,0 +1,1 @@
+"""What Cloudinary tells the project without being asked: the webhook receiver (``receiver``)."""
