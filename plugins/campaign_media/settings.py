@@ -61,6 +61,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "known size may bring that size plus 10 %"),
     Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
+    Setting("video_fallback_poll_seconds", 300.0, float, "with Cloudinary's notifications on (the connection's "
+            "notification_base_url), how often the video trigger asks anyway, in case a notification is lost"),
     Setting("watch_interval_seconds", 60.0, float, "how often the PhotoShelter watcher lists each watched source "
             "for approvals and new files (a campaign's source.watch.interval overrides it); 0: no watcher, the "
             "daily ingest run only"),

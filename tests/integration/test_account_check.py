@@ -73,6 +73,8 @@ def test_the_account_check_reports_what_each_account_does(account, capsys) -> No
     assert cld["ping"] and cld["signed_delivery"] is True
     assert cld["signed_probe"]["unsigned"] == 401
     assert cld["rate_limit"]["limit"] == 500
+    assert cld["notifications"]["receiver"] is None  # no notification_base_url: video waits are polled
+    assert cld["notifications"]["video_waits"] == "polled every 30 s (the connection has no notification_base_url)"
     if mode == "permissive":
         assert ps["timezone"] == "GMT"
         assert "CustomMetadata" in entry["key_paths"] and "License" in entry["key_paths"]

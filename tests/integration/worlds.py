@@ -93,14 +93,14 @@ def governed_world(dagbag, base: Path, *, galleries: int, extra: dict[str, Any])
 
 @contextlib.contextmanager
 def seeded_world(base: Path, *, images: int, videos: int = 0, galleries: int = 1,
-                 extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+                 extra: dict[str, Any] | None = None, cld_args: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Fresh emulators seeded with a campaign (``images`` and ``videos``), connections (with
     ``extra``) and storage pointing at them, video derivatives looked for every second; stopped
     however the block ends."""
     from tests.conftest import cld_connection, ps_connection
 
     seeded = seed(base / "ps", images=images, galleries=galleries, videos=videos)
-    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld")
+    ps, cld = start_photoshelter(base / "ps"), start_cloudinary(base / "cld", args=cld_args)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps, extra=extra or {}))

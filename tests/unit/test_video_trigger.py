@@ -49,9 +49,10 @@ def derived(*outputs: tuple[str, str]) -> dict[str, Any]:
 
 
 def run(trigger: VideoRenditionsTrigger) -> dict[str, Any]:
+    """The trigger's first event, without its ``looks`` figures (tested on their own below)."""
     async def first_event() -> dict[str, Any]:
         async for event in trigger.run():
-            return event.payload
+            return {k: v for k, v in event.payload.items() if k != "looks"}
         raise AssertionError("the trigger ended without an event")
 
     return asyncio.run(asyncio.wait_for(first_event(), timeout=20))
@@ -70,7 +71,7 @@ def test_serialize_round_trip_rebuilds_the_same_trigger_from_its_classpath() -> 
     assert classpath == "campaign_media.triggers.cloudinary.VideoRenditionsTrigger"
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {"waiting": WAITING, "deadline": original.deadline, "poll_seconds": 0.01,
-                      "cloudinary_conn_id": "cld_test"}
+                      "cloudinary_conn_id": "cld_test", "notified_since": None, "notice_seconds": 1.0}
     # the 0.8 classpath (campaign_media.triggers) still resolves, for triggers stored before the move
     assert importlib.import_module("campaign_media.triggers").VideoRenditionsTrigger is VideoRenditionsTrigger
 
@@ -117,3 +118,35 @@ def test_a_partly_transcoded_copy_stays_pending(monkeypatch, keys) -> None:
     hook = ScriptedHook({"spring/fr/VD1": [derived(*keys)], "spring/fr/VD2": [derived(FILM)]})
     monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
     assert run(trigger(deadline=datetime.now(UTC) + timedelta(seconds=0.3)))["pending"] == ["spring/fr/VD1"]
+
+
+def test_with_notifications_a_copy_is_looked_at_when_notified_and_a_duplicate_adds_no_look(monkeypatch) -> None:
+    """Fallback poll far away: the first look (at the start) finds both copies unmade; VD2's
+    notification brings one look that finds it made; VD1's arrives twice with the same arrival
+    (a duplicate: one record), and a newer one after a look that still found it unmade."""
+    hook = ScriptedHook({"spring/fr/VD1": [derived(), derived(HLS), derived(HLS, FILM)],
+                         "spring/fr/VD2": [derived(), derived(FILM)]})
+    hook.looks = []
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    arrivals = iter([{"spring/fr/VD2": 10.0}, {"spring/fr/VD1": 11.0}, {"spring/fr/VD1": 11.0},
+                     {"spring/fr/VD1": 12.0}])
+    asked: list[tuple[str, list[str], float]] = []
+
+    def notified(conn_id: str, public_ids: list[str], after: float) -> dict[str, float]:
+        asked.append((conn_id, sorted(public_ids), after))
+        return next(arrivals, {})
+
+    monkeypatch.setattr(trigger_module.notices, "notified", notified)
+    waiting = VideoRenditionsTrigger(waiting=WAITING, deadline=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                                     poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
+                                     notice_seconds=0.0)
+
+    async def first_event() -> dict[str, Any]:
+        async for event in waiting.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    payload = asyncio.run(first_event())
+    assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 3}
+    assert hook.looks == ["spring/fr/VD1", "spring/fr/VD2", "spring/fr/VD2", "spring/fr/VD1", "spring/fr/VD1"]
+    assert asked[0] == ("cld_test", ["spring/fr/VD1", "spring/fr/VD2"], 5.0) and asked[-1][1] == ["spring/fr/VD1"]

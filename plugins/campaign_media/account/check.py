@@ -20,11 +20,14 @@ from typing import Any
 
 from PIL import Image
 
+from campaign_media import settings
 from campaign_media.account.capabilities import Capabilities, report_path
 from campaign_media.config.models import Campaign
 from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
+from campaign_media.domain.notifications import receiver_url
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.runtime import storage
 from campaign_media.runtime.sources import campaign_galleries
 
@@ -141,7 +144,26 @@ def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_bi
         prefix=f"campaigns/{c.id}/markets/", page_size=5)), None)
     if copy is not None:
         out["listing_access_control"] = "access_control" in copy
+    out["notifications"] = check_notifications(cld)
     return out
+
+
+def check_notifications(cld: CloudinaryHook) -> dict[str, Any]:
+    """Where Cloudinary is asked to announce finished video transcodes, and whether that address
+    answers from here as the receiver does (405 to a GET: it takes only signed POSTs). Cloudinary
+    reaching it from the internet is not something this check can see."""
+    base = cld.account.notification_base_url
+    if not base:
+        return {"receiver": None, "video_waits": f"polled every {settings.get('video_poll_seconds'):.0f} s (the "
+                                                  "connection has no notification_base_url)"}
+    url = receiver_url(base, cld.account.conn_id)
+    try:
+        status: int | str = cld.probe(url)
+    except (CloudinaryError, RetryBudgetExceeded) as exc:
+        status = f"no answer ({exc})"
+    return {"receiver": url, "receiver_probe": status, "answers_as_receiver": status == 405,
+            "video_waits": f"woken by notifications; polled every {settings.get('video_fallback_poll_seconds'):.0f} s "
+                           "in case one is lost"}
 
 
 def _signature(url: str) -> str:
@@ -207,6 +229,12 @@ def table(report: dict[str, Any]) -> str:
              ("token URLs (premium; signed_urls needs it)",
               yes(cld.get("token_access")) + ("" if cld.get("token_key_configured") else " (no auth_token_key)")),
              ("Admin listings carry access_control", yes(cld.get("listing_access_control")))]
+    notified = cld.get("notifications") or {}
+    if notified:
+        rows.append(("video transcodes", notified["video_waits"]))
+    if notified.get("receiver"):
+        rows.append(("  notification receiver answers from here",
+                     f"{yes(notified['answers_as_receiver'])} ({notified['receiver']}: {notified['receiver_probe']})"))
     for note in cld.get("notes", []):
         rows.append(("note", note))
     if "billable" in cld:

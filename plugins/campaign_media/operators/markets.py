@@ -3,6 +3,7 @@ PhotoShelter, and the market's delivery manifest."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,7 +79,8 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     :param market: the market code (templated)
     :param batches: the plan's batch descriptors (``plan.output``)
-    :param poll_seconds: how often the trigger looks (default ``[campaign_media] video_poll_seconds``, 30)
+    :param poll_seconds: how often the trigger asks (default ``[campaign_media] video_poll_seconds``, 30; with
+        notifications on, ``video_fallback_poll_seconds``, 300)
     :param timeout: how long to wait in all (default 2 hours)
     """
 
@@ -102,28 +104,38 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
         waiting = videos.waiting(self._batches())
         if not waiting:
             return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
-        poll = self.poll_seconds or settings.get("video_poll_seconds")
+        # With notifications on, the uploads asked Cloudinary to announce each copy made. The trigger
+        # asks for every copy once when it starts, so notifications recorded before then need no reading.
+        notified = bool(self.cloudinary_hook.account.notification_base_url)
+        poll = self.poll_seconds or settings.get("video_fallback_poll_seconds" if notified else "video_poll_seconds")
+        since = time.time() if notified else None
         self.log.info("market %s: %d video copies being transcoded by Cloudinary; waiting deferred (the worker "
-                      "slot is free), looking every %.0f s", self.market, len(waiting), poll)
+                      "slot is free), %s", self.market, len(waiting),
+                      f"woken by Cloudinary's notifications, asking anyway every {poll:.0f} s" if notified
+                      else f"asking every {poll:.0f} s (no notification_base_url on the connection)")
         self.defer(trigger=VideoRenditionsTrigger(waiting=waiting, deadline=(datetime.now(UTC) + self.timeout)
                                                   .isoformat(), poll_seconds=poll,
-                                                  cloudinary_conn_id=self.cloudinary_conn_id),
+                                                  cloudinary_conn_id=self.cloudinary_conn_id,
+                                                  notified_since=since),
                    method_name="finish")
 
-    def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, int]:
+    def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Where the deferred task comes back when the trigger fires. A rate limit met here defers
         the task like one met in :meth:`run` (it then comes back through ``run``, which waits for
         the copies again: a second look costs one Admin call per copy, no upload)."""
         return self.run_or_wait(context, lambda ctx: self._finish(ctx, event or {}))
 
-    def _finish(self, context: Context, event: dict[str, Any]) -> dict[str, int]:
+    def _finish(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from campaign_media.steps import videos
 
         for copy_id, error in (event.get("errors") or {}).items():
             self.log.warning("video copy %s: the last look failed: %s", copy_id, error)
         with self.photoshelter() as ps:
-            counts = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market_config(self.market),
-                                   self._batches(), event.get("pending") or [], event.get("gone") or [])
+            made = videos.finish(ps, self.cloudinary_hook, self.config()[1], self.market_config(self.market),
+                                 self._batches(), event.get("pending") or [], event.get("gone") or [])
+        # With how the trigger learnt of them: looks after a notification, and polled looks (the
+        # first look at every copy when the wait began is one of these).
+        counts: dict[str, Any] = {**made, "looks": event.get("looks") or {}}
         self.log.info("market %s, video renditions: %s", self.market, counts)
         return counts
 

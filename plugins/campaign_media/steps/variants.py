@@ -35,6 +35,7 @@ from campaign_media.domain.masters import (
     market_public_id,
     master_public_id,
 )
+from campaign_media.domain.notifications import receiver_url
 from campaign_media.domain.renditions import (
     VideoOutput,
     link_fields,
@@ -260,8 +261,10 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
     access = decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
                     datetime.now(UTC))
     source = master_url(cld, item["public_id"], format=item["format"], resource_type="video")
+    notify = ({"eager_notification_url": receiver_url(cld.account.notification_base_url, cld.account.conn_id)}
+              if cld.account.notification_base_url else {})
     result = cld.upload(source, copy_id, overwrite=True, resource_type="video", eager=[o.spec for o in outputs],
-                        eager_async=True, access_control=access.rules,
+                        eager_async=True, access_control=access.rules, **notify,
                         tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
                         context={"ps_image_id": item["image_id"], "ps_file": item["version"],
                                  "campaign": campaign.id, "market": market.code,
