@@ -75,13 +75,13 @@ def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
     deployment watches nothing: the ingest DAG then runs on its timetable only."""
     from airflow.sdk import Asset, AssetWatcher
 
-    from campaign_media.domain.watch import CONNECTION, watched_sources
+    from campaign_media.domain.watch import CONNECTION, asset_uri, watched_sources
     from campaign_media.triggers import PhotoShelterChangeTrigger
 
     photoshelter_conn_id = photoshelter_conn_id or CONNECTION
     active = [c for c in campaigns.values() if not c.ended(now or datetime.now(UTC))]
     sources = watched_sources(active, photoshelter_conn_id, settings.get("watch_interval_seconds"))
-    return [Asset(name=f"campaign_media.photoshelter.{key}", uri=f"campaign-media://photoshelter/{key}",
+    return [Asset(name=f"campaign_media.photoshelter.{key}", uri=asset_uri(key),
                   watchers=[AssetWatcher(name=f"campaign_media_watch_{key}", trigger=PhotoShelterChangeTrigger(
                       source=key, campaigns=entry["campaigns"], interval=entry["interval"],
                       photoshelter_conn_id=photoshelter_conn_id))])

@@ -129,3 +129,36 @@ def test_an_event_run_plans_exactly_the_named_media_still_approved(world, tmp_pa
                            named={"another-campaign": {named_now}}) == []  # not this campaign's event
     finally:
         cld.stop()
+
+
+def test_events_waiting_are_read_from_airflow_s_asset_queue(airflow_db, dagbag) -> None:
+    """The campaign page's "events waiting": asset events of the watcher's asset queued for the
+    ingest DAG (while a run holds it, the next waits) and asset-triggered ingest runs not done."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.utils.session import create_session
+
+    from campaign_media.domain.watch import asset_uri
+    from campaign_media.ui.app import events_waiting
+
+    key = "photoshelter_default.galleries-QUEUE.image"
+    assert events_waiting(key) == {"queued": 0, "since": None, "runs": 0}  # no such asset yet
+    with create_session() as session:  # the ingest DAG in the metadata DB, as the DAG processor puts it
+        session.merge(DagBundleModel(name="dags-folder"))
+    sync_bag_to_db(dagbag, "dags-folder", None)
+    now = datetime.now(UTC)
+    with create_session() as session:
+        asset = AssetModel(name=f"campaign_media.photoshelter.{key}", uri=asset_uri(key), group="asset")
+        session.add(asset)
+        session.flush()
+        session.add_all([AssetEvent(asset_id=asset.id, timestamp=now - timedelta(minutes=5)),  # taken by a run
+                         AssetEvent(asset_id=asset.id, timestamp=now - timedelta(seconds=50)),
+                         AssetEvent(asset_id=asset.id, timestamp=now - timedelta(seconds=10))])
+        session.add(AssetDagRunQueue(asset_id=asset.id, target_dag_id="campaign_media_ingest",
+                                     created_at=now - timedelta(seconds=50)))
+    waiting = events_waiting(key)
+    assert waiting["queued"] == 2 and waiting["runs"] == 0
+    assert abs((waiting["since"] - (now - timedelta(seconds=50))).total_seconds()) < 1

@@ -158,3 +158,21 @@ def test_long_lists_are_cut_on_the_page_and_licence_marks_grouped_by_day() -> No
 def test_the_page_shows_the_watcher_s_last_poll(watch, shown) -> None:
     status = build(CAMPAIGN, [FR, JP], Stored(states={}, access={}, watch=watch), at("2026-12-03T10:05:00Z"))
     assert shown in page.watch_section(status)
+
+
+POLLED = {"source": "ps.galleries-G1.image", "interval": 60.0, "last_poll": {
+    "at": "2026-12-03T10:02:00Z", "result": "ok", "seen": 40, "changed": 1, "calls": 1, "named": {}}}
+
+
+@pytest.mark.parametrize(("events", "shown"), [
+    ({"queued": 0, "since": None, "runs": 0}, "Events waiting: none"),
+    ({"queued": 3, "since": at("2026-12-03T10:03:00Z"), "runs": 1},
+     "<b>3</b> events waiting since <time class='viewer' datetime='2026-12-03T10:03:00Z'>"),
+    ({"queued": 0, "since": None, "runs": 1}, "<b>1</b> event-triggered ingest run not finished"),
+])
+def test_the_page_shows_the_watcher_s_events_waiting(events, shown) -> None:
+    status = build(CAMPAIGN, [FR], Stored(states={}, access={}, watch={**POLLED, "events": events}),
+                   at("2026-12-03T10:05:00Z"))
+    html = page.watch_section(status)
+    assert shown in html
+    assert ("one run at a time" in html) == bool(events["queued"])

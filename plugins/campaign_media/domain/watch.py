@@ -21,6 +21,11 @@ Watermark = dict[str, str]  # media ID -> fingerprint
 CONNECTION = "photoshelter_default"  # the connection the lifecycle DAGs (and so the watcher) use
 
 
+def asset_uri(key: str) -> str:
+    """The asset a watched source's events are on (the ingest DAG is scheduled on it)."""
+    return f"campaign-media://photoshelter/{key}"
+
+
 def fingerprint(record: dict[str, Any]) -> str:
     """A short digest of what ingest's decision reads from a listing record."""
     medium = medium_of(record)

@@ -26,7 +26,7 @@ from campaign_media.config.loader import current_campaign, current_config
 from campaign_media.config.models import Campaign, Market
 from campaign_media.runtime import audit, storage
 from campaign_media.ui import PREFIX, page
-from campaign_media.ui.access import Reader, dag_ids, file_dag
+from campaign_media.ui.access import INGEST_DAG, Reader, dag_ids, file_dag
 from campaign_media.ui.status import as_dict, build, load
 
 # What the files route may serve below <storage>/<campaign>/ (never ingest plans or state).
@@ -86,6 +86,37 @@ def last_runs(ids: list[str], per_dag: int = 3) -> list[dict[str, Any]]:
     return out
 
 
+def events_waiting(source: str) -> dict[str, Any]:
+    """What the watcher fired that ingest has not finished yet, from Airflow's metadata database:
+    the asset events queued for the ingest DAG (it runs one at a time, so events arriving during a
+    run wait for the next: ``queued``, ``since``) and its asset-triggered runs not finished (``runs``)."""
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    from campaign_media.domain.watch import asset_uri
+
+    with create_session() as session:
+        asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == asset_uri(source)))
+        queued_at = session.scalar(select(AssetDagRunQueue.created_at).where(
+            AssetDagRunQueue.asset_id == asset_id, AssetDagRunQueue.target_dag_id == INGEST_DAG)) \
+            if asset_id is not None else None
+        queued = session.scalar(select(func.count()).select_from(AssetEvent).where(
+            AssetEvent.asset_id == asset_id, AssetEvent.timestamp >= queued_at)) if queued_at else 0
+        runs = session.scalar(select(func.count()).select_from(DagRun).where(
+            DagRun.dag_id == INGEST_DAG, DagRun.run_type == "asset_triggered",
+            DagRun.state.in_(("queued", "running"))))
+    return {"queued": int(queued or 0), "since": queued_at, "runs": int(runs or 0)}
+
+
+def with_events(status: Any) -> Any:
+    """The status with its watcher's events waiting (the watcher is shown to ingest's readers only)."""
+    if status.stored.watch is not None:
+        status.stored.watch["events"] = events_waiting(status.stored.watch["source"])
+    return status
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -117,7 +148,7 @@ def campaign_page(campaign_id: str, reader: Readable) -> str:
     status = status_or_unreadable(campaign, markets, reader)
     if isinstance(status, storage.UnreadableDocument):
         return page.unreadable(campaign, status, PREFIX)
-    return page.campaign(status, last_runs(reader.runs_of(campaign)), PREFIX)
+    return page.campaign(with_events(status), last_runs(reader.runs_of(campaign)), PREFIX)
 
 
 @app.get("/api/campaigns/{campaign_id}")
@@ -126,6 +157,7 @@ def campaign_data(campaign_id: str, reader: Readable) -> dict[str, Any]:
     status = status_or_unreadable(campaign, markets, reader)
     if isinstance(status, storage.UnreadableDocument):
         raise HTTPException(409, str(status))
+    with_events(status)
     runs = [{**r, "start": r["start"].isoformat() if r["start"] else None} for r in last_runs(reader.runs_of(campaign))]
     return {**as_dict(status), "runs": runs}
 

@@ -221,7 +221,23 @@ def watch_section(status: CampaignStatus) -> str:
         named = sum((poll.get("named") or {}).values())
         what = (f"{escape(poll.get('result', ''))}: {poll.get('seen', 0)} media seen, {poll.get('changed', 0)} "
                 f"changed, {named} sent to ingest, {poll.get('calls', 0)} PhotoShelter calls")
-    return f"<p id='watch'>{head}; last poll {viewer_time(parse_rule_time(poll['at']))}: {what}</p>"
+    return (f"<p id='watch'>{head}; last poll {viewer_time(parse_rule_time(poll['at']))}: {what}</p>"
+            + events_line(watch.get("events")))
+
+
+def events_line(events: dict[str, Any] | None) -> str:
+    """What the watcher fired that ingest has not finished (Airflow's asset queue and runs)."""
+    if not events:
+        return ""
+    if not events["queued"] and not events["runs"]:
+        return "<p id='watch-events'>Events waiting: none (every change the watcher named is ingested).</p>"
+    parts = []
+    if events["queued"]:
+        parts.append(f"<b>{events['queued']}</b> event{'s' * (events['queued'] != 1)} waiting since "
+                     f"{viewer_time(events['since'])} for the running ingest to finish (one run at a time)")
+    if events["runs"]:
+        parts.append(f"<b>{events['runs']}</b> event-triggered ingest run{'s' * (events['runs'] != 1)} not finished")
+    return f"<p id='watch-events'>Events waiting: {'; '.join(parts)}.</p>"
 
 
 def audit_section(status: CampaignStatus) -> str:
