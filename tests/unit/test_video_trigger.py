@@ -60,7 +60,8 @@ def run(trigger: VideoRenditionsTrigger) -> dict[str, Any]:
 
 def trigger(deadline: datetime | None = None) -> VideoRenditionsTrigger:
     return VideoRenditionsTrigger(waiting=WAITING, deadline=(deadline or datetime.now(UTC) + timedelta(hours=1))
-                                  .isoformat(), poll_seconds=0.01, cloudinary_conn_id="cld_test")
+                                  .isoformat(), poll_seconds=0.01, cloudinary_conn_id="cld_test",
+                                  min_deferred_seconds=0)
 
 
 def test_serialize_round_trip_rebuilds_the_same_trigger_from_its_classpath() -> None:
@@ -71,7 +72,8 @@ def test_serialize_round_trip_rebuilds_the_same_trigger_from_its_classpath() -> 
     assert classpath == "campaign_media.triggers.cloudinary.VideoRenditionsTrigger"
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {"waiting": WAITING, "deadline": original.deadline, "poll_seconds": 0.01,
-                      "cloudinary_conn_id": "cld_test", "notified_since": None, "notice_seconds": 1.0}
+                      "cloudinary_conn_id": "cld_test", "notified_since": None, "notice_seconds": 1.0,
+                      "looked": False, "min_deferred_seconds": 0}
     # the 0.8 classpath (campaign_media.triggers) still resolves, for triggers stored before the move
     assert importlib.import_module("campaign_media.triggers").VideoRenditionsTrigger is VideoRenditionsTrigger
 
@@ -139,7 +141,7 @@ def test_with_notifications_a_copy_is_looked_at_when_notified_and_a_duplicate_ad
     monkeypatch.setattr(trigger_module.notices, "notified", notified)
     waiting = VideoRenditionsTrigger(waiting=WAITING, deadline=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                                      poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
-                                     notice_seconds=0.0)
+                                     notice_seconds=0.0, min_deferred_seconds=0)
 
     async def first_event() -> dict[str, Any]:
         async for event in waiting.run():
@@ -150,3 +152,25 @@ def test_with_notifications_a_copy_is_looked_at_when_notified_and_a_duplicate_ad
     assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 3}
     assert hook.looks == ["spring/fr/VD1", "spring/fr/VD2", "spring/fr/VD2", "spring/fr/VD1", "spring/fr/VD1"]
     assert asked[0] == ("cld_test", ["spring/fr/VD1", "spring/fr/VD2"], 5.0) and asked[-1][1] == ["spring/fr/VD1"]
+
+
+def test_a_trigger_that_looked_before_deferring_polls_an_interval_later_and_never_fires_at_once(monkeypatch) -> None:
+    """``looked``: no look at the start; and however soon the copies are ready, the event waits
+    ``min_deferred_seconds`` (Airflow's race with a task resumed within seconds of deferring)."""
+    hook = ScriptedHook({"spring/fr/VD1": [derived(HLS, FILM)], "spring/fr/VD2": [derived(FILM)]})
+    hook.looks = []
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    waiting = VideoRenditionsTrigger(waiting=WAITING, deadline=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                                     poll_seconds=0.3, cloudinary_conn_id="cld_test", looked=True,
+                                     min_deferred_seconds=0.8)
+
+    async def timed() -> tuple[dict[str, Any], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async for event in waiting.run():
+            return event.payload, loop.time() - started
+        raise AssertionError("no event")
+
+    payload, took = asyncio.run(timed())
+    assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 0}
+    assert took >= 0.8  # ready at the first poll (0.3 s), held until 0.8 s

@@ -97,26 +97,31 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
     def _batches(self) -> list[MarketBatch]:
         return [b for b in self.batches or [] if not b["dry_run"]]
 
-    def run(self, context: Context) -> dict[str, int]:
+    def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import videos
         from campaign_media.triggers.cloudinary import VideoRenditionsTrigger
 
         waiting = videos.waiting(self._batches())
         if not waiting:
             return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
-        # With notifications on, the uploads asked Cloudinary to announce each copy made. The trigger
-        # asks for every copy once when it starts, so notifications recorded before then need no reading.
+        # With notifications on, the uploads asked Cloudinary to announce each copy made: those
+        # recorded from now on wake the trigger (the look below covers what was made before).
         notified = bool(self.cloudinary_hook.account.notification_base_url)
-        poll = self.poll_seconds or settings.get("video_fallback_poll_seconds" if notified else "video_poll_seconds")
         since = time.time() if notified else None
-        self.log.info("market %s: %d video copies being transcoded by Cloudinary; waiting deferred (the worker "
-                      "slot is free), %s", self.market, len(waiting),
+        # One look before deferring: copies already made are finished without a deferral (and
+        # without Airflow's race with a trigger that fires within seconds, apache/airflow#71580).
+        rest = videos.still_transcoding(self.cloudinary_hook, waiting)
+        if not rest:
+            return self._finish(context, {"looks": {"before_deferring": len(waiting), "poll": 0, "notified": 0}})
+        poll = self.poll_seconds or settings.get("video_fallback_poll_seconds" if notified else "video_poll_seconds")
+        self.log.info("market %s: %d of %d video copies still being transcoded by Cloudinary; waiting deferred "
+                      "(the worker slot is free), %s", self.market, len(rest), len(waiting),
                       f"woken by Cloudinary's notifications, asking anyway every {poll:.0f} s" if notified
                       else f"asking every {poll:.0f} s (no notification_base_url on the connection)")
-        self.defer(trigger=VideoRenditionsTrigger(waiting=waiting, deadline=(datetime.now(UTC) + self.timeout)
+        self.defer(trigger=VideoRenditionsTrigger(waiting=rest, deadline=(datetime.now(UTC) + self.timeout)
                                                   .isoformat(), poll_seconds=poll,
                                                   cloudinary_conn_id=self.cloudinary_conn_id,
-                                                  notified_since=since),
+                                                  notified_since=since, looked=True),
                    method_name="finish")
 
     def finish(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch
 from campaign_media.domain.embedded import embedded
-from campaign_media.domain.renditions import derivative_key, link_fields, market_video_specs
+from campaign_media.domain.renditions import derivative_key, link_fields, market_video_specs, missing_derivatives
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
@@ -44,6 +44,21 @@ def waiting(batches: list[MarketBatch]) -> dict[str, list[str]]:
             pending = pending_renditions(state)
             if state.get("media_type") == "video" and pending:
                 out[state["public_id"]] = [derivative_key(r["transformation"], r["format"]) for r in pending.values()]
+    return out
+
+
+def still_transcoding(cld: CloudinaryHook, waiting: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The copies of ``waiting`` whose derivatives are not all listed yet (one Admin ``resource``
+    call each, before the task defers); one deleted or that could not be read stays among them
+    for the trigger to judge."""
+    out: dict[str, list[str]] = {}
+    for public_id, expected in waiting.items():
+        try:
+            stored = cld.resource(public_id, "upload", "video")
+        except CloudinaryError:
+            stored = None
+        if stored is None or missing_derivatives(expected, stored.get("derived") or []):
+            out[public_id] = expected
     return out
 
 

@@ -16,6 +16,11 @@ Two ways to learn that a copy is made:
   one call and changes nothing. It still asks for every pending copy every ``poll_seconds`` (the
   slow fallback: a notification can be lost).
 * **Polling** only (no notifications): every pending copy every ``poll_seconds``.
+
+``looked``: the task looked at every copy just before deferring (the first poll then waits an
+interval). The event is never fired within ``min_deferred_seconds`` of the trigger's start:
+Airflow 3.3 fails a task resumed before the scheduler has read its deferring attempt's exit
+(apache/airflow#71580, #72716, open), which takes a few seconds with the LocalExecutor.
 """
 
 from __future__ import annotations
@@ -41,17 +46,19 @@ class VideoRenditionsTrigger(BaseTrigger):
 
     def __init__(self, *, waiting: dict[str, list[str]], deadline: str, poll_seconds: float = 30.0,
                  cloudinary_conn_id: str = "cloudinary_default", notified_since: float | None = None,
-                 notice_seconds: float = 1.0) -> None:
+                 notice_seconds: float = 1.0, looked: bool = False, min_deferred_seconds: float = 10.0) -> None:
         super().__init__()
         self.waiting, self.deadline, self.poll_seconds = waiting, deadline, poll_seconds
         self.cloudinary_conn_id = cloudinary_conn_id
         self.notified_since, self.notice_seconds = notified_since, notice_seconds
+        self.looked, self.min_deferred_seconds = looked, min_deferred_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("campaign_media.triggers.cloudinary.VideoRenditionsTrigger",
                 {"waiting": self.waiting, "deadline": self.deadline, "poll_seconds": self.poll_seconds,
                  "cloudinary_conn_id": self.cloudinary_conn_id, "notified_since": self.notified_since,
-                 "notice_seconds": self.notice_seconds})
+                 "notice_seconds": self.notice_seconds, "looked": self.looked,
+                 "min_deferred_seconds": self.min_deferred_seconds})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = CloudinaryHook(self.cloudinary_conn_id)
@@ -75,7 +82,8 @@ class VideoRenditionsTrigger(BaseTrigger):
             elif not missing_derivatives(pending[public_id], stored.get("derived") or []):
                 del pending[public_id]
 
-        next_poll = time.monotonic()
+        started = time.monotonic()
+        next_poll = started + (self.poll_seconds if self.looked else 0.0)  # looked at just before deferring
         while True:
             if time.monotonic() >= next_poll:
                 for public_id in list(pending):
@@ -94,6 +102,9 @@ class VideoRenditionsTrigger(BaseTrigger):
                 self.log.info("video derivatives: %d of %d copies ready (%d looks after a notification, %d polled)",
                               len(self.waiting) - len(pending), len(self.waiting), looks["notified"],
                               looks["poll"])
+                # Not within seconds of the deferral: the scheduler may still hold the deferring
+                # attempt's exit, and a task resumed before it is read is failed (apache/airflow#71580).
+                await asyncio.sleep(max(0.0, started + self.min_deferred_seconds - time.monotonic()))
                 yield TriggerEvent({"pending": sorted(pending), "gone": sorted(gone), "errors": errors,
                                     "looks": looks})
                 return
