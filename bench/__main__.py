@@ -11,6 +11,9 @@ Scenarios (each a fresh world per repeat; medians over repeats):
 * ``windows_nochange`` / ``windows_5pct`` — ``campaign_media_usage_windows`` over every copy,
   with nothing to change, then after 5 % of the licences ended.
 * ``parse`` — the DAG folder with 50 market files.
+* ``live`` — approval to live on ``airflow standalone`` (``bench/live.py``): 20 approvals with
+  Cloudinary's notifications, the video part again without; and the cost of a poll of 2,345
+  media. Run once (its figures are percentiles over the approvals), not repeated.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import live
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
@@ -164,7 +168,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repeats per scenario (default 3; quick 1)")
     parser.add_argument("--slots", type=int, default=4, help="market DAGs at once (the photoshelter_api pool)")
     parser.add_argument("--sample", type=int, default=None, help="items the naive baselines time (12; quick 6)")
-    parser.add_argument("--only", default="ingest,variants,windows,parse")
+    parser.add_argument("--only", default="ingest,variants,windows,parse,live")
     parser.add_argument("--keep", action="store_true", help="keep the worlds and runner logs (path printed)")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"), help="'' to write none")
     opts = parser.parse_args()
@@ -193,6 +197,11 @@ def main() -> int:
                 by_scenario.setdefault(key, []).append(row)
                 print(json.dumps({**row, "repeat": repeat + 1}), flush=True)
     results = [median_row(rows) for rows in by_scenario.values()]
+    if "live" in opts.only:
+        with tempfile.TemporaryDirectory(prefix="campaign-media-live-") as tmp:
+            results += live.run_all(Path(tmp), latency_ms=opts.latency_ms)
+        for row in results[-3:]:
+            print(json.dumps(row), flush=True)
     checks = targets(results)
     for row in results:
         print(json.dumps(row), flush=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 XCOM_LIMIT = 64 * 1024
+LIVE = ("approval_to_live", "watch_poll_cost")  # bench/live.py's rows (not in the flow table)
 COLUMNS = [("scenario", "scenario"), ("n_masters", "N"), ("n_markets", "M"), ("wall_s", "wall s"),
            ("baseline_wall_s", "naive s"), ("speedup", "speedup"), ("limit_s", "limit s"),
            ("efficiency", "eff."), ("calls_per_master", "calls/master"), ("admin_calls_per_master", "admin/master"),
@@ -62,11 +63,69 @@ def targets(rows: list[dict[str, Any]]) -> list[Check]:
         biggest = max(measured, key=lambda r: r["max_xcom_bytes"])
         checks.append(Check("no XCom over 64 KB", f"{biggest['max_xcom_bytes']} B ({biggest['scenario']})",
                             biggest["max_xcom_bytes"] <= XCOM_LIMIT))
+    for row in _find(rows, "approval_to_live"):
+        checks += live_targets(row)
+    for row in _find(rows, "watch_poll_cost"):
+        checks.append(Check(f"a poll of {row['media']} media costs ceil(N / 1000) calls (stated per hour at 60 s)",
+                            f"{row['calls_per_poll']} calls, {row['calls_per_hour_at_60s']} an hour",
+                            row["calls_per_poll"] == -(-row["media"] // 1000)))
     for row in _find(rows, "parse"):
         checks.append(Check(f"DAG folder with {row['n_markets']} markets: < 2 s per file, < 10 s in total",
                             f"{row['parse_s_max']} s max ({row['slowest_file']}), {row['parse_s_total']} s total",
                             row["parse_s_max"] < 2 and row["parse_s_total"] < 10))
     return checks
+
+
+def live_targets(row: dict[str, Any]) -> list[Check]:
+    """The event-driven issue's targets, from one approval-to-live run."""
+    interval, mode = row["watch_interval_s"], "with" if row["notifications"] else "without"
+    checks = []
+    if row["images"]:
+        checks += [
+            Check(f"p95 approval → master in Cloudinary ≤ poll interval + 30 s ({interval:.0f} + 30)",
+                  f"{row['to_master']['p95']} s (p50 {row['to_master']['p50']}, max {row['to_master']['max']}, "
+                  f"n={row['to_master']['n']})", (row["to_master"]["p95"] or 1e9) <= interval + 30),
+            Check(f"p95 approval → every market live and written back ≤ poll interval + 3 min ({interval:.0f} + 180)",
+                  f"{row['to_every_market']['p95']} s (p50 {row['to_every_market']['p50']}, "
+                  f"{row['finished']}/{row['approvals']} finished)",
+                  (row["to_every_market"]["p95"] or 1e9) <= interval + 180 and row["finished"] == row["approvals"]),
+            Check("0 Cloudinary (so 0 Admin API) calls per watcher poll",
+                  f"{row['cloudinary_calls_in_idle_polls']} calls over {row['idle_polls']} idle polls",
+                  row["cloudinary_calls_in_idle_polls"] == 0 and row["idle_polls"] > 0)]
+    video = row["video_transcoded_to_written_back"]
+    if row["notifications"]:
+        checks.append(Check("video: transcode finished → written back, p95 ≤ 15 s with notifications",
+                            f"{video['p95']} s (p50 {video['p50']}, n={video['n']})", (video["p95"] or 1e9) <= 15))
+    else:
+        checks.append(Check(f"video: transcode finished → written back {mode} notifications (for comparison: "
+                            "bounded by the trigger's poll)", f"{video['p95']} s p95 (p50 {video['p50']}, "
+                            f"n={video['n']})", video["n"] > 0))
+    return checks
+
+
+def _trio(figures: dict[str, Any]) -> str:
+    return f"{figures['p50']}/{figures['p95']}/{figures['max']}"
+
+
+def live_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The approval-to-live runs and the poll cost, one line each."""
+    out = []
+    for r in rows:
+        if r["scenario"] == "approval_to_live":
+            mode = "with" if r["notifications"] else "without"
+            out.append(
+                f"\nApproval to live ({mode} Cloudinary notifications; {r['approvals']} approvals over "
+                f"{r['spread_s']:.0f} s, watcher every {r['watch_interval_s']:.0f} s, {r['latency_ms']:g} ms latency): "
+                f"to Cloudinary p50/p95/max {_trio(r['to_master'])} s; to every market written back "
+                f"{_trio(r['to_every_market'])} s; video transcoded → written back "
+                f"{_trio(r['video_transcoded_to_written_back'])} s; {r['calls_per_poll']} PhotoShelter calls per poll, "
+                f"{r['cloudinary_calls_in_idle_polls']} Cloudinary calls in {r['idle_polls']} idle polls; "
+                f"{r['admin_calls_during_approvals']} Admin calls by the pipeline during the approvals; "
+                f"{r['ingest_runs']} ingest runs in all.")
+        elif r["scenario"] == "watch_poll_cost":
+            out.append(f"\nOne watcher poll of {r['media']} media in a gallery named by ID: {r['calls_per_poll']} "
+                       f"calls ({r['routes']}), {r['calls_per_hour_at_60s']} an hour at 60 s.")
+    return out
 
 
 def _cell(row: dict[str, Any], key: str) -> str:
@@ -80,14 +139,14 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """A Markdown table of the scenarios (parse has its own line)."""
-    flows = [r for r in rows if r["scenario"] != "parse"]
+    flows = [r for r in rows if r["scenario"] not in ("parse", *LIVE)]
     lines = ["| " + " | ".join(label for _, label in COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     lines += ["| " + " | ".join(_cell(r, key) for key, _ in COLUMNS) + " |" for r in flows]
     for r in rows:
         if r["scenario"] == "parse":
             lines.append(f"\nParse, {r['n_markets']} market files: {r['parse_s_max']} s for the slowest file "
                          f"({r['slowest_file']}), {r['parse_s_total']} s in total, {r['dags']} DAGs.")
-    return lines
+    return lines + live_lines(rows)
 
 
 def verdicts(checks: list[Check]) -> list[str]:
@@ -102,7 +161,7 @@ def write_results(path: Path, rows: list[dict[str, Any]], checks: list[Check], r
     """``bench/RESULTS.md``: the machine, the date, the table and the verdicts (kept in git, so a
     regression shows in review)."""
     cpu = sum(r.get("emulator_cpu_s") or 0 for r in rows)
-    wall = sum(r.get("wall_s") or 0 for r in rows if r["scenario"] != "parse")
+    wall = sum(r.get("wall_s") or 0 for r in rows if r["scenario"] not in ("parse", *LIVE))
     head = [
         "# Benchmark results", "",
         f"Written by `make bench{' QUICK=1' if run['quick'] else ''}` on {run['date']} ({run['machine']}); "

@@ -81,8 +81,9 @@ def make_video(dest: Path, size: tuple[int, int], seconds: float, label: str) ->
 
 
 def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int = 7,
-         videos: int = 0) -> dict[str, Any]:
-    """Create the demo campaign and return the IDs it made."""
+         videos: int = 0, waiting: int = 0) -> dict[str, Any]:
+    """Create the demo campaign and return the IDs it made. ``waiting``: that many more small
+    masters (900x600), all pending, for tests that approve many at once (``out["waiting"]``)."""
     rng = random.Random(seed_value)
     store = DocStore(data_dir)
     account = ensure_account(store)
@@ -123,6 +124,13 @@ def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int 
             out["expired_licence"].append(record["image_id"])
         if not name.isascii():
             out["non_ascii"].append(record["image_id"])
+    out["waiting"] = [store_image(
+        store, gallery_ids[i % len(gallery_ids)], f"burst_{i:04d}.jpg",
+        io.BytesIO(jpeg_bytes((900, 600), f"{CAMPAIGN} waiting #{i}", rng)),
+        custom=custom_metadata(**{"Approval Status": "Pending", "Owner": OWNERS[0], "Campaign": CAMPAIGN,
+                                  "Usage Rights": "worldwide-digital", "Submission Source": OWNERS[0]}),
+        license_etime=ps_time(now + timedelta(days=90)), updated_at=ps_time(midnight - timedelta(hours=3)),
+    )["image_id"] for i in range(waiting)]
     out["broken"] = seed_broken(store, gallery_ids[0], rng, now, ps_time(midnight - timedelta(hours=1)))
     out["videos"] = seed_videos(store, gallery_ids, videos, now, ps_time(midnight - timedelta(hours=2)))
     return out

@@ -47,3 +47,28 @@ def test_targets_judge_the_measured_figures() -> None:
     assert verdicts["DAG folder with 50 markets"] is False  # 2.5 s for one file
     assert verdicts["no XCom over 64 KB"] is True
     assert "| variants | 2000 | 8 |" in "\n".join(table(rows))
+
+
+def live(**figures: object) -> dict:
+    base = {"scenario": "approval_to_live", "n_masters": 0, "notifications": True, "latency_ms": 50.0,
+            "approvals": 22, "images": 20, "videos": 2, "spread_s": 180.0, "watch_interval_s": 60.0, "finished": 22,
+            "to_master": {"n": 22, "p50": 40.0, "p95": 85.0, "max": 88.0},
+            "to_every_market": {"n": 22, "p50": 120.0, "p95": 200.0, "max": 230.0},
+            "video_transcoded_to_written_back": {"n": 6, "p50": 8.0, "p95": 12.0, "max": 13.0},
+            "calls_per_poll": 3, "cloudinary_calls_in_idle_polls": 0, "idle_polls": 2,
+            "admin_calls_during_approvals": 40, "ingest_runs": 5}
+    return {**base, **figures}
+
+
+def test_the_approval_to_live_targets_judge_the_percentiles() -> None:
+    cost = {"scenario": "watch_poll_cost", "n_masters": 0, "media": 2345, "calls_per_poll": 3, "routes": {},
+            "calls_per_hour_at_60s": 180}
+    met = {c.target: c.met for c in targets([live(), cost])}
+    assert all(met.values()) and len(met) == 5, met
+    slow = {c.target.split(" ≤")[0]: c.met for c in targets([live(
+        to_master={"n": 22, "p50": 60.0, "p95": 95.0, "max": 99.0}, finished=21,
+        cloudinary_calls_in_idle_polls=1, video_transcoded_to_written_back={"n": 6, "p50": 9.0, "p95": 31.0,
+                                                                            "max": 31.0})])}
+    assert not any(slow.values()), slow  # 95 > 90; one approval never live; a Cloudinary call; 31 > 15
+    lines = "\n".join(table([live()]))
+    assert "to Cloudinary p50/p95/max 40.0/85.0/88.0 s" in lines and "0 Cloudinary calls in 2 idle polls" in lines
