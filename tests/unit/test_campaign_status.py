@@ -176,3 +176,27 @@ def test_the_page_shows_the_watcher_s_events_waiting(events, shown) -> None:
     html = page.watch_section(status)
     assert shown in html
     assert ("one run at a time" in html) == bool(events["queued"])
+
+
+def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatch) -> None:
+    """Two running campaigns on one PhotoShelter source share one poll at the shorter interval:
+    the page of the campaign at the default says so too; an ended one does not pull it down."""
+    import shutil
+
+    import yaml
+
+    from campaign_media.config.loader import current_campaign
+    from campaign_media.ui.status import watcher
+    from tests.conftest import ROOT
+
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include", include)
+    base = yaml.safe_load((include / "campaigns" / "spring-launch-2026.yaml").read_text())
+    for name, interval, end in (("summer-teaser", "20s", "2027-02-28"), ("old-teaser", "10s", "2026-01-31")):
+        other = {**base, "id": name, "name": name, "source": {**base["source"], "watch": {"interval": interval}},
+                 "window": {"start": "2025-12-01", "end": end}}
+        (include / "campaigns" / f"{name}.yaml").write_text(yaml.safe_dump(other, allow_unicode=True))
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / "storage").as_uri())
+    shown = watcher(current_campaign("spring-launch-2026")[0])
+    assert shown is not None and shown["interval"] == 20.0  # summer's 20 s, not its own 60 s nor the ended 10 s

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -121,15 +121,20 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
 
 
 def watcher(campaign: Campaign) -> dict[str, Any] | None:
-    """The watcher of the campaign's PhotoShelter source: its key, interval and latest polls
+    """The watcher of the campaign's PhotoShelter source: its key, interval (the shortest any
+    running campaign on the same source asks for: they share one poll) and latest polls
     (``None`` when the campaign or the deployment does not watch)."""
     from campaign_media import settings
+    from campaign_media.config.loader import current_config
     from campaign_media.domain.watch import CONNECTION, watched_sources
 
-    sources = watched_sources([campaign], CONNECTION, settings.get("watch_interval_seconds"))
-    if not sources:
+    now = datetime.now(UTC)
+    others = [c for c in current_config()[1].values() if c.id != campaign.id and not c.ended(now)]
+    sources = watched_sources([campaign, *others], CONNECTION, settings.get("watch_interval_seconds"))
+    found = next(((key, entry) for key, entry in sources.items() if campaign.id in entry["campaigns"]), None)
+    if found is None:
         return None
-    key, entry = next(iter(sources.items()))
+    key, entry = found
     stored = storage.read_json(storage.watch_file(key)) or {}
     return {"source": key, "interval": entry["interval"], "last_poll": stored.get("last_poll"),
             "polls": stored.get("polls", [])[:5]}
