@@ -26,7 +26,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from campaign_media.domain.masters import MASTER_DELIVERY, master_public_id
 from campaign_media.domain.notifications import MAX_BODY_BYTES, MOUNT, receiver_url
+from campaign_media.hooks import CloudinaryHook
 from campaign_media.runtime import notices, storage
 from emulators.runner import CLD_CREDENTIALS, free_port
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, run
@@ -154,6 +156,11 @@ def test_a_video_copy_finishes_on_its_notification_and_is_written_back_once(worl
     assert not any(r.get("pending") for r in entry["renditions"].values())
     written = [r for r in entry["renditions"].values() if r.get("ps_image_id")]
     assert len(written) == 4  # film, reel and their posters (the stream is not written back)
+    # The copy is open (France's window): its own derivatives were written back, the master was
+    # not transcoded again for them (only its original was read, to make the copy).
+    master = CloudinaryHook().resource(master_public_id(CAMPAIGN, world["seed"]["videos"][0]), MASTER_DELIVERY,
+                                       "video")
+    assert set(master["delivery"]["by_transformation"]) == {"original"}, master["delivery"]
     uploads, ps_uploads = calls(cld, UPLOAD), calls(ps, PS_UPLOAD)
     result, states = run(dagbag, "campaign_media_market_fr")
     assert result.state == "success", states

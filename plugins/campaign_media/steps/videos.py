@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch
 from campaign_media.domain.embedded import embedded
 from campaign_media.domain.renditions import derivative_key, link_fields, market_video_specs, missing_derivatives
 from campaign_media.exceptions import CampaignMediaError
-from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
+from campaign_media.hooks.cloudinary import CloudinaryAuthError, CloudinaryError, CloudinaryHook, CloudinaryNotFound
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import audit, storage
 from campaign_media.steps.shared.delivery import master_url
 from campaign_media.steps.shared.writebacks import record_link, written_back
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def pending_renditions(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -141,19 +143,28 @@ def complete(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mark
 
 def write_back(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
                name: str, entry: dict[str, Any], gallery_id: str, spec: dict[str, Any]) -> str:
-    """One video rendition or poster into PhotoShelter, read from the master with the same
-    transformation through a signed URL (the copy may still be closed). A poster carries its link
-    to the master inside the file, like an image rendition; a video carries it in its file name,
-    the sidecar record and (where the account allows) custom metadata. Streamed through a
-    temporary file: a video rendition may be large."""
-    url = master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"],
-                     resource_type="video")
+    """One video rendition or poster into PhotoShelter. A poster carries its link to the master
+    inside the file, like an image rendition; a video carries it in its file name, the sidecar
+    record and (where the account allows) custom metadata. Streamed through a temporary file: a
+    video rendition may be large."""
+    master = master_url(cld, item["public_id"], format=spec["format"], transformation=spec["transformation"],
+                        resource_type="video")
     if entry["kind"] == "poster":
         fields = link_fields(campaign, market.code, item["image_id"], item["version"], name, entry["transformation"],
                              entry["url"], entry["file_name"])
-        data = embedded(cld.fetch(url), fields, name=entry["file_name"])
+        data = embedded(published(cld.fetch, entry["url"], master), fields, name=entry["file_name"])
         return ps.upload_image(gallery_id, data, file_name=entry["file_name"], video=True)["image_id"]
     with tempfile.TemporaryDirectory(prefix="video-writeback-") as tmp:
         path = Path(tmp) / "rendition"
-        cld.download(url, path)
+        published(lambda url: cld.download(url, path), entry["url"], master)
         return ps.upload_image(gallery_id, path, file_name=entry["file_name"], video=True)["image_id"]
+
+
+def published(read: Callable[[str], T], copy_url: str, master: str) -> T:
+    """A rendition as published: the copy's own derivative (the eager job made it once) while the
+    copy is open; when it is closed (401) or gone, the same transformation of the master through a
+    signed URL, which Cloudinary transcodes again (and counts as a transformation)."""
+    try:
+        return read(copy_url)
+    except (CloudinaryAuthError, CloudinaryNotFound):
+        return read(master)
