@@ -64,9 +64,11 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def connections(ps, cld) -> dict[str, str]:
+def connections(ps, cld, airflow_url: str) -> dict[str, str]:
+    """Both accounts; Cloudinary announces finished video transcodes to the API server's receiver."""
     return {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": photoshelter_connection(ps),
-            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld)}
+            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld,
+                                                                     extra={"notification_base_url": airflow_url})}
 
 
 def wait_for_dags(af: Standalone, expected: set[str], timeout: float = 180) -> list[str]:
@@ -296,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url} "
           f"({'strict: the pessimistic reading of what the documentation leaves open' if STRICT else 'permissive'}"
           "; Cloudinary with a private CDN distribution, i.e. token access)")
-    af = Standalone(work / "airflow", free_port(), {**connections(ps, cld),
+    port = free_port()
+    af = Standalone(work / "airflow", port, {**connections(ps, cld, f"http://127.0.0.1:{port}"),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS":
