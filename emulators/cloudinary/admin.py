@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from emulators.cloudinary.params import (
     InvalidParameter,
+    check_add_ons,
     parse_bool,
 )
 from emulators.cloudinary.state import (
@@ -30,6 +32,8 @@ from emulators.cloudinary.state import (
 from emulators.common.http import read_params
 
 router = APIRouter()
+RESOURCE_TYPES = ("image", "video", "raw")
+ASSET_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @router.get("/v1_1/{cloud}/ping")
@@ -51,16 +55,16 @@ async def usage(cloud: str, request: Request, day: str | None = None) -> JSONRes
             totals[key] = totals.get(key, 0) + value
     storage, originals, derived = emu.account.storage_bytes()
 
-    def metric(value: int, limit: int, per_credit: float) -> dict[str, Any]:
-        return {"usage": value, "credits_usage": round(value / per_credit, 4), "limit": limit,
-                "used_percent": round(100 * value / limit, 2)}
+    def metric(value: int, limit: int, per_credit: float | None = None) -> dict[str, Any]:
+        used = {"usage": value, **({"credits_usage": round(value / per_credit, 4)} if per_credit else {})}
+        # The plan's limits belong to the current report only; a day's report (date=) has none.
+        return used if day else {**used, "limit": limit, "used_percent": round(100 * value / limit, 2)}
 
     body = {
         "plan": "Emulator", "last_updated": emu.control.now().date().isoformat(),
         "date_requested": days[0].isoformat() if day else emu.control.now().date().isoformat(),
         "transformations": metric(totals["transformations"], 25_000, 1000),
-        "objects": {"usage": originals + derived, "limit": 500_000,
-                    "used_percent": round(100 * (originals + derived) / 500_000, 2)},
+        "objects": metric(originals + derived, 500_000),
         "bandwidth": metric(totals["bandwidth"], 25 << 30, 1 << 30),
         "storage": metric(storage, 25 << 30, 1 << 30),
         "requests": totals["requests"], "resources": originals, "derived_resources": derived,
@@ -90,7 +94,8 @@ async def add_metadata_field(cloud: str, request: Request) -> JSONResponse:
     if emu.store.get("metadata_field", external_id):
         raise CloudinaryError(409, f"External ID {external_id} already exists")
     field = {"external_id": external_id, "label": body.get("label", external_id), "type": body["type"],
-             "mandatory": bool(body.get("mandatory", False))}
+             "mandatory": bool(body.get("mandatory", False)),
+             **{k: body[k] for k in ("default_value", "datasource", "validation") if body.get(k) is not None}}
     emu.store.put("metadata_field", external_id, field)
     return admin_json(emu, field, headers)
 
@@ -120,6 +125,13 @@ async def list_resources(cloud: str, rt: str, request: Request, dtype: str | Non
     emu = emulator(request)
     headers = admin_auth(emu, request, cloud)
     params, _ = await read_params(request)
+    if rt not in RESOURCE_TYPES:
+        if dtype is None and ASSET_ID.fullmatch(rt):  # GET /resources/{asset_id}: one asset by its ID
+            res = next((r for kind in RESOURCE_TYPES for r in emu.account.iter(kind) if r.get("asset_id") == rt), None)
+            if res is None:
+                raise CloudinaryError(404, f"Resource not found - {rt}")
+            return resource_answer(emu, request, res, headers)
+        raise CloudinaryError(400, f"Invalid resource type {rt}")
     if params.get("public_ids"):
         ids = params["public_ids"] if isinstance(params["public_ids"], list) else [params["public_ids"]]
         found = [r for r in (emu.account.get(rt, dtype or "upload", pid) for pid in ids) if r]
@@ -138,7 +150,12 @@ async def list_resources(cloud: str, rt: str, request: Request, dtype: str | Non
 async def get_resource(cloud: str, rt: str, dtype: str, public_id: str, request: Request) -> JSONResponse:
     emu = emulator(request)
     headers = admin_auth(emu, request, cloud)
-    res = emu.account.require(rt, dtype, public_id)
+    return resource_answer(emu, request, emu.account.require(rt, dtype, public_id), headers)
+
+
+def resource_answer(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
+                    headers: dict[str, str]) -> JSONResponse:
+    """One asset's details, with its derived files (Admin ``resource``)."""
     derived = [{"transformation": d["transformation"], "format": d["format"], "bytes": d["bytes"],
                 "id": d["id"], "url": emu.delivery_url(request, res, d["transformation"], d["format"])}
                for d in res.get("derived", [])]
@@ -153,6 +170,8 @@ async def update_resource(cloud: str, rt: str, dtype: str, public_id: str, reque
     headers = admin_auth(emu, request, cloud)
     res = emu.account.require(rt, dtype, public_id)
     body = await json_body(emu, request)
+    if emu.strict:
+        check_add_ons(body, update=True)
     emu.apply_common(res, body)
     emu.account.save(res)
     out = emu.result(request, res)
@@ -267,6 +286,8 @@ def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Requ
         for flag_on, key in ((with_tags, "tags"), (with_context, "context"), (with_metadata, "metadata")):
             if not flag_on:
                 item.pop(key, None)
+        if with_metadata:  # asked for: an asset without values answers an empty object
+            item.setdefault("metadata", {})
         item.pop("signature", None)
         if emu.strict:  # whether listings carry access_control is undocumented: they do not
             item.pop("access_control", None)

@@ -13,9 +13,11 @@ share. This module assembles them with the emulator's controls.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from emulators.cloudinary import admin, delivery, notifications, upload
 from emulators.cloudinary.params import InvalidParameter
@@ -54,6 +56,7 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
     app.state.emulator = emu
     app.state.store, app.state.control, app.state.account = emu.store, emu.control, emu.account
     app.add_middleware(ControlMiddleware, fastapi_app=app, control=emu.control)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(control_router(emu.control))
     app.include_router(notifications.router(emu.notifier))
 
@@ -85,7 +88,57 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
 
     app.include_router(upload.router)
     app.include_router(admin.router)
+    app.include_router(unknown_api_routes(app))  # before delivery, whose GET route would take them
     if private_cdn:  # before the shared form, which would read its first segment as a cloud name
         app.include_router(delivery.private_cdn_router)
     app.include_router(delivery.router)
     return app
+
+
+API_PREFIX = "/v1_1/"
+
+
+class RequestIdMiddleware:
+    """Every Upload and Admin API answer carries ``X-Request-Id``, as Cloudinary's do (the SDK
+    puts it in a result's ``request_id``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", secrets.token_hex(8).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_id)
+
+
+def unknown_api_routes(app: FastAPI) -> APIRouter:
+    """API paths the emulator does not serve answer Cloudinary's JSON error, so the SDK raises:
+    405 where the path exists with another method, 404 otherwise. (FastAPI's own 404/405 carry
+    ``{"detail": ...}``, which the SDK, finding no ``error`` key, returns as a result; a GET would
+    otherwise fall into the delivery route's empty 404.)"""
+    router = APIRouter()
+
+    @router.api_route(API_PREFIX + "{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+                      include_in_schema=False)
+    async def unknown(rest: str, request: Request) -> JSONResponse:
+        path = request.url.path
+        methods = sorted({m for route in app.router.routes if isinstance(route, APIRoute)
+                          and not route.path.endswith("{rest:path}") and route.path_regex.match(path)
+                          for m in route.methods})
+        if methods:
+            return JSONResponse({"error": {"message": f"{request.method} is not allowed on {path} (only "
+                                                      f"{', '.join(methods)})"}},
+                                status_code=405, headers={"Allow": ", ".join(methods)})
+        return JSONResponse({"error": {"message": f"Resource not found - {path}"}}, status_code=404)
+
+    return router

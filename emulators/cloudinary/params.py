@@ -103,3 +103,34 @@ def access_allowed(rules: list[dict[str, str]], now: datetime) -> bool:
         if (start is None or start <= now) and (end is None or now < end):
             return True
     return False
+
+
+# Add-on options and the values Cloudinary documents for them (each may carry ``:<options>``;
+# categorization takes a comma-separated list). **[STRICT]** anything else is refused, with the
+# messages Cloudinary's own SDK tests expect from upload/explicit and from the Admin ``update``.
+ADD_ON_VALUES = {
+    "raw_convert": {"aspose", "google_speech", "extract_text"},
+    "categorization": {"google_tagging", "google_video_tagging", "imagga_tagging", "aws_rek_tagging",
+                       "aws_rek_video_tagging", "azure_video_indexer"},
+    "detection": {"adv_face", "aws_rek_face", "cld-fashion", "cld-text", "coco", "lvis", "openimages", "unidet",
+                  "human-anatomy", "iwildcam", "captioning"},
+    "background_removal": {"cloudinary_ai", "pixelz", "remove_the_background"},
+}
+UPLOAD_MESSAGES = {"raw_convert": "Raw convert is invalid",
+                   "categorization": "Categorization item {value} is not valid",
+                   "detection": "Detection invalid model '{value}'",
+                   "background_removal": "Background removal is invalid"}
+
+
+def check_add_ons(params: dict[str, Any], *, update: bool = False) -> None:
+    """Refuse an add-on option whose value Cloudinary does not document (``InvalidParameter``)."""
+    for option, allowed in ADD_ON_VALUES.items():
+        given = params.get(option)
+        if given in (None, ""):
+            continue
+        values = str(given).split(",") if option == "categorization" else [str(given)]
+        for value in values:
+            name = value.strip().split(":", 1)[0]
+            if name not in allowed:
+                raise InvalidParameter(f"Illegal value {value} for parameter {option}" if update
+                                       else UPLOAD_MESSAGES[option].format(value=value.strip()))

@@ -281,7 +281,7 @@ class CloudinaryEmulator:
         out["url"] = out["secure_url"] = self.delivery_url(request, res)
         out["signature"] = response_signature(res["public_id"], res["version"], self.api_secret)
         if res.get("tags"):
-            out["tags"] = res["tags"]
+            out["tags"] = sorted(res["tags"])  # Cloudinary answers tags sorted, whatever the order given
         if res.get("context"):
             out["context"] = {"custom": res["context"]}
         if res.get("metadata"):
@@ -293,6 +293,12 @@ class CloudinaryEmulator:
         unknown = [k for k in values if self.store.get("metadata_field", k) is None]
         if unknown:
             raise InvalidParameter(f"Metadata External IDs do not exist: {json.dumps(unknown)}")
+
+    def metadata_defaults(self, res: dict[str, Any]) -> None:
+        """A new asset gets each structured metadata field's ``default_value`` it was not given."""
+        for external_id, field in self.store.iter("metadata_field"):
+            if "default_value" in field and external_id not in res.get("metadata", {}):
+                res.setdefault("metadata", {})[external_id] = field["default_value"]
 
     def apply_common(self, res: dict[str, Any], params: dict[str, Any]) -> None:
         """Tags, context, metadata and access_control given on upload/explicit/update."""

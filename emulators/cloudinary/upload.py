@@ -9,6 +9,7 @@ import binascii
 import functools
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from starlette.responses import FileResponse, Response
 from emulators.cloudinary import transform
 from emulators.cloudinary.params import (
     InvalidParameter,
+    check_add_ons,
     parse_bool,
     parse_context,
     parse_metadata,
@@ -58,12 +60,18 @@ MIN_CHUNK = 5 * 1024 * 1024  # [DOC] the smallest part of a chunked upload, the 
 async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
     emu = emulator(request)
     params, files = await signed_params(emu, request, cloud)
+    if emu.strict:
+        check_add_ons(params)
     rt = "image" if rt == "auto" else rt
     landed = await receive_file(emu, request, params, files)
     pid_hint = params.get("public_id") or secrets.token_hex(10)
     if landed is None:
         return JSONResponse({"public_id": pid_hint, "done": False})
     path, filename = landed
+    if not params.get("public_id") and parse_bool(params.get("use_filename"), False):
+        # The file's own name; with a random suffix unless unique_filename is false (SDK docs).
+        stem = re.sub(r"[^\w\-]+", "_", Path(filename).stem).strip("_") or "file"
+        pid_hint = stem if not parse_bool(params.get("unique_filename"), True) else f"{stem}_{secrets.token_hex(3)}"
     try:
         info = inspect(emu, path, rt)
         dtype = params.get("type") or "upload"
@@ -86,6 +94,7 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
             "derived": [], "access_control": [],
         }
         emu.apply_common(res, params)
+        emu.metadata_defaults(res)
         if existing:
             emu.account.remove(existing)
         shutil.move(str(path), emu.account.original_path(res))
@@ -103,6 +112,8 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
 async def explicit(cloud: str, rt: str, request: Request) -> JSONResponse:
     emu = emulator(request)
     params, _ = await signed_params(emu, request, cloud)
+    if emu.strict:
+        check_add_ons(params)
     res = emu.account.require(rt, params.get("type") or "upload", params.get("public_id") or "")
     emu.apply_common(res, params)
     emu.account.save(res)
