@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install system-deps lint schema test test-unit test-integration test-e2e bench demo up screenshots clean
+.PHONY: install system-deps lint schema test test-unit test-integration test-e2e bench conformance demo up screenshots clean
 
 # The project itself is installed too (editable, no dependencies of its own): its provider entry
 # point is how Airflow lists the Cloudinary and PhotoShelter connection types.
@@ -54,6 +54,11 @@ test-e2e: system-deps install
 # one JSON line per scenario, a table, bench/RESULTS.md (docs/benchmarks.md). QUICK=1: a few minutes.
 bench: install
 	PYTHONPATH=plugins:. $(BIN)/python -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# Cloudinary's own SDK test suite against the emulator, both modes (scripts/conformance.py):
+# PYCLOUDINARY=<a checkout of github.com/cloudinary/pycloudinary at the pinned SDK's tag>.
+conformance: install
+	$(BIN)/python scripts/conformance.py --pycloudinary "$(PYCLOUDINARY)" $(CONFORMANCE_ARGS)
 
 # The demo needs ffmpeg only (the emulators transcode the demo's hero videos with it).
 demo: install
