@@ -19,19 +19,24 @@ HERE = Path(__file__).parent
 
 
 @contextlib.contextmanager
-def running_stack(base: Path, *, images: int = 12, env: dict[str, str] | None = None) -> Iterator[dict]:
+def running_stack(base: Path, *, images: int = 12, waiting: int = 0,
+                  env: dict[str, str] | None = None) -> Iterator[dict]:
     """Seeded emulators and ``airflow standalone`` on free ports under ``base``; ``env`` adds to
-    Airflow's environment. Whatever started is stopped, also when a later start fails."""
-    seeded = seed(base / "ps", images=images, galleries=1)
+    Airflow's environment; ``waiting``: more pending masters (the seed's). Whatever started is
+    stopped, also when a later start fails."""
+    seeded = seed(base / "ps", images=images, galleries=1, waiting=waiting)
     shutil.copytree(ROOT / "include", base / "include")  # the stack's own copy: a test ends the campaign in it
     with contextlib.ExitStack() as started:
         ps = start_photoshelter(base / "ps")
         started.callback(ps.stop)
         cld = start_cloudinary(base / "cld")
         started.callback(cld.stop)
-        af = Standalone(base / "airflow", free_port(), {
+        port = free_port()
+        af = Standalone(base / "airflow", port, {
             "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
-            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld),
+            # Video transcodes announced to the API server's receiver, as a deployment would set it
+            "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(
+                cld, extra={"notification_base_url": f"http://127.0.0.1:{port}"}),
             "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": (base / "storage").as_uri(),
             "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(base / "include"),
             "AIRFLOW__CAMPAIGN_MEDIA__CLAIM_POLL_SECONDS": "10",  # a run waiting for another looks again sooner

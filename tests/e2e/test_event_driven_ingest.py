@@ -20,13 +20,15 @@ from tests.system import require_system_packages
 pytestmark = [pytest.mark.e2e]
 FR = "campaign_media_market_fr"
 INTERVAL = 10
+OVERLAP, BURST = 3, 200  # pending masters the last two tests approve
+UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
 
 
 @pytest.fixture(scope="module")
 def events(tmp_path_factory):
     require_system_packages()
     env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": str(INTERVAL)}
-    with running_stack(tmp_path_factory.mktemp("events"), images=12, env=env) as stack, \
+    with running_stack(tmp_path_factory.mktemp("events"), images=12, waiting=OVERLAP + BURST, env=env) as stack, \
             pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", stack["storage"].as_uri())
         mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(stack["include"]))
@@ -91,3 +93,73 @@ def test_a_burst_of_approvals_makes_one_or_two_runs_not_one_per_approval(events)
     named = sorted(m for r in new for m in storage.read_json(
         storage.ingest_run(CAMPAIGN, r["dag_run_id"]) / "plan.json")["named"])
     assert named == sorted(burst)  # each named once, nothing else
+
+
+def uploaded_by(runs_: list[dict]) -> list[str]:
+    """Media IDs the ingest reports of these runs name as uploaded (one entry per upload)."""
+    out = []
+    for run in runs_:
+        report = storage.read_json(storage.ingest_run(CAMPAIGN, run["dag_run_id"]) / "report.json", {}) or {}
+        out += [u["image_id"] for u in report.get("uploaded", [])]
+    return out
+
+
+def test_an_event_run_overlapping_a_daily_run_and_a_backfill_uploads_nothing_twice(events) -> None:
+    """While the run the watcher started is going, a manual run and a reprocessing backfill of the
+    last three days are started, both with ``force`` (no interval filter: they plan every approved
+    master not yet in Cloudinary, so they would ship the new ones too). The claim keeps them one
+    at a time: each approved master is uploaded exactly once, by whichever run got there first."""
+    af, cld = events["af"], events["cld"]
+    af.api("PATCH", f"dags/{FR}", json={"is_paused": True})  # ingest's uploads only, from here on
+    quiet(af, [INGEST, FR], settle=INTERVAL)
+    fresh = events["seed"]["waiting"][:OVERLAP]
+    before = {r["dag_run_id"] for r in runs(af, INGEST)}
+    uploads = cld.calls().get(UPLOAD, 0)
+    for media_id in fresh:
+        approve(events, media_id)
+    wait_for(lambda: [r for r in asset_runs(af, INGEST) if r["dag_run_id"] not in before], timeout=INTERVAL + 120,
+             every=0.5)
+    event_run = next(r for r in asset_runs(af, INGEST) if r["dag_run_id"] not in before)
+    assert event_run["state"] in ("queued", "running"), event_run
+    daily = af.trigger(INGEST, {"force": True})
+    today = time.strftime("%Y-%m-%dT00:00:00+00:00", time.gmtime())
+    three_days_ago = time.strftime("%Y-%m-%dT00:00:00+00:00", time.gmtime(time.time() - 3 * 86400))
+    af.create_backfill({"dag_id": INGEST, "from_date": three_days_ago, "to_date": today,
+                        "reprocess_behavior": "completed", "max_active_runs": 1, "run_backwards": False,
+                        "dag_run_conf": {"force": True}})
+    quiet(af, [INGEST], settle=2 * INTERVAL, timeout=600)
+    new = [r for r in runs(af, INGEST) if r["dag_run_id"] not in before]
+    kinds = {r["run_type"] for r in new}
+    assert {"asset_triggered", "manual", "backfill"} <= kinds, kinds
+    assert daily["dag_run_id"] in {r["dag_run_id"] for r in new}
+    assert all(r["state"] == "success" for r in new), [(r["dag_run_id"], r["state"]) for r in new]
+    assert set(fresh) <= set(published_masters(events))
+    # The forced runs also ship approved masters no run had taken yet (this stack ran no backfill
+    # before): nothing is uploaded twice, by these runs or by any earlier one.
+    uploaded = uploaded_by(new)
+    earlier = uploaded_by([r for r in runs(af, INGEST) if r["dag_run_id"] in before])
+    assert len(uploaded) == len(set(uploaded)) and not set(uploaded) & set(earlier), (uploaded, earlier)
+    assert all(uploaded.count(m) == 1 for m in fresh)  # each once, by whichever run held the claim
+    assert cld.calls().get(UPLOAD, 0) - uploads == len(uploaded)
+
+
+def test_a_burst_of_200_approvals_within_a_minute_makes_a_few_runs_not_200(events) -> None:
+    af, cld = events["af"], events["cld"]
+    quiet(af, [INGEST], settle=INTERVAL)
+    burst = events["seed"]["waiting"][OVERLAP:OVERLAP + BURST]
+    before = {r["dag_run_id"] for r in runs(af, INGEST)}
+    uploads = cld.calls().get(UPLOAD, 0)
+    started = time.monotonic()
+    for media_id in burst:
+        approve(events, media_id)
+    assert time.monotonic() - started < 60  # the burst is within a minute
+    wait_for(lambda: set(burst) <= set(published_masters(events)), timeout=INTERVAL + 400, every=3)
+    quiet(af, [INGEST], settle=2 * INTERVAL, timeout=600)
+    new = [r for r in runs(af, INGEST) if r["dag_run_id"] not in before]
+    print(f"{BURST} approvals in {time.monotonic() - started:.0f} s of which the approving took "
+          f"{len(burst)} calls: {len(new)} ingest runs ({[r['run_type'] for r in new]})")
+    assert 1 <= len(new) <= 3 and {r["run_type"] for r in new} == {"asset_triggered"}, new
+    named = sorted(m for r in new for m in storage.read_json(
+        storage.ingest_run(CAMPAIGN, r["dag_run_id"]) / "plan.json")["named"])
+    assert named == sorted(burst)
+    assert sorted(uploaded_by(new)) == sorted(burst) and cld.calls().get(UPLOAD, 0) - uploads == BURST

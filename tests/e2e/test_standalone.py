@@ -241,3 +241,27 @@ def test_the_demo_summary_shows_no_secret(stack, capsys, monkeypatch) -> None:
                CLD_CREDENTIALS["auth_token_key"], af.password()}
     assert af.password() and not [s for s in secrets if s in shown]
     assert not re.search(r"__cld_token__=|/s--[A-Za-z0-9_-]{8,32}--/", shown)
+
+
+def test_the_api_server_takes_signed_notifications_without_a_login_and_keeps_the_page_behind_one(stack) -> None:
+    """The plugin mounts the receiver before the page (its prefix lies inside the page's): on the
+    real API server an unsigned POST is refused by the receiver itself (401, its JSON, no login
+    asked), a signed one is recorded, and the page next to it still wants a login."""
+    import hashlib
+    import time
+
+    from campaign_media.domain.notifications import receiver_url
+    from emulators.runner import CLD_CREDENTIALS
+
+    af = stack["af"]
+    url = receiver_url(af.url, "cloudinary_default")
+    body = json.dumps({"notification_type": "eager", "public_id": "campaigns/e2e/markets/fr/probe"}).encode()
+    refused = httpx.post(url, content=body, headers={"X-Cld-Timestamp": str(int(time.time()))})
+    assert refused.status_code == 401 and refused.json() == {"error": {"message": "no X-Cld-Signature header"}}
+    stamp = str(int(time.time()))
+    signature = hashlib.sha1(body + stamp.encode() + CLD_CREDENTIALS["api_secret"].encode()).hexdigest()
+    taken = httpx.post(url, content=body, headers={"X-Cld-Timestamp": stamp, "X-Cld-Signature": signature})
+    assert taken.status_code == 200 and taken.json() == {"recorded": True, "duplicate": False}
+    assert list((stack["storage"] / "_notifications" / "cloudinary" / "cloudinary_default").rglob("*.json"))
+    page = httpx.get(f"{af.url}/campaign-media/")
+    assert page.status_code in (401, 403), page.status_code
