@@ -41,6 +41,8 @@ USED = re.compile(
     r"test_context|test_usage|test_metadata|test_update_metadata|test_add_metadata_field|test_request_id|"
     r"test_list_metadata|test_delete_resources|test_access_control|test_ping|test_use_filename|"
     r"test_unique_filename|test_structured_metadata|test_.*headers")
+# ... except where the test is about a feature the project does not use inside those calls.
+NOT_USED = re.compile(r"responsive_breakpoints|moderation")
 PLUGIN = '''
 import os
 
@@ -111,7 +113,7 @@ def main() -> int:
         for module in opts.modules.split(","):
             for mode in opts.modes.split(","):
                 result = run_module(checkout, module, mode == "strict", work, remote)
-                used = [t for t in result["failed"] if USED.match(t)]
+                used = [t for t in result["failed"] if USED.match(t) and not NOT_USED.search(t)]
                 bad_used += len(used)
                 print(f"{module:<24} {mode:<10} {len(result['passed']):>6} {len(result['failed']):>6} "
                       f"{len(used):>12} {len(result['skipped']):>7}", flush=True)

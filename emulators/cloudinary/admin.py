@@ -100,6 +100,25 @@ async def add_metadata_field(cloud: str, request: Request) -> JSONResponse:
     return admin_json(emu, field, headers)
 
 
+@router.delete("/v1_1/{cloud}/metadata_fields/{external_id}")
+async def delete_metadata_field(cloud: str, external_id: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    if not emu.store.delete("metadata_field", external_id):
+        raise CloudinaryError(404, f"External ID {external_id} not found")
+    return admin_json(emu, {"message": "ok"}, headers)
+
+
+@router.get("/v1_1/{cloud}/metadata_fields/{external_id}")
+async def get_metadata_field(cloud: str, external_id: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    field = emu.store.get("metadata_field", external_id)
+    if field is None:
+        raise CloudinaryError(404, f"External ID {external_id} not found")
+    return admin_json(emu, field, headers)
+
+
 @router.get("/v1_1/{cloud}/resources/{rt}/tags/{tag:path}")
 async def resources_by_tag(cloud: str, rt: str, tag: str, request: Request) -> JSONResponse:
     emu = emulator(request)

@@ -64,14 +64,12 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
         check_add_ons(params)
     rt = "image" if rt == "auto" else rt
     landed = await receive_file(emu, request, params, files)
-    pid_hint = params.get("public_id") or secrets.token_hex(10)
-    if landed is None:
-        return JSONResponse({"public_id": pid_hint, "done": False})
+    if landed is None:  # a part of a chunked upload: the SDK sends this public ID with the next parts
+        part = next((f for name, f in files if name == "file"), None)
+        return JSONResponse({"public_id": new_public_id(params, getattr(part, "filename", None) or "file"),
+                             "done": False})
     path, filename = landed
-    if not params.get("public_id") and parse_bool(params.get("use_filename"), False):
-        # The file's own name; with a random suffix unless unique_filename is false (SDK docs).
-        stem = re.sub(r"[^\w\-]+", "_", Path(filename).stem).strip("_") or "file"
-        pid_hint = stem if not parse_bool(params.get("unique_filename"), True) else f"{stem}_{secrets.token_hex(3)}"
+    pid_hint = new_public_id(params, filename)
     try:
         info = inspect(emu, path, rt)
         dtype = params.get("type") or "upload"
@@ -106,6 +104,17 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
     if eager:
         extra["eager"] = eager
     return JSONResponse(emu.result(request, res, **extra))
+
+
+def new_public_id(params: dict[str, Any], filename: str) -> str:
+    """The given public ID; with ``use_filename``, the file's own name (plus ``_`` and 6 random
+    characters unless ``unique_filename`` is false); otherwise a random one."""
+    if params.get("public_id"):
+        return params["public_id"]
+    if not parse_bool(params.get("use_filename"), False):
+        return secrets.token_hex(10)
+    stem = re.sub(r"[^\w\-]+", "_", Path(filename).stem).strip("_") or "file"
+    return stem if not parse_bool(params.get("unique_filename"), True) else f"{stem}_{secrets.token_hex(3)}"
 
 
 @router.post("/v1_1/{cloud}/{rt}/explicit")

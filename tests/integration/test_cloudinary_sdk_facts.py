@@ -109,3 +109,22 @@ def test_add_on_options_with_values_cloudinary_does_not_document_are_refused(sdk
     with pytest.raises(cloudinary.exceptions.BadRequest, match="Illegal value"):
         sdk.admin.update(pid, detection="illegal")
     assert sdk.upload.upload(png(), public_id=pid, categorization="google_tagging")["public_id"] == pid
+
+
+def test_a_chunked_upload_named_after_its_file_keeps_that_name_across_its_parts(sdk, tmp_path) -> None:
+    """The SDK sends the first part's public ID with the later parts: use_filename must name it
+    from the first part on."""
+    big = tmp_path / "hero_cut.bmp"
+    Image.new("RGB", (1400, 1400), (10, 90, 160)).save(big, "BMP")  # ~5.9 MB: two parts of 5 MB
+    result = sdk.upload.upload_large(str(big), chunk_size=5 * 1024 * 1024, resource_type="image",
+                                     use_filename=True, unique_filename=False)
+    assert result["public_id"] == "hero_cut" and (result["width"], result["height"]) == (1400, 1400)
+
+
+def test_a_metadata_field_is_read_and_deleted_by_its_external_id(sdk) -> None:
+    field = f"gone_{uuid.uuid4().hex[:6]}"
+    sdk.admin.add_metadata_field({"external_id": field, "label": field, "type": "string"})
+    assert sdk.admin.metadata_field_by_field_id(field)["external_id"] == field
+    sdk.admin.delete_metadata_field(field)
+    with pytest.raises(cloudinary.exceptions.NotFound):
+        sdk.admin.metadata_field_by_field_id(field)
