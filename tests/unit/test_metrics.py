@@ -56,6 +56,15 @@ def test_missing_per_asset_figures_are_said_not_invented() -> None:
     assert "not available from this account" in render("C", "c", report, {})
 
 
+def test_when_some_copies_have_figures_the_report_says_which_read_zero_not_that_none_exist() -> None:
+    copies = [{**COPIES[0], "requests": None, "bandwidth_bytes": None, "by_transformation": None}, *COPIES[1:]]
+    report = build(MASTERS, copies, RENDITIONS, USAGE, NOW)
+    assert report.totals["per_asset_figures"] is True and report.totals["copies_without_figures"] == 1
+    html = render("C", "c", report, {})
+    assert "not available from this account" not in html and "1 of 3 market copies carry no per-asset figure" in html
+    assert "carry no per-asset figure" not in render("C", "c", build(MASTERS, COPIES, RENDITIONS, USAGE, NOW), {})
+
+
 def test_page_has_every_section_and_escapes_text() -> None:
     masters = [{**MASTERS[0], "file_name": "<script>.jpg"}, *MASTERS[1:]]
     html = render("Spring <Launch>", "c", build(masters, COPIES, RENDITIONS, USAGE, NOW), {"csv": "/x.csv"})

@@ -117,7 +117,10 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
         "approved_masters": int((master_df["approval"].str.lower() == "approved").sum()),
         "market_copies": len(assets), "renditions": int(assets["renditions"].sum()),
         "requests": int(assets["requests"].sum()), "bandwidth_bytes": int(assets["bandwidth_bytes"].sum()),
-        "per_asset_figures": bool(assets["per_asset_figures"].all()) if len(assets) else False,
+        # Per-asset figures exist where any copy carries them; copies without one are counted, so
+        # the report can say which rows read 0 for want of a figure (not for want of traffic).
+        "per_asset_figures": bool(assets["per_asset_figures"].any()) if len(assets) else False,
+        "copies_without_figures": int((~assets["per_asset_figures"].astype(bool)).sum()) if len(assets) else 0,
         "by_media": {row["media_type"]: {"assets": int(row["assets"]), "market_copies": int(
             (assets["media_type"] == row["media_type"]).sum()), "requests": int(row["requests"]),
             "bandwidth_bytes": int(row["bandwidth_bytes"]), "seconds_delivered": float(row["seconds_delivered"])}

@@ -79,10 +79,13 @@ def card(label: str, value: Any) -> str:
 def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str, str]) -> str:
     t = report.totals
     labels = [f"{r.file_name or r.image_id} ({r.markets})" for r in report.top_assets.itertuples()]
-    caveat = "" if t["per_asset_figures"] else (
+    missing = t.get("copies_without_figures", 0)
+    caveat = (
         "<p class='note'>Per-asset requests and bandwidth are not available from this account's API "
         "(Cloudinary shows them only in the Console's reports); per-asset columns read 0 and the account-wide "
-        "usage report is the only delivery figure.</p>")
+        "usage report is the only delivery figure.</p>" if not t["per_asset_figures"] else
+        f"<p class='note'>{missing} of {t['market_copies']} market copies carry no per-asset figure (never "
+        "delivered, or not reported); their columns read 0.</p>" if missing else "")
     sections = [
         f"<h1>Delivery report — {escape(campaign_name)}</h1>",
         f"<p class='muted'>Campaign <code>{escape(campaign_id)}</code> · generated {escape(t['generated_at'])} · "
