@@ -20,8 +20,11 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
-def screenshot_page(url: str, path: Path, *, expect_text: str, width: int = 1280) -> None:
-    """Open ``url``, check that ``expect_text`` is visible, and save a full-page screenshot."""
+def screenshot_page(url: str, path: Path, *, expect_text: str, width: int = 1280,
+                    images: str | None = None) -> list[tuple[int, int]]:
+    """Open ``url``, check that ``expect_text`` is visible, and save a full-page screenshot.
+    ``images`` (a CSS selector): the decoded sizes of those images as Chromium drew them (0 x 0 for
+    one it could not decode)."""
     from playwright.sync_api import expect, sync_playwright
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,5 +35,9 @@ def screenshot_page(url: str, path: Path, *, expect_text: str, width: int = 1280
             page.goto(url)
             expect(page.get_by_text(expect_text).first).to_be_visible(timeout=15_000)
             page.screenshot(path=str(path), full_page=True)
+            if images is None:
+                return []
+            sizes = page.eval_on_selector_all(images, "els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+            return [tuple(size) for size in sizes]
         finally:
             browser.close()

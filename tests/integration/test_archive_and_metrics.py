@@ -7,13 +7,17 @@ then once more (a no-op).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
+import re
 from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
 import pandas as pd
 import pytest
+from PIL import Image
 
 from campaign_media import __version__
 from campaign_media.domain.embedded import pixel_digest, read
@@ -104,9 +108,17 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
         assert heading in html
     assert "<svg" in html and world["seed"]["broken"]["unreadable_licence"] in html  # unreadable licence listed
     assert totals["generator"] == f"campaign-media-pipelines {__version__}" and totals["generator"] in html
+    # The most-used masters as embedded pictures: the favourite first, each a 96 px JPEG of its
+    # master, and nothing the page would have to fetch.
+    pictures = re.findall(r"<img src='data:image/jpeg;base64,([^']+)' width='96' height='96' alt='([^']*)'>", html)
+    assert pictures and len(pictures) == min(len(set(assets.image_id)), 10), len(pictures)
+    first = Image.open(io.BytesIO(base64.b64decode(pictures[0][0])))
+    assert (first.format, first.size) == ("JPEG", (96, 96))
+    assert "src='http" not in html
     # What a reader sees (the README shows this screenshot, shrunk by `make screenshots`).
-    screenshot_page((folder / "index.html").as_uri(), ARTIFACTS / "metrics-report.png",
-                    expect_text="Most-used assets")
+    drawn = screenshot_page((folder / "index.html").as_uri(), ARTIFACTS / "metrics-report.png",
+                            expect_text="Most-used assets", images=".thumb img")
+    assert drawn and all(size == (96, 96) for size in drawn), drawn  # Chromium decoded every one
 
 
 def ps_archive() -> list[dict]:

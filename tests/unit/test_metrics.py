@@ -73,3 +73,13 @@ def test_page_has_every_section_and_escapes_text() -> None:
         assert f">{heading}" in html
     assert "<script>" not in html and "&lt;script&gt;.jpg" in html and html.count("<svg") == 4
     assert "no data yet" in bar_chart("Empty", [], []) and human_bytes(1536) == "1.5 KB"
+
+
+def test_the_most_used_assets_are_shown_as_embedded_pictures() -> None:
+    report = build(MASTERS, COPIES, RENDITIONS, USAGE, NOW)
+    top = list(report.top_assets["image_id"])
+    picture = "data:image/jpeg;base64,/9j/4AAQ"
+    html = render("C", "c", report, {}, thumbnails={top[0]: picture, "elsewhere": "https://x/y.jpg"})
+    assert html.count("<img ") == 1 and f"src='{picture}'" in html  # embedded: the page stays one file
+    assert html.count("no picture") == len(top) - 1 and "https://x/y.jpg" not in html
+    assert "<img " not in render("C", "c", report, {})

@@ -18,6 +18,8 @@ h1{margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:2px solid #e3e7ee;pad
 th,td{border-bottom:1px solid #e3e7ee;padding:.35rem .5rem;text-align:left} th{background:#f4f6fa}
 td.num,th.num{text-align:right} .note{background:#fff8e6;border-left:4px solid #f0b429;padding:.5rem .8rem}
 svg text{font-size:12px;fill:#1d2530}
+.thumbs{display:flex;flex-wrap:wrap;gap:.6rem;margin:.8rem 0} .thumb{margin:0;width:96px;font-size:.75rem}
+.thumb img{display:block;border-radius:4px;background:#f4f6fa} .thumb figcaption{overflow:hidden;text-overflow:ellipsis}
 """
 
 
@@ -76,7 +78,21 @@ def card(label: str, value: Any) -> str:
     return f"<div class='card'><span class='muted'>{escape(label)}</span><b>{escape(str(value))}</b></div>"
 
 
-def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str, str]) -> str:
+def thumbnail_strip(report: Report, thumbnails: dict[str, str]) -> str:
+    """The most-used masters as pictures (``data:`` URIs, so the page stays one file), in the
+    table's order; a master without one is shown by its name only."""
+    figures = []
+    for row in report.top_assets.itertuples():
+        name = escape(str(row.file_name or row.image_id))
+        picture = thumbnails.get(row.image_id, "")
+        image = (f"<img src='{escape(picture)}' width='96' height='96' alt='{name}'>"
+                 if picture.startswith("data:image/") else "<span class='muted'>no picture</span>")
+        figures.append(f"<figure class='thumb'>{image}<figcaption>{name}</figcaption></figure>")
+    return f"<div class='thumbs'>{''.join(figures)}</div>" if figures else ""
+
+
+def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str, str],
+           thumbnails: dict[str, str] | None = None) -> str:
     t = report.totals
     labels = [f"{r.file_name or r.image_id} ({r.markets})" for r in report.top_assets.itertuples()]
     missing = t.get("copies_without_figures", 0)
@@ -98,7 +114,7 @@ def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str
         card("Account bandwidth", human_bytes(t["account_bandwidth_bytes"])),
         card("Account transformations", t["account_transformations"]),
         card("Account storage", human_bytes(t["account_storage_bytes"])), "</div>", caveat,
-        "<h2>Most-used assets</h2>",
+        "<h2>Most-used assets</h2>", thumbnail_strip(report, thumbnails or {}),
         bar_chart("Requests per master (all markets)", labels, [float(v) for v in report.top_assets["requests"]]),
         table(report.top_assets),
         "<h2>By market</h2>",

@@ -6,25 +6,37 @@ one usage call per campaign: cheap enough to run daily and again at archive time
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 from datetime import datetime
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market
-from campaign_media.domain.masters import copy_identity, custom_fields, licence_of, market_public_id, media_id
-from campaign_media.hooks.cloudinary import CloudinaryHook
+from campaign_media.domain.masters import (
+    copy_identity,
+    custom_fields,
+    licence_of,
+    market_public_id,
+    master_public_id,
+    media_id,
+)
+from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
+from campaign_media.hooks.retry import RetryBudgetExceeded
 from campaign_media.reports.frame import Report, build
 from campaign_media.reports.html import render
 from campaign_media.runtime import storage
 from campaign_media.runtime.sources import SourceListing
+from campaign_media.steps.shared.delivery import master_url
 
 log = logging.getLogger(__name__)
 
 
 def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
-           markets: list[Market]) -> tuple[list[dict], list[dict], list[dict], dict[str, Any]]:
+           markets: list[Market]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The masters (PhotoShelter), the market copies with their delivery figures (Cloudinary) and
+    the renditions (market state)."""
     masters = []
     tz = ps.session_timezone()
     for record in SourceListing(ps, campaign):
@@ -49,10 +61,31 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         for image_id, entry in storage.read_json(storage.market_state(campaign.id, market.code), {}).items():
             renditions += [{"image_id": image_id, "market": market.code, "rendition": name, "bytes": r.get("bytes")}
                            for name, r in entry.get("renditions", {}).items()]
-    return masters, copies, renditions, cld.usage()
+    return masters, copies, renditions
 
 
-def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
+THUMBNAIL = [{"width": 96, "height": 96, "crop": "fill", "gravity": "auto"}]
+
+
+def thumbnails(cld: CloudinaryHook, campaign: Campaign, report: Report, masters: list[dict]) -> dict[str, str]:
+    """Small pictures of the most-used masters, as ``data:`` URIs (the report stays one file): a
+    96 px crop of the master, a video's first frame for a video, read through a signed URL (the
+    masters are authenticated). One that cannot be read is left out and named in the log."""
+    kinds = {m["image_id"]: m["media_type"] for m in masters}
+    out: dict[str, str] = {}
+    for image_id in report.top_assets["image_id"]:
+        url = master_url(cld, master_public_id(campaign.id, image_id), format="jpg", transformation=THUMBNAIL,
+                         resource_type="video" if kinds.get(image_id) == "video" else "image")
+        try:
+            data = cld.fetch(url, max_bytes=512 * 1024)
+        except (CloudinaryError, RetryBudgetExceeded) as exc:
+            log.warning("no thumbnail for %s in the report: %s", image_id, exc)
+            continue
+        out[image_id] = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+    return out
+
+
+def write(campaign: Campaign, report: Report, *parts: str, pictures: dict[str, str] | None = None) -> dict[str, str]:
     """CSV, Parquet, HTML and the totals (JSON) under ``<storage>/<campaign>/<parts...>/``."""
     base = storage.path(campaign.id, *parts)
     table = report.assets.assign(campaign=campaign.id)[["campaign", *report.assets.columns]]  # concatenable
@@ -62,7 +95,7 @@ def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
     parquet_path = storage.write_bytes(base / "assets.parquet", buffer.getvalue())
     files = {"table (CSV)": csv_path, "table (Parquet)": parquet_path}
     html_path = str(base / "index.html")
-    html = render(campaign.name, campaign.id, report, {**files, "this page": html_path})
+    html = render(campaign.name, campaign.id, report, {**files, "this page": html_path}, thumbnails=pictures)
     storage.write_bytes(base / "index.html", html.encode())
     totals_path = storage.write_json(base / "totals.json", report.totals)
     return {"html": html_path, "csv": csv_path, "parquet": parquet_path, "totals": totals_path}
@@ -70,9 +103,12 @@ def write(campaign: Campaign, report: Report, *parts: str) -> dict[str, str]:
 
 def report_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
                     now: datetime, *parts: str) -> dict[str, Any]:
-    masters, copies, renditions, usage = gather(ps, cld, campaign, markets)
-    report = build(masters, copies, renditions, usage, now=now)
-    paths = write(campaign, report, *parts)
+    masters, copies, renditions = gather(ps, cld, campaign, markets)
+    # The pictures first (the most-used masters do not depend on the account's usage), then the
+    # usage: the report's account-wide bandwidth then includes what fetching them cost.
+    pictures = thumbnails(cld, campaign, build(masters, copies, renditions, {}, now=now), masters)
+    report = build(masters, copies, renditions, cld.usage(), now=now)
+    paths = write(campaign, report, *parts, pictures=pictures)
     log.info("delivery report for %s: %s (requests %s, bandwidth %s bytes)", campaign.id, paths["html"],
              report.totals["requests"], report.totals["bandwidth_bytes"])
     # ``requests`` per (market, image_id): the archive records them without listing again.
