@@ -174,3 +174,29 @@ def test_a_trigger_that_looked_before_deferring_polls_an_interval_later_and_neve
     payload, took = asyncio.run(timed())
     assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 0}
     assert took >= 0.8  # ready at the first poll (0.3 s), held until 0.8 s
+
+
+def test_a_notified_copy_not_listed_as_made_yet_is_looked_at_again_seconds_later(monkeypatch) -> None:
+    """A real account's Admin API may lag behind its own notification: the copy is asked again
+    2 s later (then 4, 8) rather than left to the fallback poll minutes away."""
+    one = {"spring/fr/VD1": WAITING["spring/fr/VD1"]}
+    hook = ScriptedHook({"spring/fr/VD1": [derived(), derived(HLS, FILM)]})
+    hook.looks = []
+    monkeypatch.setattr(trigger_module, "CloudinaryHook", hook)
+    arrivals = iter([{"spring/fr/VD1": 10.0}])
+    monkeypatch.setattr(trigger_module.notices, "notified",
+                        lambda conn_id, public_ids, after: next(arrivals, {"spring/fr/VD1": 10.0}))
+    waiting = VideoRenditionsTrigger(waiting=one, deadline=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                                     poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
+                                     notice_seconds=0.05, looked=True, min_deferred_seconds=0)
+
+    async def timed() -> tuple[dict[str, Any], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async for event in waiting.run():
+            return event.payload, loop.time() - started
+        raise AssertionError("no event")
+
+    payload, took = asyncio.run(timed())
+    assert payload["pending"] == [] and payload["looks"] == {"poll": 0, "notified": 2}
+    assert 1.9 <= took < 3.5 and hook.looks == ["spring/fr/VD1", "spring/fr/VD1"]  # the same notification, no more

@@ -30,7 +30,7 @@ from campaign_media.runtime import notices
 
 log = logging.getLogger(__name__)
 ACCOUNT_CACHE_SECONDS = 60.0  # a rotated secret is picked up within a minute
-_accounts: dict[str, tuple[float, CloudinaryHook]] = {}
+_accounts: dict[str, tuple[float, CloudinaryHook | None]] = {}  # misses too: a stranger's POST costs no lookup
 
 app = FastAPI(title="Campaign media: Cloudinary notifications", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -41,17 +41,20 @@ def refused(status: int, reason: str, conn_id: str) -> JSONResponse:
 
 
 def account(conn_id: str) -> CloudinaryHook | None:
-    """The connection's hook with its account read (cached a minute); None when there is none."""
+    """The connection's hook with its account read, or None when there is none (either cached a
+    minute)."""
     cached = _accounts.get(conn_id)
     if cached and time.monotonic() - cached[0] < ACCOUNT_CACHE_SECONDS:
         return cached[1]
-    hook = CloudinaryHook(conn_id)
+    hook: CloudinaryHook | None = CloudinaryHook(conn_id)
     try:
         hook.account  # noqa: B018 - reads the connection now, in this thread
     except Exception as exc:  # not found (AirflowNotFoundException), or not a usable Cloudinary connection
         log.warning("Cloudinary notification receiver: connection %r not usable: %s", conn_id,
                     type(exc).__name__)
-        return None
+        hook = None
+    if len(_accounts) > 256:  # random connection IDs cannot grow it without bound
+        _accounts.clear()
     _accounts[conn_id] = (time.monotonic(), hook)
     return hook
 

@@ -67,6 +67,9 @@ class VideoRenditionsTrigger(BaseTrigger):
         gone: list[str] = []
         deadline = datetime.fromisoformat(self.deadline)
         heard: dict[str, float] = {}  # copy -> the arrival of the latest notification acted on
+        # copy -> (when, how many so far): a notified copy the Admin API did not list as made yet
+        # (a real account may lag behind its own notification) is looked at again 2, 4, 8 s later.
+        again: dict[str, tuple[float, int]] = {}
         looks = {"poll": 0, "notified": 0}
 
         async def look(public_id: str) -> None:
@@ -93,11 +96,16 @@ class VideoRenditionsTrigger(BaseTrigger):
             elif self.notified_since is not None:
                 arrived = await asyncio.to_thread(notices.notified, self.cloudinary_conn_id, list(pending),
                                                   self.notified_since)
-                for public_id, at in sorted(arrived.items()):
-                    if at > heard.get(public_id, -1.0):  # a duplicate is not newer: no second look
-                        heard[public_id] = at
-                        looks["notified"] += 1
-                        await look(public_id)
+                due = [pid for pid, (when, _) in again.items() if when <= time.monotonic() and pid in pending]
+                fresh = [pid for pid, at in sorted(arrived.items()) if at > heard.get(pid, -1.0)]
+                for public_id in dict.fromkeys([*fresh, *due]):  # a duplicate is not newer: no second look
+                    heard[public_id] = arrived.get(public_id, heard.get(public_id, 0.0))
+                    tries = 0 if public_id in fresh else again[public_id][1]
+                    looks["notified"] += 1
+                    await look(public_id)
+                    again.pop(public_id, None)
+                    if public_id in pending and tries < 3:
+                        again[public_id] = (time.monotonic() + 2.0 * 2 ** tries, tries + 1)
             if not pending or datetime.now(UTC) >= deadline:
                 self.log.info("video derivatives: %d of %d copies ready (%d looks after a notification, %d polled)",
                               len(self.waiting) - len(pending), len(self.waiting), looks["notified"],
