@@ -185,7 +185,7 @@ def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatc
 
     import yaml
 
-    from campaign_media.config.loader import current_campaign
+    from campaign_media.config.loader import current_config
     from campaign_media.ui.status import watcher
     from tests.conftest import ROOT
 
@@ -198,5 +198,6 @@ def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatc
         (include / "campaigns" / f"{name}.yaml").write_text(yaml.safe_dump(other, allow_unicode=True))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / "storage").as_uri())
-    shown = watcher(current_campaign("spring-launch-2026")[0])
+    campaigns = current_config()[1]
+    shown = watcher(campaigns["spring-launch-2026"], campaigns.values())
     assert shown is not None and shown["interval"] == 20.0  # summer's 20 s, not its own 60 s nor the ended 10 s

@@ -48,14 +48,21 @@ def derived(*outputs: tuple[str, str]) -> dict[str, Any]:
     return {"derived": [{"transformation": transformation, "format": fmt} for transformation, fmt in outputs]}
 
 
-def run(trigger: VideoRenditionsTrigger) -> dict[str, Any]:
-    """The trigger's first event, without its ``looks`` figures (tested on their own below)."""
-    async def first_event() -> dict[str, Any]:
+def first_event(trigger: VideoRenditionsTrigger) -> tuple[dict[str, Any], float]:
+    """The trigger's first event and the seconds it took."""
+    async def first() -> tuple[dict[str, Any], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         async for event in trigger.run():
-            return {k: v for k, v in event.payload.items() if k != "looks"}
+            return event.payload, loop.time() - started
         raise AssertionError("the trigger ended without an event")
 
-    return asyncio.run(asyncio.wait_for(first_event(), timeout=20))
+    return asyncio.run(asyncio.wait_for(first(), timeout=20))
+
+
+def run(trigger: VideoRenditionsTrigger) -> dict[str, Any]:
+    """The trigger's first event, without its ``looks`` figures (tested on their own below)."""
+    return {k: v for k, v in first_event(trigger)[0].items() if k != "looks"}
 
 
 def trigger(deadline: datetime | None = None) -> VideoRenditionsTrigger:
@@ -143,12 +150,7 @@ def test_with_notifications_a_copy_is_looked_at_when_notified_and_a_duplicate_ad
                                      poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
                                      notice_seconds=0.0, min_deferred_seconds=0)
 
-    async def first_event() -> dict[str, Any]:
-        async for event in waiting.run():
-            return event.payload
-        raise AssertionError("no event")
-
-    payload = asyncio.run(first_event())
+    payload, _ = first_event(waiting)
     assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 3}
     assert hook.looks == ["spring/fr/VD1", "spring/fr/VD2", "spring/fr/VD2", "spring/fr/VD1", "spring/fr/VD1"]
     assert asked[0] == ("cld_test", ["spring/fr/VD1", "spring/fr/VD2"], 5.0) and asked[-1][1] == ["spring/fr/VD1"]
@@ -164,14 +166,7 @@ def test_a_trigger_that_looked_before_deferring_polls_an_interval_later_and_neve
                                      poll_seconds=0.3, cloudinary_conn_id="cld_test", looked=True,
                                      min_deferred_seconds=0.8)
 
-    async def timed() -> tuple[dict[str, Any], float]:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        async for event in waiting.run():
-            return event.payload, loop.time() - started
-        raise AssertionError("no event")
-
-    payload, took = asyncio.run(timed())
+    payload, took = first_event(waiting)
     assert payload["pending"] == [] and payload["looks"] == {"poll": 2, "notified": 0}
     assert took >= 0.8  # ready at the first poll (0.3 s), held until 0.8 s
 
@@ -190,13 +185,6 @@ def test_a_notified_copy_not_listed_as_made_yet_is_looked_at_again_seconds_later
                                      poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
                                      notice_seconds=0.05, looked=True, min_deferred_seconds=0)
 
-    async def timed() -> tuple[dict[str, Any], float]:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        async for event in waiting.run():
-            return event.payload, loop.time() - started
-        raise AssertionError("no event")
-
-    payload, took = asyncio.run(timed())
+    payload, took = first_event(waiting)
     assert payload["pending"] == [] and payload["looks"] == {"poll": 0, "notified": 2}
     assert 1.9 <= took < 3.5 and hook.looks == ["spring/fr/VD1", "spring/fr/VD1"]  # the same notification, no more

@@ -11,6 +11,7 @@ Cloudinary while a person waits.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any
@@ -122,12 +123,13 @@ def now() -> datetime:
 
 
 def status_or_unreadable(campaign: Campaign, markets: list[Market], reader: Reader, *,
-                         with_audit: bool = True) -> Any:
+                         with_audit: bool = True, campaigns: Iterable[Campaign] | None = None) -> Any:
     """The campaign's status now as ``reader`` may see it, or the
     :class:`~campaign_media.runtime.storage.UnreadableDocument` that stopped it being read (one
     damaged file hides one campaign, not the page)."""
     try:
-        stored = reader.stored(load(campaign, with_audit=with_audit, keep=reader.record))
+        others = current_config()[1].values() if campaigns is None else campaigns  # the watcher they share
+        stored = reader.stored(load(campaign, with_audit=with_audit, keep=reader.record, campaigns=others))
         return reader.status(build(campaign, markets, stored, now()))
     except storage.UnreadableDocument as exc:
         return exc
@@ -137,7 +139,8 @@ def status_or_unreadable(campaign: Campaign, markets: list[Market], reader: Read
 def index(reader: Readable) -> str:
     markets, campaigns = current_config()
     visible = [c for c in sorted(campaigns.values(), key=lambda c: c.id) if reader.campaign(c)]
-    shown = [(c, status_or_unreadable(c, reader.markets([markets[m] for m in c.markets]), reader, with_audit=False))
+    shown = [(c, status_or_unreadable(c, reader.markets([markets[m] for m in c.markets]), reader, with_audit=False,
+                                      campaigns=campaigns.values()))
              for c in visible]
     return page.index(shown, PREFIX, hidden=len(campaigns) - len(visible))
 

@@ -11,7 +11,7 @@ itself, so the stored rules evaluated at ``now`` are what the CDN does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -98,10 +98,11 @@ class CampaignStatus:
 
 
 def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
-         keep: Callable[[dict[str, Any]], bool] | None = None) -> Stored:
+         keep: Callable[[dict[str, Any]], bool] | None = None, campaigns: Iterable[Campaign] = ()) -> Stored:
     """Read what the DAGs stored for ``campaign`` (object storage only); ``with_audit=False``
     skips the audit trail (the campaign list shows no counts); ``keep`` picks the audit records
-    counted and listed (those the reader may see)."""
+    counted and listed (those the reader may see); ``campaigns``: the deployment's others (the
+    watcher they share with it)."""
     from campaign_media.runtime import audit
 
     cid = campaign.id
@@ -117,19 +118,18 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
     records = [r for r in audit.read(cid) if keep is None or keep(r)] if with_audit else []
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
-                  audit.counts(records), records[::-1][:recent], watcher(campaign))
+                  audit.counts(records), records[::-1][:recent], watcher(campaign, campaigns))
 
 
-def watcher(campaign: Campaign) -> dict[str, Any] | None:
+def watcher(campaign: Campaign, campaigns: Iterable[Campaign] = ()) -> dict[str, Any] | None:
     """The watcher of the campaign's PhotoShelter source: its key, interval (the shortest any
-    running campaign on the same source asks for: they share one poll) and latest polls
-    (``None`` when the campaign or the deployment does not watch)."""
+    running campaign among ``campaigns`` on the same source asks for: they share one poll) and
+    latest polls (``None`` when the campaign or the deployment does not watch)."""
     from campaign_media import settings
-    from campaign_media.config.loader import current_config
     from campaign_media.domain.watch import CONNECTION, watched_sources
 
     now = datetime.now(UTC)
-    others = [c for c in current_config()[1].values() if c.id != campaign.id and not c.ended(now)]
+    others = [c for c in campaigns if c.id != campaign.id and not c.ended(now)]
     sources = watched_sources([campaign, *others], CONNECTION, settings.get("watch_interval_seconds"))
     found = next(((key, entry) for key, entry in sources.items() if campaign.id in entry["campaigns"]), None)
     if found is None:
