@@ -96,6 +96,8 @@ async def add_metadata_field(cloud: str, request: Request) -> JSONResponse:
     field = {"external_id": external_id, "label": body.get("label", external_id), "type": body["type"],
              "mandatory": bool(body.get("mandatory", False)),
              **{k: body[k] for k in ("default_value", "datasource", "validation") if body.get(k) is not None}}
+    if "datasource" in field:
+        field["datasource"] = {"values": datasource_entries([], field["datasource"].get("values") or [])}
     emu.store.put("metadata_field", external_id, field)
     return admin_json(emu, field, headers)
 
@@ -109,14 +111,44 @@ async def delete_metadata_field(cloud: str, external_id: str, request: Request) 
     return admin_json(emu, {"message": "ok"}, headers)
 
 
+@router.put("/v1_1/{cloud}/metadata_fields/{external_id}/datasource")
+async def update_datasource(cloud: str, external_id: str, request: Request) -> JSONResponse:
+    """Entries whose external_id exists get the new value; the others are added (active)."""
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    field = metadata_field(emu, external_id)
+    if field["type"] not in ("enum", "set"):
+        raise InvalidParameter(f"Metadata field {external_id} is a {field['type']} field: it has no datasource")
+    values = datasource_entries((field.get("datasource") or {}).get("values") or [],
+                                (await json_body(emu, request)).get("values") or [])
+    emu.store.put("metadata_field", external_id, {**field, "datasource": {"values": values}})
+    return admin_json(emu, {"values": values}, headers)
+
+
+def datasource_entries(current: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A datasource after ``changes``: each entry ``{external_id, value, state}``; an entry given
+    without an external_id gets one generated, as Cloudinary does."""
+    out = {e["external_id"]: dict(e) for e in current}
+    for change in changes:
+        if not change.get("value"):
+            raise InvalidParameter("A datasource entry needs a value")
+        eid = change.get("external_id") or f"entry_{len(out) + 1}"
+        out[eid] = {**out.get(eid, {"state": "active"}), "external_id": eid, "value": change["value"]}
+    return list(out.values())
+
+
 @router.get("/v1_1/{cloud}/metadata_fields/{external_id}")
 async def get_metadata_field(cloud: str, external_id: str, request: Request) -> JSONResponse:
     emu = emulator(request)
-    headers = admin_auth(emu, request, cloud)
+    headers = admin_auth(emu, request, cloud)  # before the lookup: a stranger learns nothing
+    return admin_json(emu, metadata_field(emu, external_id), headers)
+
+
+def metadata_field(emu: CloudinaryEmulator, external_id: str) -> dict[str, Any]:
     field = emu.store.get("metadata_field", external_id)
     if field is None:
         raise CloudinaryError(404, f"External ID {external_id} not found")
-    return admin_json(emu, field, headers)
+    return field
 
 
 @router.get("/v1_1/{cloud}/resources/{rt}/tags/{tag:path}")

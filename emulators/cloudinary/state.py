@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import time
@@ -19,6 +20,7 @@ from fastapi import Request
 from PIL import Image
 
 from emulators.cloudinary import transform, video
+from emulators.cloudinary.access_log import AccessLog
 from emulators.cloudinary.notifications import Notifier
 from emulators.cloudinary.params import (
     InvalidParameter,
@@ -255,6 +257,7 @@ class CloudinaryEmulator:
         self.notifier = Notifier(api_key, api_secret)  # eager_notification_url (notifications.py)
         self.tmp_dir = self.store.data_dir / "tmp"
         self.tmp_dir.mkdir(exist_ok=True)
+        self.access_log: AccessLog | None = None  # the CDN's log of deliveries (access_log.py), when asked
 
     def base_url(self, request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -290,9 +293,27 @@ class CloudinaryEmulator:
         return out
 
     def check_metadata(self, values: dict[str, Any]) -> None:
+        """Values must fit their fields: a string, an integer, a ``YYYY-MM-DD`` date, an enum's
+        active entry ID, a list of a set's entry IDs; "" (or []) clears. [PESSIMISTIC: Cloudinary
+        documents the types and that list values are entry external IDs, not its error texts.]"""
         unknown = [k for k in values if self.store.get("metadata_field", k) is None]
         if unknown:
             raise InvalidParameter(f"Metadata External IDs do not exist: {json.dumps(unknown)}")
+        for external_id, value in values.items():
+            if value in ("", []):
+                continue
+            field = self.store.get("metadata_field", external_id)
+            kind = field["type"]
+            if not value_fits(field, value):
+                raise InvalidParameter(f"Invalid value {json.dumps(value)} for metadata field {external_id} "
+                                       f"({kind}" + (": use the external_id of one of its datasource values)"
+                                                     if kind in ("enum", "set") else ")"))
+
+    def merge_metadata(self, res: dict[str, Any], values: dict[str, Any]) -> None:
+        """Checked values onto an asset; an empty value removes its field."""
+        self.check_metadata(values)
+        merged = {**res.get("metadata", {}), **values}
+        res["metadata"] = {k: v for k, v in merged.items() if v not in ("", [])}
 
     def metadata_defaults(self, res: dict[str, Any]) -> None:
         """A new asset gets each structured metadata field's ``default_value`` it was not given."""
@@ -307,9 +328,7 @@ class CloudinaryEmulator:
         if "context" in params:
             res["context"] = parse_context(params["context"])
         if "metadata" in params:
-            metadata = parse_metadata(params["metadata"])
-            self.check_metadata(metadata)
-            res["metadata"] = {**res.get("metadata", {}), **metadata}
+            self.merge_metadata(res, parse_metadata(params["metadata"]))
         if parse_bool(params.get("invalidate"), False):
             res["invalidations"] = res.get("invalidations", 0) + 1  # the CDN purge a real call asks for
             self.purges.append(res["public_id"])
@@ -326,3 +345,19 @@ class CloudinaryEmulator:
 def emulator(request: Request) -> CloudinaryEmulator:
     """The state of the app serving ``request``."""
     return request.app.state.emulator
+
+
+def value_fits(field: dict[str, Any], value: Any) -> bool:
+    """Whether a structured metadata value fits its field's type (a list value: active entry IDs)."""
+    entries = {e["external_id"] for e in (field.get("datasource") or {}).get("values", [])
+               if e.get("state", "active") == "active"}
+    kind = field["type"]
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit())
+    if kind == "date":
+        return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
+    if kind == "enum":
+        return isinstance(value, str) and value in entries
+    return isinstance(value, list) and all(x in entries for x in value)

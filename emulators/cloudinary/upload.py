@@ -211,7 +211,7 @@ async def metadata(cloud: str, rt: str, request: Request) -> JSONResponse:
     params, _ = await signed_params(emu, request, cloud, exclude=NOTIFICATION_PARAMS)
     values = parse_metadata(params.get("metadata"))
     emu.check_metadata(values)
-    return update_targets(emu, rt, params, lambda res: res.update(metadata={**res.get("metadata", {}), **values}))
+    return update_targets(emu, rt, params, lambda res: emu.merge_metadata(res, values))
 
 
 @router.api_route("/v1_1/{cloud}/{rt}/generate_archive", methods=["GET", "POST"])

@@ -3,9 +3,11 @@
 * ``lint [include/]``: check campaign and market files before a PR (what Airflow will say).
 * ``schema [--write include/schema]``: the JSON Schemas of market and campaign files, which the
   template references so editors validate while typing.
-* ``check-account [--campaign ID] [--allow-billable]``: the read-only account check (both
-  services, through the ``photoshelter_default`` and ``cloudinary_default`` connections); prints
-  a table and writes the capability report the DAGs read (``docs/real-accounts.md``).
+* ``check-account [--campaign ID] [--allow-billable] [--create-metadata-fields]``: the read-only
+  account check (both services, through the ``photoshelter_default`` and ``cloudinary_default``
+  connections); prints a table and writes the capability report the DAGs read
+  (``docs/real-accounts.md``). ``--create-metadata-fields`` is the one change it makes, when
+  asked: the structured governance fields.
 * ``audit --campaign ID [--master ID] [--market CODE] [--action A] [--since D] [--until D]
   [--format table|csv|json|counts]``: the audit trail — who published, closed, wrote back or
   archived what, when, under which rule (``campaign_media.runtime.audit``).
@@ -95,16 +97,20 @@ def _schema(kind: str | None, write: Path | None) -> int:
     return 0
 
 
-def _check_account(chosen: str, allow_billable: bool, as_json: bool) -> int:
+def _check_account(chosen: str, allow_billable: bool, as_json: bool, create_fields: bool = False) -> int:
     from campaign_media.account.check import run, table
     from campaign_media.config.loader import current_config
     from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 
-    campaigns = [c for cid, c in sorted(current_config()[1].items()) if chosen in ("all", cid)]
+    markets, loaded = current_config()
+    campaigns = [c for cid, c in sorted(loaded.items()) if chosen in ("all", cid)]
     with PhotoShelterHook() as ps:
-        report = run(ps, CloudinaryHook(), campaigns, allow_billable=allow_billable)
+        report = run(ps, CloudinaryHook(), campaigns, allow_billable=allow_billable,
+                     create_metadata_fields=create_fields, markets=markets)
     print(json.dumps(report, indent=1, default=str) if as_json else table(report))
-    failed = not report.get("photoshelter", {}).get("login") or not report.get("cloudinary", {}).get("ping")
+    fields = report.get("cloudinary", {}).get("structured_governance") or {}
+    failed = not report.get("photoshelter", {}).get("login") or not report.get("cloudinary", {}).get("ping") \
+        or bool(fields.get("problems"))
     return 1 if failed else 0
 
 
@@ -136,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     account.add_argument("--campaign", default="all", help="one campaign id, or all")
     account.add_argument("--allow-billable", action="store_true",
                          help="also try an on-the-fly transformation and background removal (billable)")
+    account.add_argument("--create-metadata-fields", action="store_true",
+                         help="add the structured governance fields governance: structured needs (changes the "
+                              "Cloudinary account)")
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
@@ -165,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"refused: {problem}", file=sys.stderr)
         return 1 if found else 0
     if args.command == "check-account":
-        return _check_account(args.campaign, args.allow_billable, args.json)
+        return _check_account(args.campaign, args.allow_billable, args.json, args.create_metadata_fields)
     if args.command == "schema":
         return _schema(args.kind, args.write)
     return _lint(Path(args.include))

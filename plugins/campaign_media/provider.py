@@ -53,6 +53,9 @@ CLOUDINARY: dict[str, Any] = {
         "notification_base_url": _text("Notification base URL", "This Airflow API server's address as Cloudinary "
                                        "can reach it (https://airflow.example.com): video transcodes are then "
                                        "announced by Cloudinary's notifications; empty: polled"),
+        "governance": _text("Governance", "context (default), or structured: masters' owner, approval, usage rights "
+                            "and licence expiry go into structured metadata fields the console can search (create "
+                            "them once with check-account --create-metadata-fields); a campaign file may override"),
     },
 }
 

@@ -41,7 +41,8 @@ def uid(prefix: str = "t") -> str:
 
 def test_upload_stream_with_governance_and_eager(connections) -> None:
     hook = CloudinaryHook()
-    hook.ensure_metadata_fields({"ps_owner": "string"})
+    if "ps_owner" not in hook.metadata_fields():
+        hook.add_metadata_field({"external_id": "ps_owner", "label": "Owner", "type": "string"})
     pid = uid("master")
     result = hook.upload(jpeg(), pid, tags=["campaign:spring", "market:fr"],
                          context={"ps_id": "I0000abc", "rights": "web|print=yes"},
@@ -296,7 +297,8 @@ def test_admin_rate_limit_headers_and_exhaustion(connections) -> None:
 
 def test_tag_context_and_metadata_updates(connections) -> None:
     hook = CloudinaryHook()
-    hook.ensure_metadata_fields({"ps_version": "string"})
+    if "ps_version" not in hook.metadata_fields():
+        hook.add_metadata_field({"external_id": "ps_version", "label": "Version", "type": "string"})
     a, b = uid("upd"), uid("upd")
     for pid in (a, b):
         hook.upload(jpeg((32, 32)), pid, tags=["base"])

@@ -128,3 +128,28 @@ def test_a_metadata_field_is_read_and_deleted_by_its_external_id(sdk) -> None:
     sdk.admin.delete_metadata_field(field)
     with pytest.raises(cloudinary.exceptions.NotFound):
         sdk.admin.metadata_field_by_field_id(field)
+
+
+def test_list_field_values_are_entry_ids_a_datasource_grows_and_an_empty_value_clears(sdk) -> None:
+    """Enum and set values are the external IDs of the field's entries (not their labels); a
+    datasource update renames entries it names and adds the others; typed fields refuse values
+    of another type; "" removes a value."""
+    field, day = f"rights_{uuid.uuid4().hex[:6]}", f"expiry_{uuid.uuid4().hex[:6]}"
+    sdk.admin.add_metadata_field({"external_id": field, "label": "Rights", "type": "enum",
+                                  "datasource": {"values": [{"external_id": "ww", "value": "Worldwide"}]}})
+    sdk.admin.add_metadata_field({"external_id": day, "label": "Expiry", "type": "date"})
+    pid = uid()
+    sdk.upload.upload(png(), public_id=pid, metadata={field: "ww", day: "2027-01-31"})
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        sdk.upload.update_metadata({field: "Worldwide"}, [pid])  # the label is not a value
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        sdk.upload.update_metadata({field: "emea"}, [pid])  # not one of its entries (yet)
+    with pytest.raises(cloudinary.exceptions.BadRequest):
+        sdk.upload.update_metadata({day: "31/01/2027"}, [pid])
+    values = sdk.admin.update_metadata_field_datasource(field, [{"external_id": "emea", "value": "EMEA web"},
+                                                                {"external_id": "ww", "value": "Worldwide (all)"}])
+    assert values["values"] == [{"external_id": "ww", "value": "Worldwide (all)", "state": "active"},
+                                {"external_id": "emea", "value": "EMEA web", "state": "active"}]
+    assert sdk.upload.update_metadata({field: "emea", day: ""}, [pid])["public_ids"] == [pid]
+    held = sdk.admin.resource(pid)["metadata"]
+    assert held[field] == "emea" and day not in held

@@ -22,7 +22,8 @@ from PIL import Image
 
 from campaign_media import settings
 from campaign_media.account.capabilities import Capabilities, report_path
-from campaign_media.config.models import Campaign
+from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.governance import FIELDS, field_problems, is_structured
 from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
 from campaign_media.domain.notifications import receiver_url
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
@@ -166,6 +167,30 @@ def check_notifications(cld: CloudinaryHook) -> dict[str, Any]:
                            "in case one is lost"}
 
 
+def check_structured_fields(cld: CloudinaryHook, campaigns: list[Campaign], markets: dict[str, Market], *,
+                            create: bool = False) -> dict[str, Any] | None:
+    """Where governance goes into structured metadata (any campaign, or the connection): are the
+    fields there, typed as expected? With ``create`` (the caller's consent: it changes the
+    account), the missing ones are added, their lists seeded with the campaigns' markets,
+    approval values and cleared usage rights (the runs add other values as PhotoShelter uses them)."""
+    using = [c.id for c in campaigns if is_structured(c, cld.account.governance)]
+    if not using and not create:
+        return None
+    defined = cld.metadata_fields()
+    seeds = {"markets": sorted({m for c in campaigns for m in c.markets}),
+             "approval": sorted({c.approval.value for c in campaigns}),
+             "usage_rights": sorted({r for c in campaigns for code in c.markets if code in markets
+                                     and markets[code].usage_rights != "any" for r in markets[code].usage_rights})}
+    created = []
+    if create:
+        for spec in FIELDS:
+            if spec.external_id not in defined:
+                defined[spec.external_id] = cld.add_metadata_field(spec.definition(seeds.get(spec.holds)))
+                created.append(spec.external_id)
+    return {"campaigns": using, "problems": field_problems(defined), "created": created,
+            "fields": [spec.external_id for spec in FIELDS]}
+
+
 def _signature(url: str) -> str:
     """The ``s--SIG--/`` component of a signed delivery URL (to build its unsigned twin)."""
     marker = url.find("/s--")
@@ -173,8 +198,10 @@ def _signature(url: str) -> str:
 
 
 def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list[Campaign], *,
-        allow_billable: bool = False) -> dict[str, Any]:
-    """Check what is given, write the capability report, return it."""
+        allow_billable: bool = False, create_metadata_fields: bool = False,
+        markets: dict[str, Market] | None = None) -> dict[str, Any]:
+    """Check what is given, write the capability report, return it. Nothing changes either
+    account except, with ``create_metadata_fields``, the structured governance fields added."""
     report: dict[str, Any] = {"checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "allow_billable": allow_billable}
     if ps is not None:
@@ -185,6 +212,9 @@ def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list
     if cld is not None:
         try:
             report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable)
+            fields = check_structured_fields(cld, campaigns, markets or {}, create=create_metadata_fields)
+            if fields is not None:
+                report["cloudinary"]["structured_governance"] = fields
         except CloudinaryError as exc:
             report["cloudinary"] = {"ping": False, "error": str(exc)}
     report["path"] = str(report_path())
@@ -235,6 +265,13 @@ def table(report: dict[str, Any]) -> str:
     if notified.get("receiver"):
         rows.append(("  notification receiver answers from here",
                      f"{yes(notified['answers_as_receiver'])} ({notified['receiver']}: {notified['receiver_probe']})"))
+    fields = cld.get("structured_governance")
+    if fields:
+        state = "yes" if not fields["problems"] else "NO: " + "; ".join(fields["problems"]) + \
+            " (fix: check-account --create-metadata-fields)"
+        rows.append(("structured governance fields " + (f"({', '.join(fields['campaigns'])})"
+                                                        if fields["campaigns"] else "(no campaign uses them yet)"),
+                     state + (f"; created now: {', '.join(fields['created'])}" if fields["created"] else "")))
     for note in cld.get("notes", []):
         rows.append(("note", note))
     if "billable" in cld:

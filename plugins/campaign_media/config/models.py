@@ -422,6 +422,10 @@ class Campaign(_Strict):
     approval: Approval = Approval()
     signed_urls: SignedUrls | None = None
     archive: ArchivePolicy = ArchivePolicy()
+    governance: Literal["context", "structured"] | None = Field(
+        default=None, description="where masters' owner, approval, usage rights and licence expiry go in "
+                                  "Cloudinary: context, or structured metadata fields console users can search "
+                                  "(default: the Cloudinary connection's governance extra, else context)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -98,12 +98,17 @@ class Master:
     def public_id(self, campaign: str) -> str:
         return master_public_id(campaign, self.image_id)
 
-    def context(self, campaign: str, file_version: str) -> dict[str, str]:
-        """Governance metadata as Cloudinary context (small strings only, never secrets).
-        ``ps_file`` identifies the original's bytes: only a new file makes new renditions."""
+    def governance(self) -> dict[str, str]:
+        """What governs its use: ``owner``, ``approval``, ``usage_rights``, ``licence_expiry``."""
+        return {"owner": self.owner, "approval": self.approval, "usage_rights": self.usage_rights,
+                "licence_expiry": self.licence_expiry}
+
+    def context(self, campaign: str, file_version: str, *, with_governance: bool = True) -> dict[str, str]:
+        """Cloudinary context (small strings only, never secrets): the pipeline's keys and, unless
+        governance goes into structured metadata, the governance. ``ps_file`` identifies the
+        original's bytes: only a new file makes new renditions."""
         return {"ps_image_id": self.image_id, "ps_version": self.version, "ps_file": file_version,
-                "campaign": campaign, "owner": self.owner, "approval": self.approval,
-                "usage_rights": self.usage_rights, "licence_expiry": self.licence_expiry, "source": self.source,
+                "campaign": campaign, **(self.governance() if with_governance else {}), "source": self.source,
                 "file_name": self.file_name}
 
 

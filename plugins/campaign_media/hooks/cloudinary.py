@@ -146,6 +146,7 @@ class CloudinaryAccount:
     timeout: float
     retry: RetryPolicy
     notification_base_url: str | None = None  # where Cloudinary can reach this project's receiver
+    governance: str | None = None  # "structured": governance in structured metadata (a campaign may override)
 
 
 def _flag(value: Any) -> bool:
@@ -220,7 +221,8 @@ class CloudinaryHook(BaseHook):
             delivery["private_cdn"] = True  # a private CDN distribution: where token URLs work
         return CloudinaryAccount(self.cloudinary_conn_id, cloud_name, api, delivery, token_key, timeout,
                                  self._retry_override or RetryPolicy.from_extras(extras),
-                                 (extras.get("notification_base_url") or "").strip() or None)
+                                 (extras.get("notification_base_url") or "").strip() or None,
+                                 (extras.get("governance") or "").strip() or None)
 
     @property
     def cloud_name(self) -> str:
@@ -432,20 +434,28 @@ class CloudinaryHook(BaseHook):
         result = self._run("add context", lambda: self.get_conn().upload.add_context(context, public_ids))
         return result.get("public_ids", [])
 
-    def update_metadata(self, public_ids: list[str], metadata: dict[str, Any]) -> list[str]:
+    def update_metadata(self, public_ids: list[str], metadata: dict[str, Any], *, delivery_type: str = "upload",
+                        resource_type: str = "image") -> list[str]:
+        """Set structured metadata values (``external ID -> value``; "" clears a field) on assets."""
         result = self._run("update metadata", lambda: self.get_conn().upload.update_metadata(
-            metadata, public_ids))
+            metadata, public_ids, type=delivery_type, resource_type=resource_type))
         return result.get("public_ids", [])
 
-    def ensure_metadata_fields(self, fields: dict[str, str]) -> None:
-        """Define structured metadata fields (``external_id -> type``) that do not exist yet."""
-        existing = {f["external_id"] for f in self._run(
-            "list metadata fields", lambda: self.get_conn().admin.list_metadata_fields())["metadata_fields"]}
-        for external_id, field_type in fields.items():
-            if external_id not in existing:
-                self._run(f"add metadata field {external_id}", lambda eid=external_id, ft=field_type:
-                          self.get_conn().admin.add_metadata_field(
-                              {"external_id": eid, "label": eid, "type": ft}))
+    def metadata_fields(self) -> dict[str, dict[str, Any]]:
+        """The account's structured metadata fields (``external ID -> definition``, datasources included)."""
+        listed = self._run("list metadata fields", lambda: self.get_conn().admin.list_metadata_fields())
+        return {f["external_id"]: f for f in listed.get("metadata_fields", [])}
+
+    def add_metadata_field(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Define one structured metadata field (changes the account)."""
+        return self._run(f"add metadata field {definition['external_id']}",
+                         lambda: self.get_conn().admin.add_metadata_field(definition))
+
+    def add_datasource_entries(self, external_id: str, entries: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Add (or rename) entries of a list field's datasource; returns the datasource's entries."""
+        result = self._run(f"update datasource of {external_id}",
+                           lambda: self.get_conn().admin.update_metadata_field_datasource(external_id, entries))
+        return result.get("values", [])
 
     # ------------------------------------------------------------------ lookup
     def resource(self, public_id: str, delivery_type: str = "upload",

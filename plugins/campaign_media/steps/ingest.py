@@ -23,6 +23,7 @@ from typing import Any
 from campaign_media import settings
 from campaign_media.config.models import Campaign
 from campaign_media.domain.batches import IngestBatch, IngestResult, batch_label, chunks
+from campaign_media.domain.governance import BY_KEY, values_for
 from campaign_media.domain.masters import (
     LICENCE_UNREADABLE,
     MASTER_DELIVERY,
@@ -40,6 +41,7 @@ from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHoo
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import Progress, examples, work_through
 from campaign_media.runtime.sources import SourceListing, missing_galleries_message
+from campaign_media.steps.shared import governance
 
 log = logging.getLogger(__name__)
 EXAMPLES = 5  # skipped masters named in the log; the full list is in the run's plan.json
@@ -54,16 +56,18 @@ class MasterMismatch(CampaignMediaError, RuntimeError):
 
 
 def published_versions(cld: CloudinaryHook, campaign: str,
-                       resource_types: tuple[str, ...] = ("image",)) -> dict[str, dict[str, str]]:
-    """``image_id -> {"version", "file"}`` of every master already in Cloudinary for the campaign
-    (one listing per resource type: images, and videos when the campaign ships them)."""
+                       resource_types: tuple[str, ...] = ("image",)) -> dict[str, dict[str, Any]]:
+    """``image_id -> {"version", "file", "structured"}`` of every master already in Cloudinary for
+    the campaign (one listing per resource type: images, and videos when the campaign ships them);
+    ``structured``: it carries the structured governance fields."""
     prefix = master_public_id(campaign, "")
     versions = {}
     for resource_type in resource_types:
         for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY, resource_type=resource_type):
             context = (res.get("context") or {}).get("custom") or {}
-            versions[res["public_id"][len(prefix):]] = {"version": context.get("ps_version", ""),
-                                                         "file": context.get("ps_file", "")}
+            versions[res["public_id"][len(prefix):]] = {
+                "version": context.get("ps_version", ""), "file": context.get("ps_file", ""),
+                "structured": BY_KEY["campaign"].external_id in (res.get("metadata") or {})}
     return versions
 
 
@@ -90,6 +94,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
         wanted = named.get(campaign.id) if named is not None else None
         listing = SourceListing(ps, campaign)
         published = published_versions(cld, campaign.id, tuple(campaign.source.media))
+        wants_fields = governance.structured(cld, campaign)
         rendered = rendered_masters(campaign)
         todo: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
@@ -110,12 +115,16 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], r
             # A master that markets were made from but Cloudinary no longer has (deleted by hand)
             # comes back whatever the interval: its copies' next renditions are made from it.
             lost = not known and master.image_id in rendered
-            if not force and not lost and wanted is None and not changed_in(master, start, end):
+            # Governance switched to structured metadata: a master stored before gets its fields
+            # on the next run, whatever the interval (only described: its bytes are the same).
+            undescribed = bool(known) and wants_fields and not known.get("structured")
+            if not force and not lost and not undescribed and wanted is None and not changed_in(master, start, end):
                 counts["outside_interval"] += 1
-            elif not force and known.get("version") == master.version:
+            elif not force and not undescribed and known.get("version") == master.version:
                 counts["unchanged"] += 1
             else:
                 counts["restored"] += lost
+                counts["described"] = counts.get("described", 0) + undescribed
                 todo.append({"master": master.to_dict(), "published_file": known.get("file", "")})
         if wanted is None:  # a few named media may all be un-approved again: no sign of a shape problem
             check_listing_shape(campaign.id, counts["listed"], counts["approved"], counts["readable_licences"])
@@ -145,10 +154,15 @@ def push(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, batch: I
     def save(now: Progress[dict[str, Any]]) -> None:
         storage.write_json(batch["result"], result_file(now), compact=True)
 
+    items = {item["master"]["image_id"]: item for item in storage.read_json(batch["path"], [])}
+    structured = governance.structured(cld, campaign)
+    if structured and items:  # fields checked and list entries added once per batch, before any upload
+        governance.prepare(cld, campaign, campaign.markets,
+                           [Master.from_dict(i["master"]).governance() for i in items.values()])
     with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
-        items = {item["master"]["image_id"]: item for item in storage.read_json(batch["path"], [])}
         work_through(((key, Master.from_dict(item["master"])) for key, item in items.items()),
-                     lambda m: push_master(ps, cld, campaign, m, items[m.image_id]["published_file"], Path(tmp)),
+                     lambda m: push_master(ps, cld, campaign, m, items[m.image_id]["published_file"], Path(tmp),
+                                           structured=structured),
                      progress,
                      save=save, final_errors=(CloudinaryError, PhotoShelterError, MasterMismatch), reason=why)
     result_path = str(batch["result"])
@@ -177,9 +191,13 @@ def why(exc: Exception) -> str:
 
 
 def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, master: Master,
-                published_file: str, tmp: Path) -> dict[str, Any]:
+                published_file: str, tmp: Path, *, structured: bool = False) -> dict[str, Any]:
     """Stream one original (image or video) through the worker into Cloudinary, or only refresh its
-    context when its bytes did not change; returns what was done. A video always goes up in chunks."""
+    context when its bytes did not change; returns what was done. A video always goes up in chunks.
+
+    :param structured: governance goes into structured metadata fields (prepared by the caller),
+        not context
+    """
     public_id = master.public_id(campaign.id)
     rt = master.resource_type
     local = tmp / master.image_id  # not the file name: PhotoShelter names may be path-hostile
@@ -190,16 +208,18 @@ def push_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, m
                                  f"({master.file_name}) but its listing says {master.file_size}; fix or re-upload "
                                  "the original in PhotoShelter")
         version = file_version(got.sha256)
-        context = master.context(campaign.id, version)
+        context = master.context(campaign.id, version, with_governance=not structured)
+        described = {"context": context, **({"metadata": values_for(campaign.id, campaign.markets,
+                                                                     master.governance())} if structured else {})}
         if version == published_file:  # same file: a metadata edit only
-            cld.explicit(public_id, delivery_type=MASTER_DELIVERY, context=context, resource_type=rt)
+            cld.explicit(public_id, delivery_type=MASTER_DELIVERY, resource_type=rt, **described)
             audit.record(campaign.id, "master_described", master=master.image_id, version=master.version,
-                         after={"public_id": public_id, "context": context}, reason="metadata changed, same file")
+                         after={"public_id": public_id, **described}, reason="metadata changed, same file")
             return {"image_id": master.image_id, "public_id": public_id, "file": version, "uploaded": False,
                     "media_type": master.media_type}
         tags = [f"campaign:{campaign.id}", *(f"market:{m}" for m in campaign.markets), f"owner:{master.owner}"]
-        result = cld.upload(local, public_id, overwrite=True, tags=tags, context=context,
-                            delivery_type=MASTER_DELIVERY, resource_type=rt)
+        result = cld.upload(local, public_id, overwrite=True, tags=tags, delivery_type=MASTER_DELIVERY,
+                            resource_type=rt, **described)
     finally:
         local.unlink(missing_ok=True)
     stored = (result.get("width"), result.get("height"), result.get("bytes"))

@@ -23,6 +23,7 @@ from typing import Any
 from campaign_media.account.capabilities import TokenAccessMissing, require_token_access
 from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.governance import drift, read_back, values_for
 from campaign_media.domain.masters import (
     MASTER_DELIVERY,
     classify,
@@ -52,6 +53,7 @@ from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import examples
 from campaign_media.runtime.sources import SourceListing, missing_galleries_message
+from campaign_media.steps.shared import governance
 from campaign_media.steps.shared.delivery import write_manifest
 
 log = logging.getLogger(__name__)
@@ -61,17 +63,63 @@ class WindowsNotApplied(CampaignMediaError, RuntimeError):
     """Some copies could not be given their rules; every other copy was handled and reported."""
 
 
-def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> tuple[dict[str, Rights], list[str]]:
-    """``image_id -> Rights`` for every record in the campaign's source galleries, as of now, and
-    the source galleries that no longer exist (their masters have no rights: closed)."""
+def current_rights(ps: PhotoShelterHook, campaign: Campaign) -> tuple[dict[str, Rights], list[str],
+                                                                        dict[str, dict[str, str]]]:
+    """``image_id -> Rights`` for every record in the campaign's source galleries, as of now; the
+    source galleries that no longer exist (their masters have no rights: closed); and each
+    approved master's governance as PhotoShelter holds it now."""
     rights: dict[str, Rights] = {}
+    held: dict[str, dict[str, str]] = {}
     tz = ps.session_timezone()
     listing = SourceListing(ps, campaign)
     for record in listing:
         master, _ = classify(record, campaign.approval, tz)
         rights[media_id(record)] = Rights(master.licence_expiry, master.usage_rights) if master else \
             Rights("", "", approved=False)
-    return rights, listing.missing
+        if master:
+            held[master.image_id] = master.governance()
+    return rights, listing.missing, held
+
+
+def refresh_governance(cld: CloudinaryHook, campaign: Campaign, masters: list[dict[str, Any]],
+                       now_held: dict[str, dict[str, str]], report: dict[str, list[dict[str, Any]]]) -> None:
+    """Structured mode: where a master's fields in Cloudinary (what the console searches) differ
+    from PhotoShelter's governance now — a rights edit not ingested yet, a hand edit in the
+    console — set them again. Rules are decided from PhotoShelter either way; this keeps the
+    console's answer true within one usage-window interval."""
+    prefix = master_public_id(campaign.id, "")
+    defined = governance.fields(cld)
+    stale = []
+    for res in masters:
+        image_id = res["public_id"][len(prefix):]
+        current = now_held.get(image_id)
+        if current is None:  # no longer approved, or gone: its copies close; its fields say what was
+            continue
+        context = (res.get("context") or {}).get("custom") or {}
+        differs = drift(read_back(res.get("metadata"), defined, context), current)
+        if differs:
+            stale.append((res, image_id, current, differs))
+    if not stale:
+        return
+    defined = governance.prepare(cld, campaign, campaign.markets, [c for _, _, c, _ in stale], defined)
+    for res, image_id, current, differs in stale:
+        values = values_for(campaign.id, campaign.markets, current)
+        try:
+            cld.update_metadata([res["public_id"]], values, delivery_type=MASTER_DELIVERY,
+                                resource_type=res.get("resource_type") or "image")
+        except (CloudinaryError, RetryBudgetExceeded) as exc:
+            if must_wait(exc):
+                raise
+            report["failed"].append({"image_id": image_id, "market": "(master)", "public_id": res["public_id"],
+                                     "reason": f"its structured governance fields could not be updated: {exc}"})
+            continue
+        report["governance_refreshed"].append({
+            "image_id": image_id, "market": "(master)", "public_id": res["public_id"],
+            "reason": "; ".join(f"{k}: {was!r} → {now!r}" for k, (was, now) in differs.items())})
+        audit.record(campaign.id, "master_described", master=image_id,
+                     before={k: was for k, (was, _) in differs.items()},
+                     after={"public_id": res["public_id"], "metadata": values},
+                     reason="Cloudinary's structured governance differed from PhotoShelter's")
 
 
 def signed_urls(cld: CloudinaryHook, campaign: Campaign, specs: dict[str, dict[str, Any]], access: Access,
@@ -198,13 +246,17 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
               now: datetime, run_key: str) -> dict[str, Any]:
     """One campaign: masters token-only, every market copy's rules right; the run's report."""
     report: dict[str, list[dict[str, Any]]] = {k: [] for k in ("opened", "closed", "repaired", "restricted",
-                                                                 "signed", "revoked", "failed")}
-    rights, gone = current_rights(ps, campaign)
+                                                                 "signed", "revoked", "governance_refreshed",
+                                                                 "failed")}
+    rights, gone, held = current_rights(ps, campaign)
     if gone:  # its masters are not listed, so they have no rights here: their copies close
         report["notices"] = [missing_galleries_message(campaign.id, gone)]
     media = campaign.source.media
-    masters = sum(1 for rt in media for _ in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
-                                                                delivery_type=MASTER_DELIVERY, resource_type=rt))
+    stored = [res for rt in media for res in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
+                                                                 delivery_type=MASTER_DELIVERY, resource_type=rt)]
+    masters = len(stored)
+    if governance.structured(cld, campaign):
+        refresh_governance(cld, campaign, stored, held, report)
     # Masters are authenticated; one left as a public upload asset (an older layout) is closed.
     for res in (r for rt in media for r in cld.iter_resources(prefix=master_public_id(campaign.id, ""),
                                                               resource_type=rt)):
@@ -232,7 +284,8 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
                               {"summary": summary, **report})
     storage.write_json(storage.windows_report(campaign.id), {"summary": summary, **report})
     log.info("usage windows %s: %s", campaign.id, summary)
-    for kind in ("opened", "closed", "repaired", "restricted", "revoked"):  # examples; every copy is in the report
+    # examples; every copy is in the report
+    for kind in ("opened", "closed", "repaired", "restricted", "revoked", "governance_refreshed"):
         if report[kind]:
             log.info("  %-10s %d, e.g. %s (all in %s)", kind, len(report[kind]), examples(
                 {f"{i['market']}/{i['image_id']}": i.get("reason", "") for i in report[kind]}), path)

@@ -28,6 +28,7 @@ from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.domain.embedded import embedded
+from campaign_media.domain.governance import read_back
 from campaign_media.domain.masters import (
     MASTER_DELIVERY,
     copy_identity,
@@ -49,6 +50,7 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import storage
 from campaign_media.runtime.parallel import Progress, render_threads, work_through
+from campaign_media.steps.shared import governance
 from campaign_media.steps.shared.delivery import master_url, write_manifest
 from campaign_media.steps.shared.writebacks import copy_made, record_link, written_back
 
@@ -84,10 +86,13 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                                      storage.read_json(storage.market_access(campaign.id, market.code), {}))
         todo = []
         listed = 0
+        structured = governance.structured(cld, campaign)
+        defined = governance.fields(cld) if structured else {}
         for rt in media:
             for res in cld.iter_resources(prefix=prefix, delivery_type=MASTER_DELIVERY, resource_type=rt):
                 listed += 1
                 context = (res.get("context") or {}).get("custom") or {}
+                held = read_back(res.get("metadata") if structured else None, defined, context)
                 image_id = res["public_id"][len(prefix):]
                 if not is_media_id(image_id):  # not one of ours (e.g. uploaded by hand): never a path
                     log.warning("campaign %s: %s is under the masters' prefix but %r is not a PhotoShelter media "
@@ -101,8 +106,7 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                     todo.append({"image_id": image_id, "public_id": res["public_id"], "media_type": rt,
                                  "copy_id": copy_id,
                                  "version": version, "format": res.get("format") or ("mp4" if rt == "video" else "jpg"),
-                                 "licence_expiry": context.get("licence_expiry", ""),
-                                 "usage_rights": context.get("usage_rights", ""), "owner": context.get("owner", ""),
+                                 **held,
                                  # a copy Cloudinary was still transcoding when the last run gave up: waited
                                  # for again, not uploaded again
                                  **({"resume": known} if not force and transcoding(known, version, specs[rt],
@@ -110,6 +114,8 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                                     else {})})
         if todo:  # before any work, with the fix; a run with nothing to make (no master yet) is not refused
             require_token_access(campaign, caps, bool(cld.auth_token_key))
+        if todo and structured and not dry_run:  # the copies' list values exist before any upload
+            governance.prepare(cld, campaign, [market.code], todo, defined)
         gallery_id = ""
         if todo and not dry_run:
             published = ps.ensure_collection(published_collection_name(campaign))["collection_id"]
@@ -224,10 +230,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
     access = decide(campaign, market, rights, datetime.now(UTC))
     source = master_url(cld, item["public_id"], format=item["format"])
     result = cld.upload(source, copy_id, overwrite=True, eager=eager, access_control=access.rules,
-                        tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
-                        context={"ps_image_id": item["image_id"], "ps_file": item["version"],
-                                 "campaign": campaign.id, "market": market.code,
-                                 "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+                        **copy_description(cld, campaign, market, item))
     copy_made(campaign, market, item, copy_id, access.rules, access.reason or access.phase)
     for rendition, spec, derived in zip(market.renditions, eager, result.get("eager", []), strict=True):
         name = writeback_file_name(campaign.id, market.code, item["image_id"], rendition.name, item["version"],
@@ -245,6 +248,14 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         renditions[rendition.name] = entry
     storage.write_json(storage.writeback_record(campaign.id, market.code, item["image_id"]), links)
     return renditions, access.rules
+
+
+def copy_description(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any]) -> dict[str, Any]:
+    """A market copy's tags and context (and structured metadata, where the campaign keeps governance there)."""
+    return {"tags": [f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
+            **governance.asset_description(cld, campaign, [market.code], {
+                "ps_image_id": item["image_id"], "ps_file": item["version"], "campaign": campaign.id,
+                "market": market.code}, item)}
 
 
 def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
@@ -265,10 +276,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
               if cld.account.notification_base_url else {})
     result = cld.upload(source, copy_id, overwrite=True, resource_type="video", eager=[o.spec for o in outputs],
                         eager_async=True, access_control=access.rules, **notify,
-                        tags=[f"campaign:{campaign.id}", f"market:{market.code}", f"owner:{item.get('owner', '')}"],
-                        context={"ps_image_id": item["image_id"], "ps_file": item["version"],
-                                 "campaign": campaign.id, "market": market.code,
-                                 "usage_rights": item.get("usage_rights", ""), "owner": item.get("owner", "")})
+                        **copy_description(cld, campaign, market, item))
     copy_made(campaign, market, item, copy_id, access.rules, access.reason or access.phase)
     renditions = {}
     for output, answered in zip(outputs, result.get("eager", []), strict=True):
