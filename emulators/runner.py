@@ -100,7 +100,8 @@ class EmulatorProcess:
                                         "fail_after": None})
         self.control("POST", "clock", {})
         self.control("POST", "calls/reset")
-        if self.module == "emulators.cloudinary":  # notifications delivered, none dropped or repeated
+        if self.module == "emulators.cloudinary":  # notifications delivered, none dropped or repeated; no CDN log
+            self.control("POST", "access-log", {"folder": None})
             self.control("POST", "notifications", {"p_drop": 0, "p_duplicate": 0, "delay_seconds": 0,
                                                    "retry_seconds": 180.0, "attempts": 3, "seed": None})
 

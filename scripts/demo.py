@@ -6,7 +6,8 @@
    DAG over the past week through the REST API; ingest's asset events start every market DAG;
    each market is then also triggered once by hand (which must find nothing left to do);
 4. runs the usage-window DAG (what is public, restricted, signed-only) and probes delivery;
-   sends some storefront traffic; runs the delivery metrics DAG and prints where the report is;
+   sends some storefront traffic; runs the delivery metrics DAG (its per-asset figures from the
+   CDN access log the Cloudinary emulator writes) and prints where the report is;
 5. ends the campaign (its end moved to now in the demo's copy of include/, grace 0), runs the
    usage windows again (everything closes) and the archive (renditions into PhotoShelter,
    verified, then Cloudinary cleaned up);
@@ -294,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(seeded['approved'])} approved, {len(seeded['pending'])} pending, {len(seeded['rejected'])} rejected, "
           f"{len(seeded['expired_licence'])} with an expired licence, {len(seeded['broken'])} deliberately broken; "
           f"{len(seeded['videos'])} approved hero videos")
-    ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(work / "cloudinary")
+    cdn_logs = work / "cdn-logs"  # the CDN's access log of every delivery, as a log bucket would hold it
+    ps, cld = start_photoshelter(work / "photoshelter"), start_cloudinary(
+        work / "cloudinary", args=["--access-log-dir", str(cdn_logs), "--access-log-format", "cloudfront"])
     print(f"emulators: PhotoShelter {ps.base_url}, Cloudinary {cld.base_url} "
           f"({'strict: the pessimistic reading of what the documentation leaves open' if STRICT else 'permissive'}"
           "; Cloudinary with a private CDN distribution, i.e. token access)")
@@ -302,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     af = Standalone(work / "airflow", port, {**connections(ps, cld, f"http://127.0.0.1:{port}"),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS": cdn_logs.as_uri(),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS":
                                                          str(WATCH_SECONDS)})
     try:
@@ -370,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         trigger(af, METRICS, dag_ids)
         daily = storage_dir / CAMPAIGN / "reports" / datetime.now(UTC).strftime("%Y-%m-%d") / "index.html"
         print(f"delivery report: {daily}")
+        totals = storage.read_json(storage.path(CAMPAIGN, "reports", daily.parent.name, "totals.json")) or {}
+        logs = totals.get("access_logs") or {}
+        print(f"per-asset figures from {totals.get('figure_sources', {}).get('per_asset')}: {logs.get('lines')} "
+              f"log lines, {logs.get('counted')} counted for the campaign's market copies, the rest apart "
+              f"({', '.join(f'{k} {v}' for k, v in logs.items() if k not in ('lines', 'counted') and v)})")
 
         say("The campaign ends")
         print(f"campaign end moved to {end_campaign(include)} in {include / 'campaigns'} (archive grace 0 days)")

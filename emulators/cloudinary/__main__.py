@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from emulators.cloudinary.access_log import AccessLog
 from emulators.cloudinary.app import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="benchmarks: identical originals share their derived files (rendered once)")
     parser.add_argument("--eager-delay", type=float, default=1.0,
                         help="seconds an eager_async job waits before it starts (the service's queue)")
+    parser.add_argument("--access-log-dir", help="write the CDN's access log of every delivery here")
+    parser.add_argument("--access-log-format", default="cloudfront", choices=["cloudfront", "jsonl", "csv"])
     add_fault_arguments(parser)
     add_host_argument(parser)
     args = parser.parse_args(argv)
@@ -47,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                      private_cdn=args.private_cdn, control=control)
     app.state.account.shared_derivatives = args.shared_derivatives
     app.state.emulator.eager_delay = args.eager_delay
+    if args.access_log_dir:
+        app.state.emulator.access_log = AccessLog(args.access_log_dir, args.access_log_format)
     serve(app, args.port, args.host)
     return 0
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from emulators.cloudinary import admin, delivery, notifications, upload
+from emulators.cloudinary.access_log import AccessLog
 from emulators.cloudinary.params import InvalidParameter
 from emulators.cloudinary.state import (
     DEFAULT_API_KEY,
@@ -81,6 +82,14 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
         emu.admin_window_seconds = int(values.get("window_seconds", 3600))
         emu.admin_window.update(hour=-1, used=int(values.get("used", 0)))
         return {"limit": emu.admin_hourly_limit, "window_seconds": emu.admin_window_seconds}
+
+    @app.post("/_emulator/access-log")
+    def set_access_log(values: dict[str, str | None]) -> dict[str, str | None]:
+        """``{"folder": DIR, "format": "cloudfront"|"jsonl"|"csv"}``: log every delivery there from
+        now (as the CDN in front of the delivery host would); ``{"folder": null}`` stops."""
+        folder = values.get("folder")
+        emu.access_log = AccessLog(folder, values.get("format") or "cloudfront") if folder else None
+        return {"folder": folder, "format": emu.access_log.format if emu.access_log else None}
 
     @app.get("/_emulator/purges")
     def list_purges() -> dict[str, list[str]]:

@@ -31,17 +31,29 @@ private_cdn_router = APIRouter()  # included only for an emulator started with -
 @private_cdn_router.get("/{rt}/{dtype}/{rest:path}")
 async def deliver_private(rt: str, dtype: str, rest: str, request: Request) -> Response:
     """The private CDN form: no cloud name in the path (the SDK's ``private_cdn=True``)."""
+    emu = emulator(request)
     if rt not in ("image", "video", "raw"):
-        return deny(404, "Resource not found")
-    return serve(emulator(request), rt, dtype, request, skip=3, shared=False)
+        return logged(emu, request, deny(404, "Resource not found"))
+    return logged(emu, request, serve(emu, rt, dtype, request, skip=3, shared=False))
 
 
 @router.get("/{cloud}/{rt}/{dtype}/{rest:path}")
 async def deliver(cloud: str, rt: str, dtype: str, rest: str, request: Request) -> Response:
     emu = emulator(request)
     if cloud != emu.cloud_name:
-        return deny(404, f"Resource not found - unknown cloud {cloud}")
-    return serve(emu, rt, dtype, request, skip=4, shared=True)
+        return logged(emu, request, deny(404, f"Resource not found - unknown cloud {cloud}"))
+    return logged(emu, request, serve(emu, rt, dtype, request, skip=4, shared=True))
+
+
+def logged(emu: CloudinaryEmulator, request: Request, response: Response) -> Response:
+    """The CDN's log line for this request, where the emulator writes one (``access_log.py``)."""
+    if emu.access_log is not None:
+        raw = request.scope.get("raw_path", b"").decode("latin-1")
+        path, _, query = raw.partition("?")
+        emu.access_log.write(when=emu.control.now(), host=request.headers.get("host", ""), path=path, query=query,
+                             status=response.status_code, size=int(response.headers.get("content-length") or 0),
+                             client=request.client.host if request.client else "-")
+    return response
 
 
 def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, skip: int, shared: bool) -> Response:
@@ -121,7 +133,8 @@ def serve(emu: CloudinaryEmulator, rt: str, dtype: str, request: Request, *, ski
         media_type = "application/zip" if media == "zip" else "application/octet-stream"
     # The file's name is its content key (a derived file's hash, an original's asset ID and version).
     etag = hashlib.md5(f"{path.name}|{size}|{res['version']}".encode()).hexdigest()
-    return FileResponse(path, media_type=media_type, headers={"ETag": etag, "Vary": "Accept"})
+    return FileResponse(path, media_type=media_type, headers={"ETag": etag, "Vary": "Accept"},
+                        stat_result=path.stat())  # sized now: the access log reads its Content-Length
 
 
 def _same(wanted: str, eager_item: str) -> bool:

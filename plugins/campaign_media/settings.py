@@ -66,6 +66,11 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("watch_interval_seconds", 60.0, float, "how often the PhotoShelter watcher lists each watched source "
             "for approvals and new files (a campaign's source.watch.interval overrides it); 0: no watcher, the "
             "daily ingest run only"),
+    Setting("access_logs", "", str, "where the access logs of the CDN in front of the delivery host are (a folder "
+            "or object-store URL: s3://bucket/cloudfront/, file:///…): the metrics report's per-asset requests and "
+            "bytes come from them; empty: from Cloudinary's API (which has none on a real account)"),
+    Setting("access_logs_format", "cloudfront", str, "the access logs' format: cloudfront (CloudFront's standard "
+            "log), jsonl (JSON lines, Fastly/Akamai-style), or csv (url,bytes,status,time)"),
 ]}
 _warned: set[str] = set()
 

@@ -26,7 +26,7 @@ NEAR_EXPIRY_DAYS = 30
 ASSET_COLUMNS = ["image_id", "market", "media_type", "file_name", "owner", "approval", "usage_rights",
                  "licence_expiry", "days_to_expiry", "renditions", "stored_bytes", "requests", "bandwidth_bytes",
                  "seconds_delivered", "transformations", "requests_without_f_auto", "requests_without_q_auto",
-                 "per_asset_figures"]
+                 "per_asset_figures", "figures_from"]
 
 
 @dataclass
@@ -67,8 +67,12 @@ def transformation_figures(by_transformation: dict[str, dict[str, int]] | None) 
 
 
 def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], renditions: list[dict[str, Any]],
-          usage: dict[str, Any], now: datetime, top: int = 10) -> Report:
-    """Join the three sources; every figure is traceable to one of them."""
+          usage: dict[str, Any], now: datetime, top: int = 10, source: dict[str, Any] | None = None) -> Report:
+    """Join the three sources; every figure is traceable to one of them.
+
+    :param source: where the per-asset figures came from (``per_asset``: "CDN access logs (…)",
+        "Cloudinary Admin API listings" or "none"; with logs, their ``location`` and line counts)
+    """
     master_df = pd.DataFrame(masters, columns=["image_id", "file_name", "owner", "approval", "usage_rights",
                                                "licence_expiry", "source"])
     rows = []
@@ -78,10 +82,13 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
                      "media_type": copy.get("media_type") or "image", "stored_bytes": copy.get("stored_bytes", 0),
                      "requests": copy.get("requests"), "bandwidth_bytes": copy.get("bandwidth_bytes"),
                      "seconds_delivered": copy.get("seconds_delivered"),
-                     "per_asset_figures": copy.get("requests") is not None, **figures})
+                     "per_asset_figures": copy.get("requests") is not None,
+                     "figures_from": copy.get("figures_from") or ("none" if copy.get("requests") is None
+                                                                  else "Cloudinary API"), **figures})
     copy_df = pd.DataFrame(rows, columns=["image_id", "market", "media_type", "stored_bytes", "requests",
                                           "bandwidth_bytes", "seconds_delivered", "per_asset_figures",
-                                          "transformations", "requests_without_f_auto", "requests_without_q_auto"])
+                                          "figures_from", "transformations", "requests_without_f_auto",
+                                          "requests_without_q_auto"])
     rend_df = pd.DataFrame(renditions, columns=["image_id", "market", "rendition", "bytes"])
     counts = rend_df.groupby(["image_id", "market"]).size().rename("renditions").reset_index()
     assets = copy_df.merge(master_df, on="image_id", how="left").merge(counts, on=["image_id", "market"], how="left")
@@ -131,6 +138,11 @@ def build(masters: list[dict[str, Any]], copies: list[dict[str, Any]], rendition
         "account_transformations": _usage(usage, "transformations"),
         "account_storage_bytes": _usage(usage, "storage"), "account_requests": usage.get("requests"),
         "usage_date": usage.get("date_requested") or usage.get("last_updated"),
+        "figure_sources": {"per_asset": (source or {}).get("per_asset", "none"),
+                           "account": "Cloudinary usage report",
+                           "governance": "PhotoShelter", "renditions": "market delivery manifests",
+                           **({"location": source["location"]} if source and "location" in source else {})},
+        **({"access_logs": source["access_logs"]} if source and "access_logs" in source else {}),
     }
     return Report(assets, by_market, by_media, by_owner, top_assets, near_expiry, optimisation, totals)
 

@@ -91,17 +91,34 @@ def thumbnail_strip(report: Report, thumbnails: dict[str, str]) -> str:
     return f"<div class='thumbs'>{''.join(figures)}</div>" if figures else ""
 
 
+def source_note(totals: dict[str, Any]) -> str:
+    """Where the per-asset figures came from, in the words a reader needs to trust them."""
+    sources = totals.get("figure_sources") or {}
+    logs = totals.get("access_logs")
+    if logs is not None:
+        apart = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in logs.items()
+                          if k not in ("lines", "counted") and n)
+        return (f"<p class='note'>Per-asset requests and bandwidth come from {escape(sources.get('per_asset', ''))} at "
+                f"<code>{escape(sources.get('location', ''))}</code>: {logs['lines']:,} lines read, "
+                f"{logs['counted']:,} counted for this campaign's market copies"
+                + (f"; not counted: {escape(apart)}" if apart else "") + ". A copy the logs never name reads 0. "
+                "Account figures come from Cloudinary's usage report.</p>")
+    missing = totals.get("copies_without_figures", 0)
+    if not totals["per_asset_figures"]:
+        return ("<p class='note'>Per-asset requests and bandwidth are not available from this account's API "
+                "(Cloudinary shows them only in the Console's reports), and no CDN access logs are configured "
+                "([campaign_media] access_logs); per-asset columns read 0 and the account-wide usage report is "
+                "the only delivery figure.</p>")
+    return (f"<p class='note'>Per-asset figures come from {escape(sources.get('per_asset', 'Cloudinary'))}; "
+            f"{missing} of {totals['market_copies']} market copies carry no per-asset figure (never delivered, or "
+            "not reported); their columns read 0.</p>" if missing else "")
+
+
 def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str, str],
            thumbnails: dict[str, str] | None = None) -> str:
     t = report.totals
     labels = [f"{r.file_name or r.image_id} ({r.markets})" for r in report.top_assets.itertuples()]
-    missing = t.get("copies_without_figures", 0)
-    caveat = (
-        "<p class='note'>Per-asset requests and bandwidth are not available from this account's API "
-        "(Cloudinary shows them only in the Console's reports); per-asset columns read 0 and the account-wide "
-        "usage report is the only delivery figure.</p>" if not t["per_asset_figures"] else
-        f"<p class='note'>{missing} of {t['market_copies']} market copies carry no per-asset figure (never "
-        "delivered, or not reported); their columns read 0.</p>" if missing else "")
+    caveat = source_note(t)
     sections = [
         f"<h1>Delivery report — {escape(campaign_name)}</h1>",
         f"<p class='muted'>Campaign <code>{escape(campaign_id)}</code> · generated {escape(t['generated_at'])} · "
@@ -142,8 +159,9 @@ def render(campaign_name: str, campaign_id: str, report: Report, files: dict[str
         "Parquet tables.</p>" if len(report.optimisation) > 15 else "",
         "<h2>Data</h2><ul>" + "".join(f"<li>{escape(k)}: <code>{escape(v)}</code></li>" for k, v in files.items())
         + "</ul><p class='muted'>Sources: PhotoShelter (owner, approval, usage rights, licence), the market "
-        "delivery manifests (renditions), Cloudinary Admin API listings (per-asset figures where given) and the "
-        "usage report (account-wide).</p>",
+        f"delivery manifests (renditions), {escape((t.get('figure_sources') or {}).get('per_asset', 'none'))} "
+        "(per-asset figures; column <code>figures_from</code> per row) and Cloudinary's usage report "
+        "(account-wide).</p>",
     ]
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Delivery report — "
             f"{escape(campaign_name)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")

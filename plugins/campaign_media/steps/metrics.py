@@ -11,6 +11,7 @@ import io
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.masters import (
@@ -24,9 +25,10 @@ from campaign_media.domain.masters import (
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
+from campaign_media.reports.access import by_copy, tally
 from campaign_media.reports.frame import Report, build
 from campaign_media.reports.html import render
-from campaign_media.runtime import storage
+from campaign_media.runtime import access_logs, storage
 from campaign_media.runtime.sources import SourceListing
 from campaign_media.steps.shared.delivery import master_url
 
@@ -53,6 +55,7 @@ def gather(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
             delivery = res.get("delivery")  # per-asset figures: the emulator gives them, the real API does not
             copies.append({"image_id": copy_identity(res["public_id"][len(prefix):])[0], "market": market.code,
+                           "figures_from": "Cloudinary API" if delivery else "none",
                            "media_type": res.get("resource_type") or "image", "stored_bytes": res.get("bytes", 0),
                            "requests": delivery.get("requests") if delivery else None,
                            "bandwidth_bytes": delivery.get("bytes") if delivery else None,
@@ -101,13 +104,41 @@ def write(campaign: Campaign, report: Report, *parts: str, pictures: dict[str, s
     return {"html": html_path, "csv": csv_path, "parquet": parquet_path, "totals": totals_path}
 
 
+def from_access_logs(campaign: Campaign, markets: list[Market], copies: list[dict]) -> dict[str, Any]:
+    """Where the configured CDN access logs are, fill every copy's requests, bytes and
+    per-transformation figures from them (a copy the logs never name was not delivered: 0);
+    returns what the report says of its per-asset source. Without a log source the copies keep
+    what Cloudinary's listing gave (nothing, on a real account)."""
+    where = access_logs.configured()
+    if where is None:
+        api = any(c["requests"] is not None for c in copies)
+        return {"per_asset": "Cloudinary Admin API listings" if api else "none"}
+    location, fmt = where
+    known = {(c["image_id"], c["market"]) for c in copies} | {
+        (image_id, m.code) for m in markets for image_id in storage.read_json(storage.market_state(
+            campaign.id, m.code), {})}
+    start, end = campaign.bounds()
+    figures = tally(access_logs.hits(location, fmt), campaign.id, known, start, end)
+    delivered = by_copy(figures)
+    for copy in copies:
+        chains = delivered.get((copy["image_id"], copy["market"]), {})
+        copy.update(requests=sum(f["requests"] for f in chains.values()),
+                    bandwidth_bytes=sum(f["bytes"] for f in chains.values()), by_transformation=chains,
+                    seconds_delivered=None, figures_from="access logs")
+    parts = urlsplit(location)
+    shown = parts._replace(netloc=parts.hostname or "").geturl() if parts.password else location
+    log.info("campaign %s: access logs at %s (%s): %s", campaign.id, shown, fmt, figures.summary())
+    return {"per_asset": f"CDN access logs ({fmt})", "location": shown, "access_logs": figures.summary()}
+
+
 def report_campaign(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, markets: list[Market],
                     now: datetime, *parts: str) -> dict[str, Any]:
     masters, copies, renditions = gather(ps, cld, campaign, markets)
+    source = from_access_logs(campaign, markets, copies)
     # The pictures first (the most-used masters do not depend on the account's usage), then the
     # usage: the report's account-wide bandwidth then includes what fetching them cost.
     pictures = thumbnails(cld, campaign, build(masters, copies, renditions, {}, now=now), masters)
-    report = build(masters, copies, renditions, cld.usage(), now=now)
+    report = build(masters, copies, renditions, cld.usage(), now=now, source=source)
     paths = write(campaign, report, *parts, pictures=pictures)
     log.info("delivery report for %s: %s (requests %s, bandwidth %s bytes)", campaign.id, paths["html"],
              report.totals["requests"], report.totals["bandwidth_bytes"])
