@@ -78,6 +78,14 @@ def connections(clean_emulators, monkeypatch: pytest.MonkeyPatch):
     return ps, cld
 
 
+@pytest.fixture
+def sdk(connections):
+    """The SDK's upload and admin functions bound to the emulator's account (the hook's client)."""
+    from campaign_media.hooks import CloudinaryHook
+
+    return CloudinaryHook().get_conn()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated SQLite metadata DB in the test AIRFLOW_HOME (for ``dag.test()``)."""

@@ -93,11 +93,13 @@ async def add_metadata_field(cloud: str, request: Request) -> JSONResponse:
                                "string|integer|date|enum|set")
     if emu.store.get("metadata_field", external_id):
         raise CloudinaryError(409, f"External ID {external_id} already exists")
+    # Every field answers default_value and validation (null when none); a list field its datasource.
     field = {"external_id": external_id, "label": body.get("label", external_id), "type": body["type"],
-             "mandatory": bool(body.get("mandatory", False)),
-             **{k: body[k] for k in ("default_value", "datasource", "validation") if body.get(k) is not None}}
-    if "datasource" in field:
-        field["datasource"] = {"values": datasource_entries([], field["datasource"].get("values") or [])}
+             "mandatory": bool(body.get("mandatory", False)), "default_value": body.get("default_value"),
+             "validation": body.get("validation"),
+             **{k: body[k] for k in ("restrictions", "allow_dynamic_list_values", "default_disabled") if k in body}}
+    if body["type"] in ("enum", "set"):
+        field["datasource"] = {"values": datasource_entries([], (body.get("datasource") or {}).get("values") or [])}
     emu.store.put("metadata_field", external_id, field)
     return admin_json(emu, field, headers)
 
@@ -126,14 +128,15 @@ async def update_datasource(cloud: str, external_id: str, request: Request) -> J
 
 
 def datasource_entries(current: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A datasource after ``changes``: each entry ``{external_id, value, state}``; an entry given
-    without an external_id gets one generated, as Cloudinary does."""
+    """A datasource after ``changes``: each entry ``{value, external_id}`` (``state`` only once an
+    entry is made inactive: an update's answer lists active entries exactly as given, as
+    Cloudinary's SDK tests expect); an entry given without an external_id gets one generated."""
     out = {e["external_id"]: dict(e) for e in current}
     for change in changes:
         if not change.get("value"):
             raise InvalidParameter("A datasource entry needs a value")
-        eid = change.get("external_id") or f"entry_{len(out) + 1}"
-        out[eid] = {**out.get(eid, {"state": "active"}), "external_id": eid, "value": change["value"]}
+        eid = change.get("external_id") or secrets.token_hex(6)
+        out[eid] = {**out.get(eid, {}), "value": change["value"], "external_id": eid}
     return list(out.values())
 
 

@@ -318,7 +318,7 @@ class CloudinaryEmulator:
     def metadata_defaults(self, res: dict[str, Any]) -> None:
         """A new asset gets each structured metadata field's ``default_value`` it was not given."""
         for external_id, field in self.store.iter("metadata_field"):
-            if "default_value" in field and external_id not in res.get("metadata", {}):
+            if field.get("default_value") is not None and external_id not in res.get("metadata", {}):
                 res.setdefault("metadata", {})[external_id] = field["default_value"]
 
     def apply_common(self, res: dict[str, Any], params: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from PIL import Image
 
-from campaign_media.hooks import CloudinaryHook
 from emulators.runner import CLD_CREDENTIALS, STRICT
 
 pytestmark = pytest.mark.integration
@@ -29,12 +28,6 @@ def png() -> io.BytesIO:
 
 def uid() -> str:
     return f"facts/{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def sdk(connections):
-    """The SDK's upload and admin functions bound to the emulator's account (the hook's client)."""
-    return CloudinaryHook().get_conn()
 
 
 def test_upload_and_admin_answers_carry_a_request_id(sdk) -> None:
@@ -69,6 +62,7 @@ def test_a_metadata_field_s_default_value_is_kept_and_applied_and_listings_say_m
                                                               max_results=500)["resources"]}
     assert listed[pid]["metadata"][field] == "unreviewed" and listed[other]["metadata"][field] == "approved"
     assert all("metadata" in r for r in listed.values())  # asked for: present, {} when there are none
+    sdk.admin.delete_metadata_field(field)  # its default would reach every later test's uploads
 
 
 def test_use_filename_names_the_asset_after_its_file(sdk) -> None:
@@ -148,8 +142,24 @@ def test_list_field_values_are_entry_ids_a_datasource_grows_and_an_empty_value_c
         sdk.upload.update_metadata({day: "31/01/2027"}, [pid])
     values = sdk.admin.update_metadata_field_datasource(field, [{"external_id": "emea", "value": "EMEA web"},
                                                                 {"external_id": "ww", "value": "Worldwide (all)"}])
-    assert values["values"] == [{"external_id": "ww", "value": "Worldwide (all)", "state": "active"},
-                                {"external_id": "emea", "value": "EMEA web", "state": "active"}]
+    assert values["values"] == [{"external_id": "ww", "value": "Worldwide (all)"},
+                                {"external_id": "emea", "value": "EMEA web"}]
     assert sdk.upload.update_metadata({field: "emea", day: ""}, [pid])["public_ids"] == [pid]
     held = sdk.admin.resource(pid)["metadata"]
     assert held[field] == "emea" and day not in held
+
+
+def test_a_field_always_answers_its_default_and_validation_and_entries_get_ids(sdk) -> None:
+    """Every field says ``default_value`` and ``validation`` (null when unset) and keeps the
+    options it was made with; a list entry given without an external ID gets one."""
+    plain, listed = f"plain_{uuid.uuid4().hex[:6]}", f"listed_{uuid.uuid4().hex[:6]}"
+    sdk.admin.add_metadata_field({"external_id": plain, "label": "Plain", "type": "string",
+                                  "restrictions": {"readonly_ui": True}})
+    field = sdk.admin.metadata_field_by_field_id(plain)
+    assert (field["default_value"], field["validation"], field["mandatory"]) == (None, None, False)
+    assert field["restrictions"] == {"readonly_ui": True}
+    made = sdk.admin.add_metadata_field({"external_id": listed, "label": "Listed", "type": "set",
+                                         "datasource": {"values": [{"value": "red"}, {"value": "blue"}]}})
+    entries = made["datasource"]["values"]
+    assert [e["value"] for e in entries] == ["red", "blue"] and all(e["external_id"] for e in entries)
+    assert len({e["external_id"] for e in entries}) == 2
