@@ -24,9 +24,12 @@ def load_config() -> tuple[Loaded[Market], Loaded[Campaign]]:
 
 
 def default_args(retry_seconds: int, *, exponential: bool = False) -> dict[str, Any]:
-    """Owner and retries; ``[campaign_media] retry_delay_seconds`` overrides the delay (tests)."""
+    """Owner, retries, and the alert when a task fails for good (``campaign_media.notifiers``);
+    ``[campaign_media] retry_delay_seconds`` overrides the delay (tests)."""
+    from campaign_media.notifiers import FailureNotifier
+
     delay = timedelta(seconds=settings.get("retry_delay_seconds") or retry_seconds)
-    return {"owner": OWNER, "retries": 2, "retry_delay": delay,
+    return {"owner": OWNER, "retries": 2, "retry_delay": delay, "on_failure_callback": FailureNotifier(),
             **({"retry_exponential_backoff": True} if exponential else {})}
 
 

@@ -95,6 +95,7 @@ def get_provider_info() -> dict[str, Any]:
             "campaign_media.operators.ingest", "campaign_media.operators.markets",
             "campaign_media.operators.governance", "campaign_media.operators.cloudinary",
             "campaign_media.operators.photoshelter"]}],
+        "notifications": ["campaign_media.notifiers.FailureNotifier"],
     }
 
 

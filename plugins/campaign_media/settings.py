@@ -71,6 +71,14 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "bytes come from them; empty: from Cloudinary's API (which has none on a real account)"),
     Setting("access_logs_format", "cloudfront", str, "the access logs' format: cloudfront (CloudFront's standard "
             "log), jsonl (JSON lines, Fastly/Akamai-style), or csv (url,bytes,status,time)"),
+    Setting("alerts", "none", str, "where alerts go (a task failed for good): smtp (e-mail through the SMTP "
+            "provider), slack (where the Slack provider is installed), or none (logged only)"),
+    Setting("alert_to", "", str, "comma-separated e-mail addresses alerts go to (alerts = smtp)"),
+    Setting("alert_from", "", str, "the sender of alert e-mails; empty: the SMTP connection's from_email"),
+    Setting("alert_smtp_conn_id", "smtp_default", str, "the SMTP connection alerts are sent through"),
+    Setting("alert_slack_conn_id", "slack_default", str, "the Slack webhook connection alerts are posted through"),
+    Setting("ui_base_url", "", str, "the Airflow UI's address as people reach it, for links in alerts; empty: "
+            "[api] base_url"),
 ]}
 _warned: set[str] = set()
 
