@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import json
 import os
 import tempfile
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,41 @@ def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+UI = "http://airflow.brand.example:8080"  # where alert links point in the tests
+
+
+class Inbox:
+    """What the SMTP server received: one parsed message per envelope."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox(monkeypatch):
+    """A real SMTP server (aiosmtpd) on a free port, the ``smtp_default`` connection pointing at it
+    and ``[campaign_media] alerts = smtp``: what the deployment sends, read back."""
+    from aiosmtpd.controller import Controller
+
+    from emulators.runner import free_port
+
+    box = Inbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": controller.port,
+        "extra": {"from_email": "pipelines@brand.example", "disable_ssl": True, "disable_tls": True,
+                  "timeout": 5, "retry_limit": 0}}))
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__ALERTS", "smtp")
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__ALERT_TO", "brand-ops@example.com, legal@example.com")
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__UI_BASE_URL", UI)
+    yield box
+    controller.stop()

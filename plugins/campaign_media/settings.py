@@ -77,6 +77,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("alert_from", "", str, "the sender of alert e-mails; empty: the SMTP connection's from_email"),
     Setting("alert_smtp_conn_id", "smtp_default", str, "the SMTP connection alerts are sent through"),
     Setting("alert_slack_conn_id", "slack_default", str, "the Slack webhook connection alerts are posted through"),
+    Setting("deadline_tolerance_minutes", 20.0, float, "how long after a market copy's window end (or an archive's "
+            "due date) the deadline check waits for a usage-window run to have confirmed it before it alerts"),
     Setting("ui_base_url", "", str, "the Airflow UI's address as people reach it, for links in alerts; empty: "
             "[api] base_url"),
 ]}

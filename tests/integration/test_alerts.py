@@ -4,49 +4,16 @@ real SMTP server the test starts (aiosmtpd), which reads it back (real Airflow, 
 from __future__ import annotations
 
 import email
-import json
-from email import policy
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from emulators.photoshelter.seed import seed
-from emulators.runner import free_port, start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
+from emulators.runner import start_cloudinary, start_photoshelter
+from tests.conftest import UI, cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
-UI = "http://airflow.brand.example:8080"
-
-
-class Inbox:
-    """What the SMTP server received: one parsed message per envelope."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(monkeypatch):
-    box = Inbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": controller.port,
-        "extra": {"from_email": "pipelines@brand.example", "disable_ssl": True, "disable_tls": True,
-                  "timeout": 5, "retry_limit": 0}}))
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__ALERTS", "smtp")
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__ALERT_TO", "brand-ops@example.com, legal@example.com")
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__UI_BASE_URL", UI)
-    yield box
-    controller.stop()
 
 
 def body(message: email.message.EmailMessage) -> str:

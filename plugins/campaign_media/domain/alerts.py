@@ -62,3 +62,12 @@ def failure_alert(*, dag_id: str, task_id: str, run_id: str, error: str, ui_base
                            f"What to do: {NEXT_STEP}"],
                  ui_links(ui_base, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index,
                           campaign=campaign))
+
+
+def deadline_alert(campaign: str, market: str | None, what: str, ui_base: str) -> Alert:
+    """The message for a missed legal deadline (a window end not confirmed, an archive overdue)."""
+    where = f"campaign {campaign}" + (f" · market {market}" if market else "")
+    base = ui_base.rstrip("/")
+    return Alert(f"[campaign media] deadline missed: {where}", [what],
+                 {"the usage-window DAG": f"{base}/dags/campaign_media_usage_windows",
+                  "the campaign page": f"{base}/campaign-media/campaigns/{quote(campaign)}"})

@@ -9,6 +9,7 @@ from campaign_media.operators.cloudinary import CloudinaryAccessControlOperator,
 from campaign_media.operators.governance import (
     ApplyUsageWindowsOperator,
     ArchiveCampaignOperator,
+    DeadlinesOperator,
     DeliveryReportOperator,
     SelectCampaignsOperator,
 )
@@ -23,7 +24,8 @@ from campaign_media.operators.photoshelter import PhotoShelterGalleryToManifestO
 
 __all__ = [
     "ApplyUsageWindowsOperator", "ArchiveCampaignOperator", "CloudinaryAccessControlOperator",
-    "CloudinaryUploadOperator", "DeliveryReportOperator", "IngestMastersOperator", "IngestReportOperator",
+    "CloudinaryUploadOperator", "DeadlinesOperator", "DeliveryReportOperator", "IngestMastersOperator",
+    "IngestReportOperator",
     "MakeRenditionsOperator", "PhotoShelterGalleryToManifestOperator", "PlanIngestOperator",
     "PlanRenditionsOperator", "PublishDeliveryOperator", "FinishVideoRenditionsOperator", "SelectCampaignsOperator",
 ]

@@ -53,7 +53,22 @@ class _PerCampaign(CampaignMediaOperator):
         context["campaign_id"] = self.campaign_id  # type: ignore[typeddict-unknown-key]
 
 
-class ApplyUsageWindowsOperator(_PerCampaign):
+class _AsOf(_PerCampaign):
+    """A per-campaign task that judges a moment: now, or ``as_of`` (an ISO time with its zone)."""
+
+    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign_id", "as_of")
+
+    def __init__(self, *, campaign_id: str, as_of: str = "", **kwargs: Any) -> None:
+        super().__init__(campaign_id=campaign_id, **kwargs)
+        self.as_of = as_of
+
+    def moment(self) -> datetime:
+        from campaign_media.domain.windows import parse_as_of
+
+        return parse_as_of(self.as_of or "", datetime.now(UTC))
+
+
+class ApplyUsageWindowsOperator(_AsOf):
     """Reconcile one campaign's delivery rules with PhotoShelter's rights as of now (or
     ``as_of``): each market copy's ``access_control`` repaired where it differs (closing purges
     the CDN); writes the run's report; returns its counts.
@@ -62,18 +77,11 @@ class ApplyUsageWindowsOperator(_PerCampaign):
     :param as_of: evaluate at this ISO time with its zone instead of now (templated; empty: now)
     """
 
-    template_fields: Sequence[str] = (*CampaignMediaOperator.template_fields, "campaign_id", "as_of")
-
-    def __init__(self, *, campaign_id: str, as_of: str = "", **kwargs: Any) -> None:
-        super().__init__(campaign_id=campaign_id, **kwargs)
-        self.as_of = as_of
-
     def run(self, context: Context) -> dict[str, Any]:
-        from campaign_media.domain.windows import parse_as_of
         from campaign_media.steps import usage_windows
 
         self.label(context)
-        now = parse_as_of(self.as_of or "", datetime.now(UTC))
+        now = self.moment()
         campaign, markets = self.campaign_and_markets(self.campaign_id)
         with self.photoshelter() as ps:
             result = usage_windows.reconcile(ps, self.cloudinary_hook, campaign, markets, now, context["run_id"])
@@ -128,3 +136,35 @@ class ArchiveCampaignOperator(_PerCampaign):
         self.log.info("%s: %s — %s/%s renditions in PhotoShelter gallery %r; final report: %s", self.campaign_id,
                       result["status"], result["verified"], result["renditions"], result["gallery"], result["report"])
         return result
+
+
+class DeadlinesOperator(_AsOf):
+    """Alert once for each legal deadline of a campaign that was missed: a market copy's window end
+    no usage-window run has confirmed within ``[campaign_media] deadline_tolerance_minutes`` (the
+    DAG paused, the scheduler down, runs failing), or an archive past its due date. Reads only
+    what the DAGs stored; returns what it found.
+
+    :param campaign_id: the campaign (templated)
+    :param as_of: judge at this ISO time with its zone instead of now (templated; empty: now)
+    """
+
+    opens_photoshelter_session = False
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from datetime import timedelta
+
+        from campaign_media import settings
+        from campaign_media.domain.alerts import deadline_alert
+        from campaign_media.notifiers import send, ui_base
+        from campaign_media.steps import deadlines
+
+        self.label(context)
+        now = self.moment()
+        campaign, markets = self.campaign_and_markets(self.campaign_id)
+        missed = deadlines.check(campaign, markets, now, timedelta(minutes=settings.get("deadline_tolerance_minutes")))
+        new = deadlines.not_alerted(campaign.id, missed)
+        for item in new:
+            self.log.warning("deadline missed: %s", item.describe())
+            send(deadline_alert(item.campaign, item.market, item.describe(), ui_base()))
+        deadlines.alerted(campaign.id, new, now)  # after sending: a send that failed is tried again
+        return {"campaign": campaign.id, "missed": [m.key for m in missed], "alerted": [m.key for m in new]}

@@ -35,6 +35,7 @@ def path(*parts: str) -> ObjectStoragePath:
 # <root>/_account/capabilities.json                      what the account can do (account check)
 # <root>/_claims/<dag_id>/<generation>.json              the run doing a DAG's work now (claims)
 # <root>/_watch/<source key>.json                        the PhotoShelter watcher's watermark and last poll
+# <root>/_deadlines/<campaign>.json                      the missed deadlines an alert was sent for
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
@@ -128,6 +129,11 @@ def delivery_manifest(campaign: str, market: str) -> ObjectStoragePath:
 
 def windows_report(campaign: str, run_key: str = "latest") -> ObjectStoragePath:
     return path(campaign, "windows", f"{run_key}.json")
+
+
+def deadline_alerts(campaign: str) -> ObjectStoragePath:
+    """The deadlines an alert was sent for (``campaign_media.steps.deadlines``)."""
+    return path("_deadlines", f"{campaign}.json")
 
 
 def metrics_report(campaign: str, day: str) -> ObjectStoragePath:
