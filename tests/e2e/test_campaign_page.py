@@ -46,6 +46,20 @@ def expected(storage, now: datetime) -> dict[str, tuple[str, int]]:
     return out
 
 
+def loaded(pictures, timeout: float = 60) -> list[int]:
+    """Each lazily loaded picture scrolled into view, then its decoded width (0: not decoded)."""
+    import time
+
+    for index in range(pictures.count()):
+        pictures.nth(index).scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    while True:
+        state = pictures.evaluate_all("imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+        if all(done for done, _ in state) or time.monotonic() > deadline:
+            return [width for _, width in state]
+        time.sleep(0.5)
+
+
 def test_anonymous_requests_to_the_page_and_its_data_are_refused(stack) -> None:
     af = stack["af"]
     for path in [PAGE, *DATA]:
@@ -103,6 +117,20 @@ def test_the_campaign_page_from_the_navigation_through_the_campaigns_end(stack) 
             expect(frame.locator("#viewer-zone")).to_have_text("Asia/Tokyo")
             expect(frame.locator("#timeline rect")).to_have_count(3)
             page.screenshot(path=str(ARTIFACTS / "live.png"))
+
+            # The Japanese contact sheet: every rendition of the market as a picture that loads for the
+            # signed-in reviewer (restricted masters too), through the page's own preview route.
+            made = json.loads((storage / CAMPAIGN / "markets" / "jp" / "state.json").read_text())
+            frame.locator("#markets tr[data-market=jp]").get_by_role("link", name="contact sheet").click()
+            pictures = frame.locator("#sheet figure img")
+            expect(pictures).to_have_count(sum(len(e["renditions"]) for e in made.values()), timeout=30_000)
+            drawn = loaded(pictures)
+            assert drawn and all(width > 0 for width in drawn), drawn
+            src = pictures.first.get_attribute("src")
+            assert src.startswith("/campaign-media/") and "s--" not in src
+            page.screenshot(path=str(ARTIFACTS / "contact-sheet.png"), full_page=True)
+            assert httpx.get(f"{af.url}{src}", timeout=30).status_code == 401  # anonymous: refused
+            page.goto(f"{af.url}/")
 
             end_campaign(stack["include"])
             assert run_once(af, "campaign_media_usage_windows") == "success"

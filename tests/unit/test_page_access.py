@@ -63,3 +63,21 @@ def test_an_audit_record_needs_its_dag_and_its_market(record, fr_team, jp_govern
     ("markets/fr/state.json", None)])
 def test_each_served_file_belongs_to_one_dag(name, dag) -> None:
     assert file_dag(name) == dag
+
+
+def test_a_contact_sheet_page_is_small_at_two_thousand_masters_and_pages_through_them() -> None:
+    from campaign_media.config.loader import current_campaign
+    from campaign_media.ui.page import SHEET_PAGE, contact_sheet
+
+    campaign, markets = current_campaign("spring-launch-2026")
+    market = markets[0]
+    rendition = {"width": 1600, "height": 900, "format": "jpg"}
+    made = {f"I{n:014d}": {"renditions": {r.name: rendition for r in market.renditions}} for n in range(2000)}
+    decided = {"I00000000000003": {"mode": "restricted", "reason": "usage rights emea-web-only", "public": False}}
+    first = contact_sheet(campaign, market, made, decided, 1, "/campaign-media")
+    assert first.count("<section class='master") == SHEET_PAGE and "page 1 of 50" in first
+    assert first.count("loading='lazy'") == SHEET_PAGE * len(market.renditions)
+    assert len(first.encode()) < 120_000  # a page of 2,000 masters stays small: the pictures come lazily
+    assert "restricted: usage rights emea-web-only" in first and "<a href='?page=50'>50</a>" in first
+    last = contact_sheet(campaign, market, made, {}, 99, "/campaign-media")  # past the end: the last page
+    assert "page 50 of 50" in last and "not yet checked by the usage-window run" in last

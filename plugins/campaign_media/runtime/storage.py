@@ -41,6 +41,7 @@ def path(*parts: str) -> ObjectStoragePath:
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
 # <root>/<campaign>/markets/<market>/writebacks/<master>.json  each write-back's link to the master
 # <root>/<campaign>/markets/<market>/runs/<run>/{batch-*,result-*}.json
+# <root>/<campaign>/markets/<market>/previews/<master>/<rendition>-<key>.jpg  contact-sheet previews (cache)
 # <root>/<campaign>/delivery/<market>.json              the delivery manifest a CMS consumes
 # <root>/<campaign>/windows/{<run>,latest}.json         usage-window reports
 # <root>/<campaign>/reports/<date>/                     delivery metrics (CSV, Parquet, HTML)

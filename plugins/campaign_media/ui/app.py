@@ -4,8 +4,9 @@ Every route sits behind Airflow's own authentication (the UI's session cookie or
 token, as for Airflow's REST API); an anonymous request gets 401 before any storage is read.
 Each route then shows only the data of the DAGs the auth manager lets the caller read
 (:mod:`campaign_media.ui.access`): campaigns, markets, runs, files and audit records. The routes read only
-what the DAGs stored (object storage) and Airflow's own run records — never PhotoShelter or
-Cloudinary while a person waits.
+what the DAGs stored (object storage) and Airflow's own run records, with one exception: a
+contact-sheet preview not made yet is fetched once from Cloudinary (``campaign_media.previews``),
+then served from storage.
 """
 
 from __future__ import annotations
@@ -182,6 +183,41 @@ def stored_file(campaign_id: str, name: str, reader: Readable) -> Response:
         raise HTTPException(404, f"{name} has not been written for campaign {campaign_id} yet")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return Response(target.read_bytes(), media_type=f"{kind}; charset=utf-8" if kind.startswith("text") else kind)
+
+
+def market_or_404(campaign_id: str, code: str, reader: Reader) -> tuple[Campaign, Market]:
+    """The campaign's market ``code``, if the caller may read its market DAG (else 404 or 403)."""
+    campaign, markets = campaign_or_404(campaign_id, reader)
+    market = next((m for m in markets if m.code == code), None)
+    if market is None:
+        if code in campaign.markets:
+            raise HTTPException(403, f"market {code} is data of campaign_media_market_{code}, which you may not read")
+        raise HTTPException(404, f"campaign {campaign_id} has no market {code!r}")
+    return campaign, market
+
+
+@app.get("/campaigns/{campaign_id}/markets/{code}/contact-sheet", response_class=HTMLResponse)
+def contact_sheet(campaign_id: str, code: str, reader: Readable, page_no: int = Query(1, alias="page", ge=1)) -> str:
+    """A market's renditions as pictures, for the people who sign them off."""
+    campaign, market = market_or_404(campaign_id, code, reader)
+    made = storage.read_json(storage.market_state(campaign.id, market.code), {}) or {}
+    decisions = storage.read_json(storage.market_access(campaign.id, market.code), {}) or {}
+    return page.contact_sheet(campaign, market, made, decisions, page_no, PREFIX)
+
+
+@app.get("/campaigns/{campaign_id}/markets/{code}/previews/{image_id}/{rendition}.jpg")
+def rendition_preview(campaign_id: str, code: str, image_id: str, rendition: str, reader: Readable) -> Response:
+    """One rendition's preview (``campaign_media.previews``): fetched once with a signed URL on this
+    side, cached, and served from here, so a closed copy still previews for a signed-in reviewer."""
+    from campaign_media.hooks import CloudinaryHook
+    from campaign_media.previews import PreviewUnavailable, preview
+
+    campaign, market = market_or_404(campaign_id, code, reader)
+    try:
+        data = preview(CloudinaryHook(), campaign, market, image_id, rendition)
+    except PreviewUnavailable as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @app.get("/campaigns/{campaign_id}/audit")

@@ -24,7 +24,12 @@ PAGE_STYLE = STYLE + """
 .done{background:#dff5e3;color:#17692a} .incomplete,.due{background:#fdeaea;color:#9b1c1c}
 .in-progress,.not-due{background:#e4edfc;color:#1f4fa3} nav a{margin-right:1rem} small{color:#66707f}
 .badge,time,#markets td:nth-child(3){white-space:nowrap} body{max-width:1300px}
+.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1rem}
+.master{border:1px solid #e3e7ee;border-radius:8px;padding:.6rem} .master.marked{border-color:#d64545}
+.renditions{display:flex;flex-wrap:wrap;gap:.5rem} .renditions figure{margin:0;font-size:.75rem}
+.renditions img{display:block;background:#f4f6fa;border-radius:4px;max-width:240px;height:auto}
 """
+SHEET_PAGE = 40  # masters per contact-sheet page (x renditions each): the page stays small at 2,000 masters
 VIEWER_SCRIPT = """<script>
 for (const t of document.querySelectorAll('time.viewer')) {
   t.textContent = new Date(t.dateTime).toLocaleString(undefined,
@@ -88,6 +93,9 @@ def market_rows(status: CampaignStatus, base: str) -> str:
         change = m.next_change
         manifest = f"<a href='{base}/campaigns/{cid}/files/delivery/{quote(m.code)}.json'>manifest</a>" \
             if m.code in status.stored.manifests else "<small>none yet</small>"
+        sheet = f"<br><a href='{base}/campaigns/{cid}/markets/{quote(m.code)}/contact-sheet'>contact sheet</a>" \
+            if m.copies else ""
+        manifest += sheet
         rows.append(
             f"<tr data-market='{escape(m.code)}' data-status='{escape(m.status)}'><td><b>{escape(m.code)}</b><br>"
             f"<small>{escape(m.timezone)}</small></td><td>{badge(m.status)}"
@@ -283,3 +291,51 @@ def campaign(status: CampaignStatus, runs: list[dict[str, Any]], base: str) -> s
             f"<h2>Last runs</h2>{runs_table(runs)}<h2>Files</h2>{links(status, base)}"
             f"<h2>Audit</h2>{audit_section(status)}")
     return layout(c.name, body, base)
+
+
+def sheet_mark(decision: dict[str, Any] | None) -> str:
+    """Why a master is not served in the market (as the last usage-window run decided), or ""."""
+    if decision is None:
+        return "not yet checked by the usage-window run"
+    if decision.get("mode") == "restricted":
+        return f"restricted: {decision.get('reason') or 'rights'}"
+    if not decision.get("public"):
+        phase = decision.get("phase")
+        return {"before": "held: its window has not opened", "after": "closed: its window has ended"}.get(
+            phase or "", f"held ({decision.get('mode')})")
+    return ""
+
+
+def contact_sheet(campaign: Campaign, market: Any, made: dict[str, Any], decisions: dict[str, Any], page_no: int,
+                  base: str) -> str:
+    """One page of a market's contact sheet: each master's renditions as previews (loaded lazily
+    from the page's own preview route), their names and sizes, the headline as drawn, and the
+    masters that are held or restricted, marked."""
+    cid, code = quote(campaign.id), quote(market.code)
+    ids = sorted(made)
+    pages = max(1, -(-len(ids) // SHEET_PAGE))
+    page_no = min(max(page_no, 1), pages)
+    shown = ids[(page_no - 1) * SHEET_PAGE:page_no * SHEET_PAGE]
+    headline = campaign.headline(market.primary_locale) if market.draws_headline else None
+    cards = []
+    for image_id in shown:
+        entry = made[image_id]
+        mark = sheet_mark(decisions.get(image_id))
+        figures = []
+        for name, r in sorted((entry.get("renditions") or {}).items()):
+            size = f"{r['width']}×{r['height']}" if r.get("width") else escape(str(r.get("format") or ""))
+            src = f"{base}/campaigns/{cid}/markets/{code}/previews/{quote(image_id)}/{quote(name)}.jpg"
+            figures.append(f"<figure data-rendition='{escape(name)}'><img loading='lazy' src='{src}' "
+                           f"alt='{escape(image_id)} {escape(name)}'><figcaption>{escape(name)} · {size}"
+                           "</figcaption></figure>")
+        cards.append(f"<section class='master{' marked' if mark else ''}' data-master='{escape(image_id)}'>"
+                     f"<b>{escape(image_id)}</b> {badge('restricted') if mark.startswith('restricted') else ''}"
+                     f"{'<br><small>' + escape(mark) + '</small>' if mark else ''}"
+                     f"<div class='renditions'>{''.join(figures)}</div></section>")
+    nav = " ".join(f"<a href='?page={n}'>{n}</a>" if n != page_no else f"<b>{n}</b>" for n in range(1, pages + 1)) \
+        if pages > 1 else ""
+    body = (f"<h1>{escape(campaign.name)} — {escape(market.code)} contact sheet</h1>"
+            f"<p class='muted'>{len(ids)} masters · page {page_no} of {pages}"
+            + (f" · headline as drawn: “{escape(headline)}”" if headline else "") + "</p>"
+            f"<p id='sheet-pages'>{nav}</p><div class='sheet' id='sheet'>{''.join(cards)}</div>")
+    return layout(f"{campaign.name} — {market.code} contact sheet", body, base)
