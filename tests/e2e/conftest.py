@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,16 @@ HERE = Path(__file__).parent
 
 
 @contextlib.contextmanager
-def running_stack(base: Path, *, images: int = 12, waiting: int = 0,
-                  env: dict[str, str] | None = None) -> Iterator[dict]:
+def running_stack(base: Path, *, images: int = 12, waiting: int = 0, env: dict[str, str] | None = None,
+                  edit_include: Callable[[Path], None] | None = None) -> Iterator[dict]:
     """Seeded emulators and ``airflow standalone`` on free ports under ``base``; ``env`` adds to
-    Airflow's environment; ``waiting``: more pending masters (the seed's). Whatever started is
-    stopped, also when a later start fails."""
+    Airflow's environment; ``waiting``: more pending masters (the seed's); ``edit_include``
+    changes the stack's copy of include/ before Airflow reads it. Whatever started is stopped,
+    also when a later start fails."""
     seeded = seed(base / "ps", images=images, galleries=1, waiting=waiting)
     shutil.copytree(ROOT / "include", base / "include")  # the stack's own copy: a test ends the campaign in it
+    if edit_include is not None:
+        edit_include(base / "include")
     with contextlib.ExitStack() as started:
         ps = start_photoshelter(base / "ps")
         started.callback(ps.stop)
@@ -59,13 +62,13 @@ def stack(tmp_path_factory):
 
 
 ENDS_THE_CAMPAIGN = "test_campaign_page.py"  # ends the shared stack's campaign: must run after the rest
-OWN_STACK_FIRST = "test_event_driven_ingest.py"  # its own standalone: before the shared one starts
+OWN_STACK_FIRST = ("test_event_driven_ingest.py", "test_signoff.py")  # own standalones: before the shared one
 
 
 def pytest_collection_modifyitems(items) -> None:
     """Run the module with its own stack first (two standalones at once would share two cores),
     and the module that ends the shared stack's campaign right after the package's other tests."""
-    first = [item for item in items if item.path.name == OWN_STACK_FIRST]
+    first = [item for item in items if item.path.name in OWN_STACK_FIRST]
     last = [item for item in items if item.path.name == ENDS_THE_CAMPAIGN]
     rest = [item for item in items if item not in last and item not in first]
     here = [n for n, item in enumerate(rest) if item.path.parent == HERE]

@@ -402,6 +402,33 @@ class SignedUrls(_Strict):
     ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 4  # short: a usage-window run re-issues every 15 min
 
 
+class Signoff(_Strict):
+    """Nothing goes live unsigned: after a market's renditions are made and written back, the
+    people named here are asked (Airflow's Required Actions); the market's copies stay closed,
+    even inside their window, until one of them says yes."""
+
+    approvers: Annotated[list[str], Field(min_length=1)] = Field(
+        description="Airflow user IDs who may answer, for every market without its own list")
+    markets: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
+        default_factory=dict, description="market code -> the Airflow user IDs who answer for that market instead")
+    per_market: bool = Field(default=True, description="each market needs its own yes; false: one yes (for any of "
+                                                       "the campaign's markets) opens them all")
+    deadline: float = Field(default=12 * 3600, description="how long before the market's opening the answer is "
+                                                           "due (30m, 12h); no answer by then keeps it closed and "
+                                                           "alerts")
+    additions: Literal["new_yes", "standing"] = Field(
+        default="new_yes", description="a master added after the yes: new_yes asks again for it (closed until "
+                                       "then); standing lets the earlier yes cover it")
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return seconds(value)  # type: ignore[arg-type]
+
+    def approvers_for(self, market: str) -> list[str]:
+        return self.markets.get(market, self.approvers)
+
+
 class ArchivePolicy(_Strict):
     """What happens after the campaign ends (+ ``grace_days``): the final renditions go to the
     PhotoShelter ``gallery`` (default "<campaign name> — archive"), verified; then Cloudinary is
@@ -422,6 +449,7 @@ class Campaign(_Strict):
     approval: Approval = Approval()
     signed_urls: SignedUrls | None = None
     archive: ArchivePolicy = ArchivePolicy()
+    signoff: Signoff | None = None
     governance: Literal["context", "structured"] | None = Field(
         default=None, description="where masters' owner, approval, usage rights and licence expiry go in "
                                   "Cloudinary: context, or structured metadata fields console users can search "

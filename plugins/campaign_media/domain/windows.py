@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
+from campaign_media.domain.signoff import Standing
 
 CLOSED: list[dict[str, str]] = [{"access_type": "anonymous", "start": "2000-01-01T00:00:00Z",
                                   "end": "2000-01-01T00:00:01Z"}]
@@ -114,8 +115,13 @@ def phase_at(start: datetime | None, end: datetime | None, now: datetime) -> Pha
     return "open"
 
 
-def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datetime) -> Access:
-    """Where a master stands in a market at ``now`` and the rules that enforce it."""
+def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datetime,
+           signoff: Standing | None = None) -> Access:
+    """Where a master stands in a market at ``now`` and the rules that enforce it.
+
+    :param signoff: where the campaign asks for a launch sign-off, whether this master has it;
+        without it the copy stays closed, inside its window too (fails closed)
+    """
     problem = restriction(market, rights)
     if problem:
         start, end = campaign.market_window(market)
@@ -125,6 +131,8 @@ def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datet
     phase = phase_at(start, end, now)
     if start is not None and end is not None and end <= start:
         phase = "after"  # the licence ended before the window opened: never deliverable
+    if campaign.signoff is not None and (signoff is None or not signoff.signed):
+        return Access("restricted", phase, start, end, signoff.reason if signoff else "awaiting sign-off", CLOSED)
     signed = bool(campaign.signed_urls and rights.usage_rights in campaign.signed_urls.usage_rights)
     mode: Mode = "signed" if signed else "public"
     if signed or phase == "after":

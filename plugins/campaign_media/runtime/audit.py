@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 ACTIONS = ("master_published", "master_replaced", "master_described", "copy_made", "written_back",
            "window_opened", "window_closed", "window_repaired", "restricted", "cdn_purge", "token_urls_revoked",
            "archive_verified",
-           "copy_deleted", "master_deleted", "metadata_entries_added")
+           "copy_deleted", "master_deleted", "metadata_entries_added",
+           "signoff_asked", "signoff_approved", "signoff_refused", "signoff_overdue")
 FLUSH_EVERY = 25  # records held in memory at most between two writes (also written with progress)
 
 

@@ -39,6 +39,8 @@ def path(*parts: str) -> ObjectStoragePath:
 # <root>/<campaign>/ingest/<run>/{plan,batch-*,result-*,report}.json
 # <root>/<campaign>/markets/<market>/state.json         renditions made per master (variants)
 # <root>/<campaign>/markets/<market>/access.json        access decisions and signed URLs (windows)
+# <root>/<campaign>/markets/<market>/signoff.json       launch sign-off requests and answers (or
+#                                                        <campaign>/signoff.json: one yes for every market)
 # <root>/<campaign>/markets/<market>/writebacks/<master>.json  each write-back's link to the master
 # <root>/<campaign>/markets/<market>/runs/<run>/{batch-*,result-*}.json
 # <root>/<campaign>/markets/<market>/previews/<master>/<rendition>-<key>.jpg  contact-sheet previews (cache)
@@ -130,6 +132,11 @@ def delivery_manifest(campaign: str, market: str) -> ObjectStoragePath:
 
 def windows_report(campaign: str, run_key: str = "latest") -> ObjectStoragePath:
     return path(campaign, "windows", f"{run_key}.json")
+
+
+def signoff_record(campaign: str, market: str | None) -> ObjectStoragePath:
+    """A market's launch sign-off requests and answers (``None``: the campaign's, when one yes opens all)."""
+    return path(campaign, "markets", market, "signoff.json") if market else path(campaign, "signoff.json")
 
 
 def deadline_alerts(campaign: str) -> ObjectStoragePath:

@@ -53,7 +53,7 @@ from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import examples
 from campaign_media.runtime.sources import SourceListing, missing_galleries_message
-from campaign_media.steps.shared import governance
+from campaign_media.steps.shared import governance, signoff
 from campaign_media.steps.shared.delivery import write_manifest
 
 log = logging.getLogger(__name__)
@@ -145,10 +145,12 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
     decisions: dict[str, Any] = {}
     specs = specs_by_name(campaign, market)  # the renditions signed URLs point at
     prefix = market_public_id(campaign.id, market.code, "")
+    signed = signoff.standing_in(campaign, market)
     for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
         image_id, rotation = copy_identity(res["public_id"][len(prefix):])
         rt = res.get("resource_type") or "image"
-        access = decide(campaign, market, rights.get(image_id), now)
+        access = decide(campaign, market, rights.get(image_id), now,
+                        signed(image_id, (state.get(image_id) or {}).get("version", "")))
         current = rules_now(res, previous.get(image_id), state.get(image_id))
         change = copy_change(current, access, (previous.get(image_id) or {}).get("public"), now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}

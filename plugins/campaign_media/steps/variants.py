@@ -50,7 +50,7 @@ from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import storage
 from campaign_media.runtime.parallel import Progress, render_threads, work_through
-from campaign_media.steps.shared import governance
+from campaign_media.steps.shared import governance, signoff
 from campaign_media.steps.shared.delivery import master_url, write_manifest
 from campaign_media.steps.shared.writebacks import copy_made, record_link, written_back
 
@@ -227,7 +227,8 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
         return renditions, []
     # The copy starts with the access the usage-window DAG would give it now (fails closed).
     rights = Rights(item.get("licence_expiry", ""), item.get("usage_rights", ""))
-    access = decide(campaign, market, rights, datetime.now(UTC))
+    access = decide(campaign, market, rights, datetime.now(UTC),
+                    signoff.standing_in(campaign, market)(item["image_id"], item["version"]))
     source = master_url(cld, item["public_id"], format=item["format"])
     result = cld.upload(source, copy_id, overwrite=True, eager=eager, access_control=access.rules,
                         **copy_description(cld, campaign, market, item))
@@ -270,7 +271,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
                                                  transformation=o.spec["transformation"]),
                          "format": o.spec["format"], "kind": o.kind} for o in outputs}, []
     access = decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
-                    datetime.now(UTC))
+                    datetime.now(UTC), signoff.standing_in(campaign, market)(item["image_id"], item["version"]))
     source = master_url(cld, item["public_id"], format=item["format"], resource_type="video")
     notify = ({"eager_notification_url": receiver_url(cld.account.notification_base_url, cld.account.conn_id)}
               if cld.account.notification_base_url else {})

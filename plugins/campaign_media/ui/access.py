@@ -19,6 +19,7 @@ from campaign_media.ui.status import Archive, CampaignStatus, Stored
 INGEST_DAG = "campaign_media_ingest"
 USAGE_WINDOWS_DAG, METRICS_DAG, ARCHIVE_DAG = GOVERNANCE_DAGS = (
     "campaign_media_usage_windows", "campaign_media_metrics", "campaign_media_archive")
+SIGNOFF_DAG = "campaign_media_signoff"  # a campaign with signoff: its questions and answers
 
 
 def market_dag(code: str) -> str:
@@ -27,8 +28,10 @@ def market_dag(code: str) -> str:
 
 
 def dag_ids(campaign: Campaign) -> list[str]:
-    """The DAGs that act on this campaign (ingest, one per market, the governance ones)."""
-    return [INGEST_DAG, *(market_dag(m) for m in campaign.markets), *GOVERNANCE_DAGS]
+    """The DAGs that act on this campaign (ingest, one per market, the governance ones, and the
+    sign-off DAG where the campaign asks for one)."""
+    return [INGEST_DAG, *(market_dag(m) for m in campaign.markets), *GOVERNANCE_DAGS,
+            *([SIGNOFF_DAG] if campaign.signoff else [])]
 
 
 def file_dag(name: str) -> str | None:
@@ -68,7 +71,7 @@ class Reader:
         def mine(per_market: dict[str, Any]) -> dict[str, Any]:
             return {code: value for code, value in per_market.items() if market_dag(code) in self.dags}
 
-        return replace(stored, states=mine(stored.states), access=mine(stored.access),
+        return replace(stored, states=mine(stored.states), access=mine(stored.access), signoffs=mine(stored.signoffs),
                        manifests=[m for m in stored.manifests if market_dag(m) in self.dags],
                        windows=stored.windows if USAGE_WINDOWS_DAG in self.dags else None,
                        reports=stored.reports if METRICS_DAG in self.dags else [],

@@ -24,6 +24,8 @@ PAGE_STYLE = STYLE + """
 .done{background:#dff5e3;color:#17692a} .incomplete,.due{background:#fdeaea;color:#9b1c1c}
 .in-progress,.not-due{background:#e4edfc;color:#1f4fa3} nav a{margin-right:1rem} small{color:#66707f}
 .badge,time,#markets td:nth-child(3){white-space:nowrap} body{max-width:1300px}
+.approved{background:#dff5e3;color:#17692a} .refused,.overdue{background:#fdeaea;color:#9b1c1c}
+.awaiting,.not-asked{background:#fff3d6;color:#7a5200}
 .sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1rem}
 .master{border:1px solid #e3e7ee;border-radius:8px;padding:.6rem} .master.marked{border-color:#d64545}
 .renditions{display:flex;flex-wrap:wrap;gap:.5rem} .renditions figure{margin:0;font-size:.75rem}
@@ -43,6 +45,25 @@ LISTED = 50  # rows of a long list shown on the page; the JSON endpoint has them
 ANCHORS = {0: "start", 5: "end"}  # the first and last date ticks stay inside the figure
 COLOURS = {"live": "#2f9e44", "opens": "#3d7be0", "closed": "#9aa3ad", "restricted": "#d64545",
            "not published": "#d64545"}
+
+
+def signoff_line(asked: dict[str, Any] | None, required: bool, now: datetime) -> str:
+    """A market's launch sign-off as its row says it: awaiting (asked when, of whom, deadline),
+    signed off (by whom), refused (by whom, why), overdue."""
+    if not required:
+        return ""
+    if asked is None:
+        return "<br><span class='signoff' data-signoff='not-asked'><small>sign-off: not asked yet</small></span>"
+    state = asked["state"]
+    if state == "awaiting" and asked.get("deadline") and parse_rule_time(asked["deadline"]) < now:
+        state = "overdue"
+    text = {"approved": f"signed off by {asked.get('by')} at {asked.get('at')}",
+            "refused": f"refused by {asked.get('by')} at {asked.get('at')}: {asked.get('reason') or 'no reason given'}",
+            "overdue": f"sign-off overdue (asked {asked.get('asked_at')} of {', '.join(asked.get('assignees') or [])}"
+                       f", due {asked.get('deadline')})",
+            "awaiting": f"awaiting sign-off: asked {asked.get('asked_at')} of {', '.join(asked.get('assignees') or [])}"
+                        f"{', due ' + asked['deadline'] if asked.get('deadline') else ''}"}[state]
+    return f"<br><span class='signoff' data-signoff='{state}'>{badge(state)} <small>{escape(text)}</small></span>"
 
 
 def viewer_time(moment: datetime | None) -> str:
@@ -95,7 +116,8 @@ def market_rows(status: CampaignStatus, base: str) -> str:
             if m.code in status.stored.manifests else "<small>none yet</small>"
         sheet = f"<br><a href='{base}/campaigns/{cid}/markets/{quote(m.code)}/contact-sheet'>contact sheet</a>" \
             if m.copies else ""
-        manifest += sheet
+        manifest += sheet + signoff_line(status.stored.signoffs.get(m.code) if status.campaign.signoff else None,
+                                         bool(status.campaign.signoff), status.now)
         rows.append(
             f"<tr data-market='{escape(m.code)}' data-status='{escape(m.status)}'><td><b>{escape(m.code)}</b><br>"
             f"<small>{escape(m.timezone)}</small></td><td>{badge(m.status)}"

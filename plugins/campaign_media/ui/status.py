@@ -39,6 +39,7 @@ class Stored:
     audit: dict[str, int] = field(default_factory=dict)  # records per action
     recent: list[dict[str, Any]] = field(default_factory=list)  # the latest audit records, newest first
     watch: dict[str, Any] | None = None  # the PhotoShelter watcher's last poll of the campaign's source
+    signoffs: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # market -> latest sign-off request
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
     skips the audit trail (the campaign list shows no counts); ``keep`` picks the audit records
     counted and listed (those the reader may see); ``campaigns``: the deployment's others (the
     watcher they share with it)."""
-    from campaign_media.runtime import audit
+    from campaign_media.domain.signoff import summary
+    from campaign_media.runtime import audit, signoffs
 
     cid = campaign.id
     states = {m: storage.read_json(storage.market_state(cid, m), {}) for m in campaign.markets}
@@ -117,8 +119,9 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
     verified = storage.read_json(storage.archive_file(cid, "verified.json"), {})
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
     records = [r for r in audit.read(cid) if keep is None or keep(r)] if with_audit else []
+    signed = {m: summary(signoffs.requests(campaign, m)) for m in campaign.markets} if campaign.signoff else {}
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
-                  audit.counts(records), records[::-1][:recent], watcher(campaign, campaigns))
+                  audit.counts(records), records[::-1][:recent], watcher(campaign, campaigns), signed)
 
 
 def watcher(campaign: Campaign, campaigns: Iterable[Campaign] = ()) -> dict[str, Any] | None:

@@ -1,0 +1,15 @@
+"""Launch sign-off for the runs: whether a master's copy may open in a market, read once per market."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.signoff import Standing, standing
+from campaign_media.runtime.signoffs import requests
+
+
+def standing_in(campaign: Campaign, market: Market) -> Callable[[str, str], Standing]:
+    """``(image_id, file version) -> Standing`` for one market, its record read once."""
+    asked = requests(campaign, market.code)
+    return lambda image_id, version: standing(campaign, asked, image_id, version)

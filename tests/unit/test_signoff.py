@@ -1,0 +1,67 @@
+"""Launch sign-off (pure): fail closed until a yes, the latest answer wins, additions, what to ask."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from campaign_media.config.loader import current_campaign
+from campaign_media.config.models import Signoff
+from campaign_media.domain.signoff import ready, request, request_text, standing, to_ask
+from campaign_media.domain.windows import CLOSED, Rights, decide
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def campaign(**signoff):
+    base, markets = current_campaign("spring-launch-2026")
+    return base.model_copy(update={"signoff": Signoff(approvers=["brand-lead"], **signoff)}), markets
+
+
+def answered(state: str, masters: dict[str, str], at: str = "2026-06-01T10:00:00Z", **extra) -> dict:
+    return {"id": at, "state": state, "masters": masters, "asked_at": at, "at": at, "by": "brand-lead",
+            "assignees": ["brand-lead"], **extra}
+
+
+def test_unsigned_copies_stay_closed_inside_their_window_and_a_yes_opens_them() -> None:
+    c, markets = campaign()
+    fr = next(m for m in markets if m.code == "fr")
+    rights = Rights("", "worldwide-digital")
+    waiting = standing(c, [answered("awaiting", {"I1": "v1"})], "I1", "v1")
+    access = decide(c, fr, rights, NOW, waiting)
+    assert (access.mode, access.rules) == ("restricted", CLOSED) and "awaiting sign-off" in access.reason
+    assert decide(c, fr, rights, NOW, None).rules == CLOSED  # not looked up: closed
+    yes = standing(c, [answered("approved", {"I1": "v1"})], "I1", "v1")
+    assert yes.signed and decide(c, fr, rights, NOW, yes).rules[0]["access_type"] == "anonymous"
+    plain, _ = current_campaign("spring-launch-2026")  # no signoff: as before
+    assert decide(plain, fr, rights, NOW).rules[0]["access_type"] == "anonymous"
+
+
+def test_the_latest_answer_wins_and_a_new_file_needs_a_new_yes_unless_standing() -> None:
+    c, _ = campaign()
+    history = [answered("approved", {"I1": "v1"}, "2026-06-01T09:00:00Z"),
+               answered("refused", {"I1": "v1"}, "2026-06-01T10:00:00Z", reason="wrong crop")]
+    refused = standing(c, history, "I1", "v1")
+    assert not refused.signed and refused.reason == "sign-off refused by brand-lead: wrong crop"
+    approved = [answered("approved", {"I1": "v1"})]
+    assert not standing(c, approved, "I1", "v2").signed  # a new file of the master
+    assert not standing(c, approved, "I2", "v1").signed  # a master added after the yes
+    assert to_ask(c, approved, {"I1": "v1", "I2": "v1", "I3": "v3"}) == {"I2": "v1", "I3": "v3"}
+    standing_yes, _ = campaign(additions="standing")
+    assert standing(standing_yes, approved, "I2", "v1").signed and to_ask(standing_yes, approved, {"I2": "v1"}) == {}
+    # what an open request shows is not asked again
+    assert to_ask(c, [answered("awaiting", {"I2": "v1"})], {"I2": "v1"}) == {}
+
+
+def test_a_request_names_what_a_reviewer_needs_and_only_finished_masters_are_shown() -> None:
+    c, markets = campaign(markets={"jp": ["jp-lead"]})
+    jp = next(m for m in markets if m.code == "jp")
+    made = {"I1": {"version": "v1", "renditions": {"hero": {}, "square": {}}},
+            "V1": {"version": "w1", "renditions": {"story": {"pending": True}}}}
+    assert ready(made) == {"I1": "v1"}
+    req = request(c, jp, ready(made), 2, NOW, "r1", "https://af.example/", None)
+    assert req["assignees"] == ["jp-lead"] and req["state"] == "awaiting"
+    assert req["contact_sheet"] == "https://af.example/campaign-media/campaigns/spring-launch-2026/markets/jp/" \
+                                   "contact-sheet"
+    subject, body = request_text(req)
+    assert subject == "Sign off spring-launch-2026 in market jp: 1 masters, 2 renditions"
+    assert "[contact sheet](https://af.example/" in body and "jp-lead" in body
