@@ -47,7 +47,7 @@ with DAG(dag_id="campaign_media_signoff", start_date=START, catchup=False, defau
          schedule=AssetOrTimeSchedule(timetable=hourly, assets=AssetAny(*_assets())) if DELIVERY else hourly,
          tags=["campaign-media", "governance", "signoff"], doc_md=DOC_MD, max_active_runs=8) as dag:
     plan = PlanSignoffsOperator(task_id="plan")
-    asked = SignoffOperator.partial(task_id="signoff", retries=0,
+    asked = SignoffOperator.partial(task_id="signoff",
                                     map_index_template="{{ task.req['campaign'] }} {{ task.req['market'] or 'all' }}"
                                     ).expand(req=plan.output)
 
