@@ -65,3 +65,14 @@ def test_a_request_names_what_a_reviewer_needs_and_only_finished_masters_are_sho
     subject, body = request_text(req)
     assert subject == "Sign off spring-launch-2026 in market jp: 1 masters, 2 renditions"
     assert "[contact sheet](https://af.example/" in body and "jp-lead" in body
+
+
+def test_per_market_approvers_must_name_the_campaign_s_markets() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    base, _ = current_campaign("spring-launch-2026")
+    data = base.model_dump(by_alias=True)
+    data["signoff"] = {"approvers": ["brand-lead"], "markets": {"jpn": ["jp-lead"]}}
+    with pytest.raises(ValidationError, match="signoff.markets names jpn, not among the campaign's markets"):
+        type(base).model_validate(data)

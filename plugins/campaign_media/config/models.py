@@ -457,6 +457,14 @@ class Campaign(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _signoff_markets(self) -> Campaign:
+        unknown = sorted(set(self.signoff.markets) - set(self.markets)) if self.signoff else []
+        if unknown:
+            raise ValueError(f"signoff.markets names {', '.join(unknown)}, not among the campaign's markets "
+                             f"({', '.join(self.markets)}). Fix: use those codes, or remove the entries")
+        return self
+
     def headline(self, locale: str) -> str | None:
         """The localized headline for a locale, falling back to its language (``fr`` for ``fr-CA``)."""
         if locale in self.copy_:
