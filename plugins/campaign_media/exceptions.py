@@ -18,6 +18,8 @@ from typing import ClassVar
 
 from airflow.sdk.exceptions import AirflowException
 
+NOT_RETRIED = " (not retried: retrying cannot fix this)"  # how a task failed at once ends its message
+
 
 class CampaignMediaError(AirflowException):
     """Root of every error the package raises."""

@@ -17,7 +17,7 @@ from airflow.sdk import BaseNotifier
 
 from campaign_media import settings
 from campaign_media.domain.alerts import Alert, failure_alert
-from campaign_media.exceptions import CampaignMediaError
+from campaign_media.exceptions import NOT_RETRIED, CampaignMediaError
 from campaign_media.hooks.cloudinary import redact as without_signed_urls
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,15 @@ class FailureNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         ti, task = context["ti"], context["task"]
         exc = context.get("exception")
+        text = str(exc) if exc else ""
         campaign = getattr(task, "campaign_id", None) or (context.get("params") or {}).get("campaign")
         alert = failure_alert(
             dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=getattr(ti, "map_index", -1),
             campaign=campaign if campaign not in (None, "", "all") else None,
-            error=redacted(f"{type(exc).__name__}: {exc}" if exc else "no error was recorded"),
+            error=redacted(f"{type(exc).__name__}: {text.replace(NOT_RETRIED, '')}" if exc else
+                           "no error was recorded"),
             ui_base=ui_base(), try_number=getattr(ti, "try_number", 1),
-            retried=not (isinstance(exc, CampaignMediaError) and not exc.retryable)
-            and "not retried" not in str(exc))
+            retried=not (isinstance(exc, CampaignMediaError) and not exc.retryable) and NOT_RETRIED not in text)
         try:
             send(alert)
         except Exception as failed:  # noqa: BLE001 - an alert that cannot go out must not hide the task's error

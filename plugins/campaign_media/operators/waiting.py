@@ -27,7 +27,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from campaign_media import settings
-from campaign_media.exceptions import CampaignMediaError
+from campaign_media.exceptions import NOT_RETRIED, CampaignMediaError
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit
 from campaign_media.runtime.claims import RunInProgress
@@ -82,7 +82,7 @@ class WaitingOperator(BaseOperator):
 
 def not_retried(exc: CampaignMediaError) -> AirflowFailException:
     """``exc`` as the task's end: an ``AirflowFailException`` fails it at once, its retries unspent."""
-    return AirflowFailException(f"{exc} (not retried: retrying cannot fix this)")
+    return AirflowFailException(f"{exc}{NOT_RETRIED}")
 
 
 @contextmanager
