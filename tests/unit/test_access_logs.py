@@ -31,6 +31,11 @@ def test_urls_of_every_kind_name_their_master_and_market() -> None:
     assert delivered("/demo/image/authenticated/s--x--/campaigns/spring/masters/I0000abc.jpg") == \
         Delivered("spring", None, "I0000abc", "")
     assert delivered("/demo/image/upload/campaigns%2Fspring%2Fmarkets%2Ffr%2FI0000abc.jpg") is not None
+    # PhotoShelter media IDs may hold a dot: with or without a format, the whole ID is read
+    assert delivered("/demo/image/upload/f_auto,q_auto/campaigns/spring/markets/fr/I0000.ETxkQsu0bB") == \
+        Delivered("spring", "fr", "I0000.ETxkQsu0bB", "f_auto,q_auto")
+    assert delivered("/demo/image/upload/campaigns/spring/markets/fr/I0000.ETxkQsu0bB.webp").image_id == \
+        "I0000.ETxkQsu0bB"
     for other in ("/favicon.ico", "/demo/image/upload/v1/samples/dog.jpg", "/demo/image/upload/campaigns/x.jpg"):
         assert delivered(other) is None
 

@@ -44,6 +44,8 @@ JSON_KEYS = {"url": ("url", "uri", "path", "reqPath", "request_path"),
              "status": ("status", "statusCode", "response_status", "sc_status"),
              "time": ("time", "timestamp", "reqTimeSec", "start_time")}
 DELIVERY = re.compile(r"/(image|video|raw)/(upload|authenticated|private)/(.*)$")
+EXTENSION = re.compile(r"\.(jpe?g|png|webp|gif|avif|tiff?|heic|bmp|svg|pdf|mp4|webm|mov|m4v|m3u8|mpd|ts|mp3)$",
+                       re.IGNORECASE)
 OURS = re.compile(r"^campaigns/(?P<campaign>[^/]+)/(?:markets/(?P<market>[^/]+)|(?P<masters>masters))/(?P<tail>[^/]+)$")
 
 
@@ -150,8 +152,9 @@ def delivered(path: str) -> Delivered | None:
     components = [s for s in segments[:start] if not (s.startswith("s--") and s.endswith("--"))
                   and not re.fullmatch(r"v\d+", s)]
     public_id = "/".join(segments[start:]).split(".m3u8.hls/", 1)[0]
-    stem, dot, _ = public_id.rpartition(".")
-    found = OURS.match(stem if dot and "/" not in public_id[len(stem):] else public_id)
+    # Only a delivery format is an extension: PhotoShelter media IDs may hold a dot themselves
+    # (I0000.ETxkQsu0bB), and an f_auto URL may name no format at all.
+    found = OURS.match(EXTENSION.sub("", public_id))
     if found is None:
         return None
     image_id, _ = copy_identity(found.group("tail"))
