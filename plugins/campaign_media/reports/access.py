@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from campaign_media.domain.access_logs import Hit, delivered
+from campaign_media.domain.access_logs import Delivered, Hit, delivered
 
 APART = ("other_campaigns", "not_campaign_urls", "unknown_assets", "master_deliveries", "outside_window",
          "failed_requests", "malformed")
@@ -51,13 +51,12 @@ def tally(files: Iterable[Iterable[Hit | None]], campaign: str, known: set[tuple
         rows = []
         for hit in hits:
             figures.lines += 1
-            reason = _apart(hit, campaign, known, start, end)
+            target = delivered(hit.path) if hit is not None else None  # once per line: the hot path
+            reason = _apart(hit, target, campaign, known, start, end)
             if reason:
                 figures.apart[reason] += 1
                 continue
-            assert hit is not None
-            target = delivered(hit.path)
-            assert target is not None and target.market is not None
+            assert hit is not None and target is not None and target.market is not None
             rows.append((target.image_id, target.market, target.transformation, hit.bytes))
         if rows:  # one file at a time: memory stays bounded by the largest file's counted lines
             frame = pd.DataFrame(rows, columns=["image_id", "market", "transformation", "bandwidth_bytes"])
@@ -70,12 +69,12 @@ def tally(files: Iterable[Iterable[Hit | None]], campaign: str, known: set[tuple
     return figures
 
 
-def _apart(hit: Hit | None, campaign: str, known: set[tuple[str, str]], start: datetime | None,
-           end: datetime | None) -> str | None:
-    """Why a line does not count for a copy of this campaign (``None``: it counts)."""
+def _apart(hit: Hit | None, target: Delivered | None, campaign: str, known: set[tuple[str, str]],
+           start: datetime | None, end: datetime | None) -> str | None:
+    """Why a line does not count for a copy of this campaign (``None``: it counts); ``target`` is
+    what its URL names."""
     if hit is None:
         return "malformed"
-    target = delivered(hit.path)
     if target is None:
         return "not_campaign_urls"
     if target.campaign != campaign:

@@ -19,6 +19,7 @@ consumes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +46,8 @@ from campaign_media.domain.renditions import (
     writeback_file_name,
     writebacks_by_master,
 )
-from campaign_media.domain.windows import Rights, decide
+from campaign_media.domain.signoff import Standing
+from campaign_media.domain.windows import Access, Rights, decide
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.runtime import storage
@@ -192,15 +194,17 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     elif not batch["dry_run"]:  # an earlier try may have stored renditions it did not live to record
         written = ps.gallery_file_names(batch["gallery_id"], media="video" in campaign.source.media)
 
+    signed = signoff.standing_in(campaign, market)  # the sign-off record, read once per batch
+
     def one(item: dict[str, Any]) -> MasterState:
         state: MasterState = {"version": item["version"], "master": item["public_id"],
                               "public_id": copy_of(campaign, market, item)}
         if item.get("resume"):  # still being transcoded: the videos task waits for it again
             return item["resume"]
         if item.get("media_type") == "video":
-            renditions, rules = video_copy(cld, campaign, market, item, outputs, batch, written)
+            renditions, rules = video_copy(cld, campaign, market, item, outputs, batch, written, signed)
             return {**state, "spec": video_hash, "media_type": "video", "renditions": renditions, "rules": rules}
-        renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written)
+        renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written, signed)
         return {**state, "spec": spec_hash, "renditions": renditions, "rules": rules}
 
     work_through(((item["image_id"], item) for item in items), one, progress, save=save,
@@ -211,9 +215,18 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
             "failed": len(progress.failed), "dry_run": batch["dry_run"]}
 
 
+Signed = Callable[[str, str], Standing]  # (image_id, file version) -> sign-off standing
+
+
+def initial_access(campaign: Campaign, market: Market, item: dict[str, Any], signed: Signed) -> Access:
+    """The access a new copy starts with: what the usage-window DAG would give it now (fails closed)."""
+    return decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
+                  datetime.now(UTC), signed(item["image_id"], item["version"]))
+
+
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,
                   item: dict[str, Any], eager: list[dict[str, Any]], batch: MarketBatch,
-                  written: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                  written: dict[str, str], signed: Signed) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The copy's renditions and the access rules it was made with (the usage-window DAG compares
     with these, so a copy it has not seen yet costs no call when they are still right)."""
     copy_id = copy_of(campaign, market, item)
@@ -225,10 +238,7 @@ def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign,
                                                                   transformation=spec["transformation"]),
                                           "format": spec["format"]}
         return renditions, []
-    # The copy starts with the access the usage-window DAG would give it now (fails closed).
-    rights = Rights(item.get("licence_expiry", ""), item.get("usage_rights", ""))
-    access = decide(campaign, market, rights, datetime.now(UTC),
-                    signoff.standing_in(campaign, market)(item["image_id"], item["version"]))
+    access = initial_access(campaign, market, item, signed)
     source = master_url(cld, item["public_id"], format=item["format"])
     result = cld.upload(source, copy_id, overwrite=True, eager=eager, access_control=access.rules,
                         **copy_description(cld, campaign, market, item))
@@ -260,8 +270,8 @@ def copy_description(cld: CloudinaryHook, campaign: Campaign, market: Market, it
 
 
 def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
-               outputs: list[VideoOutput], batch: MarketBatch,
-               written: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               outputs: list[VideoOutput], batch: MarketBatch, written: dict[str, str],
+               signed: Signed) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A video master's market copy with all its outputs in one upload call, transcoded
     asynchronously (``eager_async``): its entries stay ``pending`` until the video step finds
     them made and writes them back. Returns the entries and the copy's access rules."""
@@ -270,8 +280,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
         return {o.name: {"url": cld.delivery_url(copy_id, format=o.spec["format"], resource_type="video",
                                                  transformation=o.spec["transformation"]),
                          "format": o.spec["format"], "kind": o.kind} for o in outputs}, []
-    access = decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
-                    datetime.now(UTC), signoff.standing_in(campaign, market)(item["image_id"], item["version"]))
+    access = initial_access(campaign, market, item, signed)
     source = master_url(cld, item["public_id"], format=item["format"], resource_type="video")
     notify = ({"eager_notification_url": receiver_url(cld.account.notification_base_url, cld.account.conn_id)}
               if cld.account.notification_base_url else {})
