@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from campaign_media.config.loader import INCLUDE, lint, load_campaigns, load_markets
+from campaign_media.config.loader import include_dir, lint, load_campaigns, load_markets
 from campaign_media.config.models import Campaign, Market
 
 SCHEMAS = {"market": Market, "campaign": Campaign}
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("lint", help="validate include/markets/*.yaml and include/campaigns/*.yaml")
-    check.add_argument("include", nargs="?", default=str(INCLUDE))
+    check.add_argument("include", nargs="?", help="a folder (default: [campaign_media] include)")
     export = sub.add_parser("schema", help="print a file kind's JSON Schema, or --write both into a folder")
     export.add_argument("kind", nargs="?", choices=sorted(SCHEMAS))
     export.add_argument("--write", type=Path, metavar="DIR", help="e.g. include/schema")
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return _check_account(args.campaign, args.allow_billable, args.json, args.create_metadata_fields)
     if args.command == "schema":
         return _schema(args.kind, args.write)
-    return _lint(Path(args.include))
+    return _lint(Path(args.include) if args.include else include_dir())
 
 
 if __name__ == "__main__":

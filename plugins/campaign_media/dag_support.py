@@ -6,21 +6,35 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Asset, BaseOperator, CronTriggerTimetable, Param
 
 from campaign_media import settings
-from campaign_media.config.loader import Loaded, load_campaigns, load_markets
+from campaign_media.config.loader import Loaded, include_dir, load_campaigns, load_markets
 from campaign_media.config.models import Campaign, Market
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 OWNER = "campaign-media"
+Config = tuple[Loaded[Market], Loaded[Campaign]]
 
 
-def load_config() -> tuple[Loaded[Market], Loaded[Campaign]]:
-    """The markets and campaigns in ``include/`` (local YAML only: no I/O beyond the files), with
-    the errors of the files that did not validate."""
-    markets = load_markets()
-    return markets, load_campaigns(markets=markets)
+def load_config() -> Config:
+    """The markets and campaigns of the configured include folder (``[campaign_media] include``: a
+    folder, or an object-store URL read through its local copy), with the errors of the files that
+    did not validate."""
+    folder = include_dir()
+    markets = load_markets(folder / "markets")
+    return markets, load_campaigns(folder / "campaigns", markets=markets)
+
+
+def masters_asset(campaign_id: str) -> Asset:
+    """What ingest emits when a campaign's masters changed: it starts the campaign's market DAGs."""
+    return Asset(name=f"campaign_media.{campaign_id}.masters", uri=f"campaign-media://{campaign_id}/masters")
+
+
+def delivery_asset(campaign_id: str, market: str) -> Asset:
+    """What a market DAG emits when it published a campaign's delivery manifest: it starts the sign-off DAG."""
+    return Asset(name=f"campaign_media.{campaign_id}.delivery.{market}",
+                 uri=f"campaign-media://{campaign_id}/delivery/{market}")
 
 
 def default_args(retry_seconds: int, *, exponential: bool = False) -> dict[str, Any]:
@@ -37,13 +51,14 @@ def campaign_param(campaign_ids: list[str] | Any) -> Param:
     return Param("all", enum=["all", *sorted(campaign_ids)], description="one campaign, or all")
 
 
-def per_campaign_dag(*, dag_id: str, cron: str, retry_seconds: int, tags: list[str], doc_md: str,
+def per_campaign_dag(config: Config, *, dag_id: str, cron: str, retry_seconds: int, tags: list[str], doc_md: str,
                      select: tuple[str, str], work: type[BaseOperator], work_task_id: str,
                      extra_params: dict[str, Param] | None = None, **work_args: Any) -> DAG:
     """The shape the governance DAGs share: one task picks the campaigns (``select``: its task ID and
     the :class:`~campaign_media.operators.SelectCampaignsOperator` rule), then ``work`` runs once per
     campaign (mapped, labelled by campaign, in the PhotoShelter pool), one run at a time on a UTC cron.
 
+    :param config: the markets and campaigns (:func:`load_config`)
     :param dag_id: the DAG's ID
     :param cron: its schedule, a cron expression in UTC
     :param retry_seconds: its tasks' retry delay (``[campaign_media] retry_delay_seconds`` overrides it)
@@ -59,7 +74,7 @@ def per_campaign_dag(*, dag_id: str, cron: str, retry_seconds: int, tags: list[s
     from campaign_media.operators.base import CAMPAIGN_LABEL
     from campaign_media.pools import PHOTOSHELTER
 
-    campaign_ids = sorted(load_config()[1].items)
+    campaign_ids = sorted(config[1].items)
     with DAG(dag_id=dag_id, schedule=CronTriggerTimetable(cron, timezone="UTC"), start_date=START, catchup=False,
              max_active_runs=1, default_args=default_args(retry_seconds), tags=["campaign-media", *tags],
              doc_md=doc_md, params={"campaign": campaign_param(campaign_ids), **(extra_params or {})}) as dag:

@@ -45,8 +45,12 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("storage", "", str, "where manifests, reports, state and the audit trail live: any URL Airflow's "
             "object storage reads (s3://bucket/prefix, gs://…, file:///…); empty: $AIRFLOW_HOME/campaign-media",
             "CAMPAIGN_MEDIA_STORAGE"),
-    Setting("include", "", str, "the folder holding campaigns/ and markets/; empty: this repository's include/",
-            "CAMPAIGN_MEDIA_INCLUDE"),
+    Setting("include", "", str, "where campaigns/ and markets/ are: a folder, or an object-store URL (s3://bucket/"
+            "prefix, gs://…) read through a local copy; empty: this repository's include/ (an installed "
+            "distribution must set it)", "CAMPAIGN_MEDIA_INCLUDE"),
+    Setting("include_cache_seconds", 60.0, float, "with include on an object store: how long its local copy is used "
+            "before the store is listed again (DAG parsing and tasks read the copy; a listing that fails is an "
+            "import error naming the URL)"),
     Setting("ingest_batch_size", 100, int, "masters per mapped ingest task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
     Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
     Setting("task_threads", 4, int, "masters in flight per ingest task", "CAMPAIGN_MEDIA_TASK_THREADS"),
@@ -111,9 +115,16 @@ def get(key: str) -> Any:
                          f"{setting.doc}") from None
 
 
-def include_dir() -> Path:
-    """The include folder (campaigns/ and markets/) as configured now."""
-    return Path(get("include") or PROJECT_INCLUDE)
+def include_location() -> str:
+    """Where campaigns/ and markets/ are, as configured now: a folder or an object-store URL; this
+    repository's include/ when unset (an installed distribution has none, so it must be set)."""
+    value = get("include")
+    if value:
+        return value
+    if PROJECT_INCLUDE.is_dir():
+        return str(PROJECT_INCLUDE)
+    raise SettingError(f"[{SECTION}] include is not set. Fix: set it (or AIRFLOW__CAMPAIGN_MEDIA__INCLUDE) to the "
+                       "folder or object-store URL (s3://bucket/campaign-config) that holds campaigns/ and markets/")
 
 
 def storage_url() -> str:

@@ -27,7 +27,7 @@ def test_defaults_and_one_key_per_tunable() -> None:
     assert settings.get("ingest_batch_size") == 100 and settings.get("render_batch_size") == 50
     assert (settings.get("task_threads"), settings.get("render_threads")) == (4, 8)
     assert settings.get("retry_delay_seconds") is None and settings.get("video_poll_seconds") == 30.0
-    assert settings.include_dir() == ROOT / "include"
+    assert settings.include_location() == str(ROOT / "include")
     # the 0.8 variables all have their key (BATCH_SIZE two: ingest and render apart; CLAIM_SETTLE_SECONDS
     # is gone: claims are atomic now and nothing waits for one to settle)
     assert sorted({s.old_env for s in settings.SETTINGS.values() if s.old_env}) == sorted(OLD)

@@ -15,13 +15,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from campaign_media import settings
+from campaign_media.config.errors import ConfigError
 from campaign_media.config.models import Campaign, Market, did_you_mean
-from campaign_media.exceptions import CampaignMediaError
 
 T = TypeVar("T", bound=BaseModel)
-# The include folder as configured when this module is imported (the DAG files' defaults);
-# ``[campaign_media] include`` points elsewhere (tests, other deployments).
-INCLUDE = settings.include_dir()
+INCLUDE = settings.PROJECT_INCLUDE  # this repository's include/ (``[campaign_media] include`` says which is used)
 
 TEMPLATE = "include/markets/_template.yaml"
 # What to write when a field is missing: a line that can be pasted as it is.
@@ -46,10 +44,6 @@ PATTERN_FIXES = {
     "locales": "write a locale as language-REGION, e.g. fr-FR",
     "name": "use lower-case letters, digits, _ and -, e.g. name: hero",
 }
-class ConfigError(CampaignMediaError, ValueError):
-    """A campaign or market file is invalid; the message is written for the person who fixes it."""
-
-    retryable = False
 
 
 @dataclass
@@ -195,13 +189,14 @@ def _load(folder: Path, model: type[T], key: str) -> Loaded[T]:
     return loaded
 
 
-def load_markets(folder: Path = INCLUDE / "markets") -> Loaded[Market]:
-    return _load(Path(folder), Market, "code")
+def load_markets(folder: Path | None = None) -> Loaded[Market]:
+    """The market files of ``folder`` (default: the configured include folder's ``markets/``)."""
+    return _load(Path(folder) if folder else include_dir() / "markets", Market, "code")
 
 
-def load_campaigns(folder: Path = INCLUDE / "campaigns", markets: Loaded[Market] | None = None) -> Loaded[Campaign]:
+def load_campaigns(folder: Path | None = None, markets: Loaded[Market] | None = None) -> Loaded[Campaign]:
     """Campaigns, checked against the markets that exist (an unknown market is an error)."""
-    loaded = _load(Path(folder), Campaign, "id")
+    loaded = _load(Path(folder) if folder else include_dir() / "campaigns", Campaign, "id")
     if markets is not None:
         for cid, campaign in list(loaded.items.items()):
             problems = {code: p for code in campaign.markets if (p := _market_problems(campaign, code, markets))}
@@ -238,17 +233,31 @@ def _market_problems(campaign: Campaign, code: str, markets: Loaded[Market]) -> 
             for locale in market.locales if campaign.headline(locale) is None]
 
 
-def lint(include: Path = INCLUDE) -> list[str]:
+def lint(include: Path | None = None) -> list[str]:
     """Every problem in ``include/markets`` and ``include/campaigns`` (empty = all good)."""
+    include = Path(include) if include else include_dir()
     markets = load_markets(Path(include) / "markets")
     campaigns = load_campaigns(Path(include) / "campaigns", markets)
     return list(markets.errors.values()) + list(campaigns.errors.values())
 
 
 def include_dir() -> Path:
-    """The include folder as the environment says *now* (tasks read the config at run time, so
-    an edited campaign file — an earlier end, a shortened window — applies on the next run)."""
-    return settings.include_dir()
+    """The include folder as the configuration says *now* (tasks read the config at run time, so an
+    edited campaign file — an earlier end, a shortened window — applies on the next run): the
+    folder itself, or the local copy of an object-store location (:mod:`campaign_media.config.remote`).
+
+    :raises ConfigError: a folder that does not exist, or a store that cannot be read
+    """
+    from campaign_media.config import remote
+
+    location = settings.include_location()
+    if remote.is_remote(location):
+        return remote.local_copy(location)
+    folder = Path(location.removeprefix("file://"))
+    if not folder.is_dir():
+        raise ConfigError(f"[campaign_media] include = {location}: no such folder. Fix: point it at the folder "
+                          "holding campaigns/ and markets/ (or an object-store URL such as s3://bucket/prefix).")
+    return folder
 
 
 def current_config() -> tuple[dict[str, Market], dict[str, Campaign]]:
