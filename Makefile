@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install system-deps lint schema test test-unit test-integration test-e2e bench conformance demo up screenshots clean
+.PHONY: install dist system-deps lint schema test test-unit test-integration test-e2e test-s3 test-dist bench conformance demo up screenshots clean
 
 # The project itself is installed too (editable, no dependencies of its own): its provider entry
 # point is how Airflow lists the Cloudinary and PhotoShelter connection types.
@@ -13,10 +13,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -rf *.egg-info plugins/*.egg-info  # build leftovers: a second copy of the metadata on sys.path (setup.cfg)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The distribution a deployment installs into its own Airflow (docs/deployment.md): dist/*.whl, dist/*.tar.gz.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . >/dev/null
+	rm -rf *.egg-info
+	@ls -l dist
 
 # Debian packages the suites need (Chromium, PostgreSQL, Redis, docker-compose, a CJK font, ffmpeg):
 # installed as root, otherwise a stop in the first seconds with the exact command to run.
@@ -38,9 +46,21 @@ PERMISSIVE_TOO := tests/integration/test_archive_and_metrics.py tests/integratio
                   tests/integration/test_usage_windows.py tests/integration/test_video_lifecycle.py \
                   tests/integration/test_structured_governance.py tests/integration/test_metrics_from_access_logs.py
 
+# ... and once more with storage on S3 (moto in server mode: tests/s3.py).
+S3_TOO := tests/integration/test_lifecycle_dags.py tests/integration/test_usage_windows.py \
+          tests/integration/test_archive_and_metrics.py
+
 test: system-deps lint
 	$(BIN)/pytest
 	CAMPAIGN_MEDIA_EMULATORS=permissive $(BIN)/pytest $(PERMISSIVE_TOO)
+	CAMPAIGN_MEDIA_TEST_STORAGE=s3 $(BIN)/pytest $(S3_TOO)
+
+# The lifecycle on S3, and the installed distribution (a fresh venv: a minute or two).
+test-s3: install
+	CAMPAIGN_MEDIA_TEST_STORAGE=s3 $(BIN)/pytest $(S3_TOO) tests/integration/test_s3_storage.py
+
+test-dist: install
+	$(BIN)/pytest tests/distribution
 
 test-unit: install
 	$(BIN)/pytest tests/unit tests/dags

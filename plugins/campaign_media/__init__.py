@@ -2,4 +2,4 @@
 
 # The project's version: pyproject.toml, the Docker image's label and every report carry it
 # (a unit test keeps them equal). Bump it with a CHANGELOG.md entry.
-__version__ = "0.8.0"
+__version__ = "0.9.0"

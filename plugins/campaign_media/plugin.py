@@ -1,10 +1,13 @@
-"""The Airflow plugin of the project, loaded from the plugins folder (``plugins/campaign_page.py``),
-so ``airflow standalone`` and the compose deployment (which mounts ``plugins/``) load it the same
-way. It mounts two apps on the API server: the campaign page (``campaign_media.ui``, behind
-Airflow's login) and the receiver of Cloudinary's notifications (``campaign_media.notifications``,
-outside it: Cloudinary cannot log in; it checks signatures instead). (A distribution's
-``airflow.plugins`` entry point was the alternative: with ``plugins/`` on ``sys.path`` the editable
-install's metadata is found twice and Airflow reports the second copy as a plugin import error.)"""
+"""The Airflow plugin of the project. It mounts two apps on the API server: the campaign page
+(``campaign_media.ui``, behind Airflow's login) and the receiver of Cloudinary's notifications
+(``campaign_media.notifications``, outside it: Cloudinary cannot log in; it checks signatures).
+
+Registered once, by the distribution's ``airflow.plugins`` entry point (``pyproject.toml``). Two
+things used to register it twice: this repository's ``plugins/campaign_page.py`` (it now defines
+the plugin only where the distribution is not installed), and a second copy of the distribution's
+metadata that setuptools wrote into ``plugins/`` (on ``sys.path`` in every Airflow process, so the
+entry point was found twice; ``setup.cfg`` writes it at the repository's root instead).
+"""
 
 from __future__ import annotations
 

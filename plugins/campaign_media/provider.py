@@ -94,8 +94,14 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [{"integration-name": "Campaign media", "python-modules": [
             "campaign_media.operators.ingest", "campaign_media.operators.markets",
             "campaign_media.operators.governance", "campaign_media.operators.cloudinary",
-            "campaign_media.operators.photoshelter"]}],
+            "campaign_media.operators.photoshelter", "campaign_media.operators.signoff"]}],
+        "triggers": [{"integration-name": "Campaign media", "python-modules": [
+            "campaign_media.triggers.photoshelter", "campaign_media.triggers.cloudinary"]}],
         "notifications": ["campaign_media.notifiers.FailureNotifier"],
+        # Listed as the OpenLineage provider lists its own: Airflow loads it through the
+        # airflow.plugins entry point (pyproject.toml); this entry is what `airflow providers
+        # plugins` shows.
+        "plugins": [{"name": "campaign_media_page", "plugin-class": "campaign_media.plugin.CampaignPagePlugin"}],
     }
 
 

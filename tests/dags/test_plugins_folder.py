@@ -47,8 +47,11 @@ for module in ("campaign_media.ui.app", "campaign_media.notifications.receiver",
 
 
 def test_the_campaign_page_plugin_is_found_in_the_plugins_folder(tmp_path: Path) -> None:
-    """Airflow's own loader finds the page once (``plugins/campaign_page.py``), light to load."""
+    """Airflow's own loader finds the page once, light to load: through the distribution's entry
+    point, with this repository's ``plugins/`` as the plugins folder (``campaign_page.py`` there
+    defines the plugin only where the distribution is not installed)."""
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins")}
-    result = subprocess.run([sys.executable, "-c", PAGE_PLUGIN], capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run([sys.executable, "-c", PAGE_PLUGIN], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

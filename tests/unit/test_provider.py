@@ -45,7 +45,10 @@ def test_operators_and_hooks_modules_import(manager) -> None:
     import importlib
 
     info = get_provider_info()
-    for group in ("hooks", "operators"):
+    for group in ("hooks", "operators", "triggers"):
         for entry in info[group]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
+    [plugin] = info["plugins"]
+    module, _, name = plugin["plugin-class"].rpartition(".")
+    assert getattr(importlib.import_module(module), name).name == plugin["name"]
