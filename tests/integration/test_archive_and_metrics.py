@@ -30,6 +30,7 @@ from tests.browser import ARTIFACTS, screenshot_page
 from tests.conftest import cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
 from tests.integration.worlds import ended_include
+from tests.s3 import storage_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 MARKETS = ("fr", "jp")
@@ -44,11 +45,11 @@ def world(tmp_path_factory, airflow_db, dagbag):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", storage_url(base / "storage"))  # on S3 too (make test)
         for dag_id in ("campaign_media_ingest", *(f"campaign_media_market_{m}" for m in MARKETS)):
             result, states = run(dagbag, dag_id, **({"force": True} if dag_id.endswith("ingest") else {}))
             assert result.state == "success", states
-        yield {"ps": ps, "cld": cld, "seed": seeded, "ended": ended, "mp": mp}
+        yield {"ps": ps, "cld": cld, "seed": seeded, "ended": ended, "mp": mp, "base": base}
     ps.stop()
     cld.stop()
 
@@ -76,8 +77,8 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
     assert result.state == "success", states
     folder = storage.path(CAMPAIGN, "reports", datetime.now(UTC).strftime("%Y-%m-%d"))
     totals = storage.read_json(folder / "totals.json")
-    assets = pd.read_parquet(str(folder / "assets.parquet"))
-    table = pd.read_csv(str(folder / "assets.csv"))
+    with (folder / "assets.parquet").open("rb") as parquet, (folder / "assets.csv").open("rb") as csv:
+        assets, table = pd.read_parquet(parquet), pd.read_csv(csv)  # read as stored (local or S3)
     assert list(table.columns) == list(assets.columns) and table["requests"].tolist() == assets["requests"].tolist()
     assert set(assets["campaign"]) == {CAMPAIGN}
 
@@ -104,6 +105,8 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
     assert totals["renditions"] == sum(len(m["renditions"]) for m in fr.values()) + \
         sum(len(m["renditions"]) for m in jp.values())
     html = (folder / "index.html").read_text()
+    page_file = world["base"] / "metrics-index.html"  # Chromium opens a local copy (the report may be on S3)
+    page_file.write_text(html, encoding="utf-8")
     for heading in ("Most-used assets", "By market", "By owner", "Licences expiring", "Optimisation opportunities"):
         assert heading in html
     assert "<svg" in html and world["seed"]["broken"]["unreadable_licence"] in html  # unreadable licence listed
@@ -116,7 +119,7 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
     assert (first.format, first.size) == ("JPEG", (96, 96))
     assert "src='http" not in html
     # What a reader sees (the README shows this screenshot, shrunk by `make screenshots`).
-    drawn = screenshot_page((folder / "index.html").as_uri(), ARTIFACTS / "metrics-report.png",
+    drawn = screenshot_page(page_file.as_uri(), ARTIFACTS / "metrics-report.png",
                             expect_text="Most-used assets", images=".thumb img")
     assert drawn and all(size == (96, 96) for size in drawn), drawn  # Chromium decoded every one
 

@@ -16,6 +16,7 @@ from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import cld_connection, ps_connection
+from tests.s3 import on_s3, storage_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 CAMPAIGN = "spring-launch-2026"
@@ -30,7 +31,7 @@ def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", storage_url(base / "storage"))  # on S3 too (make test)
         yield {"ps": ps, "cld": cld, "seed": seeded, "storage": base / "storage"}
     ps.stop()
     cld.stop()
@@ -79,6 +80,7 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
     assert set(published) == shippable  # pending, rejected and broken media never ship
     from campaign_media.runtime import storage
 
+    assert storage.root().protocol == ("s3" if on_s3() else "file")  # make test runs this module on S3 too
     report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
     # Broken media are reported with their reason, never fatal to the others.
     assert set(report["failed"]) == {broken["missing_original"]}

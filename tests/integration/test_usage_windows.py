@@ -20,6 +20,7 @@ from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import ROOT, cld_connection, ps_connection
 from tests.integration.test_lifecycle_dags import CAMPAIGN, UPLOAD, calls, run
+from tests.s3 import storage_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 PARIS_OFFSET = timedelta(hours=1)  # Europe/Paris in winter (the window below is in late autumn/winter)
@@ -44,7 +45,7 @@ def world(tmp_path_factory, airflow_db, dagbag):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", ps_connection(ps))
         mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld))
-        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
+        mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", storage_url(base / "storage"))  # on S3 too (make test)
         for dag_id in ("campaign_media_ingest", "campaign_media_market_fr"):
             result, states = run(dagbag, dag_id, **({"force": True} if dag_id.endswith("ingest") else {}))
             assert result.state == "success", states
