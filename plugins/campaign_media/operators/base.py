@@ -57,6 +57,29 @@ class CampaignMediaOperator(WaitingOperator):
         with self.photoshelter_hook as hook:
             yield hook
 
+    def lineage_from(self, kind: str, result_path: str, org_id: str | None) -> None:
+        """Say where this try's lineage is: a batch result file (``kind``: ``ingested`` or
+        ``rendered``, :mod:`campaign_media.domain.lineage`), read only if OpenLineage asks."""
+        self._lineage_source = (kind, result_path, org_id or "unknown-organisation", self.cloudinary_hook.cloud_name)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The OpenLineage provider's question after a successful try: the datasets it read and
+        wrote, ``photoshelter://<org>/<id>`` and ``cloudinary://<cloud>/<public id>``. None (the
+        provider's default lineage) for a task that read or wrote no asset."""
+        source = getattr(self, "_lineage_source", None)
+        if source is None:
+            return None
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from campaign_media.domain import lineage
+        from campaign_media.runtime import storage
+
+        kind, path, org_id, cloud_name = source
+        inputs, outputs = getattr(lineage, kind)(org_id, cloud_name, storage.read_json(path, {}))
+        return OperatorLineage(inputs=[Dataset(namespace=ns, name=name) for ns, name in inputs],
+                               outputs=[Dataset(namespace=ns, name=name) for ns, name in outputs])
+
     @staticmethod
     def claim_dag(context: Context) -> None:
         """Claim the DAG for this run, or wait (deferred) while another of its runs does the same

@@ -73,7 +73,9 @@ class IngestMastersOperator(BatchOperator):
     def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: IngestBatch) -> IngestResult:
         from campaign_media.steps import ingest
 
-        return ingest.push(ps, self.cloudinary_hook, campaign, batch)
+        result = ingest.push(ps, self.cloudinary_hook, campaign, batch)
+        self.lineage_from("ingested", result["path"], ps.org_id)
+        return result
 
 
 class IngestReportOperator(CampaignMediaOperator):

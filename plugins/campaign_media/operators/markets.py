@@ -66,7 +66,10 @@ class MakeRenditionsOperator(BatchOperator):
     def run_batch(self, ps: PhotoShelterHook, campaign: Campaign, batch: MarketBatch) -> MarketResult:
         from campaign_media.steps import variants
 
-        return variants.render(ps, self.cloudinary_hook, campaign, self.market_config(batch["market"]), batch)
+        result = variants.render(ps, self.cloudinary_hook, campaign, self.market_config(batch["market"]), batch)
+        if not batch["dry_run"]:
+            self.lineage_from("rendered", result["path"], ps.org_id)
+        return result
 
 
 class FinishVideoRenditionsOperator(CampaignMediaOperator):
