@@ -1,7 +1,7 @@
 """``make bench``: the project's real code path against the emulators with latency injected, next to
 a naive baseline, printing one JSON line per scenario, a table, and ``bench/RESULTS.md``.
 
-    python -m bench [--quick] [--latency-ms 50] [--repeats 3] [--only ingest,variants,windows,parse,live,logs]
+    python -m bench [--quick] [--latency-ms 50] [--repeats 3] [--only ingest,variants,windows,parse,live,logs,include]
 
 Scenarios (each a fresh world per repeat; medians over repeats):
 
@@ -11,6 +11,8 @@ Scenarios (each a fresh world per repeat; medians over repeats):
 * ``windows_nochange`` / ``windows_5pct`` — ``campaign_media_usage_windows`` over every copy,
   with nothing to change, then after 5 % of the licences ended.
 * ``parse`` — the DAG folder with 50 market files.
+* ``include`` — the one-file DAG folder with its campaign files local, or on S3 cold and warm
+  (``bench/include.py``).
 * ``live`` — approval to live on ``airflow standalone`` (``bench/live.py``): 20 approvals with
   Cloudinary's notifications, the video part again without; and the cost of a poll of 2,345
   media. Run once (its figures are percentiles over the approvals), not repeated.
@@ -32,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import live, logs
+from bench import include, live, logs
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
@@ -168,7 +170,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repeats per scenario (default 3; quick 1)")
     parser.add_argument("--slots", type=int, default=4, help="market DAGs at once (the photoshelter_api pool)")
     parser.add_argument("--sample", type=int, default=None, help="items the naive baselines time (12; quick 6)")
-    parser.add_argument("--only", default="ingest,variants,windows,parse,live,logs")
+    parser.add_argument("--only", default="ingest,variants,windows,parse,live,logs,include")
     parser.add_argument("--keep", action="store_true", help="keep the worlds and runner logs (path printed)")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"), help="'' to write none")
     opts = parser.parse_args()
@@ -206,6 +208,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="campaign-media-logs-") as tmp:
             for row in logs.run_all(Path(tmp), lines=100_000 if opts.quick else 500_000, repeats=repeats):
                 print(json.dumps(row), flush=True)
+    if "include" in opts.only:  # printed, not tabled: parse time with the campaign files on S3
+        include.main(repeats=3 if opts.quick else 5)
     checks = targets(results)
     for row in results:
         print(json.dumps(row), flush=True)

@@ -1,77 +1,19 @@
-"""An S3 API on loopback for the storage suites: ``moto`` in server mode (a real HTTP endpoint that
-answers S3's REST API, conditional writes included), reached the way a deployment reaches S3:
-through Airflow's object storage (``s3fs``) and an Airflow connection of type ``aws``.
+"""S3 for the storage suites (moto in server mode, ``emulators/s3.py``), one server per session.
 
 ``CAMPAIGN_MEDIA_TEST_STORAGE=s3`` makes :func:`storage_url` put a suite's storage there, which is
-how ``make test`` runs the lifecycle module once more on S3.
+how ``make test`` runs the lifecycle modules once more on S3.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
-import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from emulators.s3 import BUCKET, CONN_ID, S3Server
 
-from emulators.runner import free_port
-
-BUCKET = "campaign-media-test"
-CONN_ID = "aws_default"
-
-
-@dataclass
-class S3Server:
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> S3Server:
-        server = Path(sys.executable).with_name("moto_server")
-        self.proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.endpoint}/moto-api/", timeout=2).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            self.stop()
-            raise RuntimeError(f"moto_server did not answer on {self.endpoint} in {timeout:.0f} s")
-        self.client().create_bucket(Bucket=BUCKET)
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-    def client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="testing",
-                            aws_secret_access_key="testing", region_name="us-east-1")
-
-    def connection(self) -> str:
-        """``AIRFLOW_CONN_AWS_DEFAULT``: the endpoint in the connection's extras, as for any S3-compatible store."""
-        return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                           "extra": {"endpoint_url": self.endpoint, "region_name": "us-east-1"}})
-
-    def url(self, prefix: str) -> str:
-        """An object-storage URL below the bucket, naming the connection (Airflow's object storage
-        uses none unless the URL or the path names one)."""
-        return f"s3://{CONN_ID}@{BUCKET}/{prefix.strip('/')}"
+__all__ = ["BUCKET", "S3Server", "on_s3", "shared", "storage_url"]
 
 
 _shared: S3Server | None = None
