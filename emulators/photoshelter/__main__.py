@@ -37,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-ttl", type=float, default=7200.0, help="idle seconds before a token expires")
     parser.add_argument("--strict", action="store_true",
                         help="the pessimistic reading of every undocumented behaviour (docs/emulators.md)")
+    parser.add_argument("--no-v4", action="store_true", help="answer v3 only (an account v4 is not open to)")
     add_fault_arguments(parser)
     add_host_argument(parser)
     args = parser.parse_args(argv)
     control = Control(faults=faults_from_args(args))
     app = create_app(args.data_dir, api_key=args.api_key, email=args.email, password=args.password,
-                     session_ttl=args.session_ttl, strict=args.strict, control=control)
+                     session_ttl=args.session_ttl, strict=args.strict, control=control, v4=not args.no_v4)
     serve(app, args.port, args.host)
     return 0
 

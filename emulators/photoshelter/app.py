@@ -1,11 +1,12 @@
-"""PhotoShelter v3 API emulator (FastAPI): the member routes this project uses.
+"""PhotoShelter API emulator (FastAPI): the v3 member routes this project uses, and v4's beside them.
 
 Built from PhotoShelter's public v3 documentation (``docs/api-notes.md``). Where the public
 record is silent the behaviour is marked [INFERRED] in ``docs/emulators.md``; the metadata-write
 routes are an emulator-only contract (no public write API is documented).
 
 Routes live in one router per part of the API, named after it: ``auth.py`` (sessions),
-``listing.py`` (collections and galleries), ``media.py`` (images); ``state.py`` holds the account
+``listing.py`` (collections and galleries), ``media.py`` (images), ``v4.py`` (the v4 routes over the
+same account); ``state.py`` holds the account
 they share. This module assembles them with the emulator's controls.
 """
 
@@ -19,6 +20,7 @@ from starlette.responses import Response
 
 from emulators.common.control import Control, ControlMiddleware, control_router
 from emulators.photoshelter import auth, listing, media
+from emulators.photoshelter import v4 as v4_routes
 from emulators.photoshelter.account import inspect_image, ps_time
 from emulators.photoshelter.state import (
     DEFAULT_API_KEY,
@@ -33,8 +35,10 @@ __all__ = ["DEFAULT_API_KEY", "DEFAULT_EMAIL", "DEFAULT_PASSWORD", "create_app"]
 
 def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DEFAULT_EMAIL,
                password: str = DEFAULT_PASSWORD, session_ttl: float = 7200.0, strict: bool = False,
-               control: Control | None = None) -> FastAPI:
+               control: Control | None = None, v4: bool = True) -> FastAPI:
     """Build the emulator for the account stored in ``data_dir``.
+
+    ``v4`` serves the v4 routes too (``emulators/photoshelter/v4.py``).
 
     ``strict`` takes the pessimistic reading wherever PhotoShelter's public documentation is
     silent (see ``docs/emulators.md``): ``ImageLink`` links serve a 500 px rendering, not the
@@ -49,6 +53,10 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
     app.state.store, app.state.control, app.state.sessions = emu.store, emu.control, emu.sessions
     app.add_middleware(ControlMiddleware, fastapi_app=app, control=emu.control)
     app.include_router(control_router(emu.control))
+
+    @app.exception_handler(v4_routes.V4Error)
+    async def v4_error(_: Request, exc: v4_routes.V4Error) -> JSONResponse:
+        return v4_routes.v4_error_response(exc)
 
     @app.exception_handler(PSError)
     async def ps_error(_: Request, exc: PSError) -> JSONResponse:
@@ -120,6 +128,8 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
     app.include_router(auth.router)
     app.include_router(listing.router)
     app.include_router(media.router)
+    if v4:  # v4 beside v3, over the same account (off: an account that answers v3 only)
+        app.include_router(v4_routes.router)
     if not strict:  # no such routes on the real API, as far as anything public says
         app.include_router(media.metadata_write_router)
     return app

@@ -45,6 +45,7 @@ class Session:
     user_id: str
     org_id: str | None = None
     last_used: float = field(default_factory=time.monotonic)
+    api: int = 3  # the API version that logged it in (strict: a token works on its own version only)
 
 
 def ok(data: dict[str, Any]) -> JSONResponse:
@@ -96,12 +97,14 @@ class PhotoShelterEmulator:
         if given != self.api_key:
             raise PSError(401, "ApiKeyInvalid", "Invalid API key")
 
-    def session_for(self, request: Request, params: dict[str, Any], *, need_org: bool) -> Session:
+    def session_for(self, request: Request, params: dict[str, Any], *, need_org: bool, api: int = 3) -> Session:
         bearer = request.headers.get("authorization", "")
         token = (request.headers.get("x-ps-auth-token") or params.get("auth_token")
                  or (bearer[7:] if bearer.lower().startswith("bearer ") else None)
                  or request.cookies.get("PSSession"))
         session = self.sessions.get(token or "")
+        if session is not None and self.strict and session.api != api:
+            session = None  # [STRICT] a v4 token is no v3 session, nor the other way round
         if session is None or time.monotonic() - session.last_used > self.session_ttl:
             self.sessions.pop(token or "", None)
             raise PSError(401, "SessionRequired",

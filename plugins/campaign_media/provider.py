@@ -72,6 +72,10 @@ PHOTOSHELTER: dict[str, Any] = {
     "conn-fields": {
         "api_key": _text("API key", "The PhotoShelter API key (sent as X-PS-Api-Key)", secret=True),
         "org_id": _text("Organisation", "Organisation ID (O0000…); empty: the user's first organisation"),
+        "api_version": _text("API version", "3 (default) or 4: v4 for listings, custom metadata and downloads "
+                             "(images and videos alike); licences, the time zone and uploads go through v3 either "
+                             "way (check-account says which versions the account answers)", kind="integer",
+                             default=3),
         "timeout": _text("Timeout (s)", "Per-request timeout", kind="integer", default=30),
         "max_retries": _text("Max retries", "Retries of a transient failure (5xx, 420/429, dropped connection)",
                              kind="integer", default=5),

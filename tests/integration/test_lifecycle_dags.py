@@ -15,7 +15,7 @@ from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
-from tests.conftest import cld_connection, ps_connection
+from tests.conftest import PS_API, cld_connection, ps_connection
 from tests.s3 import on_s3, storage_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
@@ -81,6 +81,9 @@ def test_ingest_pushes_exactly_the_approved_masters(world, airflow_db, dagbag) -
     from campaign_media.runtime import storage
 
     assert storage.root().protocol == ("s3" if on_s3() else "file")  # make test runs this module on S3 too
+    if PS_API:  # make test runs this module on a v4 connection too: the originals came through v4's route
+        assert calls(world["ps"], "GET /psapi/v4.0/media/{media_id}/download") >= len(published)
+        assert calls(world["ps"], "GET /psapi/v3/mem/image/{image_id}/download") == 0
     report = storage.read_json(storage.path(CAMPAIGN, "ingest", result.run_id, "report.json"))
     # Broken media are reported with their reason, never fatal to the others.
     assert set(report["failed"]) == {broken["missing_original"]}

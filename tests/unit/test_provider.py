@@ -25,7 +25,7 @@ def test_the_entry_point_is_installed_and_found(manager) -> None:
 
 @pytest.mark.parametrize(("conn_type", "hook", "fields"), [
     ("cloudinary", CloudinaryHook, {"auth_token_key", "private_cdn", "upload_prefix", "delivery_host", "timeout"}),
-    ("photoshelter", PhotoShelterHook, {"api_key", "org_id", "timeout", "metadata_write"}),
+    ("photoshelter", PhotoShelterHook, {"api_key", "org_id", "api_version", "timeout", "metadata_write"}),
 ])
 def test_connection_type_form(manager, conn_type: str, hook: type, fields: set[str]) -> None:
     assert manager.hooks[conn_type].hook_class_name == f"{hook.__module__}.{hook.__name__}"

@@ -1,4 +1,7 @@
-"""PhotoShelterHook: all I/O to the PhotoShelter v3 API (``/psapi/v3/mem/...``), on httpx.
+"""PhotoShelterHook: all I/O to the PhotoShelter API on httpx: v3 (``/psapi/v3/mem/...``), or with the
+connection's ``"api_version": 4`` v4 (``/psapi/v4.0``) for logins, listings, custom metadata and
+originals, v3 still for the time zone, licences, uploads and galleries (``docs/api-notes.md``; v4's
+answers are read by ``hooks/photoshelter_v4.py``).
 
 Connection (type *PhotoShelter* in the UI's form, registered by this distribution's provider
 entry point; a ``http`` connection with the same fields works too)::
@@ -36,6 +39,7 @@ from airflow.sdk.log import mask_secret
 
 from campaign_media import settings
 from campaign_media.exceptions import CampaignMediaError
+from campaign_media.hooks import photoshelter_v4
 from campaign_media.hooks.retry import (
     ErrorKinds,
     RetryBudgetExceeded,
@@ -51,6 +55,8 @@ from campaign_media.hooks.retry import (
 )
 
 API_PATH = "/psapi/v3"
+V4_PATH = "/psapi/v4.0"
+API_VERSIONS = (3, 4)
 CREDENTIAL_HEADERS = ("X-PS-Api-Key", "X-PS-Auth-Token")
 RETRYABLE_STATUS = frozenset({420, 429, 500, 502, 503, 504})
 # What a campaign pipeline needs about each master, in one listing call per page.
@@ -137,6 +143,8 @@ class PhotoShelterAccount:
     video_download_path: str
     metadata_writes: bool
     retry: RetryPolicy
+    api_version: int = 3  # 4: reads through /psapi/v4.0 (hooks.photoshelter_v4), the rest through v3
+    v4_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,12 +165,16 @@ class PhotoShelterHook(BaseHook):
     conn_type = "photoshelter"
     hook_name = "PhotoShelter"
 
-    def __init__(self, photoshelter_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, photoshelter_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None,
+                 api_version: int | None = None) -> None:
+        """:param api_version: 3 or 4 instead of the connection's ``api_version`` (the account check tries both)"""
         super().__init__()
         self.photoshelter_conn_id = photoshelter_conn_id
         self._retry_override = retry
+        self._version_override = api_version
         self._timezone: str | None = None
         self._token: str | None = None
+        self._token4: str | None = None  # the v4 session (a v4 connection's reads)
         self._session_org: str | None = None  # the organisation the login chose (none configured)
         self._client: httpx.Client | None = None
         self._login_lock = threading.Lock()  # a batch's threads share one session: one login at a time
@@ -196,7 +208,14 @@ class PhotoShelterHook(BaseHook):
                                         f"{self.photoshelter_conn_id!r} needs login (email), password and the API key")
         for secret in (password, api_key):
             mask_secret(secret)
+        version = str(self._version_override or extras.get("api_version", 3)).strip().lower().removeprefix("v")
+        version = version.split(".")[0]
+        if version not in {str(v) for v in API_VERSIONS}:
+            raise PhotoShelterAuthError("read connection", None, "BadApiVersion", f"connection "
+                                        f"{self.photoshelter_conn_id!r}: api_version must be 3 or 4, not "
+                                        f"{extras.get('api_version')!r} (check-account says which the account answers)")
         return PhotoShelterAccount(
+            api_version=int(version), v4_url=host + V4_PATH,
             base_url=host + extras.get("api_path", API_PATH), api_key=api_key, email=email, password=password,
             org_id=extras.get("org_id") or None, timeout=float(extras.get("timeout") or 30),
             write_paths={**DEFAULT_METADATA_WRITE_PATHS, **extras.get("metadata_write_paths", {})},
@@ -244,8 +263,19 @@ class PhotoShelterHook(BaseHook):
             return False, str(exc)
 
     # ------------------------------------------------------------------ session
+    @property
+    def api_version(self) -> int:
+        return self.account.api_version
+
     def login(self) -> None:
-        """Token login, then organisation login (the configured org, or the user's first)."""
+        """Token login, then organisation login (the configured org, or the user's first), on the
+        connection's API version (a v4 connection's v3 session, for what v4 lacks, opens when needed)."""
+        if self.api_version == 4:
+            self._login_v4()
+        else:
+            self._login_v3()
+
+    def _login_v3(self) -> None:
         self._token = None
         data = self._call("POST", "mem/authenticate", data={"email": self.account.email, "mode": "token",
                                                            "password": self.account.password}, auth=False)
@@ -266,12 +296,42 @@ class PhotoShelterHook(BaseHook):
         # finished yet is refused (the batch's other threads read it without the lock).
         self._token = token
 
+    def _login_v4(self) -> None:
+        """v4's token login (the token and organisations top level), then its organisation login."""
+        self._token4 = None
+        body = self._json("POST authenticate", self._exchange(
+            "POST", self._v4("authenticate"), auth=False, v4=True, data={
+                "email": self.account.email, "password": self.account.password, "mode": "token",
+                **({"org_id": self.account.org_id} if self.account.org_id else {})}))
+        token = body.get("token")
+        if not token:
+            raise PhotoShelterAuthError("POST v4 authenticate", None, "NoToken",
+                                        "the login answered without a token (is two-factor required?)")
+        mask_secret(token)
+        orgs = [o.get("id") for o in body.get("org") or [] if isinstance(o, dict)]
+        if self.account.org_id and self.account.org_id not in orgs:
+            raise PhotoShelterAuthError("POST v4 authenticate", None, "NotOrganizationMember",
+                                        f"user is not in organisation {self.account.org_id}; member of {orgs}")
+        org = self.account.org_id or (orgs[0] if orgs else None)
+        if org:
+            self._exchange("POST", self._v4("organization/authenticate"), auth=False, v4=True, token=token,
+                           data={"org_id": org})
+            self._session_org = org
+        self._token4 = token
+
     def logout(self) -> None:
-        if self._token:
-            try:
-                self._call("GET", "mem/authenticate/logout", relogin=False)
-            finally:
-                self._token = None
+        try:
+            if self._token4:
+                try:
+                    self._exchange("GET", self._v4("authenticate/logout"), relogin=False, v4=True)
+                finally:
+                    self._token4 = None
+        finally:
+            if self._token:
+                try:
+                    self._call("GET", "mem/authenticate/logout", relogin=False)
+                finally:
+                    self._token = None
 
     def close(self) -> None:
         """Log out and close the client. A failed logout (a dead service, an expired session) is
@@ -300,11 +360,21 @@ class PhotoShelterHook(BaseHook):
             self._login_once(None)
         return {"X-PS-Auth-Token": self._token or ""}
 
-    def _login_once(self, stale: str | None) -> None:
-        """Log in unless another thread already replaced the ``stale`` token (or lack of one)."""
+    def _login_once(self, stale: str | None, *, v4: bool = False) -> None:
+        """Log in (to v3, or to v4) unless another thread already replaced the ``stale`` token (or lack of one)."""
         with self._login_lock:
-            if self._token == stale:
-                self.login()
+            if v4 and self._token4 == stale:
+                self._login_v4()
+            elif not v4 and self._token == stale:
+                self._login_v3()
+
+    def _v4(self, path: str) -> str:
+        """The absolute URL of a v4 route (the client's base URL is v3's)."""
+        return f"{self.account.v4_url}/{path}"
+
+    def _call4(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A v4 JSON call; returns the whole body (``data``, ``meta``)."""
+        return self._json(f"{method} v4 {path}", self._exchange(method, self._v4(path), v4=True, **kwargs))
 
     def _send(self, method: str, path: str, *, auth: bool,
               sink: Callable[[httpx.Response], None] | None = None, **kwargs: Any) -> httpx.Response:
@@ -316,6 +386,11 @@ class PhotoShelterHook(BaseHook):
         for value in (kwargs.get("files") or {}).values():
             value[1].seek(0)
         token = kwargs.pop("token", None)  # a session still being set up (login) names its token
+        if token is None and auth and kwargs.pop("v4", False):
+            if self._token4 is None:
+                self._login_once(None, v4=True)
+            token = self._token4
+        kwargs.pop("v4", None)
         headers = {"X-PS-Auth-Token": token} if token else self._headers(auth)
         self.calls_made += 1
         try:
@@ -333,23 +408,26 @@ class PhotoShelterHook(BaseHook):
             raise TransientError(f"connection problem ({exc.__class__.__name__}: {exc})") from exc
 
     def _exchange(self, method: str, path: str, *, auth: bool = True, relogin: bool = True, retry: bool = True,
-                  **kwargs: Any) -> httpx.Response:
+                  v4: bool = False, **kwargs: Any) -> httpx.Response:
         """Retry transient failures (unless ``retry`` is off: a write that must happen once
-        retries in :meth:`_write_once`), log in again once on an expired session, raise on errors."""
-        what = f"{method} {path}"
+        retries in :meth:`_write_once`), log in again once on an expired session, raise on errors.
+        ``v4``: a v4 route (its session, its ``errors`` list; any 401 of a session is taken as
+        expired, since v4's public material names no expiry error)."""
+        what = f"{method} {path.removeprefix(self.account.v4_url + '/')}" + (" (v4)" if v4 else "")
 
         def send() -> httpx.Response:
-            return self._send(method, path, auth=auth, **kwargs)
+            return self._send(method, path, auth=auth, v4=v4, **kwargs)
 
-        used = self._token
+        used = self._token4 if v4 else self._token
         response = self._retrying(what, send) if retry else send()
-        if auth and relogin and response.status_code == 401 and self._session_expired(response):
+        if auth and relogin and response.status_code == 401 and (v4 or self._session_expired(response)):
             self.log.info("PhotoShelter session expired; logging in again")
-            self._login_once(used)
+            self._login_once(used, v4=v4)
             response = self._retrying(what, send) if retry else send()
         if response.status_code >= 400:
             try:
-                error = self._json(what, response).get("error") or {}
+                body = self._json(what, response)
+                error = photoshelter_v4.error_of(body) if v4 else body.get("error") or {}
             except PhotoShelterError:  # an error page that is not JSON still says auth or not found
                 error = {"code": f"HTTP{response.status_code}", "message": response.text[:200] or "no body"}
             self._raise(what, response.status_code, error)
@@ -409,6 +487,9 @@ class PhotoShelterHook(BaseHook):
     # ------------------------------------------------------------------ hierarchy
     def get_children(self, collection_id: str = "root") -> dict[str, list[dict[str, Any]]]:
         """The collections and galleries directly inside a collection (``root`` = top level)."""
+        if self.api_version == 4:
+            route = "library" if collection_id == "root" else f"collections/{collection_id}/children"
+            return photoshelter_v4.children(self._call4("GET", route))
         data = self._call("GET", f"mem/collection/{collection_id}/children")
         children = data.get("Children") or {}
         return {"collections": children.get("Collection") or [], "galleries": children.get("Gallery") or []}
@@ -514,8 +595,53 @@ class PhotoShelterHook(BaseHook):
         :param media: the ``media`` listing (images and videos) instead of ``images``
         """
         default = MEDIA_EXTEND if media else MASTER_EXTEND
+        extend = default if extend is None else extend
+        if self.api_version == 4:
+            return self._gallery_page_v4(gallery_id, page=page, per_page=per_page, extend=extend, media=media)
         return self._call("GET", f"mem/gallery/{gallery_id}/{'media' if media else 'images'}", params={
-            "page": page, "per_page": per_page, "extend": json.dumps(default if extend is None else extend)})
+            "page": page, "per_page": per_page, "extend": json.dumps(extend)})
+
+    def _gallery_page_v4(self, gallery_id: str, *, page: int, per_page: int, extend: dict[str, Any],
+                         media: bool) -> dict[str, Any]:
+        """One page of v4's ``/galleries/{id}/children`` in v3's shape, in at most two calls.
+
+        The media (images and videos alike) come from v4. Licences, where asked, come from v3's
+        listing of the same page: v4 documents none. Custom metadata, where asked, comes with the
+        children where v4 puts it there; otherwise from that same v3 page. Only a medium the v3 page
+        does not name costs a call of its own (``media/{id}/custom-metadata``); without it, its
+        licence reads as unreadable and fails closed. A poll of a thousand media is therefore two
+        calls per page, not a thousand. IPTC is not read: nothing downstream uses it.
+        """
+        per_page = min(per_page, LARGEST_PAGE)
+        body = self._call4("GET", f"galleries/{gallery_id}/children", params={"page": page, "per_page": per_page})
+        items = photoshelter_v4.resources(body)
+        if not media:  # v3's images listing: its videos are not asked for, nor their metadata
+            items = [i for i in items if not photoshelter_v4.is_video(i)]
+        want_custom, want_licence = "CustomMetadata" in extend, "License" in extend
+        listed = {i["id"]: photoshelter_v4.listed_custom(i) for i in items} if want_custom else {}
+        v3_asks = {k: extend[k] for k in ("License", "CustomMetadata")
+                   if k in extend and (k == "License" or None in listed.values())}
+        from_v3: dict[str, dict[str, Any]] = {}
+        if v3_asks and items:
+            listing = "media" if media else "images"  # images: the documented listing; media: as v3 reads videos
+            v3_extend = {"Image": {"fields": "image_id", "params": {}}, "Video": {"fields": "video_id", "params": {}},
+                         **v3_asks}
+            from_v3 = photoshelter_v4.governance(self._call("GET", f"mem/gallery/{gallery_id}/{listing}", params={
+                "page": page, "per_page": per_page, "extend": json.dumps(v3_extend)}))
+        records = []
+        for item in items:
+            known = from_v3.get(item["id"], {})
+            custom = None
+            if want_custom:
+                custom = listed.get(item["id"])
+                if custom is None:
+                    custom = known.get("CustomMetadata")
+                if custom is None:
+                    custom = photoshelter_v4.custom_metadata(self._call4("GET", f"media/{item['id']}/custom-metadata"))
+            licence = known.get("License", photoshelter_v4.UNREAD_LICENCE) if want_licence else None
+            records.append(photoshelter_v4.listing_record(item, custom=custom, licence=licence))
+        full = len(photoshelter_v4.resources(body)) >= per_page
+        return photoshelter_v4.v3_page(records, media=media, next_page=page + 1 if full else None)
 
     def gallery_file_names(self, gallery_id: str, *, media: bool = False) -> dict[str, str]:
         """``file name -> image_id`` of everything a gallery holds (one listing call per page):
@@ -530,6 +656,11 @@ class PhotoShelterHook(BaseHook):
         return {r["Image"]["file_name"]: r["image_id"] for r in self.iter_gallery_images(gallery_id, extend=extend)}
 
     def get_image(self, image_id: str, extend: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An image's record (``Image``); with ``extend``, its related records too (through v3 on a v4
+        connection: v4 has no ``extend``)."""
+        if self.api_version == 4 and not extend:
+            [item] = photoshelter_v4.resources(self._call4("GET", f"media/{image_id}"))
+            return photoshelter_v4.listing_record(item, custom=None, licence=None)["Image"]
         params = {"extend": json.dumps(extend)} if extend else {}
         return self._call("GET", f"mem/image/{image_id}", params=params)["Image"]
 
@@ -558,8 +689,11 @@ class PhotoShelterHook(BaseHook):
         :param listed_size: the size the listing gives: the stream is stopped past it plus a margin (10 %),
             failing that master with both figures; unknown, past ``[campaign_media] max_download_mb``
         """
-        route = (self.account.video_download_path.format(media_id=image_id) if media_type == "video"
-                 else f"mem/image/{image_id}/download")
+        if self.api_version == 4:  # one documented route for images and videos
+            route, v4, params = self._v4(f"media/{image_id}/download"), True, {"download_filetype": "original"}
+        else:
+            route, v4, params = (self.account.video_download_path.format(media_id=image_id) if media_type == "video"
+                                 else f"mem/image/{image_id}/download"), False, {}
         dest = Path(dest)
         part = dest.with_name(dest.name + ".part")
         stats: dict[str, Any] = {}
@@ -576,7 +710,7 @@ class PhotoShelterHook(BaseHook):
             stats.update(size=got.size, sha256=got.sha256, content_type=response.headers.get("content-type", ""))
 
         try:
-            self._exchange("GET", route, sink=sink)
+            self._exchange("GET", route, sink=sink, v4=v4, params=params)
             if stats["size"] == 0:
                 raise EmptyOriginalError(f"GET {route}", 200, "EmptyOriginal",
                                          f"the original of {image_id} is zero bytes; fix or replace it in PhotoShelter")
