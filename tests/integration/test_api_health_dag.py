@@ -14,13 +14,16 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
-    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 2  # + the account check
+    # the health task, the account check, and its probe of each API version (v3 and v4)
+    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 3
+    assert ps_proc.calls()["POST /psapi/v4.0/organization/authenticate"] == 1
     assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
     from campaign_media.account.capabilities import report_path
     from campaign_media.runtime import storage
 
     report = storage.read_json(report_path())
     assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
+    assert report["photoshelter"]["api_versions"]["answers"] == [3, 4]  # both answer: name v4
 
 
 def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch,

@@ -78,6 +78,52 @@ def check_photoshelter(ps: PhotoShelterHook, campaigns: list[Campaign]) -> dict[
     return out
 
 
+def check_api_versions(ps: PhotoShelterHook) -> dict[str, Any]:
+    """Which of PhotoShelter's API versions the account answers: each version's login and the read
+    routes the pipeline uses on it (on one gallery and one of its media), read only. The
+    connection should name v4 when v4's reads all work and v3 answers too (a v4 connection
+    still reads licences, the time zone, and uploads through v3: docs/real-accounts.md)."""
+    out: dict[str, Any] = {"connection_names": ps.api_version}
+    for version in (3, 4):
+        hook = PhotoShelterHook(ps.photoshelter_conn_id, api_version=version)
+        routes: dict[str, str] = {}
+        out[f"v{version}"] = {"routes": routes}
+        try:
+            with hook, tempfile.TemporaryDirectory() as tmp:
+                probe(routes, "login (token, organisation)", hook.login)
+                gallery = probe(routes, "library and collections", lambda h=hook: next(
+                    (g["gallery_id"] for _, g in h.walk_galleries()), None))
+                if not gallery:
+                    continue
+                page = probe(routes, "a gallery's media", lambda h=hook, g=gallery: h.gallery_page(
+                    g, per_page=1, media=True, extend={"CustomMetadata": {}}))
+                items = (page or {}).get("GalleryMedia") or []
+                record = (items[0].get("GalleryVideo") or items[0].get("GalleryImage")) if items else None
+                if record:
+                    kind = "video" if "video_id" in record else "image"
+                    probe(routes, f"the original ({kind})", lambda h=hook, r=record, k=kind: h.download_original(
+                        r.get("video_id") or r["image_id"], Path(tmp) / "original", media_type=k))
+        except (PhotoShelterError, RetryBudgetExceeded) as exc:
+            routes.setdefault("error", str(exc))
+        out[f"v{version}"]["works"] = bool(routes) and all(v == "yes" for v in routes.values())
+    out["answers"] = [v for v in (3, 4) if out[f"v{v}"]["works"]]
+    out["should_name"] = 4 if out["v4"]["works"] and out["v3"]["works"] else (out["answers"] or [3])[0]
+    return out
+
+
+def probe(routes: dict[str, str], name: str, call: Any) -> Any:
+    """Run one read, noting ``yes`` or why not; a failed login stops the version's probes."""
+    try:
+        result = call()
+    except (PhotoShelterError, RetryBudgetExceeded) as exc:
+        routes[name] = f"NO: {exc}"
+        if name.startswith("login"):
+            raise
+        return None
+    routes[name] = "yes"
+    return result
+
+
 def check_videos(ps: PhotoShelterHook, campaign: Campaign, gallery_id: str, tz: str) -> dict[str, Any]:
     """Does the account have the (inferred) media listing, in the shape read, and the video
     download route? One listing page and, if a video reads as a master, one download (its size
@@ -209,6 +255,7 @@ def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list
             report["photoshelter"] = check_photoshelter(ps, campaigns)
         except PhotoShelterError as exc:
             report["photoshelter"] = {"login": False, "error": str(exc)}
+        report["photoshelter"]["api_versions"] = check_api_versions(ps)
     if cld is not None:
         try:
             report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable)
@@ -232,6 +279,15 @@ def table(report: dict[str, Any]) -> str:
     org = ps.get("org_id") or ps.get("error", "")
     rows = [("PhotoShelter login (organisation)", f"{yes(ps.get('login'))} ({org})"),
             ("PhotoShelter session time zone", str(ps.get("timezone")))]
+    versions = ps.get("api_versions")
+    if versions:
+        for version in ("v3", "v4"):
+            for route, answer in versions[version]["routes"].items():
+                rows.append((f"  API {version}: {route}", answer))
+        rows.append(("PhotoShelter API versions answered", ", ".join(f"v{v}" for v in versions["answers"]) or "none"))
+        advice = "keep it" if versions["should_name"] == versions["connection_names"] else "change it"
+        rows.append(("  the connection's api_version", f"{versions['connection_names']}; should be "
+                     f"{versions['should_name']} ({advice})"))
     for cid, entry in ps.get("campaigns", {}).items():
         if "error" in entry:
             rows.append((f"  {cid}: source", f"NO: {entry['error']}"))
