@@ -46,7 +46,8 @@ PERMISSIVE_TOO := tests/integration/test_archive_and_metrics.py tests/integratio
                   tests/integration/test_usage_windows.py tests/integration/test_video_lifecycle.py \
                   tests/integration/test_structured_governance.py tests/integration/test_metrics_from_access_logs.py
 
-# ... and once more with storage on S3 (moto in server mode: tests/s3.py).
+# ... once more with storage on S3 (moto in server mode: tests/s3.py), and once with the PhotoShelter
+# connection on v4 (strict emulator: tests/conftest.py PS_API).
 S3_TOO := tests/integration/test_lifecycle_dags.py tests/integration/test_usage_windows.py \
           tests/integration/test_archive_and_metrics.py
 
@@ -54,6 +55,7 @@ test: system-deps lint
 	$(BIN)/pytest
 	CAMPAIGN_MEDIA_EMULATORS=permissive $(BIN)/pytest $(PERMISSIVE_TOO)
 	CAMPAIGN_MEDIA_TEST_STORAGE=s3 $(BIN)/pytest $(S3_TOO)
+	CAMPAIGN_MEDIA_PHOTOSHELTER_API=4 $(BIN)/pytest $(PERMISSIVE_TOO)
 
 # The lifecycle on S3, and the installed distribution (a fresh venv: a minute or two).
 test-s3: install
