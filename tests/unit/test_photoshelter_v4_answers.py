@@ -33,7 +33,8 @@ def test_a_listing_record_reads_as_v3s_for_the_steps() -> None:
     assert custom_fields(record) == {"Approval Status": "Approved"}
     assert licence_of(record, "UTC") == "2026-06-30T23:59:59+00:00"
     video = v4.listing_record(VIDEO, custom=None, licence=v4.UNREAD_LICENCE)
-    assert video["media_type"] == "video" and video["Video"]["video_id"] == VIDEO["id"] and "CustomMetadata" not in video
+    assert video["media_type"] == "video" and video["Video"]["video_id"] == VIDEO["id"]
+    assert "CustomMetadata" not in video
     assert licence_of(video, "UTC") == "unreadable"  # a medium v3 did not name fails closed
 
 
