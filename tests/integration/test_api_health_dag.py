@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from emulators.runner import STRICT
+
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
@@ -14,9 +16,6 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
-    # the health task, the account check, and its probe of each API version (v3 and v4)
-    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 3
-    assert ps_proc.calls()["POST /psapi/v4.0/organization/authenticate"] == 1
     assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
     from campaign_media.account.capabilities import report_path
     from campaign_media.runtime import storage
@@ -24,6 +23,13 @@ def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagb
     report = storage.read_json(report_path())
     assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
     assert report["photoshelter"]["api_versions"]["answers"] == [3, 4]  # both answer: name v4
+    # v3 logins: the health task, the account check, its v3 probe, and the v4 probe's v3 session
+    # when its sample gallery held a medium (custom fields from v3's page: the strict v4 children
+    # carry none; the shared emulator's first gallery depends on what earlier tests made)
+    probed = report["photoshelter"]["api_versions"]["v4"]["routes"]
+    v4_sampled = any(route.startswith("the original") for route in probed)
+    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 3 + int(v4_sampled and STRICT)
+    assert ps_proc.calls()["POST /psapi/v4.0/organization/authenticate"] == 1
 
 
 def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch,
