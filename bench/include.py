@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from emulators.s3 import BUCKET, S3Server
+from emulators.s3 import S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = "# the campaign media DAGs, for airflow\nfrom campaign_media.dags import lifecycle_dags\n\n" \
@@ -44,10 +44,7 @@ def main(repeats: int = 5) -> list[dict[str, Any]]:
     (base / "dags" / "campaign_media.py").write_text(DAG_FILE)
     s3 = S3Server().start()
     try:
-        client = s3.client()
-        for path in sorted((ROOT / "include").glob("*/*.yaml")):
-            if path.parent.name in ("campaigns", "markets"):
-                client.put_object(Bucket=BUCKET, Key=f"include/{path.parent.name}/{path.name}", Body=path.read_bytes())
+        s3.upload_include(ROOT / "include", "include")
         env = {"AIRFLOW_CONN_AWS_DEFAULT": s3.connection(), "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE_CACHE_SECONDS": "3600"}
         cases: dict[str, list[dict[str, Any]]] = {"local folder": [], "S3, cold": [], "S3, warm": []}
         for _ in range(repeats):

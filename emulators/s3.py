@@ -62,6 +62,13 @@ class S3Server:
         return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
                            "extra": {"endpoint_url": self.endpoint, "region_name": "us-east-1"}})
 
+    def upload_include(self, include: Path, prefix: str) -> None:
+        """An include folder's ``campaigns/*.yaml`` and ``markets/*.yaml`` under ``prefix`` in the bucket."""
+        client = self.client()
+        for kind in ("campaigns", "markets"):
+            for path in sorted((include / kind).glob("*.yaml")):
+                client.put_object(Bucket=BUCKET, Key=f"{prefix}/{kind}/{path.name}", Body=path.read_bytes())
+
     def url(self, prefix: str) -> str:
         """An object-storage URL below the bucket, naming the connection (Airflow's object storage
         uses none unless the URL or the path names one)."""

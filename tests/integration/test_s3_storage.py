@@ -93,18 +93,11 @@ def test_the_campaign_page_reads_a_campaign_from_the_bucket(s3, on_s3, airflow_d
     assert campaign.name in page_app.campaign_page(campaign.id, reader)
 
 
-def upload_include(s3: S3Server, prefix: str) -> None:
-    client = s3.client()
-    for path in sorted((ROOT / "include").glob("*/*.yaml")):
-        if path.parent.name in ("campaigns", "markets"):
-            client.put_object(Bucket=BUCKET, Key=f"{prefix}/{path.parent.name}/{path.name}", Body=path.read_bytes())
-
-
 def test_campaign_files_on_s3_are_read_through_a_cached_local_copy(s3, monkeypatch, tmp_path) -> None:
     from campaign_media.config import remote
 
     prefix = f"config-{time.monotonic_ns()}"
-    upload_include(s3, prefix)
+    s3.upload_include(ROOT / "include", prefix)
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", s3.url(prefix))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE_CACHE_SECONDS", "3600")
@@ -142,7 +135,7 @@ def test_a_dag_folder_over_an_include_on_s3_parses_and_reports_an_unreachable_st
     import sys
 
     prefix = f"config-{time.monotonic_ns()}"
-    upload_include(s3, prefix)
+    s3.upload_include(ROOT / "include", prefix)
     (tmp_path / "dags").mkdir()
     (tmp_path / "dags" / "campaign_media.py").write_text(
         "# the campaign media DAGs, for airflow\nfrom campaign_media.dags import lifecycle_dags\n\n"

@@ -353,9 +353,14 @@ class PhotoShelterHook(BaseHook):
         self.close()
 
     # ------------------------------------------------------------------ transport
-    def _headers(self, auth: bool) -> dict[str, str]:
+    def _headers(self, auth: bool, *, v4: bool = False) -> dict[str, str]:
+        """The session header of a call to v3 (or ``v4``), logging that version in first if needed."""
         if not auth:
             return {}
+        if v4:
+            if self._token4 is None:
+                self._login_once(None, v4=True)
+            return {"X-PS-Auth-Token": self._token4 or ""}
         if self._token is None:
             self._login_once(None)
         return {"X-PS-Auth-Token": self._token or ""}
@@ -376,7 +381,7 @@ class PhotoShelterHook(BaseHook):
         """A v4 JSON call; returns the whole body (``data``, ``meta``)."""
         return self._json(f"{method} v4 {path}", self._exchange(method, self._v4(path), v4=True, **kwargs))
 
-    def _send(self, method: str, path: str, *, auth: bool,
+    def _send(self, method: str, path: str, *, auth: bool, v4: bool = False,
               sink: Callable[[httpx.Response], None] | None = None, **kwargs: Any) -> httpx.Response:
         """One streamed HTTP exchange; transient failures become TransientError.
 
@@ -386,12 +391,7 @@ class PhotoShelterHook(BaseHook):
         for value in (kwargs.get("files") or {}).values():
             value[1].seek(0)
         token = kwargs.pop("token", None)  # a session still being set up (login) names its token
-        if token is None and auth and kwargs.pop("v4", False):
-            if self._token4 is None:
-                self._login_once(None, v4=True)
-            token = self._token4
-        kwargs.pop("v4", None)
-        headers = {"X-PS-Auth-Token": token} if token else self._headers(auth)
+        headers = {"X-PS-Auth-Token": token} if token else self._headers(auth, v4=v4)
         self.calls_made += 1
         try:
             with self.get_conn().stream(method, path, headers=headers, **kwargs) as response:
