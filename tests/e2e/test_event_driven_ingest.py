@@ -7,6 +7,7 @@ Its own stack (the watcher every 10 s); the shared one runs without a watcher.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -43,6 +44,12 @@ def events(tmp_path_factory):
         wait_for(lambda: (storage.read_json(storage.watch_file(key)) or {}).get("last_poll"), timeout=180)
         quiet(af, [INGEST, FR], settle=2 * INTERVAL)
         yield {**stack, "key": key}
+
+
+def polls_within(seconds: float) -> int:
+    """The most polls that can see part of approvals spread over ``seconds``: the one under way
+    when they start, and one per interval after (each fires at most one event)."""
+    return 2 + math.floor(seconds / INTERVAL)
 
 
 def asset_runs(af, dag_id: str) -> list[dict]:
@@ -84,12 +91,15 @@ def test_a_burst_of_approvals_makes_one_or_two_runs_not_one_per_approval(events)
     assert len(burst) >= 3
     quiet(af, [INGEST], settle=INTERVAL)
     before = {r["dag_run_id"] for r in asset_runs(af, INGEST)}
+    started = time.monotonic()
     for media_id in burst:
         approve(events, media_id)
+    took = time.monotonic() - started
     wait_for(lambda: set(burst) <= set(published_masters(events)), timeout=INTERVAL + 180, every=2)
     quiet(af, [INGEST], settle=2 * INTERVAL)
     new = [r for r in asset_runs(af, INGEST) if r["dag_run_id"] not in before]
-    assert 1 <= len(new) <= 2, new  # approvals within one poll interval are one event
+    # at most one event per poll that saw part of the burst, however the polls fell
+    assert 1 <= len(new) <= polls_within(took), (new, took)
     named = sorted(m for r in new for m in storage.read_json(
         storage.ingest_run(CAMPAIGN, r["dag_run_id"]) / "plan.json")["named"])
     assert named == sorted(burst)  # each named once, nothing else
@@ -152,13 +162,14 @@ def test_a_burst_of_200_approvals_within_a_minute_makes_a_few_runs_not_200(event
     started = time.monotonic()
     for media_id in burst:
         approve(events, media_id)
-    assert time.monotonic() - started < 60  # the burst is within a minute
+    took = time.monotonic() - started
+    assert took < 60  # the burst is within a minute
     wait_for(lambda: set(burst) <= set(published_masters(events)), timeout=INTERVAL + 400, every=3)
     quiet(af, [INGEST], settle=2 * INTERVAL, timeout=600)
     new = [r for r in runs(af, INGEST) if r["dag_run_id"] not in before]
     print(f"{BURST} approvals in {time.monotonic() - started:.0f} s of which the approving took "
           f"{len(burst)} calls: {len(new)} ingest runs ({[r['run_type'] for r in new]})")
-    assert 1 <= len(new) <= 3 and {r["run_type"] for r in new} == {"asset_triggered"}, new
+    assert 1 <= len(new) <= polls_within(took) and {r["run_type"] for r in new} == {"asset_triggered"}, (new, took)
     named = sorted(m for r in new for m in storage.read_json(
         storage.ingest_run(CAMPAIGN, r["dag_run_id"]) / "plan.json")["named"])
     assert named == sorted(burst)

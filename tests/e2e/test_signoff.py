@@ -71,6 +71,14 @@ def pending(af) -> dict[str, dict]:
     return dict(zip(markets, details, strict=True))
 
 
+def answered(af, asked: dict) -> dict | None:
+    """The request's HITL record once Airflow has its answer (``None`` before)."""
+    ti = asked["task_instance"]
+    detail = af.api("GET", f"dags/{SIGNOFF}/dagRuns/{ti['dag_run_id']}/taskInstances/signoff/{ti['map_index']}"
+                           "/hitlDetails")
+    return detail if detail["response_received"] else None
+
+
 def served(storage: Path, market: str) -> set[int]:
     """What the CDN answers anonymously for each of the market's hero renditions now."""
     manifest = json.loads((storage / CAMPAIGN / "delivery" / f"{market}.json").read_text())["masters"]
@@ -79,7 +87,7 @@ def served(storage: Path, market: str) -> set[int]:
 
 
 def test_a_launch_is_closed_until_signed_approved_by_api_refused_in_the_ui(signed) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     af, storage, inbox = signed["af"], signed["storage"], signed["inbox"]
     token = {"Authorization": f"Bearer {af.token}"}
@@ -132,8 +140,10 @@ def test_a_launch_is_closed_until_signed_approved_by_api_refused_in_the_ui(signe
             page.locator("input[name=reason], textarea[name=reason], #element_reason").first.fill(
                 "the headline is cut off on the square")
             page.get_by_role("button", name="Refuse").click()
-            expect(page.get_by_text("Refuse").first).to_be_visible()
-            wait_for(lambda: set(pending(af)) == set(), timeout=120)
+            detail = wait_for(lambda: answered(af, asked["jp"]), timeout=120)  # what the click sent Airflow
+            assert detail["chosen_options"] == ["Refuse"], detail
+            assert detail["params_input"]["reason"] == "the headline is cut off on the square", detail
+            assert set(pending(af)) == set()
             page.screenshot(path=str(ARTIFACTS / "answered.png"), full_page=True)
         finally:
             page.screenshot(path=str(ARTIFACTS / "last.png"))

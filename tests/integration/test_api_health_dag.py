@@ -5,31 +5,30 @@ from __future__ import annotations
 import pytest
 
 from emulators.runner import STRICT
+from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
-def test_api_health_dag_runs_against_the_emulators(connections, airflow_db, dagbag, ps_seed) -> None:
-    ps_proc, cld_proc = connections
-    dag = dagbag.get_dag("campaign_media_api_health")
-    run = dag.test()
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert run.state == "success", states
-    assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
-    assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
+def test_api_health_dag_runs_against_the_emulators(tmp_path, airflow_db, dagbag) -> None:
     from campaign_media.account.capabilities import report_path
     from campaign_media.runtime import storage
 
-    report = storage.read_json(report_path())
-    assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
-    assert report["photoshelter"]["api_versions"]["answers"] == [3, 4]  # both answer: name v4
-    # v3 logins: the health task, the account check, its v3 probe, and the v4 probe's v3 session
-    # when its sample gallery held a medium (custom fields from v3's page: the strict v4 children
-    # carry none; the shared emulator's first gallery depends on what earlier tests made)
-    probed = report["photoshelter"]["api_versions"]["v4"]["routes"]
-    v4_sampled = any(route.startswith("the original") for route in probed)
-    assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 3 + int(v4_sampled and STRICT)
-    assert ps_proc.calls()["POST /psapi/v4.0/organization/authenticate"] == 1
+    with seeded_world(tmp_path, images=3) as world:  # an account of its own: its calls are this test's
+        ps_proc, cld_proc = world["ps"], world["cld"]
+        run = dagbag.get_dag("campaign_media_api_health").test()
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert run.state == "success", states
+        assert states == {"photoshelter": "success", "cloudinary": "success", "account_check": "success"}
+        assert cld_proc.calls()["GET /v1_1/{cloud}/ping"] == 2
+        report = storage.read_json(report_path())
+        assert report["photoshelter"]["login"] and report["cloudinary"]["ping"]
+        assert report["photoshelter"]["api_versions"]["answers"] == [3, 4]  # both answer: name v4
+        # v3 logins: the health task, the account check and its v3 probe; on the strict emulator
+        # the v4 probe's v3 session too (its sample gallery holds media, whose custom fields come
+        # from v3's page: the strict v4 children carry none)
+        assert ps_proc.calls()["POST /psapi/v3/mem/organization/{org_id}/authenticate"] == 3 + int(STRICT)
+        assert ps_proc.calls()["POST /psapi/v4.0/organization/authenticate"] == 1
 
 
 def test_api_health_dag_fails_clearly_on_a_bad_secret(connections, airflow_db, dagbag, monkeypatch,

@@ -12,7 +12,6 @@ import hashlib
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime
 
 import httpx
 import pandas as pd
@@ -28,7 +27,7 @@ from emulators.photoshelter.seed import seed
 from emulators.runner import start_cloudinary, start_photoshelter
 from tests.browser import ARTIFACTS, screenshot_page
 from tests.conftest import cld_connection, ps_connection
-from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, run
+from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, report_folder, run
 from tests.integration.worlds import ended_include
 from tests.s3 import storage_url
 
@@ -75,7 +74,7 @@ def test_metrics_report_matches_the_emulator_counters(world, dagbag) -> None:
 
     result, states = run(dagbag, "campaign_media_metrics")
     assert result.state == "success", states
-    folder = storage.path(CAMPAIGN, "reports", datetime.now(UTC).strftime("%Y-%m-%d"))
+    folder = report_folder(result)
     totals = storage.read_json(folder / "totals.json")
     with (folder / "assets.parquet").open("rb") as parquet, (folder / "assets.csv").open("rb") as csv:
         assets, table = pd.read_parquet(parquet), pd.read_csv(csv)  # read as stored (local or S3)

@@ -28,7 +28,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
+    """The whole lifecycle once, against emulators of its own: ingest, France, the usage windows,
+    a licence ended by legal and the windows again, then the campaign's end, the windows and the
+    archive. What the tests read in between is kept in the world."""
     with seeded_world(tmp_path_factory.mktemp("audit"), images=6, videos=1) as world:
+        ps = world["ps"]
+        for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
+                             ("campaign_media_usage_windows", {})):
+            result, states = run(dagbag, dag_id, **conf)
+            assert result.state == "success", (dag_id, states)
+        # Legal ends one licence: the next windows run closes that copy (and purges the CDN).
+        world["state"] = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
+        world["ended"] = ended = world["seed"]["approved"][1]
+        ps.control("POST", f"images/{ended}/license",
+                   {"license_etime": (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S GMT")})
+        result, states = run(dagbag, "campaign_media_usage_windows")
+        assert result.state == "success", states
+        world["windows_run"] = storage.read_json(storage.windows_report(CAMPAIGN))
+        # The campaign ends: every copy closes, then the archive keeps and verifies, and cleans up.
+        world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended_include(world["base"])))
+        for dag_id in ("campaign_media_usage_windows", "campaign_media_archive"):
+            result, states = run(dagbag, dag_id)
+            assert result.state == "success", (dag_id, states)
+        world["final_windows"] = storage.read_json(storage.windows_report(CAMPAIGN))
         yield world
 
 
@@ -39,26 +61,9 @@ def once(records: list[dict], **subject) -> dict:
     return found[0]
 
 
-def test_the_lifecycle_leaves_one_record_per_action(world, dagbag) -> None:
-    ps = world["ps"]
-    for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {}),
-                         ("campaign_media_usage_windows", {})):
-        result, states = run(dagbag, dag_id, **conf)
-        assert result.state == "success", (dag_id, states)
-    # Legal ends one licence: the next windows run closes that copy (and purges the CDN).
-    state = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
-    ended = world["seed"]["approved"][1]
-    ps.control("POST", f"images/{ended}/license",
-               {"license_etime": (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S GMT")})
-    result, states = run(dagbag, "campaign_media_usage_windows")
-    assert result.state == "success", states
-    windows_run = storage.read_json(storage.windows_report(CAMPAIGN))
-    # The campaign ends: every copy closes, then the archive keeps and verifies, and cleans up.
-    world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ended_include(world["base"])))
-    for dag_id in ("campaign_media_usage_windows", "campaign_media_archive"):
-        result, states = run(dagbag, dag_id)
-        assert result.state == "success", (dag_id, states)
-    final_windows = storage.read_json(storage.windows_report(CAMPAIGN))
+def test_the_lifecycle_leaves_one_record_per_action(world) -> None:
+    state, ended = world["state"], world["ended"]
+    windows_run, final_windows = world["windows_run"], world["final_windows"]
 
     records = audit.read(CAMPAIGN)
     assert len({r["key"] for r in records}) == len(records)  # no record twice
@@ -112,8 +117,14 @@ def test_the_lifecycle_leaves_one_record_per_action(world, dagbag) -> None:
     assert Counter(r["action"] for r in kept_trail)["archive_verified"] == len(done["items"])
 
 
-def test_a_retried_task_writes_no_duplicate(world) -> None:
-    """A try that died before saving its progress is redone by the next: the same records, once."""
+def test_a_retried_task_writes_no_duplicate(tmp_path, airflow_db) -> None:
+    """A try that died before saving its progress is redone by the next: the same records, once
+    (an account of its own: its records would be a second publication in the lifecycle's)."""
+    with seeded_world(tmp_path, images=4):
+        retried_push()
+
+
+def retried_push() -> None:
     markets = load_markets()
     campaign = load_campaigns(markets=markets).items[CAMPAIGN]
     ps, cld = PhotoShelterHook(), CloudinaryHook()

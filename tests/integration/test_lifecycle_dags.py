@@ -54,6 +54,25 @@ def run(dagbag, dag_id: str, logical_date: datetime | None = None, **conf):
     return result, states
 
 
+def returned(result, task_id: str) -> list:
+    """What a task of this run returned (each map index's value): what it says it wrote, never a
+    path guessed from the clock after the run."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [XComModel.deserialize_value(x) for x in session.scalars(XComModel.get_many(
+            run_id=result.run_id, dag_ids=result.dag_id, task_ids=task_id, key="return_value"))]
+
+
+def report_folder(result):
+    """The campaign's delivery report folder this metrics run wrote (its ``report`` task's return)."""
+    from airflow.sdk import ObjectStoragePath
+
+    [html] = [r["html"] for r in returned(result, "report") if r and r["campaign"] == CAMPAIGN]
+    return ObjectStoragePath(html).parent
+
+
 def calls(proc, route: str) -> int:
     return proc.calls().get(route, 0)
 

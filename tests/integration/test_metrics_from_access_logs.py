@@ -20,7 +20,7 @@ import pytest
 
 from campaign_media.runtime import storage
 from tests.browser import ARTIFACTS, screenshot_page
-from tests.integration.test_lifecycle_dags import CAMPAIGN, run
+from tests.integration.test_lifecycle_dags import CAMPAIGN, report_folder, run
 from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
@@ -84,7 +84,7 @@ def test_per_asset_figures_are_what_was_delivered_and_the_rest_is_counted_apart(
         mp.delenv("AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS")
         mp.delenv("AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS_FORMAT")
     assert result.state == "success", states
-    folder = storage.path(CAMPAIGN, "reports", datetime.now(UTC).strftime("%Y-%m-%d"))
+    folder = report_folder(result)
     totals = storage.read_json(folder / "totals.json")
     assets = pd.read_csv(str(folder / "assets.csv"))
     fr_assets = assets[assets.market == "fr"].set_index("image_id")

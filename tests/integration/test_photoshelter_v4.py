@@ -37,12 +37,23 @@ def comparable(record: dict) -> tuple:
             str(medium.get("file_size")), sorted(custom_fields(record).items()), licence_of(record, "UTC") != "")
 
 
-def test_v4_logs_in_and_lists_the_same_hierarchy_and_media_as_v3(hooks, ps_seed) -> None:
+def spent(ps, before: dict[str, int]) -> dict[str, int]:
+    """The emulator's calls by route since ``before`` (an earlier ``ps.calls()``)."""
+    return {route: n - before.get(route, 0) for route, n in ps.calls().items() if n != before.get(route, 0)}
+
+
+def test_v4_logs_in_and_lists_the_same_hierarchy_and_media_as_v3(hooks, connections, ps_seed) -> None:
+    ps, _ = connections
     v3, v4 = hooks
+    before = ps.calls()
     v4.login()
     assert v4.org_id == ps_seed[1]["account"]["org_id"]
-    assert [(p, g["gallery_id"], g["name"]) for p, g in v4.walk_galleries()] == \
-        [(p, g["gallery_id"], g["name"]) for p, g in v3.walk_galleries()]
+    walked = [(p, g["gallery_id"], g["name"]) for p, g in v4.walk_galleries()]
+    # v4's own routes: its logins, the library, one collection's children; no v3 route at all
+    assert spent(ps, before) == {"POST /psapi/v4.0/authenticate": 1, "POST /psapi/v4.0/organization/authenticate": 1,
+                                 "GET /psapi/v4.0/library": 1,
+                                 "GET /psapi/v4.0/collections/{collection_id}/children": 1}
+    assert walked == [(p, g["gallery_id"], g["name"]) for p, g in v3.walk_galleries()]
     gallery = first_gallery(v3)
     for extend, media in ((MASTER_EXTEND, False), (MEDIA_EXTEND, True)):
         listed3 = list(v3.iter_gallery_media(gallery, extend=extend) if media else
@@ -84,8 +95,15 @@ def test_an_expired_v4_session_is_renewed_once(hooks, connections) -> None:
     ps, _ = connections
     v3, v4 = hooks
     v4.login()
+    v4.session_timezone()  # its v3 session open too
     httpx.post(f"{ps.base_url}/_emulator/sessions/expire")
-    assert v4.get_children()["galleries"] or v4.get_children()["collections"]  # logged in again
+    before = ps.calls()
+    first = v4.get_children()
+    assert first["galleries"] or first["collections"]
+    assert v4.get_children() == first  # the renewed session serves the next call as it is
+    # the v4 session renewed, once; the v3 session (not used here) left alone
+    assert spent(ps, before) == {"GET /psapi/v4.0/library": 3,  # refused, then answered twice
+                                 "POST /psapi/v4.0/authenticate": 1, "POST /psapi/v4.0/organization/authenticate": 1}
 
 
 def test_a_v4_token_is_not_a_v3_session_on_the_strict_emulator(hooks, connections) -> None:
@@ -141,7 +159,6 @@ def test_a_v4_page_costs_two_calls_whatever_its_size(hooks, connections) -> None
     v4.session_timezone()  # its v3 session too: logins are not what is counted
     before = ps.calls()
     listed = list(v4.iter_gallery_media(gallery, per_page=1000))
-    spent = {route: n - before.get(route, 0) for route, n in ps.calls().items() if n != before.get(route, 0)}
     assert len(listed) > 5
-    assert spent == {"GET /psapi/v4.0/galleries/{gallery_id}/children": 1,
+    assert spent(ps, before) == {"GET /psapi/v4.0/galleries/{gallery_id}/children": 1,
                      "GET /psapi/v3/mem/gallery/{gallery_id}/media": 1}

@@ -9,7 +9,10 @@ governance), and the usage-window run puts back a value someone changed by hand 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -27,10 +30,28 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 EXPLICIT = "POST /v1_1/{cloud}/{rt}/explicit"
 
 
+@contextlib.contextmanager
+def structured_world(base: Path, images: int) -> Iterator[dict]:
+    with seeded_world(base, images=images, extra={"governance": "structured"}) as world:
+        yield world
+
+
+@pytest.fixture
+def bare_world(tmp_path, airflow_db):
+    """An account of its own where the governance fields were never created."""
+    with structured_world(tmp_path, images=3) as world:
+        yield world
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
-    with seeded_world(tmp_path_factory.mktemp("structured"), images=9,
-                      extra={"governance": "structured"}) as world:
+    """The fields created by the account check (with consent), then ingest run once."""
+    from campaign_media.account.check import run as check
+
+    with structured_world(tmp_path_factory.mktemp("structured"), images=9) as world:
+        markets, campaigns = current_config()
+        check(None, CloudinaryHook(), [campaigns[CAMPAIGN]], markets=markets, create_metadata_fields=True)
+        world["ingest"] = run(dagbag, "campaign_media_ingest", force=True)
         yield world
 
 
@@ -42,15 +63,15 @@ def stored(kind: str = "masters") -> dict[str, dict]:
         prefix=f"campaigns/{CAMPAIGN}/{kind}/", **options)}
 
 
-def test_without_the_fields_nothing_is_written_and_the_error_names_the_fix(world, dagbag) -> None:
+def test_without_the_fields_nothing_is_written_and_the_error_names_the_fix(bare_world, dagbag) -> None:
     with pytest.raises(StructuredFieldsMissing, match="check-account --create-metadata-fields"):
         governance.fields(CloudinaryHook())
     result, states = run(dagbag, "campaign_media_ingest", force=True)
     assert result.state == "failed", states
-    assert calls(world["cld"], UPLOAD) == 0  # refused before any upload: nothing half-described
+    assert calls(bare_world["cld"], UPLOAD) == 0  # refused before any upload: nothing half-described
 
 
-def test_the_account_check_creates_the_fields_only_when_asked(world) -> None:
+def test_the_account_check_creates_the_fields_only_when_asked(bare_world) -> None:
     from campaign_media.account.check import run as check
     from campaign_media.account.check import table
 
@@ -69,9 +90,9 @@ def test_the_account_check_creates_the_fields_only_when_asked(world) -> None:
     assert "worldwide-digital" in [e["value"] for e in defined["cmp_usage_rights"]["datasource"]["values"]]
 
 
-def test_ingest_writes_the_fields_and_keeps_governance_out_of_context(world, dagbag) -> None:
+def test_ingest_writes_the_fields_and_keeps_governance_out_of_context(world) -> None:
     seeded = world["seed"]
-    result, states = run(dagbag, "campaign_media_ingest", force=True)
+    result, states = world["ingest"]
     assert result.state == "success", states
     masters = stored()
     assert set(seeded["approved"]) <= set(masters)

@@ -18,7 +18,7 @@ from PIL import Image, ImageChops, ImageStat
 from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.runtime import storage
-from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, run
+from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, report_folder, run
 from tests.integration.test_video_ingest import probe
 from tests.integration.worlds import ended_include, seeded_world
 
@@ -173,8 +173,7 @@ def test_a_video_copy_closes_when_its_licence_ends(world, dagbag) -> None:
 def test_metrics_split_images_and_videos(world, dagbag) -> None:
     result, states = run(dagbag, "campaign_media_metrics")
     assert result.state == "success", states
-    totals = storage.read_json(storage.path(CAMPAIGN, "reports", datetime.now(UTC).strftime("%Y-%m-%d"),
-                                            "totals.json"))
+    totals = storage.read_json(report_folder(result) / "totals.json")
     by_media = totals["by_media"]
     assert set(by_media) == {"image", "video"}
     assert by_media["video"]["market_copies"] == 2 * len(world["seed"]["videos"])  # France and Japan

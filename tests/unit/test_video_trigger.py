@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import types
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -184,7 +185,24 @@ def test_a_notified_copy_not_listed_as_made_yet_is_looked_at_again_seconds_later
     waiting = VideoRenditionsTrigger(waiting=one, deadline=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                                      poll_seconds=3600, cloudinary_conn_id="cld_test", notified_since=5.0,
                                      notice_seconds=0.05, looked=True, min_deferred_seconds=0)
+    clock = VirtualClock(monkeypatch)  # the trigger's seconds, counted rather than waited
 
-    payload, took = first_event(waiting)
+    payload, _ = first_event(waiting)
     assert payload["pending"] == [] and payload["looks"] == {"poll": 0, "notified": 2}
-    assert 1.9 <= took < 3.5 and hook.looks == ["spring/fr/VD1", "spring/fr/VD1"]  # the same notification, no more
+    assert hook.looks == ["spring/fr/VD1", "spring/fr/VD1"]  # the same notification, no more
+    assert 2.0 <= clock.now < 2.0 + 0.05 + 1e-6  # looked at again at the first notice check 2 s on, not an hour
+
+
+class VirtualClock:
+    """The video trigger's clock: ``time.monotonic`` reads it and ``asyncio.sleep`` moves it on
+    at once, so what the trigger waits for is measured exactly, whatever the machine's load."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+
+        async def sleep(seconds: float) -> None:
+            self.now += seconds
+            await asyncio.sleep(0)
+
+        monkeypatch.setattr(trigger_module, "time", types.SimpleNamespace(monotonic=lambda: self.now))
+        monkeypatch.setattr(trigger_module, "asyncio", types.SimpleNamespace(sleep=sleep, to_thread=asyncio.to_thread))
