@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install dist system-deps lint schema test test-unit test-integration test-e2e test-s3 test-dist bench conformance demo up screenshots clean
+.PHONY: install dist system-deps lint schema test check test-unit test-integration test-e2e test-s3 test-dist bench conformance demo up screenshots clean
 
 # The project itself is installed too (editable, no dependencies of its own): its provider entry
 # point is how Airflow lists the Cloudinary and PhotoShelter connection types.
@@ -40,22 +40,21 @@ lint: install
 schema: install
 	PYTHONPATH=plugins $(BIN)/python -m campaign_media.cli schema --write include/schema
 
-# The whole suite runs against strict emulators (the pessimistic reading of what the APIs'
-# documentation leaves open); the lifecycle modules run once more against permissive ones.
-PERMISSIVE_TOO := tests/integration/test_archive_and_metrics.py tests/integration/test_lifecycle_dags.py \
-                  tests/integration/test_usage_windows.py tests/integration/test_video_lifecycle.py \
-                  tests/integration/test_structured_governance.py tests/integration/test_metrics_from_access_logs.py
-
-# ... once more with storage on S3 (moto in server mode: tests/s3.py), and once with the PhotoShelter
-# connection on v4 (strict emulator: tests/conftest.py PS_API).
-S3_TOO := tests/integration/test_lifecycle_dags.py tests/integration/test_usage_windows.py \
-          tests/integration/test_archive_and_metrics.py
-
+# The whole suite (tests/suite.py): every module once against strict emulators (the pessimistic
+# reading of what the APIs' documentation leaves open), in reverse order, as three pytest processes
+# side by side; then the modules whose outcome depends on that reading again against permissive
+# emulators, with storage on S3, and on a PhotoShelter v4 connection. Ends with the seconds per module.
 test: system-deps lint
-	$(BIN)/pytest
-	CAMPAIGN_MEDIA_EMULATORS=permissive $(BIN)/pytest $(PERMISSIVE_TOO)
-	CAMPAIGN_MEDIA_TEST_STORAGE=s3 $(BIN)/pytest $(S3_TOO)
-	CAMPAIGN_MEDIA_PHOTOSHELTER_API=4 $(BIN)/pytest $(PERMISSIVE_TOO)
+	$(BIN)/python -m tests.suite
+
+# The inner loop, about two minutes: lint, unit and DAG tests, and the quick integration modules.
+CHECK_INTEGRATION := tests/integration/test_photoshelter_hook.py tests/integration/test_cloudinary_emulator.py \
+                     tests/integration/test_cloudinary_sdk_facts.py tests/integration/test_retries.py \
+                     tests/integration/test_photoshelter_v4.py tests/integration/test_watcher.py
+check: lint
+	$(BIN)/python -m tests.suite --slots 2 tests/unit tests/dags $(CHECK_INTEGRATION)
+
+S3_TOO := tests/integration/test_lifecycle_dags.py tests/integration/test_archive_and_metrics.py
 
 # The lifecycle on S3, and the installed distribution (a fresh venv: a minute or two).
 test-s3: install

@@ -61,8 +61,17 @@ WINDOWS, METRICS, ARCHIVE = "campaign_media_usage_windows", "campaign_media_metr
 HEALTH = "campaign_media_api_health"
 
 
+STARTED = time.monotonic()
+PHASES = ["seed", "airflow", "backfill", "approval", "by hand", "account check", "windows", "metrics", "end",
+          "summary"]  # the phases main() announces, in order
+
+
 def say(text: str) -> None:
-    print(f"\n==> {text}", flush=True)
+    """A phase's progress line: which of the demo's phases, and the time since the start."""
+    say.done = getattr(say, "done", 0) + 1
+    elapsed = int(time.monotonic() - STARTED)
+    print(f"\n==> [{min(say.done, len(PHASES))}/{len(PHASES)} · {elapsed // 60}:{elapsed % 60:02d}] {text}",
+          flush=True)
 
 
 def connections(ps, cld, airflow_url: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import inspect
 import json
 import os
 import tempfile
@@ -96,13 +97,95 @@ def sdk(connections):
     return CloudinaryHook().get_conn()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--order", choices=("forward", "reverse"), default="forward",
+                     help="reverse: the modules, and the tests in each, in reverse order (make test's main run: "
+                          "a test relying on an earlier neighbour then fails)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "story: the module's tests are the steps of one story, in file order "
+                                       "(a step run alone runs the steps before it first)")
+
+
+def is_story(item: pytest.Item) -> bool:
+    return item.get_closest_marker("story") is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--order reverse``: the modules in reverse order, and the tests of each too, but for a
+    story's steps, which keep their order. This runs before the packages' own ordering rules
+    (tests/e2e/conftest.py), which then still hold."""
+    if config.getoption("--order") != "reverse":
+        return
+    items.reverse()
+    start = 0
+    while start < len(items):  # a story's run of steps (now backwards) put back in file order
+        end = start
+        while end < len(items) and is_story(items[end]) and items[end].module is items[start].module:
+            end += 1
+        if end > start:
+            items[start:end] = items[start:end][::-1]
+            start = end
+        else:
+            start += 1
+
+
+@pytest.fixture(autouse=True)
+def story_steps(request: pytest.FixtureRequest) -> None:
+    """In a module marked ``story``, the steps before this one that have not run yet run first,
+    as this test's set-up (with their fixtures): a step selected alone, or after a failed one,
+    starts from the state its story reaches by then."""
+    if request.node.get_closest_marker("story") is None:
+        yield
+        return
+    done: set[str] = request.module.__dict__.setdefault("_story_done", set())
+    for name, step in steps_of(request.module):
+        if name == request.function.__name__:
+            break
+        if name not in done:
+            done.add(name)
+            for given in parameters_of(step):
+                step(**{arg: given[arg] if arg in given else request.getfixturevalue(arg)
+                        for arg in inspect.signature(step).parameters})
+    yield
+    done.add(request.function.__name__)
+
+
+def parameters_of(step: object) -> list[dict]:
+    """Each call of a step: ``[{}]``, or one per value of its ``parametrize`` mark."""
+    marks = [m for m in getattr(step, "pytestmark", []) if m.name == "parametrize"]
+    if not marks:
+        return [{}]
+    names = [n.strip() for n in (marks[0].args[0].split(",") if isinstance(marks[0].args[0], str)
+                                 else marks[0].args[0])]
+    out = []
+    for value in marks[0].args[1]:
+        values = value.values if hasattr(value, "values") else value if len(names) > 1 else (value,)
+        out.append(dict(zip(names, values, strict=True)))
+    return out
+
+
+def steps_of(module: object) -> list[tuple[str, object]]:
+    """A story module's test functions in file order."""
+    found = [(name, fn) for name, fn in vars(module).items()
+             if name.startswith("test_") and inspect.isfunction(fn) and fn.__module__ == module.__name__]
+    return sorted(found, key=lambda kv: kv[1].__code__.co_firstlineno)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """A migrated SQLite metadata DB in the test AIRFLOW_HOME (for ``dag.test()``)."""
+    """A migrated SQLite metadata DB in the test AIRFLOW_HOME (for ``dag.test()``): a copy of
+    ``CAMPAIGN_MEDIA_TEST_DB_TEMPLATE`` when the suite runner made one, else migrated here."""
+    import shutil
     import subprocess
     import sys
 
     home = Path(os.environ["AIRFLOW_HOME"])
+    template = os.environ.get("CAMPAIGN_MEDIA_TEST_DB_TEMPLATE")
+    if not (home / "airflow.db").exists() and template and Path(template).exists():
+        shutil.copyfile(template, home / "airflow.db")
     if not (home / "airflow.db").exists():
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})

@@ -26,7 +26,8 @@ from tests.e2e.support import (
     runs,
 )
 
-pytestmark = [pytest.mark.e2e]
+# The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.story]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ from tests.e2e.support import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.e2e]
+# The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.story]
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"  # market copies (with their renditions) are uploads
 PS_UPLOAD = "POST /psapi/v3/mem/image/upload"  # write-backs
 

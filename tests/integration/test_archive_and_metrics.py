@@ -31,7 +31,8 @@ from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, calls, re
 from tests.integration.worlds import ended_include
 from tests.s3 import storage_url
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+# The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.story]
 MARKETS = ("fr", "jp")
 
 

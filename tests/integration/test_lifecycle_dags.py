@@ -18,7 +18,8 @@ from emulators.runner import start_cloudinary, start_photoshelter
 from tests.conftest import PS_API, cld_connection, ps_connection
 from tests.s3 import on_s3, storage_url
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+# The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.story]
 CAMPAIGN = "spring-launch-2026"
 
 

@@ -167,7 +167,14 @@ def test_a_video_copy_finishes_on_its_notification_and_is_written_back_once(worl
     assert (calls(cld, UPLOAD), calls(ps, PS_UPLOAD)) == (uploads, ps_uploads)
 
 
-def test_a_duplicated_notification_is_recorded_and_looked_at_once(world, dagbag) -> None:
+@pytest.fixture
+def notification_faults(world) -> Iterator[None]:
+    """The emulator's notification faults a test sets, cleared when it ends."""
+    yield
+    world["cld"].control("POST", "notifications", {"p_duplicate": 0.0, "p_drop": 0.0})
+
+
+def test_a_duplicated_notification_is_recorded_and_looked_at_once(world, dagbag, notification_faults) -> None:
     cld = world["cld"]
     cld.control("POST", "notifications", {"p_duplicate": 1.0})
     result, states = run(dagbag, "campaign_media_market_jp")
@@ -179,10 +186,11 @@ def test_a_duplicated_notification_is_recorded_and_looked_at_once(world, dagbag)
     assert len(records(video_copy(world, "jp")["public_id"])) == 1
 
 
-def test_a_lost_notification_still_finishes_through_the_fallback_poll(world, dagbag) -> None:
+def test_a_lost_notification_still_finishes_through_the_fallback_poll(world, dagbag, notification_faults,
+                                                                      monkeypatch) -> None:
     cld = world["cld"]
     cld.control("POST", "notifications", {"p_drop": 1.0})
-    world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__VIDEO_FALLBACK_POLL_SECONDS", "4")
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__VIDEO_FALLBACK_POLL_SECONDS", "4")
     result, states = run(dagbag, "campaign_media_market_sa")
     assert result.state == "success", states
     counts = video_looks(result)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from campaign_media.domain.masters import MASTER_DELIVERY, market_public_id, master_public_id, parse_ps_time
-from campaign_media.hooks import CloudinaryHook
+from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
 from campaign_media.runtime import claims, storage
 from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, calls, masters, run, today
 from tests.integration.worlds import governed_world
@@ -88,9 +88,12 @@ def test_a_market_copy_deleted_by_hand_is_made_again_and_written_back_once(world
 def test_a_master_deleted_by_hand_comes_back_on_the_next_ingest(world, dagbag, monkeypatch) -> None:
     no_retries(dagbag, monkeypatch, INGEST)
     cld = CloudinaryHook()
-    # One that last changed before yesterday: outside the interval of today's run.
-    image_id = next(i for i, res in sorted(masters(cld).items())
-                    if i in manifest() and parse_ps_time(res["context"]["custom"]["ps_version"]) < today() - DAY)
+    # One that last changed before yesterday: outside the interval of today's run; still in one of
+    # PhotoShelter's galleries (another test of this world deletes a gallery).
+    with PhotoShelterHook() as ps:
+        listed = {r["image_id"] for _, g in ps.walk_galleries() for r in ps.iter_gallery_images(g["gallery_id"])}
+    image_id = next(i for i, res in sorted(masters(cld).items()) if i in manifest() and i in listed
+                    and parse_ps_time(res["context"]["custom"]["ps_version"]) < today() - DAY)
     master = master_public_id(CAMPAIGN, image_id)
     before = cld.resource(master, delivery_type=MASTER_DELIVERY)
     cld.destroy(master, delivery_type=MASTER_DELIVERY)

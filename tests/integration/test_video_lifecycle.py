@@ -22,7 +22,8 @@ from tests.integration.test_lifecycle_dags import CAMPAIGN, PS_UPLOAD, UPLOAD, c
 from tests.integration.test_video_ingest import probe
 from tests.integration.worlds import ended_include, seeded_world
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+# The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.story]
 RESOURCE = "GET /v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}"
 
 
