@@ -67,10 +67,10 @@ test-unit: install
 	$(BIN)/pytest tests/unit tests/dags
 
 test-integration: system-deps install
-	$(BIN)/pytest tests/integration
+	$(BIN)/python -m tests.suite tests/integration
 
 test-e2e: system-deps install
-	$(BIN)/pytest tests/e2e
+	$(BIN)/python -m tests.suite --slots 2 tests/e2e
 
 # Performance against the emulators with latency added to every call, next to a naive baseline:
 # one JSON line per scenario, a table, bench/RESULTS.md (docs/benchmarks.md). QUICK=1: a few minutes.

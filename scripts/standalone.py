@@ -175,6 +175,19 @@ class Standalone:
                     time.sleep(2)
         raise RuntimeError(f"{dag_id}: {attempts} triggered runs were never stored (SQLite lock?)")
 
+    def run_once(self, dag_id: str, conf: dict[str, Any] | None = None, timeout: float = 300,
+                 every: float = 1.0) -> str:
+        """Unpause ``dag_id``, trigger one run and wait for it to finish; its final state."""
+        self.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+        run = self.trigger(dag_id, conf)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(every)
+        raise RuntimeError(f"{dag_id}: run {run['dag_run_id']} not finished after {timeout}s")
+
     def api(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
         """One REST call; retried while SQLite is busy (503 "Database is locked"), as on the
         embedded default the scheduler holds the database lock for short moments; an idempotent

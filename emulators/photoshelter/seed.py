@@ -81,9 +81,10 @@ def make_video(dest: Path, size: tuple[int, int], seconds: float, label: str) ->
 
 
 def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int = 7,
-         videos: int = 0, waiting: int = 0) -> dict[str, Any]:
+         videos: int = 0, waiting: int = 0, spacing_hours: int = 5) -> dict[str, Any]:
     """Create the demo campaign and return the IDs it made. ``waiting``: that many more small
-    masters (900x600), all pending, for tests that approve many at once (``out["waiting"]``)."""
+    masters (900x600), all pending, for tests that approve many at once (``out["waiting"]``);
+    ``spacing_hours``: between two masters' last changes, the last one 5 hours before midnight."""
     rng = random.Random(seed_value)
     store = DocStore(data_dir)
     account = ensure_account(store)
@@ -117,7 +118,7 @@ def seed(data_dir: str | Path, images: int, galleries: int = 1, seed_value: int 
             license_etime=ps_time(etime),
             iptc={"caption": f"Spring launch master {i}", "keyword": "spring, launch, 2026",
                   "credit": "Brand Studio", "copyright": "© 2026 Example Brand", "headline": name},
-            updated_at=ps_time(midnight - timedelta(hours=5 * (images - i))),
+            updated_at=ps_time(midnight - timedelta(hours=spacing_hours * (images - i - 1) + 5)),
         )
         out[status.lower()].append(record["image_id"])
         if expired:

@@ -75,10 +75,7 @@ def image_updated(stack, image_id: str) -> str:
 
 def run_once(af: Standalone, dag_id: str, conf: dict | None = None, timeout: float = 300) -> str:
     """Unpause ``dag_id``, trigger one run and wait for it to finish; its final state."""
-    af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
-    run = af.trigger(dag_id, conf)
-    return wait_for(lambda: (s := af.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")["state"])
-                    in ("success", "failed") and s, timeout)
+    return af.run_once(dag_id, conf, timeout)
 
 
 def end_campaign(include: Path) -> None:

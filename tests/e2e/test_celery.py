@@ -24,6 +24,7 @@ from tests.e2e.support import (
     quiet,
     run_once,
     runs,
+    wait_for,
 )
 
 # The steps of one story, in order: a step run alone runs the steps before it first (tests/conftest.py).
@@ -90,6 +91,16 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
             break
         assert time.monotonic() < deadline, "worker1 never ran a task"
         time.sleep(0.2)
+    # Each market runs on ingest's asset events, which a loaded scheduler may turn into runs more
+    # than a few seconds apart: wait for every market's manifest to hold every master, then quiet.
+    shippable = set(seeded["approved"]) | {seeded["broken"]["unreadable_licence"]}
+
+    def every_market_published() -> bool:
+        delivery = cluster["base"] / "storage" / CAMPAIGN / "delivery"
+        manifests = [delivery / f"{m.removeprefix('campaign_media_market_')}.json" for m in MARKETS]
+        return all(p.exists() and shippable <= set(json.loads(p.read_text())["masters"]) for p in manifests)
+
+    wait_for(every_market_published, timeout=600)
     quiet(af, [INGEST, *MARKETS], settle=15, timeout=600)
 
     assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
@@ -105,7 +116,6 @@ def test_lifecycle_spreads_over_two_workers_and_survives_losing_one(cluster) -> 
 
     # Nothing lost: every shippable master is in Cloudinary, each with all its renditions in each
     # market; no duplicate: exactly one PhotoShelter reference asset per rendition.
-    shippable = set(seeded["approved"]) | {seeded["broken"]["unreadable_licence"]}
     assert set(published_masters(cluster)) == shippable
     from campaign_media.config.loader import load_markets
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -50,6 +51,18 @@ def polls_within(seconds: float) -> int:
     """The most polls that can see part of approvals spread over ``seconds``: the one under way
     when they start, and one per interval after (each fires at most one event)."""
     return 2 + math.floor(seconds / INTERVAL)
+
+
+@pytest.fixture
+def france(events) -> Iterator[Callable[[bool], None]]:
+    """Pause or unpause the French market DAG for one test (its runs upload copies: a test that
+    counts ingest's uploads pauses it); it is unpaused again afterwards, as the module starts."""
+    def set_paused(paused: bool) -> None:
+        events["af"].api("PATCH", f"dags/{FR}", json={"is_paused": paused})
+        quiet(events["af"], [INGEST, FR], settle=INTERVAL)
+
+    yield set_paused
+    events["af"].api("PATCH", f"dags/{FR}", json={"is_paused": False})
 
 
 def asset_runs(af, dag_id: str) -> list[dict]:
@@ -114,14 +127,13 @@ def uploaded_by(runs_: list[dict]) -> list[str]:
     return out
 
 
-def test_an_event_run_overlapping_a_daily_run_and_a_backfill_uploads_nothing_twice(events) -> None:
+def test_an_event_run_overlapping_a_daily_run_and_a_backfill_uploads_nothing_twice(events, france) -> None:
     """While the run the watcher started is going, a manual run and a reprocessing backfill of the
     last three days are started, both with ``force`` (no interval filter: they plan every approved
     master not yet in Cloudinary, so they would ship the new ones too). The claim keeps them one
     at a time: each approved master is uploaded exactly once, by whichever run got there first."""
     af, cld = events["af"], events["cld"]
-    af.api("PATCH", f"dags/{FR}", json={"is_paused": True})  # ingest's uploads only, from here on
-    quiet(af, [INGEST, FR], settle=INTERVAL)
+    france(paused=True)  # ingest's uploads only
     fresh = events["seed"]["waiting"][:OVERLAP]
     before = {r["dag_run_id"] for r in runs(af, INGEST)}
     uploads = cld.calls().get(UPLOAD, 0)
@@ -153,9 +165,9 @@ def test_an_event_run_overlapping_a_daily_run_and_a_backfill_uploads_nothing_twi
     assert cld.calls().get(UPLOAD, 0) - uploads == len(uploaded)
 
 
-def test_a_burst_of_200_approvals_within_a_minute_makes_a_few_runs_not_200(events) -> None:
+def test_a_burst_of_200_approvals_within_a_minute_makes_a_few_runs_not_200(events, france) -> None:
     af, cld = events["af"], events["cld"]
-    quiet(af, [INGEST], settle=INTERVAL)
+    france(paused=True)  # ingest's uploads only
     burst = events["seed"]["waiting"][OVERLAP:OVERLAP + BURST]
     before = {r["dag_run_id"] for r in runs(af, INGEST)}
     uploads = cld.calls().get(UPLOAD, 0)
