@@ -54,6 +54,10 @@ def _lint(include: Path) -> int:
                                     "each market at its own midnight") + ":")
         for code in campaign.markets:
             print(f"  {window_line(markets[code], *campaign.market_window(markets[code]))}")
+        if campaign.signoff:
+            print("  sign-off: " + "; ".join(
+                f"{code} by {', '.join(campaign.signoff.approvers_for(code))}" if campaign.signoff_for(code)
+                else f"{code} none (goes live without one)" for code in campaign.markets))
     return 0
 
 

@@ -2,7 +2,7 @@
 with no one touching Airflow, the watcher (triggerer) fires, an asset-triggered ingest run ships
 exactly that master, and the market DAG it triggers publishes its copy and writes it back once.
 
-Its own stack (the watcher every 10 s); the shared one runs without a watcher.
+Its own stack (the watcher every 5 s); the shared one runs without a watcher.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.system import require_system_packages
 
 pytestmark = [pytest.mark.e2e]
 FR = "campaign_media_market_fr"
-INTERVAL = 10
+INTERVAL = 5  # the watcher's poll interval here (60 s by default)
 OVERLAP, BURST = 3, 200  # pending masters the last two tests approve
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
 
@@ -75,6 +75,7 @@ def approve(stack, media_id: str) -> None:
 
 def test_an_approval_goes_live_with_nobody_triggering_anything(events) -> None:
     af, pending = events["af"], events["seed"]["pending"][0]
+    quiet(af, [INGEST, FR], settle=INTERVAL, timeout=600)  # no backlog holding the pools (a burst's copies)
     assert pending not in published_masters(events)
     before = {r["dag_run_id"] for r in asset_runs(af, INGEST)}
     approved = time.monotonic()

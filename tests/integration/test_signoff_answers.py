@@ -27,16 +27,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_db, dagbag):
-    """A campaign whose file asks ``brand-lead`` to sign off each market: ingested, France made."""
+    """A campaign whose file asks ``brand-lead`` to sign off each market but Japan (``markets: {jp:
+    none}``): ingested, France, Japan and Saudi Arabia made."""
     base = tmp_path_factory.mktemp("signoff")
     include = base / "include"
     shutil.copytree(ROOT / "include", include)
     path = include / "campaigns" / f"{CAMPAIGN}.yaml"
     data = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**data, "signoff": {"approvers": ["brand-lead"]}}, allow_unicode=True))
+    path.write_text(yaml.safe_dump({**data, "signoff": {"approvers": ["brand-lead"], "markets": {"jp": "none"}}},
+                                   allow_unicode=True))
     with seeded_world(base, images=6) as world:
         world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
-        for dag_id, conf in (("campaign_media_ingest", {"force": True}), ("campaign_media_market_fr", {})):
+        for dag_id, conf in (("campaign_media_ingest", {"force": True}), *((f"campaign_media_market_{m}", {})
+                                                                            for m in ("fr", "jp", "sa"))):
             result, states = run(dagbag, dag_id, **conf)
             assert result.state == "success", (dag_id, states)
         yield world
@@ -67,7 +70,7 @@ def test_no_answer_by_the_deadline_keeps_the_market_closed_and_alerts(world, dag
     task = SignoffOperator(task_id="signoff", req=req)
     with pytest.raises(AirflowFailException, match="not answered by 2026-01-01T00:00:00Z"):
         task.execute_complete({}, {"error": "timed out", "error_type": "timeout"})
-    (stored,) = signoffs.requests(campaign, "fr")
+    (stored,) = [r for r in signoffs.requests(campaign, "fr") if r["id"] == "r1"]  # (the plan may have asked too)
     assert stored["state"] == "overdue"
     (mail,) = inbox.messages
     assert mail["Subject"] == "[campaign media] sign-off overdue: spring-launch-2026 in market fr"
@@ -84,3 +87,17 @@ def test_no_answer_by_the_deadline_keeps_the_market_closed_and_alerts(world, dag
     result, states = run(dagbag, "campaign_media_usage_windows")
     assert result.state == "success", states
     assert 200 in served("fr")
+
+
+def test_a_market_opted_out_goes_live_without_a_request_while_its_sibling_waits(world, dagbag) -> None:
+    from campaign_media.operators.signoff import PlanSignoffsOperator
+
+    campaign, _ = current_campaign(CAMPAIGN)
+    with audit.recording(audit.RunInfo.from_context({})):
+        asked = PlanSignoffsOperator(task_id="plan").run({"run_id": "manual__plan-check"})
+    assert "jp" not in {r["market"] for r in asked} and signoffs.requests(campaign, "jp") == []
+    assert signoffs.requests(campaign, "sa")  # asked now, or by an earlier run of this world: never answered
+    result, states = run(dagbag, "campaign_media_usage_windows")
+    assert result.state == "success", states
+    assert 200 in served("jp")  # live in its window, no yes needed
+    assert served("sa") <= {401, 404}  # waiting for one

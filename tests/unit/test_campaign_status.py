@@ -201,3 +201,40 @@ def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatc
     campaigns = current_config()[1]
     shown = watcher(campaigns["spring-launch-2026"], campaigns.values())
     assert shown is not None and shown["interval"] == 20.0  # summer's 20 s, not its own 60 s nor the ended 10 s
+
+
+def test_the_data_carries_each_market_s_signoff_and_an_unknown_state_reads_as_awaiting() -> None:
+    """awaiting (of whom, since, until), overdue, signed (by, when), refused (by, why); a state
+    written by hand that this version does not know ("Approved") reads as awaiting: never signed,
+    never a page error."""
+    from campaign_media.config.models import Signoff
+
+    now = at("2026-03-10T12:00:00")
+    signed_off = CAMPAIGN.model_copy(update={"signoff": Signoff(approvers=["brand-lead"])})
+    asked = {"state": "awaiting", "asked_at": "2026-03-10T08:00:00Z", "assignees": ["brand-lead"],
+             "deadline": "2026-03-11T00:00:00Z", "masters": 3}
+    cases = {
+        "awaiting": (asked, {"state": "awaiting", "asked_of": ["brand-lead"], "asked_at": "2026-03-10T08:00:00Z",
+                             "deadline": "2026-03-11T00:00:00Z", "masters": 3}),
+        "overdue": ({**asked, "deadline": "2026-03-10T10:00:00Z"},
+                    {"state": "overdue", "asked_of": ["brand-lead"], "asked_at": "2026-03-10T08:00:00Z",
+                     "deadline": "2026-03-10T10:00:00Z", "masters": 3}),
+        "signed": ({**asked, "state": "approved", "by": "brand-lead", "at": "2026-03-10T09:00:00Z"},
+                   {"state": "signed", "by": "brand-lead", "at": "2026-03-10T09:00:00Z", "masters": 3}),
+        "refused": ({**asked, "state": "refused", "by": "brand-lead", "at": "2026-03-10T09:00:00Z",
+                     "reason": "cut off"},
+                    {"state": "refused", "by": "brand-lead", "at": "2026-03-10T09:00:00Z", "masters": 3,
+                     "reason": "cut off"}),
+        "unknown": ({**asked, "state": "Approved", "by": "someone"},
+                    {"state": "awaiting", "asked_of": ["brand-lead"], "asked_at": "2026-03-10T08:00:00Z",
+                     "deadline": "2026-03-11T00:00:00Z", "masters": 3}),
+    }
+    for name, (request, expected) in cases.items():
+        status = build(signed_off, [FR, JP], Stored(states={}, access={}, signoffs={"fr": request, "jp": None}), now)
+        markets = {m["market"]: m for m in as_dict(status)["markets"]}
+        assert markets["fr"]["signoff"] == expected, name
+        assert markets["jp"]["signoff"] == {"state": "not asked"}, name
+        html = page.campaign(status, [], "/campaign-media")  # renders, whatever the record says
+        assert f"data-signoff='{expected['state']}'" in html, name
+    plain = build(CAMPAIGN, [FR], Stored(states={}, access={}), now)
+    assert as_dict(plain)["markets"][0]["signoff"] is None  # a campaign that asks for none

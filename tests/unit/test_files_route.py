@@ -46,3 +46,21 @@ def test_a_link_out_of_the_served_folders_is_refused(stored, tmp_path) -> None:
     # a link that stays inside a served folder is still served
     (stored / "delivery" / "latest.json").symlink_to(stored / "delivery" / "fr.json")
     assert json.loads(stored_file(CAMPAIGN, "delivery/latest.json", EVERYONE).body) == {"masters": {}}
+
+
+def test_token_urls_are_withheld_from_a_served_manifest_and_kept_in_storage(stored) -> None:
+    """A signed-only master's token URLs open its copy to whoever holds them until they expire:
+    the page serves the manifest without them; the stored manifest a CMS reads keeps them."""
+    from campaign_media.ui.app import WITHHELD, stored_file
+
+    token = "http://cdn.example/demo/image/authenticated/s--x--/c_fill/campaigns/c/markets/fr/I1.jpg?__cld_token__=exp=1~hmac=ab"
+    manifest = {"masters": {"I1": {"renditions": {"hero": {"url": "http://cdn.example/I1.jpg"}},
+                                   "access": {"mode": "signed", "signed": {"expires_at": "2027-01-01T00:00:00Z",
+                                                                           "renditions": {"hero": token}}}}}}
+    (stored / "delivery" / "fr.json").write_text(json.dumps(manifest))
+    served = json.loads(stored_file(CAMPAIGN, "delivery/fr.json", EVERYONE).body)
+    assert "__cld_token__" not in json.dumps(served)
+    signed = served["masters"]["I1"]["access"]["signed"]
+    assert signed == {"expires_at": "2027-01-01T00:00:00Z", "renditions": {"hero": WITHHELD}}
+    assert served["masters"]["I1"]["renditions"] == manifest["masters"]["I1"]["renditions"]  # the rest as stored
+    assert json.loads((stored / "delivery" / "fr.json").read_text()) == manifest

@@ -26,11 +26,11 @@ def test_unsigned_copies_stay_closed_inside_their_window_and_a_yes_opens_them() 
     c, markets = campaign()
     fr = next(m for m in markets if m.code == "fr")
     rights = Rights("", "worldwide-digital")
-    waiting = standing(c, [answered("awaiting", {"I1": "v1"})], "I1", "v1")
+    waiting = standing(c, "fr", [answered("awaiting", {"I1": "v1"})], "I1", "v1")
     access = decide(c, fr, rights, NOW, waiting)
     assert (access.mode, access.rules) == ("restricted", CLOSED) and "awaiting sign-off" in access.reason
     assert decide(c, fr, rights, NOW, None).rules == CLOSED  # not looked up: closed
-    yes = standing(c, [answered("approved", {"I1": "v1"})], "I1", "v1")
+    yes = standing(c, "fr", [answered("approved", {"I1": "v1"})], "I1", "v1")
     assert yes.signed and decide(c, fr, rights, NOW, yes).rules[0]["access_type"] == "anonymous"
     plain, _ = current_campaign("spring-launch-2026")  # no signoff: as before
     assert decide(plain, fr, rights, NOW).rules[0]["access_type"] == "anonymous"
@@ -40,14 +40,15 @@ def test_the_latest_answer_wins_and_a_new_file_needs_a_new_yes_unless_standing()
     c, _ = campaign()
     history = [answered("approved", {"I1": "v1"}, "2026-06-01T09:00:00Z"),
                answered("refused", {"I1": "v1"}, "2026-06-01T10:00:00Z", reason="wrong crop")]
-    refused = standing(c, history, "I1", "v1")
+    refused = standing(c, "fr", history, "I1", "v1")
     assert not refused.signed and refused.reason == "sign-off refused by brand-lead: wrong crop"
     approved = [answered("approved", {"I1": "v1"})]
-    assert not standing(c, approved, "I1", "v2").signed  # a new file of the master
-    assert not standing(c, approved, "I2", "v1").signed  # a master added after the yes
+    assert not standing(c, "fr", approved, "I1", "v2").signed  # a new file of the master
+    assert not standing(c, "fr", approved, "I2", "v1").signed  # a master added after the yes
     assert to_ask(c, approved, {"I1": "v1", "I2": "v1", "I3": "v3"}) == {"I2": "v1", "I3": "v3"}
     standing_yes, _ = campaign(additions="standing")
-    assert standing(standing_yes, approved, "I2", "v1").signed and to_ask(standing_yes, approved, {"I2": "v1"}) == {}
+    assert standing(standing_yes, "fr", approved, "I2", "v1").signed
+    assert to_ask(standing_yes, approved, {"I2": "v1"}) == {}
     # what an open request shows is not asked again
     assert to_ask(c, [answered("awaiting", {"I2": "v1"})], {"I2": "v1"}) == {}
 
@@ -76,3 +77,22 @@ def test_per_market_approvers_must_name_the_campaign_s_markets() -> None:
     data["signoff"] = {"approvers": ["brand-lead"], "markets": {"jpn": ["jp-lead"]}}
     with pytest.raises(ValidationError, match="signoff.markets names jpn, not among the campaign's markets"):
         type(base).model_validate(data)
+
+
+def test_a_market_opted_out_opens_without_a_yes_while_its_sibling_waits() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from campaign_media.runtime.signoffs import requests
+
+    c, markets = campaign(markets={"jp": "none", "sa": ["sa-owner"]})
+    fr, jp = (next(m for m in markets if m.code == code) for code in ("fr", "jp"))
+    rights = Rights("", "worldwide-digital")
+    assert c.signoff_for("jp") is None and c.signoff_for("fr") is c.signoff
+    assert c.signoff.approvers_for("jp") == [] and c.signoff.approvers_for("sa") == ["sa-owner"]
+    assert standing(c, "jp", [], "I1", "v1").signed and not standing(c, "fr", [], "I1", "v1").signed
+    assert decide(c, jp, rights, NOW, standing(c, "jp", [], "I1", "v1")).rules != CLOSED  # open in its window
+    assert decide(c, fr, rights, NOW, standing(c, "fr", [], "I1", "v1")).rules == CLOSED  # waits for a yes
+    assert requests(c, "jp") == []  # nothing kept or read for it
+    with pytest.raises(ValidationError, match="signoff.markets.jp"):  # anything else is a list of users
+        c.model_validate({**c.model_dump(by_alias=True), "signoff": {"approvers": ["a"], "markets": {"jp": "nobody"}}})

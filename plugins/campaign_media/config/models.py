@@ -409,8 +409,9 @@ class Signoff(_Strict):
 
     approvers: Annotated[list[str], Field(min_length=1)] = Field(
         description="Airflow user IDs who may answer, for every market without its own list")
-    markets: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
-        default_factory=dict, description="market code -> the Airflow user IDs who answer for that market instead")
+    markets: dict[str, Annotated[list[str], Field(min_length=1)] | Literal["none"]] = Field(
+        default_factory=dict, description="market code -> the Airflow user IDs who answer for that market instead, "
+                                          "or none: that market goes live without a sign-off")
     per_market: bool = Field(default=True, description="each market needs its own yes; false: one yes (for any of "
                                                        "the campaign's markets) opens them all")
     deadline: float = Field(default=12 * 3600, description="how long before the market's opening the answer is "
@@ -426,7 +427,13 @@ class Signoff(_Strict):
         return seconds(value)  # type: ignore[arg-type]
 
     def approvers_for(self, market: str) -> list[str]:
-        return self.markets.get(market, self.approvers)
+        """Who answers for ``market`` ([] for a market that needs no sign-off)."""
+        named = self.markets.get(market, self.approvers)
+        return [] if named == "none" else list(named)
+
+    def required_for(self, market: str) -> bool:
+        """Whether ``market``'s copies wait for a yes (``markets: {code: none}`` opts one out)."""
+        return self.markets.get(market) != "none"
 
 
 class ArchivePolicy(_Strict):
@@ -464,6 +471,10 @@ class Campaign(_Strict):
             raise ValueError(f"signoff.markets names {', '.join(unknown)}, not among the campaign's markets "
                              f"({', '.join(self.markets)}). Fix: use those codes, or remove the entries")
         return self
+
+    def signoff_for(self, market: str) -> Signoff | None:
+        """The sign-off ``market``'s copies wait for (``None``: none, for the campaign or that market)."""
+        return self.signoff if self.signoff is not None and self.signoff.required_for(market) else None
 
     def headline(self, locale: str) -> str | None:
         """The localized headline for a locale, falling back to its language (``fr`` for ``fr-CA``)."""

@@ -38,9 +38,11 @@ def deadline(campaign: Campaign, market: Market) -> datetime | None:
     return start - timedelta(seconds=campaign.signoff.deadline) if start is not None else None
 
 
-def standing(campaign: Campaign, requests: list[dict[str, Any]], image_id: str, version: str) -> Standing:
-    """Whether sign-off lets this master's copy open (always, for a campaign without ``signoff:``)."""
-    if campaign.signoff is None:
+def standing(campaign: Campaign, market: str, requests: list[dict[str, Any]], image_id: str,
+             version: str) -> Standing:
+    """Whether sign-off lets this master's copy open in ``market`` (always, for a campaign without
+    ``signoff:`` or a market it opts out)."""
+    if campaign.signoff_for(market) is None:
         return Standing(True)
     answered = sorted((r for r in requests if r.get("state") in ANSWERED), key=lambda r: r.get("at") or "")
     if answered and answered[-1]["state"] == "refused":
@@ -106,7 +108,7 @@ def request(campaign: Campaign, market: Market | None, masters: dict[str, str], 
     page = f"{base}/campaign-media/campaigns/{campaign.id}"
     return {"id": request_id, "campaign": campaign.id, "market": code, "state": "awaiting",
             "asked_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "assignees": list(campaign.signoff.approvers_for(code) if code else campaign.signoff.approvers),
+            "assignees": campaign.signoff.approvers_for(code) if code else list(campaign.signoff.approvers),
             "deadline": due.strftime("%Y-%m-%dT%H:%M:%SZ") if due else None,
             "window": [start.strftime("%Y-%m-%dT%H:%M:%SZ") if start else None,
                        end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None],

@@ -131,7 +131,7 @@ def decide(campaign: Campaign, market: Market, rights: Rights | None, now: datet
     phase = phase_at(start, end, now)
     if start is not None and end is not None and end <= start:
         phase = "after"  # the licence ended before the window opened: never deliverable
-    if campaign.signoff is not None and (signoff is None or not signoff.signed):
+    if campaign.signoff_for(market.code) is not None and (signoff is None or not signoff.signed):
         return Access("restricted", phase, start, end, signoff.reason if signoff else "awaiting sign-off", CLOSED)
     signed = bool(campaign.signed_urls and rights.usage_rights in campaign.signed_urls.usage_rights)
     mode: Mode = "signed" if signed else "public"

@@ -46,7 +46,9 @@ class PlanSignoffsOperator(CampaignMediaOperator):
         for campaign in sorted(campaigns.values(), key=lambda c: c.id):
             if campaign.signoff is None or self.campaign not in ("all", campaign.id):
                 continue
-            ours = [markets[m] for m in campaign.markets if m in markets]
+            ours = [markets[m] for m in campaign.markets if m in markets and campaign.signoff_for(m)]
+            if not ours:  # every market opted out
+                continue
             groups = [[m] for m in ours] if campaign.signoff.per_market else [ours]
             for group in groups:
                 made = {m.code: storage.read_json(storage.market_state(campaign.id, m.code), {}) or {} for m in group}

@@ -18,8 +18,8 @@ def record_path(campaign: Campaign, market: str) -> Any:
 
 
 def requests(campaign: Campaign, market: str) -> list[dict[str, Any]]:
-    """The market's sign-off requests, oldest first ([] for a campaign without ``signoff:``)."""
-    if campaign.signoff is None:
+    """The market's sign-off requests, oldest first ([] where no sign-off is asked for)."""
+    if campaign.signoff_for(market) is None:
         return []
     return (storage.read_json(record_path(campaign, market), {}) or {}).get("requests", [])
 

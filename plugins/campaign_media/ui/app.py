@@ -11,6 +11,7 @@ then served from storage.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -182,7 +183,24 @@ def stored_file(campaign_id: str, name: str, reader: Readable) -> Response:
     if not target.is_file():
         raise HTTPException(404, f"{name} has not been written for campaign {campaign_id} yet")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return Response(target.read_bytes(), media_type=f"{kind}; charset=utf-8" if kind.startswith("text") else kind)
+    body = target.read_bytes()
+    if name.endswith(".json") and TOKEN_PARAMETER.encode() in body:
+        body = json.dumps(withhold_tokens(json.loads(body)), ensure_ascii=False).encode()
+    return Response(body, media_type=f"{kind}; charset=utf-8" if kind.startswith("text") else kind)
+
+
+TOKEN_PARAMETER = "__cld_token__"  # what opens a signed-only copy to whoever holds the URL until it expires
+WITHHELD = "withheld: token URLs are not served by the campaign page; a consumer reads them from storage"
+
+
+def withhold_tokens(value: Any) -> Any:
+    """``value`` with every token URL replaced by :data:`WITHHELD` (anyone able to read the market
+    DAG reads the page's files; a token URL would open the copy to them, and to whoever they pass it on to)."""
+    if isinstance(value, dict):
+        return {k: withhold_tokens(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [withhold_tokens(v) for v in value]
+    return WITHHELD if isinstance(value, str) and TOKEN_PARAMETER in value else value
 
 
 def market_or_404(campaign_id: str, code: str, reader: Reader) -> tuple[Campaign, Market]:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from campaign_media.config.models import Campaign
 from campaign_media.domain.windows import iso, parse_rule_time
 from campaign_media.reports.html import STYLE, card
-from campaign_media.ui.status import CampaignStatus, local
+from campaign_media.ui.status import CampaignStatus, local, signoff_view
 
 PAGE_STYLE = STYLE + """
 .badge{display:inline-block;border-radius:10px;padding:.05rem .55rem;font-size:.8rem;font-weight:600}
@@ -48,22 +48,20 @@ COLOURS = {"live": "#2f9e44", "opens": "#3d7be0", "closed": "#9aa3ad", "restrict
 
 
 def signoff_line(asked: dict[str, Any] | None, required: bool, now: datetime) -> str:
-    """A market's launch sign-off as its row says it: awaiting (asked when, of whom, deadline),
-    signed off (by whom), refused (by whom, why), overdue."""
-    if not required:
+    """A market's launch sign-off as its row says it (:func:`~campaign_media.ui.status.signoff_view`)."""
+    view = signoff_view(asked, required, now)
+    if view is None:
         return ""
-    if asked is None:
-        return "<br><span class='signoff' data-signoff='not-asked'><small>sign-off: not asked yet</small></span>"
-    state = asked["state"]
-    if state == "awaiting" and asked.get("deadline") and parse_rule_time(asked["deadline"]) < now:
-        state = "overdue"
-    text = {"approved": f"signed off by {asked.get('by')} at {asked.get('at')}",
-            "refused": f"refused by {asked.get('by')} at {asked.get('at')}: {asked.get('reason') or 'no reason given'}",
-            "overdue": f"sign-off overdue (asked {asked.get('asked_at')} of {', '.join(asked.get('assignees') or [])}"
-                       f", due {asked.get('deadline')})",
-            "awaiting": f"awaiting sign-off: asked {asked.get('asked_at')} of {', '.join(asked.get('assignees') or [])}"
-                        f"{', due ' + asked['deadline'] if asked.get('deadline') else ''}"}[state]
-    return f"<br><span class='signoff' data-signoff='{state}'>{badge(state)} <small>{escape(text)}</small></span>"
+    state = view["state"]
+    asked_of = ", ".join(view.get("asked_of") or [])
+    text = {"not asked": "sign-off: not asked yet",
+            "signed": f"signed off by {view.get('by')} at {view.get('at')}",
+            "refused": f"refused by {view.get('by')} at {view.get('at')}: {view.get('reason')}",
+            "overdue": f"sign-off overdue (asked {view.get('asked_at')} of {asked_of}, due {view.get('deadline')})",
+            "awaiting": f"awaiting sign-off: asked {view.get('asked_at')} of {asked_of}"
+                        f"{', due ' + str(view['deadline']) if view.get('deadline') else ''}"}[state]
+    return (f"<br><span class='signoff' data-signoff='{state.replace(' ', '-')}'>{badge(state)} "
+            f"<small>{escape(text)}</small></span>")
 
 
 def viewer_time(moment: datetime | None) -> str:
@@ -116,8 +114,8 @@ def market_rows(status: CampaignStatus, base: str) -> str:
             if m.code in status.stored.manifests else "<small>none yet</small>"
         sheet = f"<br><a href='{base}/campaigns/{cid}/markets/{quote(m.code)}/contact-sheet'>contact sheet</a>" \
             if m.copies else ""
-        manifest += sheet + signoff_line(status.stored.signoffs.get(m.code) if status.campaign.signoff else None,
-                                         bool(status.campaign.signoff), status.now)
+        manifest += sheet + signoff_line(status.stored.signoffs.get(m.code),
+                                         bool(status.campaign.signoff_for(m.code)), status.now)
         rows.append(
             f"<tr data-market='{escape(m.code)}' data-status='{escape(m.status)}'><td><b>{escape(m.code)}</b><br>"
             f"<small>{escape(m.timezone)}</small></td><td>{badge(m.status)}"

@@ -12,4 +12,4 @@ from campaign_media.runtime.signoffs import requests
 def standing_in(campaign: Campaign, market: Market) -> Callable[[str, str], Standing]:
     """``(image_id, file version) -> Standing`` for one market, its record read once."""
     asked = requests(campaign, market.code)
-    return lambda image_id, version: standing(campaign, asked, image_id, version)
+    return lambda image_id, version: standing(campaign, market.code, asked, image_id, version)
