@@ -122,7 +122,7 @@ def wait_until_quiet(af: Standalone, dag_ids: list[str], settle: float = 20, tim
                 return runs
         else:
             quiet_since = None
-        time.sleep(3)
+        time.sleep(2)
     raise RuntimeError(f"runs still open after {timeout}s")
 
 
@@ -180,7 +180,7 @@ def market_uploads(cld, storage_dir: Path, markets: list[str]) -> dict[str, int]
 
 
 WATCH_SECONDS = 5  # the demo's watcher interval (the default is 60 s): the demo waits less
-SPACING_HOURS = 2  # between two seeded masters' last changes: the backfill covers the days they span
+SPACING_HOURS = 1  # between two seeded masters' last changes: the backfill covers the days they span
 
 
 def approval_to_live(ps, cld, media_id: str, markets: list[str], timeout: float = 600) -> dict[str, float]:
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "dag_id": ingest, "from_date": first.isoformat(), "to_date": today.isoformat(),
             "reprocess_behavior": "none", "max_active_runs": 1, "run_backwards": False, "dag_run_conf": {}})
         print(f"backfill {backfill['id']} created; market DAGs start on ingest's asset events")
-        wait_until_quiet(af, dag_ids, settle=8)
+        wait_until_quiet(af, dag_ids, settle=5)
 
 
         media_id = seeded["pending"][0]
