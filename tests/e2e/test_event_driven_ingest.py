@@ -2,7 +2,7 @@
 with no one touching Airflow, the watcher (triggerer) fires, an asset-triggered ingest run ships
 exactly that master, and the market DAG it triggers publishes its copy and writes it back once.
 
-Its own stack (the watcher every 5 s); the shared one runs without a watcher.
+Its own stack (the watcher every 10 s); the shared one runs without a watcher.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.system import require_system_packages
 # the bursts leave the French market hundreds of copies to make, which the first step would wait behind.
 pytestmark = [pytest.mark.e2e, pytest.mark.story]
 FR = "campaign_media_market_fr"
-INTERVAL = 5  # the watcher's poll interval here (60 s by default)
+INTERVAL = 10  # the watcher's poll interval here (60 s by default)
 OVERLAP, BURST = 3, 200  # pending masters the last two tests approve
 UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
 
