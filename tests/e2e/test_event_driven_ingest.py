@@ -61,7 +61,7 @@ def france(events) -> Iterator[Callable[[bool], None]]:
     counts ingest's uploads pauses it); it is unpaused again afterwards, as the module starts."""
     def set_paused(paused: bool) -> None:
         events["af"].api("PATCH", f"dags/{FR}", json={"is_paused": paused})
-        quiet(events["af"], [INGEST, FR], settle=INTERVAL)
+        quiet(events["af"], [INGEST, FR], settle=INTERVAL, timeout=900)  # a market run under way finishes first
 
     yield set_paused
     events["af"].api("PATCH", f"dags/{FR}", json={"is_paused": False})
