@@ -1,12 +1,16 @@
 """An S3 API on loopback: ``moto`` in server mode, a real HTTP endpoint answering S3's REST API
-(conditional writes included). Reached the way a deployment reaches S3: through Airflow's object
+(conditional writes included). Real S3 decides a conditional write (``If-None-Match: *``) atomically;
+moto checks, then writes, so two racing writers can both win: here every write request is served
+under one lock (reads stay concurrent), which restores S3's guarantee. Reached the way a deployment reaches S3: through Airflow's object
 storage (``s3fs``) and an Airflow connection of type ``aws`` naming the endpoint. The tests
 (``tests/s3.py``) and the benchmarks (``bench/include.py``) start it."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,8 +34,8 @@ class S3Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> S3Server:
-        server = Path(sys.executable).with_name("moto_server")
-        self.proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "emulators.s3", str(self.port)],
+                                     cwd=Path(__file__).resolve().parents[1],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -73,3 +77,36 @@ class S3Server:
         """An object-storage URL below the bucket, naming the connection (Airflow's object storage
         uses none unless the URL or the path names one)."""
         return f"s3://{CONN_ID}@{BUCKET}/{prefix.strip('/')}"
+
+
+WRITES = frozenset({"PUT", "POST", "DELETE"})
+
+
+def serialised_writes(app):
+    """WSGI middleware: one write request at a time, each answered in full before the next starts."""
+    lock = threading.Lock()
+
+    def serve(environ, start_response):
+        if environ.get("REQUEST_METHOD") not in WRITES:
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serve
+
+
+def main(port: int) -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    app = serialised_writes(DomainDispatcherApplication(create_backend_app))
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
