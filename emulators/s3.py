@@ -1,17 +1,17 @@
 """An S3 API on loopback: ``moto`` in server mode, a real HTTP endpoint answering S3's REST API
-(conditional writes included). Real S3 decides a conditional write (``If-None-Match: *``) atomically;
-moto checks, then writes, so two racing writers can both win: here every write request is served
-under one lock (reads stay concurrent), which restores S3's guarantee. Reached the way a deployment reaches S3: through Airflow's object
-storage (``s3fs``) and an Airflow connection of type ``aws`` naming the endpoint. The tests
-(``tests/s3.py``) and the benchmarks (``bench/include.py``) start it."""
+(conditional writes included). Real S3 decides a conditional write (``If-None-Match: *``)
+atomically; moto checks, then writes, so two racing writers can both win: here every write request
+is served under one lock (reads stay concurrent), which restores S3's guarantee. Reached the way a
+deployment reaches S3: through Airflow's object storage (``s3fs``) and an Airflow connection of
+type ``aws`` naming the endpoint. The tests (``tests/s3.py``) and the benchmarks (``bench/include.py``) start it."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import threading
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
