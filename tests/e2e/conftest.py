@@ -63,14 +63,22 @@ def stack(tmp_path_factory):
 
 ENDS_THE_CAMPAIGN = "test_campaign_page.py"  # ends the shared stack's campaign: must run after the rest
 OWN_STACK_FIRST = ("test_event_driven_ingest.py", "test_signoff.py")  # own standalones: before the shared one
+MAKES_THE_RUNS = "test_standalone.py"  # runs the shared stack's pipeline
+READS_THE_RUNS = ("test_ui_permissions.py",)  # reads what it wrote: after it (alone, it runs the pipeline itself)
 
 
 def pytest_collection_modifyitems(items) -> None:
     """Run the module with its own stack first (two standalones at once would share two cores),
-    and the module that ends the shared stack's campaign right after the package's other tests."""
+    the modules reading the shared stack's pipeline runs after the module making them (whatever
+    ``--order`` says: running them again costs minutes), and the module that ends the shared stack's
+    campaign right after the package's other tests."""
     first = [item for item in items if item.path.name in OWN_STACK_FIRST]
     last = [item for item in items if item.path.name == ENDS_THE_CAMPAIGN]
-    rest = [item for item in items if item not in last and item not in first]
+    readers = [item for item in items if item.path.name in READS_THE_RUNS]
+    rest = [item for item in items if item not in last and item not in first and item not in readers]
+    makers = [n for n, item in enumerate(rest) if item.path.name == MAKES_THE_RUNS]
+    at = max(makers) + 1 if makers else len(rest)
+    rest[at:at] = readers
     here = [n for n, item in enumerate(rest) if item.path.parent == HERE]
     start = min(here, default=0)
     after = max(here, default=len(rest) - 1)
