@@ -25,6 +25,7 @@ import itertools
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -78,6 +79,9 @@ def say(text: str) -> None:
 def connections(ps, cld, airflow_url: str) -> dict[str, str]:
     """Both accounts; Cloudinary announces finished video transcodes to the API server's receiver."""
     return {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": photoshelter_connection(ps),
+            # seals sign-off records; a deployment keeps its own in a secret (docs/signoff.md)
+            "AIRFLOW_CONN_CAMPAIGN_MEDIA_SIGNOFF": json.dumps({"conn_type": "generic",
+                                                               "password": secrets.token_hex(32)}),
             "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cloudinary_connection(cld,
                                                                      extra={"notification_base_url": airflow_url})}
 

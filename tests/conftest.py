@@ -19,6 +19,10 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-test-home
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+# The key sealing sign-off records, for every process the tests start (tests/unit/test_signoff.py
+# shows that records sealed with another key are ignored).
+SIGNOFF_KEY = "test-signoff-key-" + "0" * 48
+os.environ["AIRFLOW_CONN_CAMPAIGN_MEDIA_SIGNOFF"] = json.dumps({"conn_type": "generic", "password": SIGNOFF_KEY})
 
 from emulators.runner import (  # noqa: E402
     EmulatorProcess,

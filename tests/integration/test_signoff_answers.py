@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -51,27 +52,50 @@ def served(market: str) -> set[int]:
     return {httpx.get(r["url"], timeout=30).status_code for m in manifest.values() for r in m["renditions"].values()}
 
 
-def test_no_answer_by_the_deadline_keeps_the_market_closed_and_alerts(world, dagbag, inbox) -> None:
-    from campaign_media.operators.signoff import SignoffOperator
+RUN = "manual__signoff-answers"
 
+
+def answer_context(map_index: int = 0) -> dict:
+    """What Airflow hands the task when an answer resumes it (the parts the task reads)."""
+    ti = SimpleNamespace(dag_id="campaign_media_signoff", run_id=RUN, task_id="signoff", map_index=map_index,
+                         try_number=1)
+    return {"ti": ti, "run_id": RUN, "dag_run": SimpleNamespace(run_after=datetime.now(UTC), run_type="manual")}
+
+
+def answer(user: str, option: str = "Approve", reason: str | None = None) -> dict:
+    """The event Airflow resumes a Human-in-the-loop task with after an answer."""
+    return {"chosen_options": [option], "params_input": {"reason": reason}, "responded_at": datetime.now(UTC),
+            "responded_by_user": {"id": user, "name": user}}
+
+
+@pytest.fixture
+def fr_request(world):
+    """A stored, sealed request for France showing every master made there."""
     campaign, markets = current_campaign(CAMPAIGN)
     fr = next(m for m in markets if m.code == "fr")
+    made = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
+    assert made, "the market made no copies: nothing here would be closed by sign-off"
+    req = request(campaign, fr, {i: m["version"] for i, m in made.items()}, 3, datetime.now(UTC),
+                  f"{RUN}|{CAMPAIGN}|fr", "http://af", None)
+    signoffs.save_request(campaign, "fr", req)
+    return campaign, req
+
+
+def test_no_answer_by_the_deadline_keeps_the_market_closed_and_alerts(world, fr_request, dagbag, inbox) -> None:
+    from campaign_media.operators.signoff import SignoffOperator
+
+    campaign, req = fr_request
+    req = {**req, "deadline": "2026-01-01T00:00:00Z"}  # passed
+    signoffs.save_request(campaign, "fr", req)
     # Inside its window, unsigned: every copy closed by the usage-window run.
     result, states = run(dagbag, "campaign_media_usage_windows")
     assert result.state == "success", states
     assert served("fr") <= {401, 404}
-    made = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
-    assert made, "the market made no copies: nothing here would be closed by sign-off"
 
-    req = request(campaign, fr, {i: m["version"] for i, m in made.items()}, 3, datetime.now(UTC), "r1", "http://af",
-                  None)
-    req["deadline"] = "2026-01-01T00:00:00Z"  # passed
-    signoffs.save_request(campaign, "fr", req)
     task = SignoffOperator(task_id="signoff", req=req)
     with pytest.raises(AirflowFailException, match="not answered by 2026-01-01T00:00:00Z"):
-        task.execute_complete({}, {"error": "timed out", "error_type": "timeout"})
-    (stored,) = [r for r in signoffs.requests(campaign, "fr") if r["id"] == "r1"]  # (the plan may have asked too)
-    assert stored["state"] == "overdue"
+        task.execute_complete(answer_context(), {"error": "timed out", "error_type": "timeout"})
+    assert signoffs.find(campaign, "fr", req["id"])["state"] == "overdue"
     (mail,) = inbox.messages
     assert mail["Subject"] == "[campaign media] sign-off overdue: spring-launch-2026 in market fr"
     assert "no answer by 2026-01-01T00:00:00Z" in body(mail) and "http://af/campaign-media/campaigns/" in body(mail)
@@ -81,12 +105,70 @@ def test_no_answer_by_the_deadline_keeps_the_market_closed_and_alerts(world, dag
     assert result.state == "success", states
     assert served("fr") <= {401, 404}
 
-    # A yes (what the task records when the approver answers) opens them: the check above could fail.
-    with audit.recording(audit.RunInfo.from_context({})):
-        task.answered({}, "approved", "brand-lead", "")
+    # The approver's yes, as Airflow resumes the task with it, opens them: the check above could fail.
+    assert task.execute_complete(answer_context(), answer("brand-lead"))["answer"] == "Approve"
+    stored = signoffs.find(campaign, "fr", req["id"])
+    assert (stored["state"], stored["by"], stored["task"]["run_id"]) == ("approved", "brand-lead", RUN)
     result, states = run(dagbag, "campaign_media_usage_windows")
     assert result.state == "success", states
     assert 200 in served("fr")
+
+
+def test_an_answer_from_someone_not_named_in_the_campaign_file_is_refused_and_asked_again(
+        world, fr_request, monkeypatch) -> None:
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from campaign_media.operators.signoff import SignoffOperator
+
+    campaign, req = fr_request
+    asked_again: list[list] = []
+
+    class AskedAgain(Exception):
+        pass
+
+    def ask(self, context):  # what Airflow's HITLOperator.execute does next: park the task again
+        asked_again.append(self.assigned_users)
+        raise AskedAgain
+
+    monkeypatch.setattr(HITLOperator, "execute", ask)
+    # The XCom names the intruder as approver: the campaign file decides, not the XCom.
+    task = SignoffOperator(task_id="signoff", req={**req, "assignees": ["mallory"]})
+    with pytest.raises(AskedAgain):
+        task.execute_complete(answer_context(), answer("mallory"))
+    assert signoffs.find(campaign, "fr", req["id"])["state"] == "awaiting"  # nothing recorded
+    assert asked_again == [[{"id": "brand-lead", "name": "brand-lead"}]]  # re-asked of the file's approver
+    refused = [r for r in audit.read(CAMPAIGN) if r["action"] == "signoff_answer_refused"]
+    assert refused and refused[-1]["after"]["by"] == "mallory" and "brand-lead" in refused[-1]["reason"]
+
+
+@pytest.mark.parametrize("edit", ["masters", "market"])
+def test_a_rewritten_request_is_answered_as_stored(world, fr_request, edit) -> None:
+    """The XCom a user rewrote (another market, a forged master): the yes covers what is stored."""
+    from campaign_media.domain.signoff import standing
+    from campaign_media.operators.signoff import SignoffOperator
+
+    campaign, req = fr_request
+    forged = "I0000forgedmaster"
+    rewritten = {"masters": {**req, "masters": {**req["masters"], forged: "v1"}},
+                 "market": {**req, "market": "sa"}}[edit]
+    task = SignoffOperator(task_id="signoff", req=rewritten)
+    assert task.execute_complete(answer_context(), answer("brand-lead"))["market"] == "fr"
+    stored = signoffs.find(campaign, "fr", req["id"])
+    assert stored["state"] == "approved" and stored["masters"] == req["masters"]
+    assert not standing(campaign, "fr", signoffs.requests(campaign, "fr"), forged, "v1").signed
+    assert not any(r.get("state") == "approved" for r in signoffs.requests(campaign, "sa"))
+    mismatch = [r for r in audit.read(CAMPAIGN) if r["action"] == "signoff_request_mismatch"]
+    assert mismatch and edit in mismatch[-1]["after"]["fields"]
+
+
+def test_a_request_of_another_run_records_nothing(world, fr_request) -> None:
+    from campaign_media.operators.signoff import SignoffOperator
+
+    campaign, req = fr_request
+    task = SignoffOperator(task_id="signoff", req={**req, "id": f"scheduled__other|{CAMPAIGN}|fr"})
+    with pytest.raises(AirflowFailException, match="it is another run's"):
+        task.execute_complete(answer_context(), answer("brand-lead"))
+    assert signoffs.find(campaign, "fr", req["id"])["state"] == "awaiting"
 
 
 def test_a_market_opted_out_goes_live_without_a_request_while_its_sibling_waits(world, dagbag) -> None:

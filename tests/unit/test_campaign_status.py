@@ -236,5 +236,9 @@ def test_the_data_carries_each_market_s_signoff_and_an_unknown_state_reads_as_aw
         assert markets["jp"]["signoff"] == {"state": "not asked"}, name
         html = page.campaign(status, [], "/campaign-media")  # renders, whatever the record says
         assert f"data-signoff='{expected['state']}'" in html, name
+    ignored = {"ignored": ["request 'x': unsigned"]}  # an entry the record's check left out is named
+    status = build(signed_off, [FR, JP], Stored(states={}, access={}, signoffs={"fr": ignored}), now)
+    assert {m["market"]: m for m in as_dict(status)["markets"]}["fr"]["signoff"] == {"state": "not asked", **ignored}
+    assert "a sign-off record was ignored: request &#x27;x&#x27;: unsigned" in page.campaign(status, [], "/c")
     plain = build(CAMPAIGN, [FR], Stored(states={}, access={}), now)
     assert as_dict(plain)["markets"][0]["signoff"] is None  # a campaign that asks for none

@@ -15,7 +15,8 @@ from tests.system import require_system_packages
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:?-([^}]*)\}")
 SECRETS = {"AIRFLOW_JWT_SECRET": "test-jwt-secret",
-           "AIRFLOW_FERNET_KEY": "dGVzdC1mZXJuZXQta2V5LTMyLWJ5dGVzLWxvbmchIQ=="}
+           "AIRFLOW_FERNET_KEY": "dGVzdC1mZXJuZXQta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
+           "CAMPAIGN_MEDIA_SIGNOFF_KEY": "test-signoff-key"}
 
 
 def compose_config(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:

@@ -96,3 +96,43 @@ def test_a_market_opted_out_opens_without_a_yes_while_its_sibling_waits() -> Non
     assert requests(c, "jp") == []  # nothing kept or read for it
     with pytest.raises(ValidationError, match="signoff.markets.jp"):  # anything else is a list of users
         c.model_validate({**c.model_dump(by_alias=True), "signoff": {"approvers": ["a"], "markets": {"jp": "nobody"}}})
+
+
+def test_a_hand_edited_back_dated_foreign_or_unknown_record_opens_nothing() -> None:
+    from campaign_media.domain.signoff import sealed, summary, trusted, view
+
+    c, _ = campaign()
+    key, other = b"k" * 32, b"o" * 32
+    mine = {"campaign": c.id, "market": "fr"}
+
+    def entry(state: str, masters: dict[str, str], at: str, **extra) -> dict:
+        return answered(state, masters, at, id=f"{state}-{at}", **mine, **extra)
+
+    yes = sealed(entry("approved", {"I1": "v1"}, "2026-06-01T09:00:00Z"), key)
+    no = sealed(entry("refused", {"I1": "v1"}, "2026-06-01T10:00:00Z", reason="wrong crop"), key)
+    forged_late_yes = entry("approved", {"I1": "v1"}, "2099-01-01T00:00:00Z")  # written by hand
+    edited = {**yes, "masters": {"I1": "v1", "I9": "v9"}}  # a master slipped into a genuine yes
+    other_key = sealed(entry("approved", {"I9": "v9"}, "2026-06-01T11:00:00Z"), other)
+    foreign = sealed({**entry("approved", {"I9": "v9"}, "2026-06-01T12:00:00Z"), "market": "jp"}, key)
+    empty = sealed(entry("approved", {}, "2026-06-01T13:00:00Z"), key)
+    odd = sealed(entry("Approved", {"I7": "v7"}, "2026-06-01T14:00:00Z"), key)
+    stored = [yes, no, forged_late_yes, edited, other_key, foreign, empty, odd, "junk"]
+
+    record = trusted(stored, c.id, "fr", key)
+    assert [r["id"] for r in record.requests] == [yes["id"], no["id"], odd["id"]]
+    assert record.requests[-1]["state"] == "awaiting"  # a state this version does not know
+    reasons = "\n".join(record.ignored)
+    for expected in ("unsigned", "altered since it was signed", "names campaign", "names no masters",
+                     "not a request"):
+        assert expected in reasons
+    assert len(record.ignored) == 6
+    # the genuine refusal stands: the forged later yes and the edited one were left out
+    assert standing(c, "fr", record.requests, "I1", "v1").reason == "sign-off refused by brand-lead: wrong crop"
+    assert not standing(c, "fr", record.requests, "I9", "v9").signed
+    standing_yes, _ = campaign(additions="standing")  # an approval naming no masters opens nothing
+    assert not standing(standing_yes, "fr", trusted([empty], c.id, "fr", key).requests, "I5", "v5").signed
+    assert trusted(stored, c.id, "fr", None).requests == []  # no key: nothing can be believed
+    shown = view(summary(record), True, NOW)
+    assert shown["state"] == "awaiting" and len(shown["ignored"]) == 6  # the latest kept request is "odd"
+    assert view(summary(trusted([forged_late_yes], c.id, "fr", key)), True, NOW) == {
+        "state": "not asked", "ignored": [f"request {forged_late_yes['id']!r}: unsigned"]}

@@ -9,17 +9,77 @@ showed, its state (``awaiting``, ``approved``, ``refused`` or ``overdue``), and 
 when and why. A yes covers the masters it showed. A master added since then needs a new yes
 (``additions: new_yes``), or is covered by any earlier yes (``standing``). The latest answer
 wins: a no after a yes closes the market again.
+
+The record lives in storage that people and tools can write, so it is not believed as it stands.
+Each entry is sealed (HMAC-SHA256 over its canonical JSON) with a key kept outside storage, and
+:func:`trusted` drops, with the reason, every entry that is unsigned, altered, names another campaign
+or market, or approves nothing: a hand-written yes opens nothing (fail closed). Answers are ordered
+by the time Airflow recorded the answer, which is sealed with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign_media.config.models import Campaign, Market
 
 ANSWERED = ("approved", "refused")
+STATES = ("awaiting", "overdue", *ANSWERED)
+SEAL = "seal"
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def seal(entry: dict[str, Any], key: bytes) -> str:
+    """The entry's seal: HMAC-SHA256 of its canonical JSON (sorted keys, the seal left out)."""
+    body = json.dumps({k: v for k, v in entry.items() if k != SEAL}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def sealed(entry: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """The entry with its seal."""
+    return {**entry, SEAL: seal(entry, key)}
+
+
+@dataclass(frozen=True)
+class Record:
+    """A sign-off record as far as it can be believed: the requests kept (oldest first, as
+    stored), and why each other entry was ignored."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def trusted(entries: Any, campaign: str, market: str | None, key: bytes | None) -> Record:
+    """The entries that are sealed with ``key`` and unaltered, name this ``campaign`` and ``market``
+    (``None``: the campaign-wide record) and, when approved, name masters. A sealed state this
+    version does not know reads as awaiting. Without a key nothing can be checked: nothing is kept."""
+    kept: list[dict[str, Any]] = []
+    ignored: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            ignored.append("an entry that is not a request")
+            continue
+        name = f"request {entry.get('id')!r}" if entry.get("id") else "an entry without an id"
+        found = entry.get(SEAL)
+        if key is None:
+            ignored.append(f"{name}: no signing key to check it with")
+        elif not isinstance(found, str) or not found:
+            ignored.append(f"{name}: unsigned")
+        elif not hmac.compare_digest(found.encode(), seal(entry, key).encode()):
+            ignored.append(f"{name}: altered since it was signed (or signed with another key)")
+        elif entry.get("campaign") != campaign or entry.get("market") != market:
+            ignored.append(f"{name}: names campaign {entry.get('campaign')!r} market {entry.get('market')!r}, "
+                           f"not {campaign!r} {market!r}")
+        elif entry.get("state") == "approved" and not entry.get("masters"):
+            ignored.append(f"{name}: an approval that names no masters")
+        else:
+            kept.append(entry if entry.get("state") in STATES else {**entry, "state": "awaiting"})
+    return Record(kept, ignored)
 
 
 @dataclass(frozen=True)
@@ -44,7 +104,8 @@ def standing(campaign: Campaign, market: str, requests: list[dict[str, Any]], im
     ``signoff:`` or a market it opts out)."""
     if campaign.signoff_for(market) is None:
         return Standing(True)
-    answered = sorted((r for r in requests if r.get("state") in ANSWERED), key=lambda r: r.get("at") or "")
+    answered = sorted((r for r in requests if r.get("state") in ANSWERED),
+                      key=lambda r: stored_time(str(r.get("at") or ""), EARLIEST))  # when Airflow recorded it
     if answered and answered[-1]["state"] == "refused":
         last = answered[-1]
         who, why = last.get("by") or "someone", last.get("reason") or "no reason given"
@@ -74,13 +135,48 @@ def to_ask(campaign: Campaign, requests: list[dict[str, Any]], masters: dict[str
     return {i: v for i, v in sorted(masters.items()) if (i, v) not in shown}
 
 
-def summary(requests: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The latest request as the campaign page shows it (``None``: never asked)."""
-    if not requests:
+def summary(record: Record) -> dict[str, Any]:
+    """The latest trusted request as the campaign page shows it (no ``state``: never asked), and
+    the entries ignored."""
+    out: dict[str, Any] = {"ignored": list(record.ignored)}
+    if record.requests:
+        last = max(record.requests, key=lambda r: str(r.get("asked_at") or ""))
+        out |= {k: last.get(k) for k in ("state", "asked_at", "assignees", "deadline", "by", "at", "reason")}
+        out["masters"] = len(last.get("masters") or {})
+    return out
+
+
+VIEW_STATES = {"awaiting": "awaiting", "overdue": "overdue", "approved": "signed", "refused": "refused"}
+
+
+def view(asked: dict[str, Any] | None, required: bool, now: datetime) -> dict[str, Any] | None:
+    """A market's launch sign-off as the page shows it (``None``: the campaign asks for none):
+    ``not asked``; ``awaiting`` (of whom, since when, until when); ``overdue`` (the same, its deadline
+    passed); ``signed`` (by whom, when); ``refused`` (by whom, when, why). A state this version does
+    not know reads as awaiting, never as signed; ``ignored`` names each record entry left out."""
+    if not required:
         return None
-    last = max(requests, key=lambda r: r.get("asked_at") or "")
-    return {k: last.get(k) for k in ("state", "asked_at", "assignees", "deadline", "by", "at", "reason")} | {
-        "masters": len(last.get("masters") or {})}
+    asked = asked or {}
+    ignored = {"ignored": list(asked["ignored"])} if asked.get("ignored") else {}
+    if not asked.get("state"):
+        return {"state": "not asked", **ignored}
+    state = VIEW_STATES.get(str(asked.get("state")), "awaiting")
+    deadline = asked.get("deadline")
+    if state == "awaiting" and deadline and stored_time(str(deadline), now) < now:
+        state = "overdue"
+    if state in ("awaiting", "overdue"):
+        return {"state": state, "asked_of": list(asked.get("assignees") or []), "asked_at": asked.get("asked_at"),
+                "deadline": deadline, "masters": asked.get("masters"), **ignored}
+    return {"state": state, "by": asked.get("by"), "at": asked.get("at"), "masters": asked.get("masters"),
+            **({"reason": asked.get("reason") or "no reason given"} if state == "refused" else {}), **ignored}
+
+
+def stored_time(text: str, otherwise: datetime) -> datetime:
+    """A stored ``2026-03-01T00:00:00Z``; ``otherwise`` for text that is not one."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return otherwise
 
 
 def ready(made: dict[str, Any]) -> dict[str, str]:

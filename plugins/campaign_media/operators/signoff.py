@@ -7,7 +7,7 @@ read it: unsigned copies stay closed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -55,6 +55,10 @@ class PlanSignoffsOperator(CampaignMediaOperator):
                 masters = {i: v for m in group for i, v in ready(made[m.code]).items()}
                 code = group[0].code if campaign.signoff.per_market else None
                 asked = signoffs.requests(campaign, group[0].code)
+                # this run's own requests still open (the plan task cleared): asked again as stored
+                out += [{k: v for k, v in r.items() if k != "seal"} for r in asked
+                        if str(r.get("id", "")).startswith(f"{context['run_id']}|") and r["state"] != "approved"
+                        and r["state"] != "refused"]
                 new = to_ask(campaign, asked, masters)
                 if not new:
                     continue
@@ -103,62 +107,171 @@ class SignoffRequestNotifier(BaseNotifier):
 class SignoffOperator(HITLOperator):
     """Ask for one market's (or the campaign's) launch sign-off and record the answer.
 
+    The request comes from the plan task's XCom, which users allowed to edit XComs could rewrite:
+    so what is asked, and of whom, is taken from the sealed stored request with the same ID and
+    from the campaign file, when the task asks and again when it is answered. An answer from
+    anyone the campaign file does not name is refused, audited, and the question asked again.
+
     :param req: a request from :class:`PlanSignoffsOperator` (map with ``expand(req=...)``)
     """
 
     def __init__(self, *, req: dict[str, Any], **kwargs: Any) -> None:
-        from datetime import timedelta
-
         from campaign_media.domain.signoff import request_text
 
         subject, body = request_text(req)
-        due = datetime.fromisoformat(req["deadline"].replace("Z", "+00:00")) if req.get("deadline") else None
-        left = (due - datetime.now(UTC)) if due else None
         super().__init__(subject=subject, body=body, options=[APPROVE, REFUSE],
                          params={"reason": Param(None, type=["null", "string"],
                                                  description="why: shown on the campaign page and in the audit trail "
                                                              "(say it when you refuse)")},
-                         assigned_users=[{"id": u, "name": u} for u in req["assignees"]],
-                         response_timeout=left if left and left > timedelta(0) else None,
                          notifiers=[SignoffRequestNotifier(req)], **kwargs)
         self.req = req
+
+    def execute(self, context: Context) -> Any:
+        from campaign_media.domain.signoff import request_text
+        from campaign_media.runtime import audit
+
+        with audit.recording(audit.RunInfo.from_context(context)):
+            stored = self.stored_request(context)
+        self.subject, self.body = request_text(stored)  # what is shown is what was stored
+        approvers = self.approvers()
+        # Airflow matches assigned users by the auth manager's user ID, which is the username only
+        # under the simple auth manager (FAB's is a number): elsewhere the answer is checked by name.
+        self.assigned_users = [{"id": u, "name": u} for u in approvers] if ids_are_usernames() else []
+        self.response_timeout = time_left(stored.get("deadline"))
+        self.notifiers = [SignoffRequestNotifier(stored)]
+        return super().execute(context)
+
+    def approvers(self) -> list[str]:
+        """Who may answer, read from the campaign file now."""
+        from campaign_media.config.loader import current_campaign
+
+        campaign, _ = current_campaign(self.req["campaign"])
+        if campaign.signoff is None:
+            return []
+        market = self.req.get("market")
+        return campaign.signoff.approvers_for(market) if market else list(campaign.signoff.approvers)
+
+    def stored_request(self, context: Context) -> dict[str, Any]:
+        """The sealed stored request this task answers, found by the ID the plan gave it (its run,
+        campaign and market). What else the XCom says is not used: a difference is audited, and the
+        task asks and records what is stored. The task fails when no stored request has the ID or
+        the ID is another run's."""
+        from campaign_media.config.loader import current_campaign
+        from campaign_media.runtime import audit, signoffs
+
+        request_id = str(self.req.get("id") or "")
+        run_id, _, rest = request_id.partition("|")
+        campaign_id, _, code = rest.rpartition("|")
+        stored = None
+        if run_id == context["run_id"] and campaign_id:
+            campaign, markets = current_campaign(campaign_id)
+            if campaign.signoff is not None:
+                stored = signoffs.find(campaign, markets[0].code if code == "all" else code, request_id)
+        if stored is None:
+            what = "it is another run's" if run_id != context["run_id"] else "no stored request has its ID"
+            audit.record(campaign_id or str(self.req.get("campaign")), "signoff_request_mismatch",
+                         market=code or None, after={"request": request_id, "task": ti_info(context)}, reason=what)
+            raise AirflowFailException(
+                f"the sign-off request this task was handed ({request_id!r}) is not in the stored sign-off record: "
+                f"{what}. Nothing was recorded and the copies stay closed; clear the plan task of this run to ask "
+                "again")
+        differs = [k for k in ("campaign", "market", "masters", "assignees", "deadline")
+                   if stored.get(k) != self.req.get(k)]
+        if differs:
+            audit.record(stored["campaign"], "signoff_request_mismatch", market=stored["market"],
+                         after={"request": request_id, "task": ti_info(context), "fields": differs},
+                         reason=f"the task's request differs from the stored one in {', '.join(differs)}: "
+                                "the stored one is asked and answered")
+        return stored
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         from campaign_media.runtime import audit
 
         with audit.recording(audit.RunInfo.from_context(context)):
+            stored = self.stored_request(context)
             if "error" in event:  # the deadline passed without an answer: closed, and said
-                self.answered(context, "overdue", None, f"no answer by {self.req['deadline']}")
-                raise AirflowFailException(f"sign-off of {self.req['campaign']} {self.req['market'] or ''} not "
-                                           f"answered by {self.req['deadline']}: its copies stay closed")
+                self.answered(context, stored, "overdue", {}, None, f"no answer by {stored['deadline']}")
+                raise AirflowFailException(f"sign-off of {stored['campaign']} {stored['market'] or ''} not "
+                                           f"answered by {stored['deadline']}: its copies stay closed")
             result = super().execute_complete(context, event)
             chosen = result["chosen_options"][0]
-            user = result.get("responded_by_user") or {}
-            reason = (result.get("params_input") or {}).get("reason") or ""
-            self.answered(context, "approved" if chosen == APPROVE else "refused", user.get("name") or
-                          user.get("id"), reason)
-        return {"campaign": self.req["campaign"], "market": self.req["market"], "answer": chosen}
+            user = dict(result.get("responded_by_user") or {})
+            approvers = self.approvers()
+            approver = user.get("name") in approvers
+            if approver:
+                reason = (result.get("params_input") or {}).get("reason") or ""
+                self.answered(context, stored, "approved" if chosen == APPROVE else "refused", user,
+                              result.get("responded_at"), reason)
+            else:
+                self.not_an_approver(context, stored, user, approvers)
+        if not approver:
+            return self.execute(context)  # asked again: the task waits for an approver's answer
+        return {"campaign": stored["campaign"], "market": stored["market"], "answer": chosen}
 
-    def answered(self, context: Context, state: str, by: str | None, reason: str) -> None:
-        """Store and audit the answer; a refusal or a missed deadline is also sent as an alert."""
+    def not_an_approver(self, context: Context, stored: dict[str, Any], user: dict[str, Any],
+                        approvers: list[str]) -> None:
+        from campaign_media.domain.alerts import Alert
+        from campaign_media.notifiers import send
+        from campaign_media.runtime import audit
+
+        who = user.get("name") or user.get("id") or "someone"
+        audit.record(stored["campaign"], "signoff_answer_refused", market=stored["market"],
+                     after={"by": who, "by_id": user.get("id"), "task": ti_info(context)},
+                     reason=f"{who} is not an approver of this market (the campaign file names "
+                            f"{', '.join(approvers) or 'nobody'})")
+        where = f"{stored['campaign']} in market {stored['market']}" if stored["market"] else stored["campaign"]
+        send(Alert(f"[campaign media] sign-off answer refused: {where}",
+                   [f"{who} answered the launch sign-off of {where}, but the campaign file names "
+                    f"{', '.join(approvers) or 'nobody'} as its approvers. The answer was not recorded; "
+                    "the request is open again for an approver."],
+                   {"the contact sheet": stored["contact_sheet"], "the campaign page": stored["campaign_page"]}))
+
+    def answered(self, context: Context, stored: dict[str, Any], state: str, user: dict[str, Any],
+                 at: datetime | str | None, reason: str) -> None:
+        """Seal, store and audit the answer with what Airflow recorded (who, which task, when); a
+        refusal or a missed deadline is also sent as an alert."""
         from campaign_media.config.loader import current_campaign
         from campaign_media.domain.alerts import Alert
         from campaign_media.notifiers import send
         from campaign_media.runtime import audit, signoffs
 
-        campaign, markets = current_campaign(self.req["campaign"])
-        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record = {**self.req, "state": state, "by": by, "at": at, "reason": reason}
-        signoffs.save_request(campaign, self.req["market"] or markets[0].code, record)
-        audit.record(campaign.id, f"signoff_{state}", market=self.req["market"], before={"state": "awaiting"},
-                     after={"by": by, "masters": len(self.req["masters"]), "renditions": self.req["renditions"],
-                            "contact_sheet": self.req["contact_sheet"]}, reason=reason or state)
+        campaign, markets = current_campaign(stored["campaign"])
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(at) if at else datetime.now(UTC)
+        by = user.get("name") or user.get("id")
+        record = {**stored, "state": state, "by": by, "by_id": user.get("id"), "task": ti_info(context),
+                  "at": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "reason": reason}
+        record.pop("seal", None)
+        signoffs.save_request(campaign, stored["market"] or markets[0].code, record)
+        audit.record(campaign.id, f"signoff_{state}", market=stored["market"], before={"state": "awaiting"},
+                     after={"by": by, "masters": len(stored["masters"]), "renditions": stored["renditions"],
+                            "contact_sheet": stored["contact_sheet"]}, reason=reason or state)
         if state != "approved":
             what = f"refused by {by}: {reason or 'no reason given'}" if state == "refused" else reason
-            where = f"{campaign.id} in market {self.req['market']}" if self.req["market"] else campaign.id
+            where = f"{campaign.id} in market {stored['market']}" if stored["market"] else campaign.id
             send(Alert(f"[campaign media] sign-off {state}: {where}",
                        [f"The launch sign-off of {where} was {what}.",
                         "Its copies stay closed. What to do: fix what was refused and make the renditions again "
                         "(the market DAG with force), which asks again; or ask again by clearing this task."],
-                       {"the contact sheet": self.req["contact_sheet"],
-                        "the campaign page": self.req["campaign_page"]}))
+                       {"the contact sheet": stored["contact_sheet"],
+                        "the campaign page": stored["campaign_page"]}))
+
+
+def ti_info(context: Context) -> dict[str, Any]:
+    """The task instance answering, as the record names it."""
+    ti = context["ti"]
+    return {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index}
+
+
+def time_left(deadline: str | None) -> timedelta | None:
+    """How long the request waits for its answer (``None``: no deadline, or it has passed)."""
+    if not deadline:
+        return None
+    left = datetime.fromisoformat(deadline.replace("Z", "+00:00")) - datetime.now(UTC)
+    return left if left > timedelta(0) else None
+
+
+def ids_are_usernames() -> bool:
+    """Whether the deployment's auth manager uses usernames as user IDs (the simple one does)."""
+    from airflow.sdk.configuration import conf
+
+    return conf.get("core", "auth_manager", fallback="").endswith("SimpleAuthManager")

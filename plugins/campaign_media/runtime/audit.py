@@ -36,7 +36,8 @@ ACTIONS = ("master_published", "master_replaced", "master_described", "copy_made
            "window_opened", "window_closed", "window_repaired", "restricted", "cdn_purge", "token_urls_revoked",
            "archive_verified",
            "copy_deleted", "master_deleted", "metadata_entries_added",
-           "signoff_asked", "signoff_approved", "signoff_refused", "signoff_overdue")
+           "signoff_asked", "signoff_approved", "signoff_refused", "signoff_overdue", "signoff_answer_refused",
+           "signoff_request_mismatch")
 FLUSH_EVERY = 25  # records held in memory at most between two writes (also written with progress)
 
 

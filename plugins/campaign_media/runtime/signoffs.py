@@ -1,6 +1,12 @@
 """Where launch sign-off requests and answers are kept: per market, or per campaign when one yes
 opens every market (``signoff.per_market: false``). Read by the runs, the sign-off DAG and the
-campaign page."""
+campaign page.
+
+Each entry is sealed with the password of the connection ``[campaign_media] signoff_key_conn_id``
+(``campaign_media_signoff``), which Airflow serves from its secrets backend or metadata database to
+tasks and the API server alike, and which is never written beside the records. Entries that do not
+check out are left out (:func:`campaign_media.domain.signoff.trusted`) and named on the page.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,17 @@ import hashlib
 import json
 from typing import Any
 
+from campaign_media import settings
 from campaign_media.config.models import Campaign
+from campaign_media.domain.signoff import Record, sealed, trusted
+from campaign_media.exceptions import CampaignMediaError
 from campaign_media.runtime import storage
+
+
+class SigningKeyMissing(CampaignMediaError):
+    """No key to seal sign-off records with: the message says how to make one."""
+
+    retryable = False
 
 
 def record_path(campaign: Campaign, market: str) -> Any:
@@ -17,19 +32,60 @@ def record_path(campaign: Campaign, market: str) -> Any:
     return storage.signoff_record(campaign.id, market if campaign.signoff.per_market else None)
 
 
-def requests(campaign: Campaign, market: str) -> list[dict[str, Any]]:
-    """The market's sign-off requests, oldest first ([] where no sign-off is asked for)."""
+def scope(campaign: Campaign, market: str) -> str | None:
+    """The market a record names: the market, or ``None`` for the campaign-wide record."""
+    assert campaign.signoff is not None
+    return market if campaign.signoff.per_market else None
+
+
+def signing_key() -> bytes | None:
+    """The sealing key (the connection's password), ``None`` when there is none."""
+    from airflow.sdk import BaseHook
+
+    try:
+        password = BaseHook.get_connection(settings.get("signoff_key_conn_id")).password
+    except Exception:  # noqa: BLE001 - not defined (Airflow raises its own not-found error): no key
+        return None
+    return password.encode() if password else None
+
+
+def required_key() -> bytes:
+    key = signing_key()
+    if key is None:
+        conn_id = settings.get("signoff_key_conn_id")
+        raise SigningKeyMissing(
+            f"no key to sign sign-off records with: connection {conn_id!r} has no password. Create it once "
+            f"per deployment, e.g. airflow connections add {conn_id} --conn-type generic --conn-password "
+            f"\"$(openssl rand -hex 32)\" (or in your secrets backend); docs/signoff.md says more")
+    return key
+
+
+def read(campaign: Campaign, market: str) -> Record:
+    """The market's sign-off record as far as it can be believed (empty where none is asked for)."""
     if campaign.signoff_for(market) is None:
-        return []
-    return (storage.read_json(record_path(campaign, market), {}) or {}).get("requests", [])
+        return Record()
+    stored = storage.read_json(record_path(campaign, market), {}) or {}
+    entries = stored.get("requests", []) if isinstance(stored, dict) else []
+    return trusted(entries, campaign.id, scope(campaign, market), signing_key())
+
+
+def requests(campaign: Campaign, market: str) -> list[dict[str, Any]]:
+    """The market's trusted sign-off requests, oldest first ([] where no sign-off is asked for)."""
+    return read(campaign, market).requests
+
+
+def find(campaign: Campaign, market: str, request_id: str) -> dict[str, Any] | None:
+    """The trusted stored request with this ID."""
+    return next((r for r in requests(campaign, market) if r.get("id") == request_id), None)
 
 
 def save_request(campaign: Campaign, market: str, request: dict[str, Any]) -> None:
-    """Add a request, or replace the one with the same ``id`` (with its answer)."""
+    """Seal and add a request, or replace the one with the same ``id`` (with its answer)."""
+    key = required_key()
     target = record_path(campaign, market)
     stored = storage.read_json(target, {}) or {}
-    kept = [r for r in stored.get("requests", []) if r.get("id") != request["id"]]
-    storage.write_json(target, {**stored, "requests": [*kept, request]})
+    kept = [r for r in stored.get("requests", []) if isinstance(r, dict) and r.get("id") != request["id"]]
+    storage.write_json(target, {**stored, "requests": [*kept, sealed(request, key)]})
 
 
 def claim_request(campaign: Campaign, market: str, masters: dict[str, str], request_id: str) -> bool:

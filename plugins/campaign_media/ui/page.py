@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import quote
 
 from campaign_media.config.models import Campaign
+from campaign_media.domain.signoff import view as signoff_view
 from campaign_media.domain.windows import iso, parse_rule_time
 from campaign_media.reports.html import STYLE, card
-from campaign_media.ui.status import CampaignStatus, local, signoff_view
+from campaign_media.ui.status import CampaignStatus, local
 
 PAGE_STYLE = STYLE + """
 .badge{display:inline-block;border-radius:10px;padding:.05rem .55rem;font-size:.8rem;font-weight:600}
@@ -48,7 +49,8 @@ COLOURS = {"live": "#2f9e44", "opens": "#3d7be0", "closed": "#9aa3ad", "restrict
 
 
 def signoff_line(asked: dict[str, Any] | None, required: bool, now: datetime) -> str:
-    """A market's launch sign-off as its row says it (:func:`~campaign_media.ui.status.signoff_view`)."""
+    """A market's launch sign-off as its row says it (:func:`campaign_media.domain.signoff.view`),
+    and each record entry ignored."""
     view = signoff_view(asked, required, now)
     if view is None:
         return ""
@@ -60,8 +62,10 @@ def signoff_line(asked: dict[str, Any] | None, required: bool, now: datetime) ->
             "overdue": f"sign-off overdue (asked {view.get('asked_at')} of {asked_of}, due {view.get('deadline')})",
             "awaiting": f"awaiting sign-off: asked {view.get('asked_at')} of {asked_of}"
                         f"{', due ' + str(view['deadline']) if view.get('deadline') else ''}"}[state]
+    ignored = "".join(f"<br><small class='ignored'>a sign-off record was ignored: {escape(why)}</small>"
+                      for why in view.get("ignored") or [])
     return (f"<br><span class='signoff' data-signoff='{state.replace(' ', '-')}'>{badge(state)} "
-            f"<small>{escape(text)}</small></span>")
+            f"<small>{escape(text)}</small></span>{ignored}")
 
 
 def viewer_time(moment: datetime | None) -> str:

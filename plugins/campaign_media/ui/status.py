@@ -18,6 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from campaign_media.config.models import Campaign, Market
+from campaign_media.domain import signoff
 from campaign_media.domain.masters import LICENCE_UNREADABLE, parse_ps_time
 from campaign_media.domain.windows import deliverable, iso, parse_rule_time, phase_at
 from campaign_media.runtime import storage
@@ -119,7 +120,7 @@ def load(campaign: Campaign, *, recent: int = 15, with_audit: bool = True,
     verified = storage.read_json(storage.archive_file(cid, "verified.json"), {})
     arch = {"done": done["summary"] if done else None, "missing": missing, "verified": len(verified)}
     records = [r for r in audit.read(cid) if keep is None or keep(r)] if with_audit else []
-    signed = {m: summary(signoffs.requests(campaign, m)) for m in campaign.markets if campaign.signoff_for(m)}
+    signed = {m: summary(signoffs.read(campaign, m)) for m in campaign.markets if campaign.signoff_for(m)}
     return Stored(states, access, manifests, storage.read_json(storage.windows_report(cid)), reports, arch,
                   audit.counts(records), records[::-1][:recent], watcher(campaign, campaigns), signed)
 
@@ -252,37 +253,6 @@ def local(moment: datetime | None, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-SIGNOFF_STATES = {"awaiting": "awaiting", "overdue": "overdue", "approved": "signed", "refused": "refused"}
-
-
-def signoff_view(asked: dict[str, Any] | None, required: bool, now: datetime) -> dict[str, Any] | None:
-    """A market's launch sign-off as the page shows it (``None``: the campaign asks for none):
-    ``not asked``; ``awaiting`` (of whom, since when, until when); ``overdue`` (the same, its deadline
-    passed); ``signed`` (by whom, when); ``refused`` (by whom, when, why). A state this version does
-    not know reads as awaiting, never as signed."""
-    if not required:
-        return None
-    if asked is None:
-        return {"state": "not asked"}
-    state = SIGNOFF_STATES.get(str(asked.get("state")), "awaiting")
-    deadline = asked.get("deadline")
-    if state == "awaiting" and deadline and parse_time(str(deadline), now) < now:
-        state = "overdue"
-    if state in ("awaiting", "overdue"):
-        return {"state": state, "asked_of": list(asked.get("assignees") or []), "asked_at": asked.get("asked_at"),
-                "deadline": deadline, "masters": asked.get("masters")}
-    return {"state": state, "by": asked.get("by"), "at": asked.get("at"), "masters": asked.get("masters"),
-            **({"reason": asked.get("reason") or "no reason given"} if state == "refused" else {})}
-
-
-def parse_time(text: str, otherwise: datetime) -> datetime:
-    """A stored ``2026-03-01T00:00:00Z``; ``otherwise`` for text that is not one (a hand edit)."""
-    try:
-        return parse_rule_time(text)
-    except ValueError:
-        return otherwise
-
-
 def as_dict(status: CampaignStatus) -> dict[str, Any]:
     """The page's data as JSON (the data endpoint)."""
     def market(m: MarketStatus) -> dict[str, Any]:
@@ -292,7 +262,7 @@ def as_dict(status: CampaignStatus) -> dict[str, Any]:
                 "restricted": m.restricted, "checked": m.checked,
                 "next_change": {"at": iso(change.at), "local": local(change.at, m.timezone), "what": change.what}
                 if change else None,
-                "signoff": signoff_view(status.stored.signoffs.get(m.code), bool(status.campaign.signoff_for(m.code)),
+                "signoff": signoff.view(status.stored.signoffs.get(m.code), bool(status.campaign.signoff_for(m.code)),
                                         status.now)}
 
     s = status.stored
