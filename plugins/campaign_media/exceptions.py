@@ -14,6 +14,7 @@ boundary: the task fails at once instead of spending its retries and retry delay
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from airflow.sdk.exceptions import AirflowException
@@ -25,3 +26,12 @@ class CampaignMediaError(AirflowException):
     """Root of every error the package raises."""
 
     retryable: ClassVar[bool] = True
+
+
+class ComeBackLater(CampaignMediaError):
+    """Work that can only be done from a known moment on (``retry_at``): the operators defer the
+    task until then (``operators/waiting.py``) instead of failing it."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at

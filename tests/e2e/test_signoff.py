@@ -36,7 +36,7 @@ def two_markets_signed_off(include: Path) -> None:
     campaign_file = include / "campaigns" / f"{CAMPAIGN}.yaml"
     data = yaml.safe_load(campaign_file.read_text())
     data["markets"] = ["fr", "jp"]
-    data["signoff"] = {"approvers": ["admin"], "deadline": "1h"}
+    data["signoff"] = {"approvers": ["admin"], "deadline": "1h", "settle": "0s"}  # ask as soon as a market is made
     campaign_file.write_text(yaml.safe_dump(data, allow_unicode=True))
 
 

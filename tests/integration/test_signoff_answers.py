@@ -7,7 +7,7 @@ it. The full path, with answers from the REST API and from Chromium, is ``tests/
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
@@ -35,9 +35,10 @@ def world(tmp_path_factory, airflow_db, dagbag):
     shutil.copytree(ROOT / "include", include)
     path = include / "campaigns" / f"{CAMPAIGN}.yaml"
     data = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**data, "signoff": {"approvers": ["brand-lead"], "markets": {"jp": "none"}}},
-                                   allow_unicode=True))
+    path.write_text(yaml.safe_dump({**data, "signoff": {"approvers": ["brand-lead"], "markets": {"jp": "none"},
+                                                        "settle": "0s"}}, allow_unicode=True))
     with seeded_world(base, images=6) as world:
+        world["campaign_file"] = path
         world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
         for dag_id, conf in (("campaign_media_ingest", {"force": True}), *((f"campaign_media_market_{m}", {})
                                                                             for m in ("fr", "jp", "sa"))):
@@ -183,3 +184,52 @@ def test_a_market_opted_out_goes_live_without_a_request_while_its_sibling_waits(
     assert result.state == "success", states
     assert 200 in served("jp")  # live in its window, no yes needed
     assert served("sa") <= {401, 404}  # waiting for one
+
+
+@pytest.fixture
+def settle_two_minutes(world):
+    """The campaign file with ``signoff.settle: 2m`` for one test."""
+    path = world["campaign_file"]
+    before = path.read_text()
+    data = yaml.safe_load(before)
+    path.write_text(yaml.safe_dump({**data, "signoff": {**data["signoff"], "settle": "2m"}}, allow_unicode=True))
+    yield
+    path.write_text(before)
+
+
+def test_three_approvals_minutes_apart_make_one_request_per_market(world, settle_two_minutes, monkeypatch) -> None:
+    """Masters made 5, 3 and 1 minutes ago with a 2-minute settle: the plan defers until the burst
+    has settled (no request), then asks once per market for all of them; a run planning again
+    meanwhile asks nothing (one request per market at a time)."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from campaign_media.operators.signoff import PlanSignoffsOperator
+
+    campaign, _ = current_campaign(CAMPAIGN)
+    monkeypatch.setattr(signoffs, "record_path", lambda c, m: storage.path("burst", m, "signoff.json"))
+    monkeypatch.setattr(storage, "market_state", lambda c, m: storage.path("burst", m, "state.json"))
+    made = storage.read_json(storage.path(CAMPAIGN, "markets", "fr", "state.json"))  # the world's French copies
+    masters = sorted(made)[:3]
+    assert len(masters) == 3
+
+    def made_ago(minutes: list[int]) -> None:
+        for market in ("fr", "sa"):
+            stamp = {i: {**made[i], "made_at": (datetime.now(UTC) - timedelta(minutes=m)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")} for i, m in zip(masters, minutes, strict=True)}
+            storage.write_json(storage.path("burst", market, "state.json"), stamp)
+
+    made_ago([5, 3, 1])
+    plan = PlanSignoffsOperator(task_id="plan")
+    context = answer_context() | {"run_id": "asset_triggered__burst-1"}
+    with pytest.raises(TaskDeferred) as deferred:
+        plan.execute(context)
+    moment = deferred.value.trigger.moment
+    assert timedelta(seconds=50) < moment - datetime.now(UTC) < timedelta(minutes=2, seconds=10)
+    assert signoffs.requests(campaign, "fr") == []  # nothing asked while the burst may go on
+
+    made_ago([7, 5, 3])  # the same masters, the settle time later
+    asked = plan.execute(context)
+    assert sorted(r["market"] for r in asked) == ["fr", "sa"]  # jp needs none
+    assert all(sorted(r["masters"]) == masters for r in asked)
+    again = PlanSignoffsOperator(task_id="plan").execute(answer_context() | {"run_id": "asset_triggered__burst-2"})
+    assert again == [] and len(signoffs.requests(campaign, "fr")) == 1

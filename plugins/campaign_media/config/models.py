@@ -420,8 +420,11 @@ class Signoff(_Strict):
     additions: Literal["new_yes", "standing"] = Field(
         default="new_yes", description="a master added after the yes: new_yes asks again for it (closed until "
                                        "then); standing lets the earlier yes cover it")
+    settle: float = Field(default=600, description="how long a market's request waits after its latest master was "
+                                                   "made (10m, 0s), so a burst of approvals is asked about once; a "
+                                                   "deadline sooner than that asks at once")
 
-    @field_validator("deadline", mode="before")
+    @field_validator("deadline", "settle", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return seconds(value)  # type: ignore[arg-type]
@@ -429,7 +432,7 @@ class Signoff(_Strict):
     def approvers_for(self, market: str) -> list[str]:
         """Who answers for ``market`` ([] for a market that needs no sign-off)."""
         named = self.markets.get(market, self.approvers)
-        return [] if named == "none" else list(named)
+        return list(named) if self.required_for(market) else []
 
     def required_for(self, market: str) -> bool:
         """Whether ``market``'s copies wait for a yes (``markets: {code: none}`` opts one out)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,9 +127,13 @@ def standing(campaign: Campaign, market: str, requests: list[dict[str, Any]], im
 
 
 def to_ask(campaign: Campaign, requests: list[dict[str, Any]], masters: dict[str, str]) -> dict[str, str]:
-    """The masters (``image_id -> version``) no yes covers and no open request shows yet: what a
-    new request must show. A refusal is final for what it showed; only new files are asked again."""
+    """The masters (``image_id -> version``) no yes covers and no request showed yet: what a new
+    request must show. One request per market at a time: nothing while one awaits its answer (what
+    arrives meanwhile is asked about together once it is answered). A refusal is final for what it
+    showed; only new files are asked again."""
     assert campaign.signoff is not None
+    if any(r.get("state") == "awaiting" for r in requests):
+        return {}
     if any(r.get("state") == "approved" for r in requests) and campaign.signoff.additions == "standing":
         return {}
     shown = {(i, v) for r in requests for i, v in (r.get("masters") or {}).items()}
@@ -177,6 +182,18 @@ def stored_time(text: str, otherwise: datetime) -> datetime:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return otherwise
+
+
+def settles_at(campaign: Campaign, made_at: Iterable[Any], due: datetime | None, now: datetime) -> datetime | None:
+    """When a request may be made: ``signoff.settle`` after the latest of its masters was made
+    (``made_at``: when each was; a burst of approvals is asked about once); ``None``: now (settled,
+    or the deadline comes first)."""
+    assert campaign.signoff is not None
+    times = [stored_time(str(t or ""), EARLIEST) for t in made_at]
+    moment = max(times, default=EARLIEST) + timedelta(seconds=campaign.signoff.settle)
+    if moment <= now or (due is not None and moment >= due):
+        return None
+    return moment
 
 
 def ready(made: dict[str, Any]) -> dict[str, str]:

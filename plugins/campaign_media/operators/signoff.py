@@ -15,6 +15,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import BaseNotifier, Context, Param
 from airflow.sdk.exceptions import AirflowFailException
 
+from campaign_media.exceptions import ComeBackLater
 from campaign_media.operators.base import CampaignMediaOperator
 
 APPROVE, REFUSE = "Approve", "Refuse"
@@ -36,47 +37,52 @@ class PlanSignoffsOperator(CampaignMediaOperator):
         self.campaign = campaign
 
     def run(self, context: Context) -> list[dict[str, Any]]:
-        from campaign_media.domain.signoff import deadline, ready, request, to_ask
+        from campaign_media.domain.signoff import deadline, ready, request, settles_at, to_ask
         from campaign_media.notifiers import ui_base
         from campaign_media.runtime import audit, signoffs, storage
 
         markets, campaigns = self.config()
         now = datetime.now(UTC)
-        out = []
+        out: list[dict[str, Any]] = []
+        plans = []  # (campaign, group, made, masters to show, due) of each request to make
         for campaign in sorted(campaigns.values(), key=lambda c: c.id):
             if campaign.signoff is None or self.campaign not in ("all", campaign.id):
                 continue
             ours = [markets[m] for m in campaign.markets if m in markets and campaign.signoff_for(m)]
-            if not ours:  # every market opted out
-                continue
-            groups = [[m] for m in ours] if campaign.signoff.per_market else [ours]
-            for group in groups:
+            for group in ([[m] for m in ours] if campaign.signoff.per_market else [ours] if ours else []):
                 made = {m.code: storage.read_json(storage.market_state(campaign.id, m.code), {}) or {} for m in group}
-                masters = {i: v for m in group for i, v in ready(made[m.code]).items()}
-                code = group[0].code if campaign.signoff.per_market else None
                 asked = signoffs.requests(campaign, group[0].code)
-                # this run's own requests still open (the plan task cleared): asked again as stored
+                # this run's own requests still open (its plan task cleared): handed out again as stored
                 out += [{k: v for k, v in r.items() if k != "seal"} for r in asked
                         if str(r.get("id", "")).startswith(f"{context['run_id']}|") and r["state"] != "approved"
                         and r["state"] != "refused"]
-                new = to_ask(campaign, asked, masters)
-                if not new:
-                    continue
-                renditions = sum(len(made[m.code][i].get("renditions") or {}) for m in group for i in new
-                                 if i in made[m.code])
-                due = min((d for d in (deadline(campaign, m) for m in group) if d), default=None)
-                due = due if due and due > now else None  # asked after it (the window is open): answer soon
-                request_id = f"{context['run_id']}|{campaign.id}|{code or 'all'}"
-                if not signoffs.claim_request(campaign, group[0].code, new, request_id):
-                    continue  # another run asks about exactly these
-                req = request(campaign, group[0] if code else None, new, renditions, now, request_id, ui_base(), due)
-                signoffs.save_request(campaign, group[0].code, req)
-                audit.record(campaign.id, "signoff_asked", market=code, after={
-                    "masters": len(new), "renditions": renditions, "assignees": req["assignees"],
-                    "deadline": req["deadline"]}, reason="renditions made and written back")
-                out.append(req)
+                new = to_ask(campaign, asked, {i: v for m in group for i, v in ready(made[m.code]).items()})
+                if new:
+                    due = min((d for d in (deadline(campaign, m) for m in group) if d), default=None)
+                    plans.append((campaign, group, made, new, due if due and due > now else None, len(asked)))
+        later = [t for t in (settles_at(c, [s[i].get("made_at") for s in made.values() for i in new if i in s],
+                                        due, now) for c, _, made, new, due, _ in plans) if t]
+        if later:  # a burst still arriving: asked about once, when it has settled
+            raise Settling(f"{len(plans)} sign-off request(s) to make; the latest masters were made less than "
+                           "signoff.settle ago, so more may come", max(later))
+        for campaign, group, made, new, due, n in plans:
+            code = group[0].code if campaign.signoff.per_market else None
+            renditions = sum(len(s[i].get("renditions") or {}) for s in made.values() for i in new if i in s)
+            request_id = f"{context['run_id']}|{campaign.id}|{code or 'all'}"
+            if not signoffs.claim_request(campaign, group[0].code, n, request_id):
+                continue  # another run made this market's next request
+            req = request(campaign, group[0] if code else None, new, renditions, now, request_id, ui_base(), due)
+            signoffs.save_request(campaign, group[0].code, req)
+            audit.record(campaign.id, "signoff_asked", market=code, after={
+                "masters": len(new), "renditions": renditions, "assignees": req["assignees"],
+                "deadline": req["deadline"]}, reason="renditions made and written back")
+            out.append(req)
         self.log.info("sign-off requests: %s", [(r["campaign"], r["market"], len(r["masters"])) for r in out] or "none")
         return out
+
+
+class Settling(ComeBackLater):
+    """Masters made moments ago: the requests wait until the burst has settled (the task defers)."""
 
 
 class SignoffRequestNotifier(BaseNotifier):

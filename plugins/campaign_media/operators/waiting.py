@@ -27,10 +27,9 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from campaign_media import settings
-from campaign_media.exceptions import NOT_RETRIED, CampaignMediaError
+from campaign_media.exceptions import NOT_RETRIED, CampaignMediaError, ComeBackLater
 from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit
-from campaign_media.runtime.claims import RunInProgress
 
 AFTER_RESET = timedelta(seconds=5)  # clocks differ: resume a little after the service's moment
 
@@ -62,7 +61,7 @@ class WaitingOperator(BaseOperator):
         try:
             with failing_fast(), audit.recording(audit.RunInfo.from_context(context)):
                 return work(context)
-        except (RetryBudgetExceeded, RunInProgress) as exc:  # retryable: failing_fast let them through
+        except (RetryBudgetExceeded, ComeBackLater) as exc:  # retryable: failing_fast let them through
             if not must_wait(exc):
                 raise
             assert exc.retry_at is not None

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign_media import settings
-from campaign_media.exceptions import CampaignMediaError
+from campaign_media.exceptions import ComeBackLater
 from campaign_media.runtime import storage
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,8 @@ def poll_interval() -> timedelta:
     return timedelta(seconds=settings.get("claim_poll_seconds"))
 
 
-class RunInProgress(CampaignMediaError, RuntimeError):
+class RunInProgress(ComeBackLater, RuntimeError):
     """Another run of the DAG holds its claim; ``retry_at`` is when to look again."""
-
-    def __init__(self, message: str, retry_at: datetime) -> None:
-        super().__init__(message)
-        self.retry_at = retry_at
 
 
 def generations(dag_id: str) -> list[int]:

@@ -10,8 +10,6 @@ check out are left out (:func:`campaign_media.domain.signoff.trusted`) and named
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from campaign_media import settings
@@ -88,10 +86,9 @@ def save_request(campaign: Campaign, market: str, request: dict[str, Any]) -> No
     storage.write_json(target, {**stored, "requests": [*kept, sealed(request, key)]})
 
 
-def claim_request(campaign: Campaign, market: str, masters: dict[str, str], request_id: str) -> bool:
-    """Whether this run is the one to ask about ``masters``: the first to create its marker (two
-    sign-off runs planning at once, one per market's delivery, would otherwise both ask)."""
-    key = hashlib.sha256(json.dumps(sorted(masters.items())).encode()).hexdigest()[:24]
-    scope = market if campaign.signoff and campaign.signoff.per_market else "_all"
-    return storage.create_json(storage.path(campaign.id, "markets", scope, "signoff-asked", f"{key}.json"),
-                               {"request": request_id})
+def claim_request(campaign: Campaign, market: str, slot: int, request_id: str) -> bool:
+    """Whether this run makes the market's request number ``slot`` (the number of requests its
+    record holds): the first to create the marker. Sign-off runs planning at once, one per market's
+    delivery, see the same record, so one of them asks: one request per market at a time."""
+    marker = record_path(campaign, market).parent / "signoff-asked" / f"{slot:06d}.json"  # beside the record
+    return storage.create_json(marker, {"request": request_id})

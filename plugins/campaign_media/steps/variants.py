@@ -198,7 +198,8 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
 
     def one(item: dict[str, Any]) -> MasterState:
         state: MasterState = {"version": item["version"], "master": item["public_id"],
-                              "public_id": copy_of(campaign, market, item)}
+                              "public_id": copy_of(campaign, market, item),
+                              "made_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         if item.get("resume"):  # still being transcoded: the videos task waits for it again
             return item["resume"]
         if item.get("media_type") == "video":
