@@ -1,8 +1,11 @@
 """Nothing goes live unsigned, on ``airflow standalone`` with its own stack and a real SMTP server.
 
 A campaign of two markets (fr, jp) asks for a launch sign-off. After the market runs, both stay
-closed inside their window. The French one is approved over the REST API, the Japanese one is
-refused from the UI's Required Actions in Chromium. The approved market serves and the refused
+closed inside their window. A second user, ``mallory`` (role Op, not an approver), rewrites the
+French request's XCom over the REST API to name Japan's masters and herself, clears the task and
+answers: refused by Airflow, and the task asks again what is stored. The French one is then
+approved over the REST API (Japan stays closed), the Japanese one is refused from the UI's
+Required Actions in Chromium. The approved market serves and the refused
 one does not; both answers are in the audit trail and on the campaign page, and the request and
 refusal e-mails arrive with links that work.
 """
@@ -18,6 +21,7 @@ import pytest
 import yaml
 
 from emulators.runner import free_port
+from scripts.standalone import PASSWORD_FILE
 from tests.browser import ARTIFACTS as browser_artifacts
 from tests.browser import launch
 from tests.conftest import Inbox
@@ -49,6 +53,7 @@ def signed(tmp_path_factory):
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": "0", "AIRFLOW__CAMPAIGN_MEDIA__ALERTS": "smtp",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,mallory:op",
            "AIRFLOW__CAMPAIGN_MEDIA__ALERT_TO": "brand-ops@example.com",
            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({
                "conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
@@ -77,6 +82,50 @@ def answered(af, asked: dict) -> dict | None:
     detail = af.api("GET", f"dags/{SIGNOFF}/dagRuns/{ti['dag_run_id']}/taskInstances/signoff/{ti['map_index']}"
                            "/hitlDetails")
     return detail if detail["response_received"] else None
+
+
+def token_of(af, user: str) -> dict[str, str]:
+    """A bearer token for one of the simple auth manager's users (their passwords are in its file)."""
+    password = json.loads((af.home / PASSWORD_FILE).read_text())[user]
+    response = httpx.post(f"{af.url}/auth/token", json={"username": user, "password": password}, timeout=30)
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def rewrite_and_answer_as_mallory(af, asked: dict) -> None:
+    """The attack: an Op user rewrites the plan's XCom so France's request names Japan's masters,
+    Japan, and herself as approver; clears France's sign-off task; answers it. Airflow refuses her
+    answer (the task asked the campaign file's approver again), and nothing is recorded."""
+    mallory = token_of(af, "mallory")
+
+    def plan_of(market: str) -> list[dict]:  # the plan task's XCom of the run that asked the market
+        run_id = asked[market]["task_instance"]["dag_run_id"]
+        xcom = httpx.get(f"{af.url}/api/v2/dags/{SIGNOFF}/dagRuns/{run_id}/taskInstances/plan/xcomEntries/"
+                         "return_value", headers=mallory, timeout=30, params={"deserialize": True, "stringify": False})
+        assert xcom.status_code == 200, xcom.text
+        return xcom.json()["value"]
+
+    ti = asked["fr"]["task_instance"]
+    run = f"{af.url}/api/v2/dags/{SIGNOFF}/dagRuns/{ti['dag_run_id']}"
+    plan = plan_of("fr")
+    jp = next(r for r in plan_of("jp") if r["market"] == "jp")
+    forged = [{**r, "market": "jp", "masters": jp["masters"], "assignees": ["mallory"]} if r["market"] == "fr" else r
+              for r in plan]
+    edit = httpx.patch(f"{run}/taskInstances/plan/xcomEntries/return_value", headers=mallory, timeout=30,
+                       json={"value": forged, "map_index": -1})
+    assert edit.status_code == 200, edit.text  # an Op user may: that is the point
+    clear = httpx.post(f"{af.url}/api/v2/dags/{SIGNOFF}/clearTaskInstances", headers=mallory, timeout=30,
+                       json={"dag_run_id": ti["dag_run_id"], "task_ids": [["signoff", ti["map_index"]]],
+                             "dry_run": False, "only_failed": False})
+    assert clear.status_code == 200, clear.text
+    wait_for(lambda: "fr" in pending(af) and af.api("GET", f"dags/{SIGNOFF}/dagRuns/{ti['dag_run_id']}/"
+                                                           f"taskInstances/signoff/{ti['map_index']}")["state"]
+             == "awaiting_input" or None, timeout=180)
+    detail = pending(af)["fr"]
+    assert [u["name"] for u in detail["assigned_users"]] == ["admin"]  # from the campaign file
+    answer = httpx.patch(f"{run}/taskInstances/signoff/{ti['map_index']}/hitlDetails", headers=mallory, timeout=30,
+                         json={"chosen_options": ["Approve"], "params_input": {"reason": ""}})
+    assert answer.status_code == 403, answer.text
 
 
 def served(storage: Path, market: str) -> set[int]:
@@ -119,12 +168,17 @@ def test_a_launch_is_closed_until_signed_approved_by_api_refused_in_the_ui(signe
             assert link.startswith(af.url), link
             assert httpx.get(link, headers=token, timeout=30).status_code == 200, link  # the links work
 
-    # France: approved over the REST API.
+    rewrite_and_answer_as_mallory(af, asked)
+
+    # France: approved over the REST API; Japan stays closed (the rewritten XCom named it).
     fr = asked["fr"]["task_instance"]
     answer = httpx.patch(f"{af.url}/api/v2/dags/{SIGNOFF}/dagRuns/{fr['dag_run_id']}/taskInstances/signoff/"
                          f"{fr['map_index']}/hitlDetails", headers=token, timeout=30,
                          json={"chosen_options": ["Approve"], "params_input": {"reason": ""}})
     assert answer.status_code == 200, answer.text
+    wait_for(lambda: any(r["action"] == "signoff_approved" for r in audit_trail(af)) or None, timeout=180)
+    assert run_once(af, "campaign_media_usage_windows") == "success"
+    assert served(storage, "jp") <= {401, 404}
 
     # Japan: refused from the UI's Required Actions (the page the request's e-mail links to), in Chromium.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -154,8 +208,9 @@ def test_a_launch_is_closed_until_signed_approved_by_api_refused_in_the_ui(signe
                          ["dag_runs"]) or None, timeout=300)
     assert 200 in served(storage, "fr")
     assert served(storage, "jp") <= {401, 404}
-    trail = httpx.get(f"{af.url}/campaign-media/campaigns/{CAMPAIGN}/audit?format=json", headers=token,
-                      timeout=30).json()
+    trail = audit_trail(af)
+    mismatch = [r for r in trail if r["action"] == "signoff_request_mismatch"]
+    assert mismatch and {"market", "masters", "assignees"} <= set(mismatch[0]["after"]["fields"]), mismatch
     answers = {(r["market"], r["action"]): r for r in trail if r["action"] in ("signoff_approved", "signoff_refused")}
     assert answers[("fr", "signoff_approved")]["after"]["by"] == "admin"
     refusal = answers[("jp", "signoff_refused")]
@@ -164,3 +219,8 @@ def test_a_launch_is_closed_until_signed_approved_by_api_refused_in_the_ui(signe
     assert "signed off by admin" in data and "refused by admin" in data and "the headline is cut off" in data
     refused_mail = [m for m in inbox.messages if m["Subject"].startswith("[campaign media] sign-off refused")]
     assert len(refused_mail) == 1 and "the headline is cut off on the square" in body(refused_mail[0])
+
+
+def audit_trail(af) -> list[dict]:
+    return httpx.get(f"{af.url}/campaign-media/campaigns/{CAMPAIGN}/audit?format=json",
+                     headers={"Authorization": f"Bearer {af.token}"}, timeout=30).json()

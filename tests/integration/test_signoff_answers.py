@@ -16,7 +16,7 @@ import yaml
 from airflow.sdk.exceptions import AirflowFailException
 
 from campaign_media.config.loader import current_campaign
-from campaign_media.domain.signoff import request
+from campaign_media.domain.signoff import ready, request
 from campaign_media.runtime import audit, signoffs, storage
 from tests.conftest import ROOT
 from tests.integration.test_alerts import body
@@ -76,7 +76,7 @@ def fr_request(world):
     fr = next(m for m in markets if m.code == "fr")
     made = storage.read_json(storage.market_state(CAMPAIGN, "fr"))
     assert made, "the market made no copies: nothing here would be closed by sign-off"
-    req = request(campaign, fr, {i: m["version"] for i, m in made.items()}, 3, datetime.now(UTC),
+    req = request(campaign, fr, ready(made), 3, datetime.now(UTC),
                   f"{RUN}|{CAMPAIGN}|fr", "http://af", None)
     signoffs.save_request(campaign, "fr", req)
     return campaign, req

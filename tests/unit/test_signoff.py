@@ -58,7 +58,7 @@ def test_a_request_names_what_a_reviewer_needs_and_only_finished_masters_are_sho
     jp = next(m for m in markets if m.code == "jp")
     made = {"I1": {"version": "v1", "renditions": {"hero": {}, "square": {}}},
             "V1": {"version": "w1", "renditions": {"story": {"pending": True}}}}
-    assert ready(made) == {"I1": "v1"}
+    assert list(ready(made)) == ["I1"] and ready(made)["I1"].startswith("v1:")
     req = request(c, jp, ready(made), 2, NOW, "r1", "https://af.example/", None)
     assert req["assignees"] == ["jp-lead"] and req["state"] == "awaiting"
     assert req["contact_sheet"] == "https://af.example/campaign-media/campaigns/spring-launch-2026/markets/jp/" \
@@ -136,3 +136,18 @@ def test_a_hand_edited_back_dated_foreign_or_unknown_record_opens_nothing() -> N
     assert shown["state"] == "awaiting" and len(shown["ignored"]) == 6  # the latest kept request is "odd"
     assert view(summary(trusted([forged_late_yes], c.id, "fr", key)), True, NOW) == {
         "state": "not asked", "ignored": [f"request {forged_late_yes['id']!r}: unsigned"]}
+
+
+def test_a_yes_covers_what_was_shown_a_new_file_renditions_or_rights_ask_again() -> None:
+    from campaign_media.domain.signoff import shown, shown_in
+
+    c, _ = campaign()
+    rights = {"licence_expiry": "2027-01-01", "usage_rights": "worldwide-digital"}
+    made = {"I1": {"version": "v1", "spec": "s1", "rights": rights, "renditions": {"hero": {}}}}
+    yes = [answered("approved", ready(made))]
+    assert standing(c, "fr", yes, "I1", shown_in(made["I1"])).signed
+    assert shown_in(made["I1"]) == shown("v1", "s1", dict(rights))  # what a render computes for it
+    for changed in ({"version": "v2"}, {"spec": "s2"}, {"rights": {**rights, "licence_expiry": "2026-12-31"}}):
+        now = {**made["I1"], **changed}
+        assert not standing(c, "fr", yes, "I1", shown_in(now)).signed, changed
+        assert to_ask(c, yes, ready({"I1": now})) == ready({"I1": now}), changed  # asked again

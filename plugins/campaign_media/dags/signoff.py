@@ -49,7 +49,8 @@ def build(config: Config) -> DAG:
              schedule=AssetOrTimeSchedule(timetable=HOURLY, assets=AssetAny(*delivery)) if delivery else HOURLY,
              tags=["campaign-media", "governance", "signoff"], doc_md=DOC_MD, max_active_runs=8) as dag:
         plan = PlanSignoffsOperator(task_id="plan")
-        label = "{{ task.req['campaign'] }} {{ task.req['market'] or 'all' }}"
+        # the campaign and market of the request's ID: the stored request the task answers
+        label = "{{ task.req['id'].split('|')[1:] | join(' ') }}"
         asked = SignoffOperator.partial(task_id="signoff", map_index_template=label).expand(req=plan.output)
 
         @task(trigger_rule="all_done")

@@ -76,6 +76,7 @@ class MasterState(TypedDict):
     renditions: dict[str, RenditionEntry]
     rules: NotRequired[list[dict[str, Any]]]  # the access rules the copy was made with
     media_type: NotRequired[str]  # "video" for a video copy (absent: an image)
+    rights: NotRequired[dict[str, str]]  # the licence end and usage rights the copy was made with
     made_at: NotRequired[str]  # when the copy was made (a sign-off request waits for a burst to settle)
 
 

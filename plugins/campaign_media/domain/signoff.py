@@ -4,11 +4,12 @@ A campaign with ``signoff:`` keeps each market's copies closed, even inside thei
 someone it names says yes in Airflow's Required Actions. The answers are kept per market in
 ``<storage>/<campaign>/markets/<code>/signoff.json``, or per campaign in
 ``<storage>/<campaign>/signoff.json`` when one yes opens every market (``per_market: false``).
-The record is a list of requests. Each request names the masters (and their file versions) it
-showed, its state (``awaiting``, ``approved``, ``refused`` or ``overdue``), and who answered,
-when and why. A yes covers the masters it showed. A master added since then needs a new yes
-(``additions: new_yes``), or is covered by any earlier yes (``standing``). The latest answer
-wins: a no after a yes closes the market again.
+The record is a list of requests. Each request names the masters it showed (each with its file
+version and a digest of its renditions and rights: :func:`shown`), its state (``awaiting``,
+``approved``, ``refused`` or ``overdue``), and who answered, when and why. A yes covers exactly
+what it showed: a new file, new renditions or new rights ask again. A master added since then
+needs a new yes (``additions: new_yes``), or is covered by any earlier yes (``standing``). The
+latest answer wins: a no after a yes closes the market again.
 
 The record lives in storage that people and tools can write, so it is not believed as it stands.
 Each entry is sealed (HMAC-SHA256 over its canonical JSON) with a key kept outside storage, and
@@ -102,7 +103,7 @@ def deadline(campaign: Campaign, market: Market) -> datetime | None:
 def standing(campaign: Campaign, market: str, requests: list[dict[str, Any]], image_id: str,
              version: str) -> Standing:
     """Whether sign-off lets this master's copy open in ``market`` (always, for a campaign without
-    ``signoff:`` or a market it opts out)."""
+    ``signoff:`` or a market it opts out); ``version``: what a request shows of it now (:func:`shown`)."""
     if campaign.signoff_for(market) is None:
         return Standing(True)
     answered = sorted((r for r in requests if r.get("state") in ANSWERED),
@@ -196,14 +197,27 @@ def settles_at(campaign: Campaign, made_at: Iterable[Any], due: datetime | None,
     return moment
 
 
+def shown(version: str, spec: str, rights: dict[str, Any] | None) -> str:
+    """What a request shows of one master, as the yes approves it: its file version and a digest of
+    its rendition specs (sizes, crops, headlines: the market's spec hash) and the rights it was made
+    with. A new file, new renditions or new rights make another value: the yes no longer covers it."""
+    digest = hashlib.sha256(json.dumps([spec, rights or {}], sort_keys=True).encode()).hexdigest()[:12]
+    return f"{version}:{digest}"
+
+
+def shown_in(entry: dict[str, Any]) -> str:
+    """:func:`shown` of a market state's entry (``""``: no entry)."""
+    return shown(entry.get("version", ""), entry.get("spec", ""), entry.get("rights")) if entry else ""
+
+
 def ready(made: dict[str, Any]) -> dict[str, str]:
     """The masters of a market state whose renditions are all made and written back (a video still
-    transcoding is not shown yet): ``image_id -> file version``."""
+    transcoding is not shown yet): ``image_id ->`` what a request shows of it (:func:`shown`)."""
     out = {}
     for image_id, entry in made.items():
         renditions = (entry.get("renditions") or {}).values()
         if renditions and not any(r.get("pending") for r in renditions):
-            out[image_id] = entry.get("version", "")
+            out[image_id] = shown_in(entry)
     return out
 
 

@@ -138,7 +138,8 @@ class SignoffOperator(HITLOperator):
 
         with audit.recording(audit.RunInfo.from_context(context)):
             stored = self.stored_request(context)
-        self.subject, self.body = request_text(stored)  # what is shown is what was stored
+        self.req = stored  # the task's label and everything below: what was stored
+        self.subject, self.body = request_text(stored)
         approvers = self.approvers()
         # Airflow matches assigned users by the auth manager's user ID, which is the username only
         # under the simple auth manager (FAB's is a number): elsewhere the answer is checked by name.
@@ -181,6 +182,7 @@ class SignoffOperator(HITLOperator):
                 f"the sign-off request this task was handed ({request_id!r}) is not in the stored sign-off record: "
                 f"{what}. Nothing was recorded and the copies stay closed; clear the plan task of this run to ask "
                 "again")
+        stored = {k: v for k, v in stored.items() if k != "seal"}
         differs = [k for k in ("campaign", "market", "masters", "assignees", "deadline")
                    if stored.get(k) != self.req.get(k)]
         if differs:
@@ -194,7 +196,7 @@ class SignoffOperator(HITLOperator):
         from campaign_media.runtime import audit
 
         with audit.recording(audit.RunInfo.from_context(context)):
-            stored = self.stored_request(context)
+            stored = self.req = self.stored_request(context)
             if "error" in event:  # the deadline passed without an answer: closed, and said
                 self.answered(context, stored, "overdue", {}, None, f"no answer by {stored['deadline']}")
                 raise AirflowFailException(f"sign-off of {stored['campaign']} {stored['market'] or ''} not "
@@ -246,7 +248,6 @@ class SignoffOperator(HITLOperator):
         by = user.get("name") or user.get("id")
         record = {**stored, "state": state, "by": by, "by_id": user.get("id"), "task": ti_info(context),
                   "at": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "reason": reason}
-        record.pop("seal", None)
         signoffs.save_request(campaign, stored["market"] or markets[0].code, record)
         audit.record(campaign.id, f"signoff_{state}", market=stored["market"], before={"state": "awaiting"},
                      after={"by": by, "masters": len(stored["masters"]), "renditions": stored["renditions"],

@@ -33,6 +33,7 @@ from campaign_media.domain.masters import (
     media_id,
 )
 from campaign_media.domain.renditions import specs_by_name
+from campaign_media.domain.signoff import shown_in
 from campaign_media.domain.windows import (
     CLOSED,
     Access,
@@ -150,7 +151,7 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         image_id, rotation = copy_identity(res["public_id"][len(prefix):])
         rt = res.get("resource_type") or "image"
         access = decide(campaign, market, rights.get(image_id), now,
-                        signed(image_id, (state.get(image_id) or {}).get("version", "")))
+                        signed(image_id, shown_in(state.get(image_id) or {})))
         current = rules_now(res, previous.get(image_id), state.get(image_id))
         change = copy_change(current, access, (previous.get(image_id) or {}).get("public"), now)
         item = {"image_id": image_id, "market": market.code, "public_id": res["public_id"]}

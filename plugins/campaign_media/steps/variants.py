@@ -46,7 +46,7 @@ from campaign_media.domain.renditions import (
     writeback_file_name,
     writebacks_by_master,
 )
-from campaign_media.domain.signoff import Standing
+from campaign_media.domain.signoff import Standing, shown
 from campaign_media.domain.windows import Access, Rights, decide
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
@@ -197,12 +197,15 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
     signed = signoff.standing_in(campaign, market)  # the sign-off record, read once per batch
 
     def one(item: dict[str, Any]) -> MasterState:
+        rights = {"licence_expiry": item.get("licence_expiry", ""), "usage_rights": item.get("usage_rights", "")}
         state: MasterState = {"version": item["version"], "master": item["public_id"],
-                              "public_id": copy_of(campaign, market, item),
+                              "public_id": copy_of(campaign, market, item), "rights": rights,
                               "made_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         if item.get("resume"):  # still being transcoded: the videos task waits for it again
             return item["resume"]
-        if item.get("media_type") == "video":
+        video = item.get("media_type") == "video"
+        item = {**item, "shown": shown(item["version"], video_hash if video else spec_hash, rights)}
+        if video:
             renditions, rules = video_copy(cld, campaign, market, item, outputs, batch, written, signed)
             return {**state, "spec": video_hash, "media_type": "video", "renditions": renditions, "rules": rules}
         renditions, rules = render_master(ps, cld, campaign, market, item, eager, batch, written, signed)
@@ -216,13 +219,13 @@ def render(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market
             "failed": len(progress.failed), "dry_run": batch["dry_run"]}
 
 
-Signed = Callable[[str, str], Standing]  # (image_id, file version) -> sign-off standing
+Signed = Callable[[str, str], Standing]  # (image_id, what a request shows of it) -> sign-off standing
 
 
 def initial_access(campaign: Campaign, market: Market, item: dict[str, Any], signed: Signed) -> Access:
     """The access a new copy starts with: what the usage-window DAG would give it now (fails closed)."""
     return decide(campaign, market, Rights(item.get("licence_expiry", ""), item.get("usage_rights", "")),
-                  datetime.now(UTC), signed(item["image_id"], item["version"]))
+                  datetime.now(UTC), signed(item["image_id"], item["shown"]))
 
 
 def render_master(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, market: Market,

@@ -10,6 +10,7 @@ from campaign_media.runtime.signoffs import requests
 
 
 def standing_in(campaign: Campaign, market: Market) -> Callable[[str, str], Standing]:
-    """``(image_id, file version) -> Standing`` for one market, its record read once."""
+    """``(image_id, what a request shows of it) -> Standing`` for one market, its record read once
+    (:func:`campaign_media.domain.signoff.shown`)."""
     asked = requests(campaign, market.code)
     return lambda image_id, version: standing(campaign, market.code, asked, image_id, version)
