@@ -8,6 +8,8 @@
   connections); prints a table and writes the capability report the DAGs read
   (``docs/real-accounts.md``). ``--create-metadata-fields`` is the one change it makes, when
   asked: the structured governance fields.
+* ``signoff pending [--campaign ID]``: the launch sign-off requests waiting for an answer (from
+  the sealed records), and how to answer them.
 * ``audit --campaign ID [--master ID] [--market CODE] [--action A] [--since D] [--until D]
   [--format table|csv|json|counts]``: the audit trail — who published, closed, wrote back or
   archived what, when, under which rule (``campaign_media.runtime.audit``).
@@ -58,6 +60,38 @@ def _lint(include: Path) -> int:
             print("  sign-off: " + "; ".join(
                 f"{code} by {', '.join(campaign.signoff.approvers_for(code))}" if campaign.signoff_for(code)
                 else f"{code} none (goes live without one)" for code in campaign.markets))
+    from campaign_media.account.approvers import warnings
+
+    for warning in warnings(campaigns.values()):
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _signoff_pending(campaign_id: str) -> int:
+    """The sign-off requests waiting for an answer, from the sealed records, and how to answer them."""
+    from campaign_media.config.loader import current_config
+    from campaign_media.runtime import signoffs
+
+    _, campaigns = current_config()
+    waiting = 0
+    for campaign in sorted(campaigns.values(), key=lambda c: c.id):
+        if campaign.signoff is None or campaign_id not in ("all", campaign.id):
+            continue
+        codes = [m for m in campaign.markets if campaign.signoff_for(m)]
+        for code in codes if campaign.signoff.per_market else codes[:1]:
+            record = signoffs.read(campaign, code)
+            for why in record.ignored:
+                print(f"{campaign.id} {code}: a sign-off record was ignored: {why}", file=sys.stderr)
+            for req in record.requests:
+                if req["state"] in ("awaiting", "overdue"):
+                    waiting += 1
+                    run_id = str(req["id"]).split("|", 1)[0]
+                    print(f"{campaign.id} {req['market'] or 'all'}: {req['state']} since {req['asked_at']}, "
+                          f"{len(req['masters'])} masters, asked of {', '.join(req['assignees'])}, due "
+                          f"{req['deadline'] or 'no deadline'}; run {run_id}")
+    print(f"{waiting} request(s) waiting. Answer them in the UI (Browse → Required Actions), or list them with "
+          "GET /api/v2/dags/campaign_media_signoff/dagRuns/~/hitlDetails?response_received=false and answer "
+          "with PATCH …/dagRuns/{run}/taskInstances/signoff/{map_index}/hitlDetails (docs/signoff.md)")
     return 0
 
 
@@ -152,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
+    signoff = sub.add_parser("signoff", help="launch sign-off: the requests waiting for an answer")
+    signoff.add_argument("what", choices=["pending"])
+    signoff.add_argument("--campaign", default="all", help="one campaign id, or all")
     trail = sub.add_parser("audit", help="the audit trail: per master, market, action or day (table, CSV, JSON)")
     trail.add_argument("--campaign", required=True)
     trail.add_argument("--master", help="a PhotoShelter image or video ID")
@@ -163,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "signoff":
+        return _signoff_pending(args.campaign)
     if args.command == "pools":
         from campaign_media.pools import import_file
 

@@ -24,6 +24,7 @@ from tests.integration.test_lifecycle_dags import CAMPAIGN, run
 from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,43 @@ def test_three_approvals_minutes_apart_make_one_request_per_market(world, settle
     assert all(sorted(r["masters"]) == masters for r in asked)
     again = PlanSignoffsOperator(task_id="plan").execute(answer_context() | {"run_id": "asset_triggered__burst-2"})
     assert again == [] and len(signoffs.requests(campaign, "fr")) == 1
+
+
+def test_under_fab_the_answer_is_matched_by_username(world, fr_request, monkeypatch) -> None:
+    """FAB's user IDs are numbers, so no assignees are handed to Airflow there (it would match
+    nobody): the task checks the answer's username against the campaign file."""
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from campaign_media.operators.signoff import SignoffOperator
+
+    campaign, req = fr_request
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", FAB)
+    handed: list = []
+
+    class Parked(Exception):
+        pass
+
+    def park(self, context):
+        handed.append(self.assigned_users)
+        raise Parked
+
+    monkeypatch.setattr(HITLOperator, "execute", park)
+    task = SignoffOperator(task_id="signoff", req=req)
+    with pytest.raises(Parked):
+        task.execute(answer_context())
+    with pytest.raises(Parked):  # another Op user of the DAG answered: refused, asked again
+        task.execute_complete(answer_context(), {**answer("bob"), "responded_by_user": {"id": "7", "name": "bob"}})
+    assert handed == [[], []]
+    yes = {**answer("brand-lead"), "responded_by_user": {"id": "3", "name": "brand-lead"}}
+    assert task.execute_complete(answer_context(), yes)["answer"] == "Approve"
+    stored = signoffs.find(campaign, "fr", req["id"])
+    assert (stored["state"], stored["by"], stored["by_id"]) == ("approved", "brand-lead", "3")
+
+
+def test_the_cli_lists_the_requests_waiting(world, fr_request, capsys) -> None:
+    from campaign_media.cli import main
+
+    assert main(["signoff", "pending", "--campaign", CAMPAIGN]) == 0
+    out = capsys.readouterr().out
+    assert f"{CAMPAIGN} fr: awaiting since" in out and "asked of brand-lead" in out and f"run {RUN}" in out
+    assert "hitlDetails?response_received=false" in out

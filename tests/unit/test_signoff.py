@@ -10,6 +10,7 @@ from campaign_media.domain.signoff import ready, request, request_text, standing
 from campaign_media.domain.windows import CLOSED, Rights, decide
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 def campaign(**signoff):
@@ -151,3 +152,20 @@ def test_a_yes_covers_what_was_shown_a_new_file_renditions_or_rights_ask_again()
         now = {**made["I1"], **changed}
         assert not standing(c, "fr", yes, "I1", shown_in(now)).signed, changed
         assert to_ask(c, yes, ready({"I1": now})) == ready({"I1": now}), changed  # asked again
+
+
+def test_approvers_the_deployment_does_not_know_are_warned_about(monkeypatch) -> None:
+    from campaign_media.account.approvers import warnings
+
+    c, _ = campaign(markets={"jp": ["jp-lead"], "sa": "none"})
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER",
+                       "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,brand-lead:user")
+    (only,) = warnings([c])
+    assert "'jp-lead' is not among [core] simple_auth_manager_users (admin, brand-lead)" in only
+    assert "add jp-lead:user there" in only
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", FAB)
+    (fab,) = warnings([c])
+    assert "brand-lead, jp-lead" in fab and "FabAuthManager" in fab and "airflow users list" in fab
+    plain, _ = current_campaign("spring-launch-2026")
+    assert warnings([plain]) == []
