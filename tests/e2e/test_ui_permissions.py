@@ -3,8 +3,9 @@ only those DAGs' data (markets, runs, files, audit records), a third sees no cam
 
 Reads the storage the shared stack's pipeline runs wrote (after ``test_standalone.py``, or runs
 them itself when it runs alone), served
-by a second API server of its own with FAB's auth manager, its own SQLite database, roles and
-users made with Airflow's CLI, and tokens from ``/auth/token`` as any tool would get them.
+by a second API server of its own with FAB's auth manager, its own SQLite database, an admin made
+with Airflow's CLI, roles and users made by that admin over FAB's REST API, and tokens from
+``/auth/token`` as any tool would get them.
 """
 
 from __future__ import annotations
@@ -43,14 +44,8 @@ def fab(stack, tmp_path_factory):
     server.home.mkdir(parents=True, exist_ok=True)
     server.airflow("db", "migrate")  # Airflow's tables and FAB's
     server.airflow("dags", "reserialize")  # the DAGs, and FAB's per-DAG permissions for them
-    server.airflow("roles", "create", *(role for role, _ in ROLES.values()))
-    for name, (role, dags) in ROLES.items():
-        if dags:
-            server.airflow("roles", "add-perms", role, "-a", "can_read", "-r", *(f"DAG:{d}" for d in dags))
-        server.airflow("users", "create", "-u", name, "-p", f"{name}-password", "-r", role,
-                       "-e", f"{name}@brand.example", "-f", name, "-l", "Test")
-    for dag_id in (FR, JP):  # a run each (queued: this server has no scheduler)
-        server.airflow("dags", "trigger", dag_id)
+    server.airflow("users", "create", "-u", "admin", "-p", "admin-password", "-r", "Admin",
+                   "-e", "admin@brand.example", "-f", "admin", "-l", "Test")
     log = open(server.home / "api-server.log", "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(server.port)],
                                env=server.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -64,6 +59,18 @@ def fab(stack, tmp_path_factory):
                 time.sleep(1)
         else:
             raise RuntimeError(f"the FAB API server did not answer; see {server.home / 'api-server.log'}")
+        admin = client(server.url, "admin")  # the roles, users and runs made as an admin would, over REST
+        for name, (role, dags) in ROLES.items():
+            made = admin.post("/auth/fab/v1/roles", json={"name": role, "actions": [
+                {"action": {"name": "can_read"}, "resource": {"name": f"DAG:{d}"}} for d in dags]})
+            assert made.status_code == 200, made.text
+            made = admin.post("/auth/fab/v1/users", json={
+                "username": name, "password": f"{name}-password", "email": f"{name}@brand.example",
+                "first_name": name, "last_name": "Test", "roles": [{"name": role}]})
+            assert made.status_code == 200, made.text
+        for dag_id in (FR, JP):  # a run each (queued: this server has no scheduler)
+            made = admin.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+            assert made.status_code == 200, made.text
         yield {name: client(server.url, name) for name in ROLES} | {"anonymous": httpx.Client(base_url=server.url)}
     finally:
         process.terminate()
