@@ -83,6 +83,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("alert_slack_conn_id", "slack_default", str, "the Slack webhook connection alerts are posted through"),
     Setting("deadline_tolerance_minutes", 20.0, float, "how long after a market copy's window end (or an archive's "
             "due date) the deadline check waits for a usage-window run to have confirmed it before it alerts"),
+    Setting("notification_connections", "cloudinary_default", str, "the Cloudinary connections whose "
+            "notifications the API server's receiver accepts (comma-separated); a POST naming any other is "
+            "refused like a wrong signature, with no lookup"),
     Setting("signoff_key_conn_id", "campaign_media_signoff", str, "the connection whose password seals launch "
             "sign-off records (kept in Airflow's secrets backend or database, never in storage); records it does "
             "not check are ignored"),

@@ -3,8 +3,9 @@ Cloudinary emulator POSTs signed notifications to the project's receiver (served
 the API server mounts it), which records them in storage; the video trigger finishes on them.
 
 * the receiver refuses what Cloudinary did not send (forged, unsigned, stale, from the future,
-  oversized, not JSON, for an unknown connection) and records nothing for it; a replay within
-  the accepted window is a duplicate and changes nothing;
+  oversized, not JSON, for an unknown connection or another service's, a signature spelt with
+  extra characters, a non-ASCII one) and records nothing for it; a replay within the accepted
+  window, in any spelling, is a duplicate and changes nothing;
 * a market run's video copies finish on their notifications (the fallback poll is set to ten
   minutes: only the notification can end the wait in time), written back once;
 * a duplicated notification is recorded once and looked at once;
@@ -36,6 +37,7 @@ from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 SECRET = CLD_CREDENTIALS["api_secret"]
+SMTP_PASSWORD = "the-mail-password"
 RESOURCE = "GET /v1_1/{cloud}/resources/{rt}/{dtype}/{public_id:path}"
 
 
@@ -69,6 +71,8 @@ def world(tmp_path_factory, airflow_db, dagbag, receiver):
         world["mp"].setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT",
                            cld_connection(world["cld"], extra={"notification_base_url": receiver}))
         world["mp"].setenv("AIRFLOW__CAMPAIGN_MEDIA__VIDEO_FALLBACK_POLL_SECONDS", "600")
+        world["mp"].setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
+                                                                  "password": SMTP_PASSWORD}))
         result, states = run(dagbag, "campaign_media_ingest", force=True)
         assert result.state == "success", states
         yield world
@@ -105,12 +109,21 @@ def test_the_receiver_refuses_what_cloudinary_did_not_send_and_keeps_one_of_each
                                  headers=signed(b"x" * (MAX_BODY_BYTES + 1), now)), 413),
         "not JSON": (httpx.post(url, content=b"<xml/>", headers=signed(b"<xml/>", now)), 400),
         "unknown connection": (httpx.post(receiver_url(receiver, "no_such_conn"), content=body,
-                                          headers=signed(body, now)), 404),
+                                          headers=signed(body, now)), 401),
+        # signed with another service's password: a receiver that took any connection's password
+        # as the secret let strangers test password guesses
+        "another service's connection": (httpx.post(receiver_url(receiver, "smtp_default"), content=body,
+                                                    headers=signed(body, now, secret=SMTP_PASSWORD)), 401),
+        "non-ASCII signature": (httpx.post(url, content=body, headers={
+            "X-Cld-Timestamp": str(now), "X-Cld-Signature": ("é" * 40).encode("latin-1")}), 401),
     }
     for name, (answer, status) in refusals.items():
         assert answer.status_code == status, (name, answer.text)
         assert "error" in answer.json(), name
     assert "s old" in refusals["stale"][0].json()["error"]["message"]  # the reason is named
+    # one answer whether the connection is missing, another service's, or the signature wrong
+    assert refusals["unknown connection"][0].json() == refusals["forged"][0].json() == \
+        refusals["another service's connection"][0].json()
     assert records("campaigns/x/markets/fr/forged") == []  # nothing refused was kept
 
     # Signed, then replayed within the window: one record; the replay is answered as a duplicate.
@@ -121,6 +134,12 @@ def test_the_receiver_refuses_what_cloudinary_did_not_send_and_keeps_one_of_each
     assert (first.json(), again.json()) == ({"recorded": True, "duplicate": False},
                                             {"recorded": False, "duplicate": True})
     assert len(records("campaigns/x/markets/fr/real")) == 1
+    spellings = {"padded": (signed(good, now)["X-Cld-Signature"] + "\xa0").encode("latin-1"),
+                 "upper case": signed(good, now)["X-Cld-Signature"].upper()}
+    padded = httpx.post(url, content=good, headers={**signed(good, now), "X-Cld-Signature": spellings["padded"]})
+    upper = httpx.post(url, content=good, headers={**signed(good, now), "X-Cld-Signature": spellings["upper case"]})
+    assert padded.status_code == 401 and upper.json() == {"recorded": False, "duplicate": True}
+    assert len(records("campaigns/x/markets/fr/real")) == 1  # one record, whatever the spelling
     # A kind the project does not follow: answered 200 (no re-send), not recorded.
     other = json.dumps({"notification_type": "moderation", "public_id": "campaigns/x/y"}).encode()
     answer = httpx.post(url, content=other, headers=signed(other, now))
@@ -217,3 +236,15 @@ def test_the_account_check_names_the_receiver_and_whether_it_answers(world, rece
     finally:
         world["mp"].setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT",
                            cld_connection(world["cld"], extra={"notification_base_url": receiver}))
+
+
+def test_a_writer_s_temporary_or_an_empty_document_is_not_a_notification(world) -> None:
+    public_id = "campaigns/x/markets/fr/partial"
+    target = notices.folder("cloudinary_default", public_id)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / ".abc.json.1234.tmp").write_bytes(b"")  # a writer's temporary file
+    (target / f"{'0' * 40}.json").write_bytes(b"")  # an empty document
+    assert notices.notified("cloudinary_default", [public_id], 0) == {}
+    notices.record("cloudinary_default", public_id, "a" * 40, {"notification_type": "eager"},
+                   timestamp=int(time.time()))
+    assert public_id in notices.notified("cloudinary_default", [public_id], 0)

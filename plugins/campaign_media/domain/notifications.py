@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -41,6 +42,25 @@ def timestamp_problem(text: str | None, now: float) -> str | None:
     if stamp > now + FUTURE_SKEW_SECONDS:
         return f"X-Cld-Timestamp {stamp} is more than {FUTURE_SKEW_SECONDS} s ahead of this server's clock"
     return None
+
+
+SIGNATURE = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", re.ASCII)
+
+
+def signature_problem(text: str | None) -> str | None:
+    """Why an ``X-Cld-Signature`` is refused before any secret is looked at: missing, or not exactly
+    40 or 64 hex digits (SHA-1 or SHA-256). Nothing is stripped, so one signature has one spelling
+    but for case, and :func:`canonical_signature` names its record."""
+    if not text:
+        return "no X-Cld-Signature header"
+    if not SIGNATURE.fullmatch(text):
+        return "X-Cld-Signature is not 40 or 64 hex digits"
+    return None
+
+
+def canonical_signature(text: str) -> str:
+    """The one spelling of a well-formed signature (lower case hex)."""
+    return text.lower()
 
 
 def parse(body: bytes) -> dict[str, Any]:

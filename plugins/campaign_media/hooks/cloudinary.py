@@ -272,9 +272,11 @@ class CloudinaryHook(BaseHook):
         ``verify_notification_signature`` computes, SHA-1 or SHA-256 told by its length; compared
         in constant time, and with this connection's secret rather than the SDK's global config).
         The timestamp's age is :func:`campaign_media.domain.notifications.timestamp_problem`'s."""
-        given = (signature or "").strip().lower()
-        if len(given) not in (40, 64):
+        from campaign_media.domain.notifications import canonical_signature, signature_problem
+
+        if signature_problem(signature):  # not hex of the right length: never compared (nor stripped)
             return False
+        given = canonical_signature(signature or "")
         algorithm = cloudinary.utils.SIGNATURE_SHA256 if len(given) == 64 else cloudinary.utils.SIGNATURE_SHA1
         try:
             text = body.decode("utf-8")

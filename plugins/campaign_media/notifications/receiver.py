@@ -4,9 +4,11 @@ login (Cloudinary cannot log in). ``POST <mount>/cloudinary/<conn id>`` is accep
 
 * the body is at most :data:`~campaign_media.domain.notifications.MAX_BODY_BYTES` (413 otherwise,
   refused while it is read: a large body is never held),
-* ``X-Cld-Timestamp`` is recent (neither stale: a replay, nor from the future) and
-  ``X-Cld-Signature`` is the connection's API secret's over *body + timestamp* (401 otherwise),
-* the connection exists and is a Cloudinary one (404 otherwise),
+* ``X-Cld-Timestamp`` is recent (neither stale: a replay, nor from the future), ``X-Cld-Signature``
+  is 40 or 64 hex digits, the connection is one ``[campaign_media] notification_connections``
+  names and of type *Cloudinary*, and the signature is its API secret's over *body + timestamp*
+  (401 otherwise, with one answer whichever of the last three failed: a stranger learns neither
+  which connections exist nor anything about another connection's password),
 * the body is a JSON object (400 otherwise).
 
 Then it is recorded (``runtime.notices``: create-only, so a duplicate changes nothing) and
@@ -20,17 +22,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from campaign_media.domain.notifications import MAX_BODY_BYTES, copy_named, parse, timestamp_problem
+from campaign_media import settings
+from campaign_media.domain.notifications import (
+    MAX_BODY_BYTES,
+    canonical_signature,
+    copy_named,
+    parse,
+    signature_problem,
+    timestamp_problem,
+)
 from campaign_media.hooks.cloudinary import CloudinaryHook
 from campaign_media.runtime import notices
 
 log = logging.getLogger(__name__)
 ACCOUNT_CACHE_SECONDS = 60.0  # a rotated secret is picked up within a minute
-_accounts: dict[str, tuple[float, CloudinaryHook | None]] = {}  # misses too: a stranger's POST costs no lookup
+CACHED_ACCOUNTS = 16  # the connections named in notification_connections: a handful
+_accounts: OrderedDict[str, tuple[float, CloudinaryHook | None]] = OrderedDict()
+NOT_SIGNED = "X-Cld-Signature does not match the body and timestamp under this connection's API secret"
 
 app = FastAPI(title="Campaign media: Cloudinary notifications", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -40,22 +53,32 @@ def refused(status: int, reason: str, conn_id: str) -> JSONResponse:
     return JSONResponse({"error": {"message": reason}}, status_code=status)
 
 
+def served(conn_id: str) -> bool:
+    """Whether the receiver answers for this connection ID (no lookup for any other)."""
+    names = {n.strip() for n in str(settings.get("notification_connections")).split(",") if n.strip()}
+    return conn_id in names
+
+
 def account(conn_id: str) -> CloudinaryHook | None:
-    """The connection's hook with its account read, or None when there is none (either cached a
-    minute)."""
+    """The connection's hook with its account read, or None when it is not a usable connection of
+    type Cloudinary (either cached a minute; the least recently used forgotten first)."""
     cached = _accounts.get(conn_id)
     if cached and time.monotonic() - cached[0] < ACCOUNT_CACHE_SECONDS:
+        _accounts.move_to_end(conn_id)
         return cached[1]
     hook: CloudinaryHook | None = CloudinaryHook(conn_id)
     try:
+        if hook.get_connection(conn_id).conn_type != "cloudinary":  # another service's password is no secret here
+            raise TypeError("not a Cloudinary connection")
         hook.account  # noqa: B018 - reads the connection now, in this thread
     except Exception as exc:  # not found (AirflowNotFoundException), or not a usable Cloudinary connection
         log.warning("Cloudinary notification receiver: connection %r not usable: %s", conn_id,
                     type(exc).__name__)
         hook = None
-    if len(_accounts) > 256:  # random connection IDs cannot grow it without bound
-        _accounts.clear()
     _accounts[conn_id] = (time.monotonic(), hook)
+    _accounts.move_to_end(conn_id)
+    while len(_accounts) > CACHED_ACCOUNTS:
+        _accounts.popitem(last=False)
     return hook
 
 
@@ -78,17 +101,12 @@ async def cloudinary_notification(conn_id: str, request: Request) -> JSONRespons
     if body is None:
         return refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes", conn_id)
     timestamp, signature = request.headers.get("x-cld-timestamp"), request.headers.get("x-cld-signature")
-    problem = timestamp_problem(timestamp, time.time())
+    problem = timestamp_problem(timestamp, time.time()) or signature_problem(signature)
     if problem:
         return refused(401, problem, conn_id)
-    if not signature:
-        return refused(401, "no X-Cld-Signature header", conn_id)
-    hook = await asyncio.to_thread(account, conn_id)
-    if hook is None:
-        return refused(404, f"no Cloudinary connection {conn_id!r} on this deployment", conn_id)
-    if not hook.verify_notification(body, timestamp or "", signature):
-        return refused(401, "X-Cld-Signature does not match the body and timestamp under this connection's "
-                            "API secret", conn_id)
+    hook = await asyncio.to_thread(account, conn_id) if served(conn_id) else None
+    if hook is None or not hook.verify_notification(body, timestamp or "", signature):
+        return refused(401, NOT_SIGNED, conn_id)  # one answer: no connection, another kind, or a wrong signature
     try:
         payload = parse(body)
     except ValueError as exc:
@@ -97,7 +115,7 @@ async def cloudinary_notification(conn_id: str, request: Request) -> JSONRespons
     if public_id is None:
         return JSONResponse({"recorded": False, "reason": f"{payload.get('notification_type')!r} notifications "
                                                           "are not followed"})
-    new = await asyncio.to_thread(notices.record, conn_id, public_id, signature, payload,
+    new = await asyncio.to_thread(notices.record, conn_id, public_id, canonical_signature(signature or ""), payload,
                                   timestamp=int(timestamp or 0))
     log.info("Cloudinary %s notification for %s: %s", payload.get("notification_type"), public_id,
              "recorded" if new else "a duplicate, already recorded")

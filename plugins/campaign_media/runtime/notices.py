@@ -5,8 +5,10 @@ One document per notification, named by its signature under the copy it is about
     <storage>/_notifications/cloudinary/<conn id>/<copy key>/<signature>.json
 
 Written create-only: a duplicated (or replayed, within the accepted window) notification has the
-same body, timestamp and so signature, finds its name taken and changes nothing. The receiver
-and the triggerer need share nothing but the storage.
+same body, timestamp and so signature (one spelling: lower-case hex), finds its name taken and
+changes nothing. A record older than the accepted window is deleted when the next notification of
+its copy is recorded: a replay of it would be refused as stale anyway. The receiver and the
+triggerer need share nothing but the storage.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from campaign_media.domain.notifications import copy_key
+from campaign_media.domain.notifications import VALID_FOR_SECONDS, copy_key
 from campaign_media.runtime import storage
 
 
@@ -26,11 +28,33 @@ def folder(conn_id: str, public_id: str) -> ObjectStoragePath:
 
 def record(conn_id: str, public_id: str, signature: str, payload: dict[str, Any], *,
            timestamp: int) -> bool:
-    """Keep one verified notification; False when the same one was kept already."""
-    return storage.create_json(folder(conn_id, public_id) / f"{signature.lower()}.json",
-                               {"public_id": public_id, "received_at": time.time(), "timestamp": timestamp,
-                                "notification_type": payload.get("notification_type"),
-                                "batch_id": payload.get("batch_id"), "payload": payload})
+    """Keep one verified notification (``signature``: its canonical spelling); False when the same
+    one was kept already. Records of the copy past the accepted window go."""
+    target = folder(conn_id, public_id)
+    new = storage.create_json(target / f"{signature}.json",
+                              {"public_id": public_id, "received_at": time.time(), "timestamp": timestamp,
+                               "notification_type": payload.get("notification_type"),
+                               "batch_id": payload.get("batch_id"), "payload": payload})
+    for entry, kept in documents(target):
+        if float(kept.get("received_at", 0)) < time.time() - 2 * VALID_FOR_SECONDS:
+            entry.unlink(missing_ok=True)
+    return new
+
+
+def documents(target: ObjectStoragePath) -> list[tuple[ObjectStoragePath, dict[str, Any]]]:
+    """The notification documents of a copy's folder; a writer's temporary file, an empty or
+    unreadable document is left out."""
+    out = []
+    for entry in target.iterdir() if target.exists() else []:
+        if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            continue
+        try:
+            kept = storage.read_json(entry, {})
+        except ValueError:  # empty or half-written by hand: not a notification
+            continue
+        if isinstance(kept, dict):
+            out.append((entry, kept))
+    return out
 
 
 def notified(conn_id: str, public_ids: list[str], after: float) -> dict[str, float]:
@@ -38,11 +62,7 @@ def notified(conn_id: str, public_ids: list[str], after: float) -> dict[str, flo
     ``public_ids`` notified at or after ``after``."""
     out: dict[str, float] = {}
     for public_id in public_ids:
-        target = folder(conn_id, public_id)
-        if not target.exists():
-            continue
-        for entry in target.iterdir():
-            kept = storage.read_json(entry, {}) or {}
+        for _, kept in documents(folder(conn_id, public_id)):
             received = float(kept.get("received_at", 0))
             if kept.get("public_id") == public_id and received >= after:
                 out[public_id] = max(received, out.get(public_id, 0.0))
