@@ -78,3 +78,14 @@ def test_the_receiver_url_and_the_copy_a_notification_names() -> None:
         parse(b"<xml/>")
     with pytest.raises(ValueError, match="not a JSON object"):
         parse(b"[1, 2]")
+
+
+def test_signatures_have_one_spelling_and_only_named_connections_are_received() -> None:
+    from campaign_media.domain.notifications import canonical_signature, received, signature_problem
+
+    assert signature_problem("a" * 40) is None and signature_problem("A" * 64) is None
+    for bad in ("a" * 39, "a" * 40 + "\xa0", " " + "a" * 40, "é" * 40, "g" * 40, "", None):
+        assert signature_problem(bad), bad
+    assert canonical_signature("ABC" + "d" * 37) == "abc" + "d" * 37
+    assert received("cloudinary_default", "cloudinary_default, cld_eu")
+    assert received("cld_eu", "cloudinary_default, cld_eu") and not received("smtp_default", "cloudinary_default")

@@ -25,7 +25,7 @@ from campaign_media.account.capabilities import Capabilities, report_path
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.governance import FIELDS, field_problems, is_structured
 from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
-from campaign_media.domain.notifications import receiver_url
+from campaign_media.domain.notifications import received, receiver_url
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
 from campaign_media.hooks.retry import RetryBudgetExceeded
@@ -204,6 +204,10 @@ def check_notifications(cld: CloudinaryHook) -> dict[str, Any]:
         return {"receiver": None, "video_waits": f"polled every {settings.get('video_poll_seconds'):.0f} s (the "
                                                   "connection has no notification_base_url)"}
     url = receiver_url(base, cld.account.conn_id)
+    if not received(cld.account.conn_id, str(settings.get("notification_connections"))):
+        return {"receiver": url, "answers_as_receiver": False,
+                "video_waits": f"polled every {settings.get('video_poll_seconds'):.0f} s: the receiver does not "
+                               f"accept {cld.account.conn_id!r} (add it to [campaign_media] notification_connections)"}
     try:
         status: int | str = cld.probe(url)
     except (CloudinaryError, RetryBudgetExceeded) as exc:

@@ -29,6 +29,12 @@ def receiver_url(base_url: str, conn_id: str) -> str:
     return f"{base_url.rstrip('/')}{MOUNT}/cloudinary/{quote(conn_id, safe='')}"
 
 
+def received(conn_id: str, accepted: str) -> bool:
+    """Whether the receiver accepts notifications for ``conn_id`` (``accepted``: the setting
+    ``notification_connections``, comma-separated connection IDs)."""
+    return conn_id in {name.strip() for name in accepted.split(",") if name.strip()}
+
+
 def timestamp_problem(text: str | None, now: float) -> str | None:
     """Why an ``X-Cld-Timestamp`` is refused (missing, not a number, stale, from the future), or None."""
     if not text:

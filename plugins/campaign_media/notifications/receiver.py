@@ -33,6 +33,7 @@ from campaign_media.domain.notifications import (
     canonical_signature,
     copy_named,
     parse,
+    received,
     signature_problem,
     timestamp_problem,
 )
@@ -51,12 +52,6 @@ app = FastAPI(title="Campaign media: Cloudinary notifications", docs_url=None, r
 def refused(status: int, reason: str, conn_id: str) -> JSONResponse:
     log.warning("Cloudinary notification for connection %r refused (%d): %s", conn_id, status, reason)
     return JSONResponse({"error": {"message": reason}}, status_code=status)
-
-
-def served(conn_id: str) -> bool:
-    """Whether the receiver answers for this connection ID (no lookup for any other)."""
-    names = {n.strip() for n in str(settings.get("notification_connections")).split(",") if n.strip()}
-    return conn_id in names
 
 
 def account(conn_id: str) -> CloudinaryHook | None:
@@ -104,7 +99,8 @@ async def cloudinary_notification(conn_id: str, request: Request) -> JSONRespons
     problem = timestamp_problem(timestamp, time.time()) or signature_problem(signature)
     if problem:
         return refused(401, problem, conn_id)
-    hook = await asyncio.to_thread(account, conn_id) if served(conn_id) else None
+    accepted = received(conn_id, str(settings.get("notification_connections")))
+    hook = await asyncio.to_thread(account, conn_id) if accepted else None
     if hook is None or not hook.verify_notification(body, timestamp or "", signature):
         return refused(401, NOT_SIGNED, conn_id)  # one answer: no connection, another kind, or a wrong signature
     try:

@@ -37,7 +37,7 @@ from campaign_media.domain.masters import (
     market_public_id,
     master_public_id,
 )
-from campaign_media.domain.notifications import receiver_url
+from campaign_media.domain.notifications import received, receiver_url
 from campaign_media.domain.renditions import (
     VideoOutput,
     link_fields,
@@ -273,6 +273,13 @@ def copy_description(cld: CloudinaryHook, campaign: Campaign, market: Market, it
                 "market": market.code}, item)}
 
 
+def notifying(cld: CloudinaryHook) -> bool:
+    """Whether transcodes are announced to the receiver: the connection has a notification_base_url
+    and the receiver accepts its notifications (else the video step polls)."""
+    return bool(cld.account.notification_base_url) and received(
+        cld.account.conn_id, str(settings.get("notification_connections")))
+
+
 def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
                outputs: list[VideoOutput], batch: MarketBatch, written: dict[str, str],
                signed: Signed) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -287,7 +294,7 @@ def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: di
     access = initial_access(campaign, market, item, signed)
     source = master_url(cld, item["public_id"], format=item["format"], resource_type="video")
     notify = ({"eager_notification_url": receiver_url(cld.account.notification_base_url, cld.account.conn_id)}
-              if cld.account.notification_base_url else {})
+              if notifying(cld) else {})
     result = cld.upload(source, copy_id, overwrite=True, resource_type="video", eager=[o.spec for o in outputs],
                         eager_async=True, access_control=access.rules, **notify,
                         **copy_description(cld, campaign, market, item))
