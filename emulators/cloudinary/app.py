@@ -142,7 +142,8 @@ def unknown_api_routes(app: FastAPI) -> APIRouter:
     async def unknown(rest: str, request: Request) -> JSONResponse:
         path = request.url.path
         methods = sorted({m for route in app.router.routes if isinstance(route, APIRoute)
-                          and not route.path.endswith("{rest:path}") and route.path_regex.match(path)
+                          and not route.path.endswith(("{rest:path}", "{rest:anypath}"))
+                          and route.path_regex.match(path)
                           for m in route.methods})
         if methods:
             return JSONResponse({"error": {"message": f"{request.method} is not allowed on {path} (only "

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from emulators.cloudinary import transform
@@ -22,13 +23,28 @@ from emulators.cloudinary.signing import (
 )
 from emulators.cloudinary.state import CloudinaryEmulator, emulator
 
+
+class AnyPath(Convertor):
+    """A path's rest, line breaks included: a text layer's line break is ``%0A`` in the URL, which
+    the router sees decoded (Starlette's ``path`` stops at it, and the request would not match)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPath())
 router = APIRouter()
 MEDIA_TYPES = {"jpg": "image/jpeg", "zip": "application/zip", "mp4": "video/mp4", "webm": "video/webm",
                "mov": "video/quicktime", "m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
 private_cdn_router = APIRouter()  # included only for an emulator started with --private-cdn
 
 
-@private_cdn_router.get("/{rt}/{dtype}/{rest:path}")
+@private_cdn_router.get("/{rt}/{dtype}/{rest:anypath}")
 async def deliver_private(rt: str, dtype: str, rest: str, request: Request) -> Response:
     """The private CDN form: no cloud name in the path (the SDK's ``private_cdn=True``)."""
     emu = emulator(request)
@@ -37,7 +53,7 @@ async def deliver_private(rt: str, dtype: str, rest: str, request: Request) -> R
     return logged(emu, request, serve(emu, rt, dtype, request, skip=3, shared=False))
 
 
-@router.get("/{cloud}/{rt}/{dtype}/{rest:path}")
+@router.get("/{cloud}/{rt}/{dtype}/{rest:anypath}")
 async def deliver(cloud: str, rt: str, dtype: str, rest: str, request: Request) -> Response:
     emu = emulator(request)
     if cloud != emu.cloud_name:

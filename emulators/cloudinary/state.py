@@ -263,14 +263,16 @@ class CloudinaryEmulator:
         return str(request.base_url).rstrip("/")
 
     def delivery_url(self, request: Request, res: dict[str, Any], chain: str = "", fmt: str | None = None) -> str:
-        """The URL as the service answers it: percent-encoded like the SDK's own (overlay text
-        included), so any ordinary HTTP client accepts it."""
+        """The URL as the service answers it: percent-encoded like the SDK's own, so any ordinary
+        HTTP client accepts it. ``chain`` is decoded once (as stored): encoding it again, ``%``
+        included, gives a text layer's comma and slash their double escape (``%252C``, ``%252F``),
+        which survives the one decoding a URL gets before its components are split."""
         pid = quote(res["public_id"], safe="/")
         ext = fmt or res.get("format")
         parts = [self.base_url(request), *([] if self.private_cdn else [self.cloud_name]), res["resource_type"],
                  res["type"]]
         if chain:
-            parts.append(quote(chain, safe="/:,_-.~!$&'()*+;=@%"))
+            parts.append(quote(chain, safe="/:,_-.~!$&'()*+;=@"))
         parts.append(f"v{res['version']}")
         return "/".join(parts) + "/" + (f"{pid}.{ext}" if ext and res["resource_type"] != "raw" else pid)
 

@@ -310,3 +310,30 @@ def test_tag_context_and_metadata_updates(connections) -> None:
     assert set(first["tags"]) == {"base", "market:de", "market:jp"} and set(second["tags"]) == {"base", "market:de"}
     assert first["context"]["custom"] == {"approved_by": "legal=yes|brand"}
     assert first["metadata"] == {"ps_version": "3"}
+
+
+HEADLINES = ["Spring, at last", "A/B 50% off?", "#1 & more: now; go", 'She said "yes"', "L'été 🌸", "Two\nlines"]
+
+
+@pytest.mark.parametrize("headline", HEADLINES)
+def test_text_overlay_urls_answer_whatever_the_headline_holds(connections, headline) -> None:
+    """Text layers follow Cloudinary's rule for special characters: a comma or slash in the text is
+    escaped twice (``%252C``, ``%252F``) in a URL, which is decoded once before it is split into
+    components. The eager URLs the upload answers and the hook's (the SDK's text) answer 200; the
+    same text escaped once (``%2C``) splits the component and answers 400, as Cloudinary does."""
+    hook = CloudinaryHook()
+    pid = uid("headline")
+    spec = [{"overlay": {"font_family": "Arial", "font_size": 40, "text": headline}, "color": "white"},
+            {"width": 300, "crop": "scale"}]
+    result = hook.upload(jpeg((600, 400), (0, 0, 0)), pid, eager=[{"transformation": spec, "format": "jpg"}])
+    (eager,) = result["eager"]
+    # the hook's URL is the SDK's transformation text (cloudinary.utils.generate_transformation_string)
+    urls = {"eager answer": eager["secure_url"], "hook": hook.delivery_url(pid, transformation=spec, format="jpg")}
+    for name, url in urls.items():
+        response, image = fetch_image(url)
+        assert response.status_code == 200, (name, url, response.headers.get("x-cld-error"))
+        assert image.convert("L").getextrema()[1] > 200, name  # the headline was drawn
+    if "," in headline:
+        once = eager["secure_url"].replace("%252C", "%2C")
+        answer = httpx.get(once, timeout=30)
+        assert answer.status_code == 400 and "Invalid transformation component" in answer.headers["x-cld-error"]

@@ -42,7 +42,8 @@ VOLATILE = {"version", "created_at", "asset_id", "version_id", "etag", "signatur
             "html", "csv", "parquet",
             # the account's own traffic counts every retried download: legitimately higher under faults
             "account_requests", "account_bandwidth_bytes",
-            "remaining", "reset_at"}  # the Admin API's hourly quota left: every run spends some
+            "remaining", "reset_at",  # the Admin API's hourly quota left: every run spends some
+            "made_at"}  # when a market copy was made (a sign-off request waits for a burst to settle)
 
 
 def connections(ps: EmulatorProcess, cld: EmulatorProcess) -> dict[str, str]:
