@@ -46,6 +46,9 @@ SHARED_STACK = ("tests/e2e/test_standalone.py", "tests/e2e/test_ui.py", "tests/e
                 "tests/e2e/test_connections_ui.py", "tests/e2e/test_campaign_page.py")
 
 STACKS = ("tests/e2e/",)  # modules that run a whole Airflow deployment (see plan())
+# A deployment module short enough to run last in another slot, once that slot's own work is done:
+# by then only the first slot's deployments run, and two cores have room for a second (measured).
+TAIL = ("tests/e2e/test_signoff.py",)
 
 # The re-runs: (name, environment, modules). What each proves that the main run does not:
 RERUNS = (
@@ -98,11 +101,13 @@ def plan(slots: int, only: list[str] | None = None) -> list[list[Job]]:
     shared = [m for m in modules() if m in SHARED_STACK]
     if shared:
         main_units.append(shared)
-    main_units += [[m] for m in modules() if m not in SHARED_STACK]
+    main_units += [[m] for m in modules() if m not in SHARED_STACK and m not in TAIL]
+    tail = [m for m in modules() if m in TAIL]
     if only:  # modules, or folders of them
         wanted = [w.rstrip("/") for w in only]
         main_units = [[m for m in u if any(m == w or m.startswith(w + "/") for w in wanted)] for u in main_units]
         main_units = [u for u in main_units if u]
+        tail = [m for m in tail if any(m == w or m.startswith(w + "/") for w in wanted)]
 
     def cost(mods: list[str], prefix: str = "") -> float:
         return sum(seconds.get(prefix + m, UNKNOWN_SECONDS) for m in mods)
@@ -133,6 +138,11 @@ def plan(slots: int, only: list[str] | None = None) -> list[list[Job]]:
             # Given so that, reversed, a deployment's modules (the longest) start first and the rest fill in.
             given = sorted(shard, key=lambda m: (m.startswith(STACKS), m))
             placed[n].insert(0, Job(f"main-{n + 1}", given, order="reverse", estimate=cost(shard)))
+    if tail:  # last in the slot that frees first, but never the deployments' slot while it has work
+        others = [n for n in range(slots) if n > 0 or not shards[0]] or [0]
+        n = min(others, key=lambda k: loads[k])
+        placed[n].append(Job("tail", tail, order="reverse", estimate=cost(tail)))
+        loads[n] += cost(tail)
     return [slot for slot in placed if slot]
 
 
@@ -214,7 +224,7 @@ def module_seconds(jobs: list[Job]) -> dict[str, tuple[str, int, float]]:
     out: dict[str, list] = defaultdict(lambda: ["", 0, 0.0])
     for job in jobs:
         for case in cases(job):
-            key = module_of(case) if job.name.startswith("main") else f"{job.name}:{module_of(case)}"
+            key = module_of(case) if job.name.startswith(("main", "tail")) else f"{job.name}:{module_of(case)}"
             entry = out[key]
             entry[0], entry[1], entry[2] = job.name, entry[1] + 1, entry[2] + float(case.get("time") or 0)
     return {k: tuple(v) for k, v in out.items()}
