@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from campaign_media import __version__
+from campaign_media.settings_spec import provider_config
 
 PACKAGE = "campaign-media-pipelines"
 # The port stays visible: Airflow 3.3.2's Test button (Connections list) sends a missing port as 0
@@ -102,6 +103,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": "Campaign media", "python-modules": [
             "campaign_media.triggers.photoshelter", "campaign_media.triggers.cloudinary"]}],
         "notifications": ["campaign_media.notifiers.FailureNotifier"],
+        "config": provider_config(),
         # Listed as the OpenLineage provider lists its own: Airflow loads it through the
         # airflow.plugins entry point (pyproject.toml); this entry is what `airflow providers
         # plugins` shows.

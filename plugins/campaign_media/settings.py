@@ -17,81 +17,19 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk.configuration import conf
 
 from campaign_media.exceptions import CampaignMediaError
+from campaign_media.settings_spec import SECTION, SETTINGS, Setting, provider_config, table
 
-SECTION = "campaign_media"
+__all__ = ["SECTION", "SETTINGS", "Setting", "SettingError", "get", "include_location", "provider_config",
+           "storage_url", "table"]
 PROJECT_INCLUDE = Path(__file__).resolve().parents[2] / "include"  # this repository's include/
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One key of ``[campaign_media]``: its default, how to read it, the 0.8 variable it replaces."""
-
-    key: str
-    default: Any
-    cast: Callable[[str], Any]
-    doc: str
-    old_env: str | None = None
-
-
-SETTINGS: dict[str, Setting] = {s.key: s for s in [
-    Setting("storage", "", str, "where manifests, reports, state and the audit trail live: any URL Airflow's "
-            "object storage reads (s3://bucket/prefix, gs://…, file:///…); empty: $AIRFLOW_HOME/campaign-media",
-            "CAMPAIGN_MEDIA_STORAGE"),
-    Setting("include", "", str, "where campaigns/ and markets/ are: a folder, or an object-store URL (s3://bucket/"
-            "prefix, gs://…) read through a local copy; empty: this repository's include/ (an installed "
-            "distribution must set it)", "CAMPAIGN_MEDIA_INCLUDE"),
-    Setting("include_cache_seconds", 60.0, float, "with include on an object store: how long its local copy is used "
-            "before the store is listed again (DAG parsing and tasks read the copy; a listing that fails is an "
-            "import error naming the URL)"),
-    Setting("ingest_batch_size", 100, int, "masters per mapped ingest task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
-    Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
-    Setting("task_threads", 4, int, "masters in flight per ingest task", "CAMPAIGN_MEDIA_TASK_THREADS"),
-    Setting("render_threads", 8, int, "masters in flight per market render task", "CAMPAIGN_MEDIA_RENDER_THREADS"),
-    Setting("claim_poll_seconds", 30.0, float, "how often a run waiting for another run's claim looks again",
-            "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS"),
-    Setting("retry_delay_seconds", None, int, "every lifecycle task's retry delay; empty: each DAG's own "
-            "(60 s to 300 s)", "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS"),
-    Setting("max_wait_hours", 6.0, float, "the longest a task waits deferred for a rate limit's named reset; "
-            "a service asking for longer fails the task, naming the figure"),
-    Setting("max_download_mb", 20480, int, "the most a download of unknown size may bring (MB); a download of "
-            "known size may bring that size plus 10 %"),
-    Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
-            "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
-    Setting("video_fallback_poll_seconds", 300.0, float, "with Cloudinary's notifications on (the connection's "
-            "notification_base_url), how often the video trigger asks anyway, in case a notification is lost"),
-    Setting("watch_interval_seconds", 60.0, float, "how often the PhotoShelter watcher lists each watched source "
-            "for approvals and new files (a campaign's source.watch.interval overrides it); 0: no watcher, the "
-            "daily ingest run only"),
-    Setting("access_logs", "", str, "where the access logs of the CDN in front of the delivery host are (a folder "
-            "or object-store URL: s3://bucket/cloudfront/, file:///…): the metrics report's per-asset requests and "
-            "bytes come from them; empty: from Cloudinary's API (which has none on a real account)"),
-    Setting("access_logs_format", "cloudfront", str, "the access logs' format: cloudfront (CloudFront's standard "
-            "log), jsonl (JSON lines, Fastly/Akamai-style), or csv (url,bytes,status,time)"),
-    Setting("alerts", "none", str, "where alerts go (a task failed for good): smtp (e-mail through the SMTP "
-            "provider), slack (where the Slack provider is installed), or none (logged only)"),
-    Setting("alert_to", "", str, "comma-separated e-mail addresses alerts go to (alerts = smtp)"),
-    Setting("alert_from", "", str, "the sender of alert e-mails; empty: the SMTP connection's from_email"),
-    Setting("alert_smtp_conn_id", "smtp_default", str, "the SMTP connection alerts are sent through"),
-    Setting("alert_slack_conn_id", "slack_default", str, "the Slack webhook connection alerts are posted through"),
-    Setting("deadline_tolerance_minutes", 20.0, float, "how long after a market copy's window end (or an archive's "
-            "due date) the deadline check waits for a usage-window run to have confirmed it before it alerts"),
-    Setting("notification_connections", "cloudinary_default", str, "the Cloudinary connections whose "
-            "notifications the API server's receiver accepts (comma-separated); a POST naming any other is "
-            "refused like a wrong signature, with no lookup"),
-    Setting("signoff_key_conn_id", "campaign_media_signoff", str, "the connection whose password seals launch "
-            "sign-off records (kept in Airflow's secrets backend or database, never in storage); records it does "
-            "not check are ignored"),
-    Setting("ui_base_url", "", str, "the Airflow UI's address as people reach it, for links in alerts; empty: "
-            "[api] base_url"),
-]}
 _warned: set[str] = set()
 
 
@@ -106,7 +44,9 @@ def get(key: str) -> Any:
     else its 0.8 environment variable (with a deprecation warning), else its default."""
     setting = SETTINGS[key]
     raw = conf.get(SECTION, key, fallback=None)
-    if raw in (None, "") and setting.old_env and os.environ.get(setting.old_env):
+    # Where Airflow loaded the provider's section, an unset key reads as its declared default.
+    unset = raw in (None, "") or (setting.default is not None and raw == str(setting.default))
+    if unset and setting.old_env and os.environ.get(setting.old_env):
         raw = os.environ[setting.old_env]
         if setting.old_env not in _warned:
             _warned.add(setting.old_env)
@@ -142,11 +82,3 @@ def storage_url() -> str:
     return url
 
 
-def table() -> str:
-    """The settings as a Markdown table (docs/configuration.md is written from it; a test keeps them equal)."""
-    rows = ["| key | default | what | replaces |", "| --- | --- | --- | --- |"]
-    for s in SETTINGS.values():
-        default = "" if s.default in (None, "") else s.default
-        replaces = f"`{s.old_env}`" if s.old_env else "(new)"
-        rows.append(f"| `{s.key}` | {default} | {s.doc} | {replaces} |")
-    return "\n".join(rows)

@@ -97,6 +97,9 @@ def test_airflow_lists_the_provider_and_its_connection_types(installed) -> None:
     providers = json.loads(sh("airflow", "providers", "list", "-o", "json", env=installed["env"],
                               cwd=installed["base"]))
     assert "campaign-media-pipelines" in {p["package_name"] for p in providers}
+    # the provider declares [campaign_media]: Airflow knows each key and its default
+    assert sh("airflow", "config", "get-value", "campaign_media", "render_batch_size", env=installed["env"],
+              cwd=installed["base"]).strip() == "50"
     seen = inside(installed, "inspect")
     assert seen["hooks"] == {"cloudinary": "campaign_media.hooks.cloudinary.CloudinaryHook",
                              "photoshelter": "campaign_media.hooks.photoshelter.PhotoShelterHook"}

@@ -61,3 +61,12 @@ def test_the_configuration_doc_lists_every_setting() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert settings.table() in doc, "docs/configuration.md: paste python -c 'from campaign_media import settings; " \
                                     "print(settings.table())'"
+
+
+def test_the_provider_declares_every_key_with_its_default() -> None:
+    from campaign_media.provider import get_provider_info
+
+    options = get_provider_info()["config"]["campaign_media"]["options"]
+    assert list(options) == list(settings.SETTINGS)
+    assert options["render_batch_size"]["default"] == "50" and options["render_batch_size"]["type"] == "integer"
+    assert options["storage"]["default"] is None  # empty: $AIRFLOW_HOME/campaign-media, said in its description
