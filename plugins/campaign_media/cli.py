@@ -1,4 +1,4 @@
-"""``python -m campaign_media.cli`` — the project's command line.
+"""``campaign-media`` (or ``python -m campaign_media.cli``) — the project's command line; ``--version``.
 
 * ``lint [include/]``: check campaign and market files before a PR (what Airflow will say).
 * ``schema [--write include/schema]``: the JSON Schemas of market and campaign files, which the
@@ -169,7 +169,11 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m campaign_media.cli")
+    from campaign_media import __version__
+
+    parser = argparse.ArgumentParser(prog="campaign-media", description="Campaign media pipelines' command line "
+                                     "(also python -m campaign_media.cli)")
+    parser.add_argument("--version", action="version", version=f"campaign-media {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("lint", help="validate include/markets/*.yaml and include/campaigns/*.yaml")
     check.add_argument("include", nargs="?", help="a folder (default: [campaign_media] include)")

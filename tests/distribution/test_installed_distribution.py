@@ -97,6 +97,8 @@ def test_airflow_lists_the_provider_and_its_connection_types(installed) -> None:
     providers = json.loads(sh("airflow", "providers", "list", "-o", "json", env=installed["env"],
                               cwd=installed["base"]))
     assert "campaign-media-pipelines" in {p["package_name"] for p in providers}
+    assert sh(installed["venv"] / "bin" / "campaign-media", "--version", env=installed["env"]).strip() == \
+        f"campaign-media {version_of(installed)}"  # the console script
     # the provider declares [campaign_media]: Airflow knows each key and its default
     assert sh("airflow", "config", "get-value", "campaign_media", "render_batch_size", env=installed["env"],
               cwd=installed["base"]).strip() == "50"
@@ -143,3 +145,8 @@ def test_the_docs_dag_folder_runs_ingest_and_a_market_against_the_emulators(inst
     finally:
         ps.stop()
         cld.stop()
+
+
+def version_of(installed: dict) -> str:
+    """The version in the wheel's name (``campaign_media_pipelines-0.9.0-py3-none-any.whl``)."""
+    return installed["wheel"].name.split("-")[1]
