@@ -202,6 +202,35 @@ def main(argv: list[str] | None = None) -> int:
     trail.add_argument("--until", metavar="YYYY-MM-DD", help="last run day (inclusive)")
     trail.add_argument("--format", choices=["table", "csv", "json", "counts"], default="table")
     args = parser.parse_args(argv)
+    try:
+        return run_command(args)
+    except Exception as exc:  # noqa: BLE001 - said in one line, with what to do; the traceback is for bugs
+        said = plain_error(exc)
+        if said is None:
+            raise
+        print(f"campaign-media {args.command}: {said}", file=sys.stderr)
+        return 2
+
+
+def plain_error(exc: Exception) -> str | None:
+    """A missing connection or an unreachable service, said with what to do (None: a bug)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from campaign_media.exceptions import CampaignMediaError
+    from campaign_media.hooks.retry import RetryBudgetExceeded
+
+    if isinstance(exc, AirflowNotFoundException):
+        return (f"{exc}. Define it where this command runs: an AIRFLOW_CONN_<ID> variable, airflow connections add, "
+                "or your secrets backend (docs/real-accounts.md says which fields each service needs)")
+    if isinstance(exc, RetryBudgetExceeded):
+        what = str(exc).split(". The service kept answering", 1)[0]
+        return f"{what}. Check the connection's host and this machine's network, then run the command again"
+    if isinstance(exc, CampaignMediaError):
+        return str(exc)
+    return None
+
+
+def run_command(args: argparse.Namespace) -> int:
     if args.command == "audit":
         return _audit(args)
     if args.command == "signoff":
