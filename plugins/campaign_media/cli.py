@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="add the structured governance fields governance: structured needs (changes the "
                               "Cloudinary account)")
     account.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    sub.add_parser("pools", help="print the pools as JSON for 'airflow pools import FILE'")
+    pools = sub.add_parser("pools", help="create the pools the DAGs run in (--create), or print them as JSON for "
+                                         "'airflow pools import FILE'")
+    pools.add_argument("--create", action="store_true", help="create or update them in this Airflow's database")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
     signoff = sub.add_parser("signoff", help="launch sign-off: the requests waiting for an answer")
     signoff.add_argument("what", choices=["pending"])
@@ -236,9 +238,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "signoff":
         return _signoff_pending(args.campaign)
     if args.command == "pools":
-        from campaign_media.pools import import_file
+        from campaign_media.pools import create, import_file
 
-        print(import_file())
+        print("\n".join(create()) if args.create else import_file())
         return 0
     if args.command == "check-deployment":
         import os

@@ -30,3 +30,12 @@ def import_file() -> str:
     """The pools as ``airflow pools import`` reads them."""
     return json.dumps({name: {"slots": p.slots, "description": p.description, "include_deferred": False}
                        for name, p in POOLS.items()}, indent=1)
+
+
+def create() -> list[str]:
+    """Create or update the pools in this Airflow's metadata database (where ``airflow`` commands
+    work: the scheduler's or API server's machine, compose's init, a Helm job); returns what was done."""
+    from airflow.models.pool import Pool as AirflowPool
+
+    return [f"{name}: {AirflowPool.create_or_update_pool(name, p.slots, p.description, False).slots} slots"
+            for name, p in POOLS.items()]

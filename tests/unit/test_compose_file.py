@@ -42,7 +42,7 @@ def test_compose_has_the_celery_stack_and_the_emulators() -> None:
     assert "--port 8701 --data-dir" in services["photoshelter-emulator"]["command"][0]
     assert "--port 8702 --data-dir" in services["cloudinary-emulator"]["command"][0]
     init = services["airflow-init"]["command"][1]
-    assert "campaign_media.cli pools > /tmp/pools.json && airflow pools import" in init  # the one definition
+    assert "campaign_media.cli pools --create" in init  # the one definition
     for mount in ("./dags:/opt/airflow/dags", "./plugins:/opt/airflow/plugins", "./include:/opt/airflow/include"):
         assert mount in services["airflow-worker"]["volumes"]
     result = compose_config({**SECRETS, "COMPOSE_PROFILES": "emulators"})
