@@ -106,11 +106,12 @@ def test_env_example_keeps_emulator_values_and_account_placeholders_apart() -> N
 
 
 def rendered_connections(env: dict[str, str]) -> dict[str, str]:
-    """The two connections as compose renders them for the init container."""
+    """The two connections (and the access logs' location) as compose renders them for the init container."""
     result = compose_config({**SECRETS, **env})
     assert result.returncode == 0, result.stderr
     environment = yaml.safe_load(result.stdout)["services"]["airflow-init"]["environment"]
-    return {k: environment[k] for k in ("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", "AIRFLOW_CONN_CLOUDINARY_DEFAULT")}
+    return {k: environment[k] for k in ("AIRFLOW_CONN_PHOTOSHELTER_DEFAULT", "AIRFLOW_CONN_CLOUDINARY_DEFAULT",
+                                        "AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS")}
 
 
 def test_init_refuses_real_credentials_aimed_at_the_emulators() -> None:
@@ -123,12 +124,19 @@ def test_init_refuses_real_credentials_aimed_at_the_emulators() -> None:
     assert problems(rendered_connections({"COMPOSE_PROFILES": "emulators"})) == []  # the emulators, as shipped
     real = {"CLOUDINARY_CLOUD_NAME": "brand", "CLOUDINARY_API_KEY": "987654321098765",
             "CLOUDINARY_API_SECRET": "a-real-secret-0123"}
-    half = problems(rendered_connections(real))
+    half = [p for p in problems(rendered_connections(real)) if "plain HTTP" in p]
     assert len(half) == 1 and half[0].startswith("Cloudinary: a real credential would go over plain HTTP to "
                                                  "http://cloudinary-emulator:8702")
     assert "set CLOUDINARY_UPLOAD_PREFIX and CLOUDINARY_DELIVERY_HOST" in half[0] and "a-real-secret" not in half[0]
-    whole = {**real, "CLOUDINARY_UPLOAD_PREFIX": "", "CLOUDINARY_DELIVERY_HOST": ""}
-    assert problems(rendered_connections(whole)) == []  # Cloudinary's own https hosts
+    # Only the required lines filled: the emulator's token key, internal notification address and
+    # CDN log folder would stay; each is refused, naming the variable.
+    required = {**real, "CLOUDINARY_UPLOAD_PREFIX": "", "CLOUDINARY_DELIVERY_HOST": ""}
+    kept = problems(rendered_connections(required))
+    assert [p.split(" ", 2)[1] for p in kept] == ["CLOUDINARY_AUTH_TOKEN_KEY", "CLOUDINARY_NOTIFICATION_BASE_URL",
+                                                  "AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS"], kept
+    whole = {**required, "CLOUDINARY_AUTH_TOKEN_KEY": "", "CLOUDINARY_PRIVATE_CDN": "",
+             "CLOUDINARY_NOTIFICATION_BASE_URL": "", "AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS": ""}
+    assert problems(rendered_connections(whole)) == []  # Cloudinary's own https hosts, nothing of the emulator's
     ps_half = problems(rendered_connections({"PHOTOSHELTER_API_KEY": "REALKEY1234", "PHOTOSHELTER_PASSWORD": "x1"}))
     assert len(ps_half) == 1 and "set PHOTOSHELTER_HOST" in ps_half[0]
     ps_whole = {"PHOTOSHELTER_API_KEY": "REALKEY1234", "PHOTOSHELTER_HOST": "https://www.photoshelter.com"}

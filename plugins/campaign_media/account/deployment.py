@@ -5,7 +5,9 @@ docker compose fills each connection from account variables with emulator defaul
 endpoint variable left out would send the API secret over plain HTTP to the emulator's name —
 whoever answers for it. ``python -m campaign_media.cli check-deployment`` (compose's init runs it)
 reads the two connections from the environment and refuses such a mix, naming the variables
-that go together.
+that go together. It also refuses a real Cloudinary account that kept the emulator's other
+defaults (its token key, private CDN, an internal notification address, the emulator's CDN log
+folder): each would break delivery or alerts quietly.
 """
 
 from __future__ import annotations
@@ -17,6 +19,26 @@ from urllib.parse import urlparse
 # The credentials the compose file gives the emulators (and that the emulators accept).
 EMULATOR_CREDENTIALS = {"emulator-secret", "emulator-password", "PSEMULATOR1"}
 CONNECTIONS = {"AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": "PhotoShelter", "AIRFLOW_CONN_CLOUDINARY_DEFAULT": "Cloudinary"}
+# What the compose file gives the emulators, which a real account must not keep.
+EMULATOR_TOKEN_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+EMULATOR_ACCESS_LOGS = "file:///opt/airflow/cdn-logs"
+
+
+def leftovers(extra: Mapping[str, object], env: Mapping[str, str]) -> list[str]:
+    """The emulator's defaults a real Cloudinary account kept, each with the variable that fixes it."""
+    found = []
+    if extra.get("auth_token_key") == EMULATOR_TOKEN_KEY:
+        found.append("CLOUDINARY_AUTH_TOKEN_KEY is the emulator's: set your account's token key (Settings → "
+                     "Security), or empty it (CLOUDINARY_AUTH_TOKEN_KEY=) where the account has none; with it, "
+                     "CLOUDINARY_PRIVATE_CDN (empty unless the account has a private CDN distribution)")
+    base = str(extra.get("notification_base_url") or "")
+    if base and urlparse(base).scheme == "http":
+        found.append(f"CLOUDINARY_NOTIFICATION_BASE_URL is {base}, which Cloudinary cannot reach: set this Airflow "
+                     "API server's public https address, or empty it (the video task then polls)")
+    if env.get("AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS") == EMULATOR_ACCESS_LOGS:
+        found.append("AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS is the emulator's log folder: name your CDN's log "
+                     "location (s3://…/cloudfront/), or empty it")
+    return found
 
 
 def problems(env: Mapping[str, str]) -> list[str]:
@@ -37,6 +59,8 @@ def problems(env: Mapping[str, str]) -> list[str]:
                      [extra.get("upload_prefix"), f"http://{extra['delivery_host']}" if extra.get("delivery_host")
                       and extra.get("secure") not in (True, "true") else None])
         plain = [e for e in endpoints if e and urlparse(e).scheme == "http"]
+        if real and service == "Cloudinary":
+            found += [f"Cloudinary: {what}" for what in leftovers(extra, env)]
         if real and plain:
             names = ("PHOTOSHELTER_HOST" if service == "PhotoShelter" else
                      "CLOUDINARY_UPLOAD_PREFIX and CLOUDINARY_DELIVERY_HOST (empty: Cloudinary's own hosts)")
