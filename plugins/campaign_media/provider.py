@@ -105,8 +105,7 @@ def get_provider_info() -> dict[str, Any]:
         "notifications": ["campaign_media.notifiers.FailureNotifier"],
         "config": provider_config(),
         # Listed as the OpenLineage provider lists its own: Airflow loads it through the
-        # airflow.plugins entry point (pyproject.toml); this entry is what `airflow providers
-        # plugins` shows.
+        # airflow.plugins entry point (pyproject.toml), and `airflow plugins` shows it.
         "plugins": [{"name": "campaign_media_page", "plugin-class": "campaign_media.plugin.CampaignPagePlugin"}],
     }
 
