@@ -146,6 +146,10 @@ def _check_account(chosen: str, allow_billable: bool, as_json: bool, create_fiel
         report = run(ps, CloudinaryHook(), campaigns, allow_billable=allow_billable,
                      create_metadata_fields=create_fields, markets=markets)
     print(json.dumps(report, indent=1, default=str) if as_json else table(report))
+    from campaign_media.account.approvers import warnings
+
+    for warning in warnings(campaigns):
+        print(f"warning: {warning}", file=sys.stderr)
     fields = report.get("cloudinary", {}).get("structured_governance") or {}
     failed = not report.get("photoshelter", {}).get("login") or not report.get("cloudinary", {}).get("ping") \
         or bool(fields.get("problems"))
@@ -180,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     export = sub.add_parser("schema", help="print a file kind's JSON Schema, or --write both into a folder")
     export.add_argument("kind", nargs="?", choices=sorted(SCHEMAS))
     export.add_argument("--write", type=Path, metavar="DIR", help="e.g. include/schema")
-    account = sub.add_parser("check-account", help="read-only check of the PhotoShelter and Cloudinary accounts")
+    account = sub.add_parser("check-account", help="check the PhotoShelter and Cloudinary accounts (reads them; writes "
+                                                   "the capability report the DAGs read to storage)")
     account.add_argument("--campaign", default="all", help="one campaign id, or all")
     account.add_argument("--allow-billable", action="store_true",
                          help="also try an on-the-fly transformation and background removal (billable)")
