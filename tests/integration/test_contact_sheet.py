@@ -18,7 +18,7 @@ from tests.integration.worlds import seeded_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 REVIEWER = Reader(frozenset({"campaign_media_ingest", "campaign_media_market_jp", *GOVERNANCE_DAGS}))
-DELIVERY = ("GET /{cloud}/{rt}/{dtype}/{rest:path}", "GET /{rt}/{dtype}/{rest:path}")  # shared host, private CDN
+DELIVERY = ("GET /{cloud}/{rt}/{dtype}/{rest:anypath}", "GET /{rt}/{dtype}/{rest:anypath}")  # shared host, private CDN
 
 
 def deliveries(cld) -> int:

@@ -13,8 +13,8 @@ def test_calls_are_split_by_api() -> None:
     assert api_of("cloudinary", "POST /v1_1/{cloud}/{rt}/explicit") == "cloudinary_upload"
     assert api_of("cloudinary", "GET /v1_1/{cloud}/resources/{rt}/{dtype}") == "cloudinary_admin"
     assert api_of("cloudinary", "GET /v1_1/{cloud}/usage") == "cloudinary_admin"
-    assert api_of("cloudinary", "GET /{cloud}/{rt}/{dtype}/{rest:path}") == "cloudinary_delivery"
-    assert api_of("cloudinary", "(service) GET /{cloud}/{rt}/{dtype}/{rest:path}") == "service"
+    assert api_of("cloudinary", "GET /{cloud}/{rt}/{dtype}/{rest:anypath}") == "cloudinary_delivery"
+    assert api_of("cloudinary", "(service) GET /{cloud}/{rt}/{dtype}/{rest:anypath}") == "service"
 
 
 def test_the_limit_is_calls_times_latency_over_concurrency() -> None:
