@@ -19,6 +19,12 @@ def auth_manager() -> str:
     return conf.get("core", "auth_manager", fallback="")
 
 
+def ids_are_usernames() -> bool:
+    """Whether the auth manager uses usernames as user IDs (the simple one does; FAB's are numbers),
+    so Airflow itself can match a request's assignees by name."""
+    return auth_manager().endswith("SimpleAuthManager")
+
+
 def simple_users() -> set[str]:
     """The users ``[core] simple_auth_manager_users`` names (``admin:admin,brand-lead:user``)."""
     from airflow.sdk.configuration import conf
@@ -35,7 +41,7 @@ def warnings(campaigns: Iterable[Campaign]) -> list[str]:
     if not named:
         return []
     manager = auth_manager()
-    if not manager.endswith("SimpleAuthManager"):
+    if not ids_are_usernames():
         return [f"sign-off approvers {', '.join(named)}: make sure each is a username of this deployment's auth "
                 f"manager ({manager.rsplit('.', 1)[-1] or 'unknown'}), e.g. airflow users list under FAB; a name "
                 "nobody signs in with leaves its markets closed"]

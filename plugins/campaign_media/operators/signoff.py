@@ -15,6 +15,8 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import BaseNotifier, Context, Param
 from airflow.sdk.exceptions import AirflowFailException
 
+from campaign_media.account.approvers import ids_are_usernames
+from campaign_media.domain.signoff import ANSWERED, stored_time
 from campaign_media.exceptions import ComeBackLater
 from campaign_media.operators.base import CampaignMediaOperator
 
@@ -54,8 +56,7 @@ class PlanSignoffsOperator(CampaignMediaOperator):
                 asked = signoffs.requests(campaign, group[0].code)
                 # this run's own requests still open (its plan task cleared): handed out again as stored
                 out += [{k: v for k, v in r.items() if k != "seal"} for r in asked
-                        if str(r.get("id", "")).startswith(f"{context['run_id']}|") and r["state"] != "approved"
-                        and r["state"] != "refused"]
+                        if str(r.get("id", "")).startswith(f"{context['run_id']}|") and r["state"] not in ANSWERED]
                 new = to_ask(campaign, asked, {i: v for m in group for i, v in ready(made[m.code]).items()})
                 if new:
                     due = min((d for d in (deadline(campaign, m) for m in group) if d), default=None)
@@ -273,12 +274,6 @@ def time_left(deadline: str | None) -> timedelta | None:
     """How long the request waits for its answer (``None``: no deadline, or it has passed)."""
     if not deadline:
         return None
-    left = datetime.fromisoformat(deadline.replace("Z", "+00:00")) - datetime.now(UTC)
+    now = datetime.now(UTC)
+    left = stored_time(deadline, now) - now
     return left if left > timedelta(0) else None
-
-
-def ids_are_usernames() -> bool:
-    """Whether the deployment's auth manager uses usernames as user IDs (the simple one does)."""
-    from airflow.sdk.configuration import conf
-
-    return conf.get("core", "auth_manager", fallback="").endswith("SimpleAuthManager")
