@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from emulators.cloudinary import events
 from emulators.cloudinary.params import (
     InvalidParameter,
     check_add_ons,
@@ -226,8 +227,10 @@ async def update_resource(cloud: str, rt: str, dtype: str, public_id: str, reque
     body = await json_body(emu, request)
     if emu.strict:
         check_add_ons(body, update=True)
+    before = json.loads(json.dumps(res))
     emu.apply_common(res, body)
     emu.account.save(res)
+    events.changed(emu, res, before)
     out = emu.result(request, res)
     out.pop("signature", None)
     return admin_json(emu, out, headers)
@@ -355,6 +358,8 @@ def page(emu: CloudinaryEmulator, resources: list[dict[str, Any]], request: Requ
 def delete_many(emu: CloudinaryEmulator, found: list[dict[str, Any]], requested: list[str], keep_original: bool,
                 headers: dict[str, str], invalidate: bool = False) -> JSONResponse:
     deleted: dict[str, str] = {pid: "not_found" for pid in requested}
+    if not keep_original:
+        events.deleted(emu, found[:DELETE_CHUNK])
     for res in found[:DELETE_CHUNK]:
         emu.account.remove(res, keep_original=keep_original)
         deleted[res["public_id"]] = "deleted"

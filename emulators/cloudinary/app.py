@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from emulators.cloudinary import admin, delivery, notifications, upload
+from emulators.cloudinary import admin, delivery, events, notifications, upload
 from emulators.cloudinary.access_log import AccessLog
 from emulators.cloudinary.params import InvalidParameter
 from emulators.cloudinary.state import (
@@ -97,6 +97,7 @@ def create_app(data_dir: str, *, cloud_name: str = DEFAULT_CLOUD, api_key: str =
 
     app.include_router(upload.router)
     app.include_router(admin.router)
+    app.include_router(events.trigger_router())
     app.include_router(unknown_api_routes(app))  # before delivery, whose GET route would take them
     if private_cdn:  # before the shared form, which would read its first segment as a cloud name
         app.include_router(delivery.private_cdn_router)

@@ -59,6 +59,11 @@ class Notifier:
             self._rng = random.Random(self.faults.seed)
         return self.faults
 
+    def chance(self, fault: str) -> bool:
+        """Whether this delivery meets the fault ``p_drop`` or ``p_duplicate`` (seeded)."""
+        with self._lock:
+            return self._rng.random() < getattr(self.faults, fault)
+
     def eager_done(self, url: str | None, res: dict[str, Any], batch_id: str, made: list[dict[str, Any]]) -> None:
         """A finished ``eager_async`` job (call from a background thread): its notification sent to
         ``url``; without one only logged (``url: null``), so the log times every job."""
@@ -69,10 +74,7 @@ class Notifier:
             return
         payload = {
             "notification_type": "eager", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "request_id": secrets.token_hex(16), "asset_id": res.get("asset_id"), "public_id": res["public_id"],
-            "batch_id": batch_id, "signature_key": self.api_key,
-            "eager": [{k: d[k] for k in ("transformation", "width", "height", "bytes", "format", "url", "secure_url")
-                       if k in d} for d in made],
+            "request_id": secrets.token_hex(16), **eager_payload(res, batch_id, made), "signature_key": self.api_key,
             "notification_context": {"triggered_at": datetime.now(UTC).isoformat(),
                                      "triggered_by": {"source": "api", "id": self.api_key}},
         }
@@ -103,6 +105,14 @@ class Notifier:
                 entry["answers"].append({"at": time.time(), "status": status, "copy": copy})
                 if status is not None and 200 <= status < 300:
                     break
+
+
+def eager_payload(res: dict[str, Any], batch_id: str, made: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an eager notification says of its job: the asset, the batch and what was made."""
+    return {"asset_id": res.get("asset_id"), "public_id": res["public_id"], "resource_type": res["resource_type"],
+            "type": res.get("type", "upload"), "batch_id": batch_id,
+            "eager": [{k: d[k] for k in ("transformation", "width", "height", "bytes", "format", "url", "secure_url")
+                       if k in d} for d in made]}
 
 
 def post(url: str, body: str, headers: dict[str, str]) -> int | None:

@@ -255,6 +255,9 @@ class CloudinaryEmulator:
         self.eager_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="eager")
         self.eager_delay = eager_delay
         self.notifier = Notifier(api_key, api_secret)  # eager_notification_url (notifications.py)
+        from emulators.cloudinary.events import Events  # its routes import this module
+
+        self.events = Events(self.notifier)  # triggers and poll notifications (events.py)
         self.tmp_dir = self.store.data_dir / "tmp"
         self.tmp_dir.mkdir(exist_ok=True)
         self.access_log: AccessLog | None = None  # the CDN's log of deliveries (access_log.py), when asked

@@ -8,6 +8,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -26,7 +27,8 @@ from fastapi.responses import JSONResponse
 from PIL import Image
 from starlette.responses import FileResponse, Response
 
-from emulators.cloudinary import transform
+from emulators.cloudinary import events, transform
+from emulators.cloudinary.notifications import eager_payload
 from emulators.cloudinary.params import (
     InvalidParameter,
     check_add_ons,
@@ -99,6 +101,8 @@ async def upload(cloud: str, rt: str, request: Request) -> JSONResponse:
     finally:
         path.unlink(missing_ok=True)
     emu.account.save(res)
+    emu.events.emit("upload", {**events.resource_fields(res), "version": res["version"], "bytes": res["bytes"],
+                               "format": res["format"], **({"overwritten": True} if existing else {})})
     eager = eager_answer(emu, request, res, params)
     extra: dict[str, Any] = {"overwritten": True} if existing else {}
     if eager:
@@ -124,8 +128,10 @@ async def explicit(cloud: str, rt: str, request: Request) -> JSONResponse:
     if emu.strict:
         check_add_ons(params)
     res = emu.account.require(rt, params.get("type") or "upload", params.get("public_id") or "")
+    before = json.loads(json.dumps(res))
     emu.apply_common(res, params)
     emu.account.save(res)
+    events.changed(emu, res, before)
     eager = eager_answer(emu, request, res, params)
     return JSONResponse(emu.result(request, res, **({"eager": eager} if eager else {})))
 
@@ -138,6 +144,7 @@ async def destroy(cloud: str, rt: str, request: Request) -> JSONResponse:
     if res is None:
         return JSONResponse({"result": "not found"})
     emu.account.remove(res)
+    events.deleted(emu, [res])
     if parse_bool(params.get("invalidate"), False):
         emu.purges.append(res["public_id"])
     return JSONResponse({"result": "ok"})
@@ -162,6 +169,7 @@ async def rename(cloud: str, rt: str, request: Request) -> JSONResponse:
     emu.account.store.delete("resource", resource_key(rt, dtype, source))
     res.update(public_id=target, type=to_type)
     emu.account.save(res)
+    events.renamed(emu, res, source)
     if parse_bool(params.get("invalidate"), False):
         emu.purges.append(source)
     return JSONResponse(emu.result(request, res))
@@ -308,6 +316,7 @@ def announce(emu: CloudinaryEmulator, request: Request, res: dict[str, Any], job
              "secure_url": emu.delivery_url(request, res, d["transformation"], d["format"])}
             for d in job["done"] if "id" in d]
     emu.notifier.eager_done(url, res, job_id, made)
+    emu.events.emit("eager", eager_payload(res, job_id, made))
 
 
 def eager_results(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
@@ -460,8 +469,10 @@ def update_targets(emu: CloudinaryEmulator, rt: str, params: dict[str, Any],
     """Apply ``change`` to every asset named in ``public_ids``; answer with those changed."""
     changed = []
     for res in targets(emu, rt, params):
+        before = json.loads(json.dumps(res))
         change(res)
         emu.account.save(res)
+        events.changed(emu, res, before)
         changed.append(res["public_id"])
     return JSONResponse({"public_ids": changed})
 

@@ -8,6 +8,9 @@
   connections); prints a table and writes the capability report the DAGs read
   (``docs/real-accounts.md``). ``--create-metadata-fields`` is the one change it makes, when
   asked: the structured governance fields.
+* ``events [--apply | --remove]``: the Cloudinary triggers of the deployment's poll channel
+  (``[campaign_media] cloudinary_events = pull``), compared with the account's, made or deleted,
+  with what pulling costs of the Admin API budget.
 * ``signoff pending [--campaign ID]``: the launch sign-off requests waiting for an answer (from
   the sealed records), and how to answer them.
 * ``audit --campaign ID [--master ID] [--market CODE] [--action A] [--since D] [--until D]
@@ -156,6 +159,36 @@ def _check_account(chosen: str, allow_billable: bool, as_json: bool, create_fiel
     return 1 if failed else 0
 
 
+def _events(apply: bool, remove: bool) -> int:
+    """The deployment's Cloudinary triggers: listed and compared (default), made (``--apply``) or
+    deleted (``--remove``); with what pulling events costs of the Admin API budget."""
+    from campaign_media import settings
+    from campaign_media.domain.events import CONNECTION, channel_name
+    from campaign_media.hooks import CloudinaryHook
+    from campaign_media.steps import events
+
+    cld = CloudinaryHook(CONNECTION)
+    channel = channel_name(CONNECTION, str(settings.get("events_channel")))
+    if remove:
+        print(f"poll://{channel}: {events.remove_triggers(cld, channel)} trigger(s) deleted")
+        return 0
+    plan = events.ensure_triggers(cld, channel, apply=apply)
+    print(f"[campaign_media] cloudinary_events = {settings.get('cloudinary_events')}; channel poll://{channel}")
+    for trigger in plan.keep:
+        print(f"  in place   {trigger['event_type']:<28} {trigger['id']}")
+    for wanted in plan.create:
+        print(f"  {'created' if apply else 'missing':<10} {wanted['event_type']}")
+    for stale in plan.delete:
+        print(f"  {'deleted' if apply else 'stale':<10} {stale['event_type']:<28} {stale['id']}")
+    wait = int(settings.get("events_wait_seconds"))
+    print(f"Admin API: this command made {1 + (len(plan.create) + len(plan.delete) if apply else 0)} call(s); "
+          f"pulling costs {3600 // max(1, wait)} calls an hour while idle (one long poll every {wait} s) and one "
+          "per 100 events otherwise, plus one acknowledgement per poll that brought any")
+    if plan.create and not apply:
+        print("run again with --apply to make them (the triggerer also makes them when it starts)")
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from campaign_media.runtime import audit
 
@@ -196,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     pools = sub.add_parser("pools", help="create the pools the DAGs run in (--create), or print them as JSON for "
                                          "'airflow pools import FILE'")
     pools.add_argument("--create", action="store_true", help="create or update them in this Airflow's database")
+    trig = sub.add_parser("events", help="the Cloudinary triggers the deployment's event channel needs: compared "
+                                         "with the account's (default), made (--apply) or deleted (--remove)")
+    trig.add_argument("--apply", action="store_true", help="create the missing ones, delete stale ones of the channel")
+    trig.add_argument("--remove", action="store_true", help="delete every trigger to the channel (the deployment "
+                                                          "goes away)")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
     signoff = sub.add_parser("signoff", help="launch sign-off: the requests waiting for an answer")
     signoff.add_argument("what", choices=["pending"])
@@ -240,6 +278,8 @@ def plain_error(exc: Exception) -> str | None:
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "audit":
         return _audit(args)
+    if args.command == "events":
+        return _events(args.apply, args.remove)
     if args.command == "signoff":
         return _signoff_pending(args.campaign)
     if args.command == "pools":

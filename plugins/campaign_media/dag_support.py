@@ -53,7 +53,8 @@ def campaign_param(campaign_ids: list[str] | Any) -> Param:
 
 def per_campaign_dag(config: Config, *, dag_id: str, cron: str, retry_seconds: int, tags: list[str], doc_md: str,
                      select: tuple[str, str], work: type[BaseOperator], work_task_id: str,
-                     extra_params: dict[str, Param] | None = None, **work_args: Any) -> DAG:
+                     extra_params: dict[str, Param] | None = None, assets: list[Asset] | None = None,
+                     **work_args: Any) -> DAG:
     """The shape the governance DAGs share: one task picks the campaigns (``select``: its task ID and
     the :class:`~campaign_media.operators.SelectCampaignsOperator` rule), then ``work`` runs once per
     campaign (mapped, labelled by campaign, in the PhotoShelter pool), one run at a time on a UTC cron.
@@ -68,6 +69,7 @@ def per_campaign_dag(config: Config, *, dag_id: str, cron: str, retry_seconds: i
     :param work: the per-campaign operator, expanded over ``campaign_id``
     :param work_task_id: its task ID
     :param extra_params: Params beside ``campaign``
+    :param assets: it also runs when one of these is updated
     :param work_args: arguments every mapped ``work`` task gets (templated ones may use ``params``)
     """
     from campaign_media.operators import SelectCampaignsOperator
@@ -75,7 +77,11 @@ def per_campaign_dag(config: Config, *, dag_id: str, cron: str, retry_seconds: i
     from campaign_media.pools import PHOTOSHELTER
 
     campaign_ids = sorted(config[1].items)
-    with DAG(dag_id=dag_id, schedule=CronTriggerTimetable(cron, timezone="UTC"), start_date=START, catchup=False,
+    from airflow.sdk import AssetAny, AssetOrTimeSchedule
+
+    cron_schedule = CronTriggerTimetable(cron, timezone="UTC")
+    schedule = AssetOrTimeSchedule(timetable=cron_schedule, assets=AssetAny(*assets)) if assets else cron_schedule
+    with DAG(dag_id=dag_id, schedule=schedule, start_date=START, catchup=False,
              max_active_runs=1, default_args=default_args(retry_seconds), tags=["campaign-media", *tags],
              doc_md=doc_md, params={"campaign": campaign_param(campaign_ids), **(extra_params or {})}) as dag:
         task_id, rule = select
@@ -104,3 +110,28 @@ def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
                       source=key, campaigns=entry["campaigns"], interval=entry["interval"],
                       photoshelter_conn_id=photoshelter_conn_id))])
             for key, entry in sorted(sources.items())]
+
+
+def repair_asset(target: str) -> Asset:
+    """Updated when hand edits call for ``target``'s run: a market code (copies made again) or
+    ``windows`` (usage windows reconciled). Emitted by the hand-edits DAG."""
+    return Asset(name=f"campaign_media.hand_edits.{target}", uri=f"campaign-media://hand-edits/{target}")
+
+
+def hand_edits_asset() -> Any | None:
+    """The asset Cloudinary's pulled events update, with its ``AssetWatcher`` running
+    :class:`~campaign_media.triggers.events.CloudinaryEventsTrigger` on the deployment's poll
+    channel; None when ``[campaign_media] cloudinary_events`` is not ``pull``."""
+    from airflow.sdk import AssetWatcher
+
+    from campaign_media.domain.events import CONNECTION, channel_name
+    from campaign_media.triggers.events import CloudinaryEventsTrigger
+
+    if settings.get("cloudinary_events") != "pull":
+        return None
+    channel = channel_name(CONNECTION, settings.get("events_channel"))
+    return Asset(name="campaign_media.cloudinary.events", uri=f"campaign-media://cloudinary-events/{channel}",
+                 watchers=[AssetWatcher(name="campaign_media_cloudinary_events", trigger=CloudinaryEventsTrigger(
+                     channel=channel, cloudinary_conn_id=CONNECTION,
+                     wait_seconds=int(settings.get("events_wait_seconds"))))])
+

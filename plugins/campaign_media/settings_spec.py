@@ -68,6 +68,15 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("notification_connections", "cloudinary_default", str, "the Cloudinary connections whose "
             "notifications the API server's receiver accepts (comma-separated); a POST naming any other is "
             "refused like a wrong signature, with no lookup"),
+    Setting("cloudinary_events", "pull", str, "how the pipeline hears of Cloudinary's events: pull (the triggerer "
+            "long-polls a Cloudinary poll channel, so no public endpoint is needed: video waits end on transcode "
+            "events and people's edits to market copies are repaired at once) or admin (none: video waits ask the "
+            "Admin API every video_poll_seconds and edits wait for the next reconciliation run); a connection with "
+            "notification_base_url also has transcodes POSTed to the receiver (webhook)"),
+    Setting("events_channel", "", str, "the poll channel's name; empty: campaign-media-<connection id> (two "
+            "deployments on one Cloudinary account need two names)"),
+    Setting("events_wait_seconds", 60, int, "how long one long poll of the channel waits for events (0-60): an "
+            "idle channel costs 3600 / this many calls an hour"),
     Setting("signoff_key_conn_id", "campaign_media_signoff", str, "the connection whose password seals launch "
             "sign-off records (kept in Airflow's secrets backend or database, never in storage); records it does "
             "not check are ignored"),

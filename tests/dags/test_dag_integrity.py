@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((ROOT / "dags").rglob("*.py"))
 MARKET_CODES = sorted(p.stem for p in (ROOT / "include" / "markets").glob("*.yaml") if not p.stem.startswith("_"))
 # Every DAG the shipped files define; a DAG missing from the bag fails its own test by name.
-DAG_IDS = ["campaign_media_api_health", "campaign_media_archive", "campaign_media_deadlines", "campaign_media_ingest",
+DAG_IDS = ["campaign_media_api_health", "campaign_media_archive", "campaign_media_deadlines",
+           "campaign_media_hand_edits", "campaign_media_ingest",
            "campaign_media_metrics", "campaign_media_signoff",
            "campaign_media_usage_windows", "example_cloudinary_upload_and_window", "example_gallery_to_market",
            *(f"campaign_media_market_{code}" for code in MARKET_CODES)]

@@ -192,6 +192,46 @@ def test_usage_windows_and_metrics_run_on_the_scheduler(stack) -> None:
     assert totals["market_copies"] == report["summary"]["copies"] and (folder / "index.html").exists()
 
 
+OPENED = [{"access_type": "anonymous", "start": "2020-01-01T00:00:00Z", "end": "2035-01-01T00:00:00Z"}]
+REPAIRING = ("campaign_media_hand_edits", "campaign_media_market_fr", "campaign_media_usage_windows")
+
+
+def test_a_person_s_edits_in_cloudinary_are_repaired_on_their_events(stack, monkeypatch) -> None:
+    """Cloudinary's events pulled by the triggerer (no public endpoint; the watcher made the
+    channel's triggers itself): a market copy deleted and another opened beyond its rights in the
+    console start the hand-edits DAG on their event, which starts the market's and the
+    usage-window runs; the copy is made again and the rule put back, with no schedule tick."""
+    from tests.conftest import cld_connection
+
+    af, emu, storage = stack["af"], stack["cld"], stack["storage"]
+    monkeypatch.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(emu))
+    from campaign_media.hooks import CloudinaryHook
+
+    cld = CloudinaryHook()
+    for dag_id in REPAIRING:
+        af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+    assert wait_for(lambda: len([t for t in cld.triggers() if t["uri"].startswith("poll://")]) >= 6, 180), \
+        "the events watcher made its channel's triggers"
+    state = json.loads((storage / CAMPAIGN / "markets" / "fr" / "state.json").read_text())
+    deleted, opened = (entry["public_id"] for entry in list(state.values())[:2])
+    rule = cld.resource(opened)["access_control"]
+    before = {dag_id: {r["dag_run_id"] for r in runs(af, dag_id)} for dag_id in REPAIRING}
+    started = time.monotonic()
+    emu.control("POST", "console", {"action": "delete", "public_id": deleted})
+    emu.control("POST", "console", {"action": "access_control", "public_id": opened,
+                                    "access_control": json.dumps(OPENED)})
+    assert wait_for(lambda: cld.resource(deleted) is not None and cld.resource(opened)["access_control"] == rule,
+                    420, every=1), "repaired"
+    print(f"\nhand edits repaired {time.monotonic() - started:.0f} s after they were made")
+    quiet(af, list(REPAIRING))
+    for dag_id in REPAIRING:
+        new = [r for r in runs(af, dag_id) if r["dag_run_id"] not in before[dag_id]]
+        assert new and all(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in new), (dag_id, new)
+    found = [json.loads(line) for path in (storage / CAMPAIGN / "audit").rglob("*.jsonl")
+             for line in path.read_text().splitlines() if '"hand_edit_found"' in line]
+    assert sorted(r["reason"] for r in found) == ["access_control_changed", "delete"]
+
+
 def test_no_secret_reaches_logs_xcoms_rendered_fields_storage_or_emulator_logs(stack) -> None:
     """After everything above ran on the scheduler: the connections' secrets (password, API key,
     API secret, token key) appear in no task log, no scheduler or API server output, no row of

@@ -73,8 +73,12 @@ def test_the_account_check_reports_what_each_account_does(account, capsys) -> No
     assert cld["ping"] and cld["signed_delivery"] is True
     assert cld["signed_probe"]["unsigned"] == 401
     assert cld["rate_limit"]["limit"] == 500
-    assert cld["notifications"]["receiver"] is None  # no notification_base_url: video waits are polled
-    assert cld["notifications"]["video_waits"] == "polled every 30 s (the connection has no notification_base_url)"
+    # No notification_base_url: events pulled (the default); the channel's triggers not made yet
+    events = cld["notifications"]
+    assert events["receiver"] is None and events["event_path"] == "pull"
+    assert events["channel"] == "poll://campaign-media-cloudinary_default"
+    assert events["triggers"].startswith("6 to create, 0 in place, 0 to delete")
+    assert events["video_waits"].startswith("woken by events pulled from poll://campaign-media-cloudinary_default")
     if mode == "permissive":
         assert ps["timezone"] == "GMT"
         assert "CustomMetadata" in entry["key_paths"] and "License" in entry["key_paths"]

@@ -92,6 +92,12 @@ def governed_world(dagbag, base: Path, *, galleries: int, extra: dict[str, Any])
         yield world
 
 
+# dag.test() runs a deferred task's trigger, but no asset watcher: nothing pulls the events channel,
+# so these worlds poll the Admin API for transcodes. The pulled path is proven where a triggerer
+# runs the watcher: tests/integration/test_pulled_events.py drives it, tests/e2e runs it.
+NO_WATCHER = "admin"
+
+
 @contextlib.contextmanager
 def seeded_world(base: Path, *, images: int, videos: int = 0, galleries: int = 1,
                  extra: dict[str, Any] | None = None, cld_args: list[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -108,6 +114,7 @@ def seeded_world(base: Path, *, images: int, videos: int = 0, galleries: int = 1
             mp.setenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT", cld_connection(cld, extra=extra or {}))
             mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (base / "storage").as_uri())
             mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__VIDEO_POLL_SECONDS", "1")
+            mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLOUDINARY_EVENTS", NO_WATCHER)
             yield {"ps": ps, "cld": cld, "seed": seeded, "base": base, "mp": mp}
     finally:
         ps.stop()
@@ -147,6 +154,7 @@ def point_at(mp: pytest.MonkeyPatch, world: Path, ps: EmulatorProcess, cld: Emul
         mp.setenv(key, value)
     mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (world / "storage").as_uri())
     mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(ROOT / "include"))
+    mp.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLOUDINARY_EVENTS", NO_WATCHER)
 
 
 def quick_retries(mp: pytest.MonkeyPatch, dagbag) -> None:

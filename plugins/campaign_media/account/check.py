@@ -23,6 +23,7 @@ from PIL import Image
 from campaign_media import settings
 from campaign_media.account.capabilities import Capabilities, report_path
 from campaign_media.config.models import Campaign, Market
+from campaign_media.domain.events import channel_name, path_of, trigger_plan
 from campaign_media.domain.governance import FIELDS, field_problems, is_structured
 from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
 from campaign_media.domain.notifications import received, receiver_url
@@ -196,25 +197,43 @@ def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_bi
 
 
 def check_notifications(cld: CloudinaryHook) -> dict[str, Any]:
-    """Where Cloudinary is asked to announce finished video transcodes, and whether that address
-    answers from here as the receiver does (405 to a GET: it takes only signed POSTs). Cloudinary
-    reaching it from the internet is not something this check can see."""
+    """Which event path the connection uses (pull, webhook or Admin polling) and why; for pull,
+    whether the channel's triggers are in place (one listing call: ``campaign-media events
+    --apply`` makes them, as the triggerer does when it starts); for a webhook, whether the
+    receiver's address answers from here as the receiver does (405 to a GET: it takes only signed
+    POSTs). Cloudinary reaching it from the internet is not something this check can see."""
     base = cld.account.notification_base_url
+    accepted = bool(base) and received(cld.account.conn_id, str(settings.get("notification_connections")))
+    path, why = path_of(cld.account.conn_id, accepted, str(settings.get("cloudinary_events")))
+    fallback = f"{settings.get('video_fallback_poll_seconds'):.0f} s"
+    out: dict[str, Any] = {"event_path": path, "why": why, "receiver": None}
+    if path == "pull":
+        channel = channel_name(cld.account.conn_id, str(settings.get("events_channel")))
+        try:
+            plan = trigger_plan(cld.triggers(), channel)
+            out["triggers"] = plan.summary() + ("" if not plan.create else " (campaign-media events --apply, or the "
+                                                "triggerer when it starts)")
+        except (CloudinaryError, RetryBudgetExceeded) as exc:
+            out["triggers"] = f"not listed ({exc})"
+        out.update(channel=f"poll://{channel}", video_waits=f"woken by events pulled from poll://{channel}; "
+                   f"polled every {fallback} in case one is lost; hand edits to market copies repaired on their event")
+    elif path == "admin":
+        out["video_waits"] = f"polled every {settings.get('video_poll_seconds'):.0f} s ({why})"
     if not base:
-        return {"receiver": None, "video_waits": f"polled every {settings.get('video_poll_seconds'):.0f} s (the "
-                                                  "connection has no notification_base_url)"}
+        return out
     url = receiver_url(base, cld.account.conn_id)
-    if not received(cld.account.conn_id, str(settings.get("notification_connections"))):
-        return {"receiver": url, "answers_as_receiver": False,
-                "video_waits": f"polled every {settings.get('video_poll_seconds'):.0f} s: the receiver does not "
-                               f"accept {cld.account.conn_id!r} (add it to [campaign_media] notification_connections)"}
+    out["receiver"] = url
+    if not accepted:
+        out["answers_as_receiver"] = False
+        return out
     try:
         status: int | str = cld.probe(url)
     except (CloudinaryError, RetryBudgetExceeded) as exc:
         status = f"no answer ({exc})"
-    return {"receiver": url, "receiver_probe": status, "answers_as_receiver": status == 405,
-            "video_waits": f"woken by notifications; polled every {settings.get('video_fallback_poll_seconds'):.0f} s "
-                           "in case one is lost"}
+    out.update(receiver_probe=status, answers_as_receiver=status == 405,
+               video_waits=f"woken by notifications POSTed to the receiver; polled every {fallback} in case one is "
+                           "lost")
+    return out
 
 
 def check_structured_fields(cld: CloudinaryHook, campaigns: list[Campaign], markets: dict[str, Market], *,
@@ -321,8 +340,11 @@ def table(report: dict[str, Any]) -> str:
              ("Admin listings carry access_control", yes(cld.get("listing_access_control")))]
     notified = cld.get("notifications") or {}
     if notified:
+        rows.append(("Cloudinary events", f"{notified.get('event_path')}: {notified.get('why')}"))
         rows.append(("video transcodes", notified["video_waits"]))
-    if notified.get("receiver"):
+    if notified.get("triggers"):
+        rows.append((f"  triggers of {notified['channel']}", notified["triggers"]))
+    if notified.get("receiver_probe") is not None:
         rows.append(("  notification receiver answers from here",
                      f"{yes(notified['answers_as_receiver'])} ({notified['receiver']}: {notified['receiver_probe']})"))
     fields = cld.get("structured_governance")

@@ -460,6 +460,10 @@ class Campaign(_Strict):
     signed_urls: SignedUrls | None = None
     archive: ArchivePolicy = ArchivePolicy()
     signoff: Signoff | None = None
+    on_hand_edit: Literal["repair", "alert"] = Field(
+        default="repair", description="when a person changes a market copy in Cloudinary (deletes, renames, opens "
+                                      "its access, edits its governance fields): repair it from the rights, or only "
+                                      "alert (a takedown belongs in PhotoShelter)")
     governance: Literal["context", "structured"] | None = Field(
         default=None, description="where masters' owner, approval, usage rights and licence expiry go in "
                                   "Cloudinary: context, or structured metadata fields console users can search "

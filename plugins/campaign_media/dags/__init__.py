@@ -25,7 +25,8 @@ from airflow.sdk import DAG
 from campaign_media.config.loader import ConfigError
 
 # Each set: the module that builds it (``build(config)`` → a DAG or DAGs by ID).
-SETS = ("ingest", "markets", "usage_windows", "signoff", "deadlines", "archive", "metrics", "api_health")
+SETS = ("ingest", "markets", "usage_windows", "hand_edits", "signoff", "deadlines", "archive", "metrics",
+        "api_health")
 
 
 def lifecycle_dags(*sets: str) -> dict[str, DAG]:

@@ -11,7 +11,15 @@ from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable
 
 from campaign_media.config.loader import ConfigError
 from campaign_media.config.models import Market
-from campaign_media.dag_support import START, Config, campaign_param, default_args, delivery_asset, masters_asset
+from campaign_media.dag_support import (
+    START,
+    Config,
+    campaign_param,
+    default_args,
+    delivery_asset,
+    masters_asset,
+    repair_asset,
+)
 from campaign_media.operators import (
     FinishVideoRenditionsOperator,
     MakeRenditionsOperator,
@@ -65,7 +73,7 @@ def market_dag(market: Market, config: Config) -> DAG:
 
     with DAG(
         dag_id=f"campaign_media_market_{market.code}",
-        schedule=AssetOrTimeSchedule(timetable=daily, assets=AssetAny(*masters)) if masters else daily,
+        schedule=AssetOrTimeSchedule(timetable=daily, assets=AssetAny(*masters, repair_asset(market.code))),
         start_date=START,
         catchup=False,
         max_active_runs=1,

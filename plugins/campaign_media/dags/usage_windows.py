@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from campaign_media.dag_support import Config, per_campaign_dag
+from campaign_media.dag_support import Config, per_campaign_dag, repair_asset
 from campaign_media.domain.windows import AS_OF_PATTERN
 from campaign_media.operators import ApplyUsageWindowsOperator
 
@@ -36,6 +36,6 @@ def build(config: Config) -> DAG:
     return per_campaign_dag(
         config, dag_id="campaign_media_usage_windows", cron="*/15 * * * *", retry_seconds=60, tags=["governance"],
         doc_md=DOC_MD, select=("campaigns", "unarchived"), work=ApplyUsageWindowsOperator,
-        work_task_id="reconcile", as_of="{{ params.as_of }}",
+        work_task_id="reconcile", as_of="{{ params.as_of }}", assets=[repair_asset("windows")],
         extra_params={"as_of": Param("", type="string", pattern=AS_OF_PATTERN, description="evaluate at this ISO "
                                      "time with its zone (…Z or …+01:00) instead of now")})

@@ -539,6 +539,37 @@ class CloudinaryHook(BaseHook):
                     break
         return deleted
 
+    # ------------------------------------------------------------------ events
+    def triggers(self) -> list[dict[str, Any]]:
+        """The account's notification triggers (one Admin API call)."""
+        return list(self._run("triggers", lambda: self.get_conn().admin.triggers()).get("triggers", []))
+
+    def create_trigger(self, uri: str, event_type: str, uri_type: str = "poll") -> dict[str, Any]:
+        """A notification trigger: ``event_type`` events to ``uri`` (``poll://<channel>``)."""
+        return dict(self._run(f"create trigger {event_type}", lambda: self.get_conn().admin.create_trigger(
+            uri, event_type, uri_type=uri_type)))
+
+    def delete_trigger(self, trigger_id: str) -> None:
+        self._run(f"delete trigger {trigger_id}", lambda: self.get_conn().admin.delete_trigger(trigger_id))
+
+    def notifications(self, channel: str, *, wait_seconds: int = 20, max_messages: int = 100,
+                      visibility_timeout: int = 120) -> list[dict[str, Any]]:
+        """Messages of a poll channel, long-polled up to ``wait_seconds`` (the HTTP timeout is made
+        longer than the wait, or the client would cut the poll off); each stays invisible for
+        ``visibility_timeout`` seconds, then comes back unless acknowledged."""
+        return list(self._run(f"notifications of {channel}", lambda: self.get_conn().admin.notifications(
+            channel=channel, wait_seconds=wait_seconds, max_messages=max_messages,
+            visibility_timeout=visibility_timeout, timeout=max(self.timeout, wait_seconds + 15))).get("messages", []))
+
+    def ack_notifications(self, receipt_handles: list[str]) -> dict[str, str]:
+        """Delete claimed messages (100 a call): ``receipt handle -> status`` (``acked``, or not)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(receipt_handles), 100):
+            chunk = receipt_handles[start:start + 100]
+            answer = self._run("ack notifications", lambda c=chunk: self.get_conn().admin.ack_notifications(c))
+            out.update({r.get("receipt_handle"): r.get("status") for r in answer.get("results", [])})
+        return out
+
     # ------------------------------------------------------------------ delivery
     def delivery_url(self, public_id: str, *, transformation: list[dict[str, Any]] | dict[str, Any] | None = None,
                      raw_transformation: str | None = None, format: str | None = None, sign: bool = False,

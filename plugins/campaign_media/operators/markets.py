@@ -102,7 +102,7 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from campaign_media.steps import videos
-        from campaign_media.steps.variants import notifying
+        from campaign_media.steps.variants import event_path
         from campaign_media.triggers.cloudinary import VideoRenditionsTrigger
 
         waiting = videos.waiting(self._batches())
@@ -110,7 +110,8 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
             return {"completed": 0, "written_back": 0, "still_transcoding": 0, "gone": 0, "failed": 0}
         # With notifications on, the uploads asked Cloudinary to announce each copy made: those
         # recorded from now on wake the trigger (the look below covers what was made before).
-        notified = notifying(self.cloudinary_hook)
+        path = event_path(self.cloudinary_hook)
+        notified = path != "admin"
         since = time.time() if notified else None
         # One look before deferring: copies already made are finished without a deferral (and
         # without Airflow's race with a trigger that fires within seconds, apache/airflow#71580).
@@ -120,9 +121,9 @@ class FinishVideoRenditionsOperator(CampaignMediaOperator):
         poll = self.poll_seconds or settings.get("video_fallback_poll_seconds" if notified else "video_poll_seconds")
         self.log.info("market %s: %d of %d video copies still being transcoded by Cloudinary; waiting deferred "
                       "(the worker slot is free), %s", self.market, len(rest), len(waiting),
-                      f"woken by Cloudinary's notifications, asking anyway every {poll:.0f} s" if notified
-                      else f"asking every {poll:.0f} s (no notification_base_url on the connection, or the "
-                           "receiver does not accept it: [campaign_media] notification_connections)")
+                      f"woken by Cloudinary's events ({path}), asking anyway every {poll:.0f} s" if notified
+                      else f"asking every {poll:.0f} s ([campaign_media] cloudinary_events = admin, or this "
+                           "connection is not the one whose events the triggerer pulls)")
         self.defer(trigger=VideoRenditionsTrigger(waiting=rest, deadline=(datetime.now(UTC) + self.timeout)
                                                   .isoformat(), poll_seconds=poll,
                                                   cloudinary_conn_id=self.cloudinary_conn_id,

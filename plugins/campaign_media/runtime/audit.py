@@ -37,7 +37,7 @@ ACTIONS = ("master_published", "master_replaced", "master_described", "copy_made
            "archive_verified",
            "copy_deleted", "master_deleted", "metadata_entries_added",
            "signoff_asked", "signoff_approved", "signoff_refused", "signoff_overdue", "signoff_answer_refused",
-           "signoff_request_mismatch")
+           "signoff_request_mismatch", "hand_edit_found", "copy_described")
 FLUSH_EVERY = 25  # records held in memory at most between two writes (also written with progress)
 
 

@@ -30,12 +30,27 @@ def record(conn_id: str, public_id: str, signature: str, payload: dict[str, Any]
            timestamp: int) -> bool:
     """Keep one verified notification (``signature``: its canonical spelling); False when the same
     one was kept already. Records of the copy past the accepted window go."""
-    target = folder(conn_id, public_id)
-    new = storage.create_json(target / f"{signature}.json",
-                              {"public_id": public_id, "received_at": time.time(), "timestamp": timestamp,
-                               "notification_type": payload.get("notification_type"),
-                               "batch_id": payload.get("batch_id"), "payload": payload})
-    for entry, kept in documents(target):
+    return kept_once(folder(conn_id, public_id), signature,
+                     {"public_id": public_id, "received_at": time.time(), "timestamp": timestamp,
+                      "notification_type": payload.get("notification_type"),
+                      "batch_id": payload.get("batch_id"), "payload": payload})
+
+
+def record_event(conn_id: str, signature: str, event: dict[str, Any], *, timestamp: int) -> bool:
+    """Keep one verified event pulled from the poll channel (any kind), named by its signature;
+    False when it was kept already (a redelivery). Kept two replay windows, then swept (the sweep
+    lists the whole folder, so one record in 16 does it: the signature's last digit picks it)."""
+    return kept_once(storage.path("_notifications", "cloudinary", conn_id, "_pulled"), signature,
+                     {"received_at": time.time(), "timestamp": timestamp,
+                      "notification_type": event.get("notification_type"), "payload": event},
+                     sweep=signature.endswith("0"))
+
+
+def kept_once(target: ObjectStoragePath, signature: str, document: dict[str, Any], *, sweep: bool = True) -> bool:
+    """Write ``document`` as ``<signature>.json`` under ``target`` unless it is there (create-only),
+    and (``sweep``) delete the folder's records older than two replay windows."""
+    new = storage.create_json(target / f"{signature}.json", document)
+    for entry, kept in documents(target) if sweep else []:
         if float(kept.get("received_at", 0)) < time.time() - 2 * VALID_FOR_SECONDS:
             entry.unlink(missing_ok=True)
     return new

@@ -54,7 +54,7 @@ from campaign_media.hooks.retry import RetryBudgetExceeded, must_wait
 from campaign_media.runtime import audit, storage
 from campaign_media.runtime.parallel import examples
 from campaign_media.runtime.sources import SourceListing, missing_galleries_message
-from campaign_media.steps.shared import governance, signoff
+from campaign_media.steps.shared import edits, governance, signoff
 from campaign_media.steps.shared.delivery import write_manifest
 
 log = logging.getLogger(__name__)
@@ -139,17 +139,25 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, specs: dict[str, dict[s
 
 
 def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
-                     now: datetime, report: dict[str, list[dict[str, Any]]], tokens: bool) -> int:
-    """Bring every market copy's rules to what its rights and windows say; returns how many."""
+                     now: datetime, report: dict[str, list[dict[str, Any]]], tokens: bool,
+                     held: dict[str, dict[str, str]]) -> int:
+    """Bring every market copy's rules to what its rights and windows say (and the description of
+    copies changed by hand to what PhotoShelter's governance ``held`` says); returns how many."""
     previous = storage.read_json(storage.market_access(campaign.id, market.code), {})
     state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
     specs = specs_by_name(campaign, market)  # the renditions signed URLs point at
     prefix = market_public_id(campaign.id, market.code, "")
     signed = signoff.standing_in(campaign, market)
+    suspects = edits.marked(campaign.id, market.code)
     for res in (r for rt in campaign.source.media for r in cld.iter_resources(prefix=prefix, resource_type=rt)):
         image_id, rotation = copy_identity(res["public_id"][len(prefix):])
         rt = res.get("resource_type") or "image"
+        if res["public_id"] in suspects:  # changed by hand: its own rules and description, not the listing's
+            res = {**res, **(cld.resource(res["public_id"], "upload", rt) or {})}
+            if image_id in held:
+                restore_description(cld, campaign, market, res, image_id, held[image_id],
+                                    (state.get(image_id) or {}).get("version", ""), report)
         access = decide(campaign, market, rights.get(image_id), now,
                         signed(image_id, shown_in(state.get(image_id) or {})))
         current = rules_now(res, previous.get(image_id), state.get(image_id))
@@ -184,9 +192,36 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         if decisions[image_id]["signed"]:
             report["signed"].append({**item, "expires_at": decisions[image_id]["signed"]["expires_at"]})
     storage.write_json(storage.market_access(campaign.id, market.code), decisions)
+    for mark in suspects.values():  # looked at: a mark written since stays for the next run
+        mark.unlink(missing_ok=True)
     if state:
         write_manifest(cld, campaign, market)
     return len(decisions)
+
+
+def restore_description(cld: CloudinaryHook, campaign: Campaign, market: Market, res: dict[str, Any], image_id: str,
+                        held: dict[str, str], version: str, report: dict[str, list[dict[str, Any]]]) -> None:
+    """Put a hand-edited copy's context (and structured governance fields) back to what the
+    pipeline gives it from PhotoShelter's governance now."""
+    wanted = governance.asset_description(cld, campaign, [market.code], {
+        "ps_image_id": image_id, "ps_file": version, "campaign": campaign.id, "market": market.code}, held)
+    context = (res.get("context") or {}).get("custom") or {}
+    metadata = res.get("metadata") or {}
+    differs = {k: (context.get(k, ""), v) for k, v in wanted["context"].items() if context.get(k, "") != v}
+    differs.update({k: (metadata.get(k, ""), v) for k, v in (wanted.get("metadata") or {}).items()
+                    if metadata.get(k, "") != v})
+    if not differs:
+        return
+    rt = res.get("resource_type") or "image"
+    if any(k in wanted["context"] for k in differs):
+        cld.add_context([res["public_id"]], wanted["context"])
+    if wanted.get("metadata") and any(k in wanted["metadata"] for k in differs):
+        cld.update_metadata([res["public_id"]], wanted["metadata"], resource_type=rt)
+    reason = "; ".join(f"{k}: {was!r} → {now!r}" for k, (was, now) in differs.items())
+    report["governance_refreshed"].append({"image_id": image_id, "market": market.code,
+                                           "public_id": res["public_id"], "reason": reason})
+    audit.record(campaign.id, "copy_described", market=market.code, master=image_id, version=version,
+                 before={k: was for k, (was, _) in differs.items()}, after=wanted, reason="changed by hand")
 
 
 def revoke_token_urls(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, str],
@@ -280,7 +315,7 @@ def reconcile(ps: PhotoShelterHook, cld: CloudinaryHook, campaign: Campaign, mar
         tokens = False
         report.setdefault("notices", []).append(str(exc))
         log.warning("%s", exc)
-    copies = sum(reconcile_market(cld, campaign, market, rights, now, report, tokens) for market in markets)
+    copies = sum(reconcile_market(cld, campaign, market, rights, now, report, tokens, held) for market in markets)
     counts = {k: len(v) for k, v in report.items() if k != "notices"}
     summary = {"campaign": campaign.id, "as_of": iso(now), "masters": masters, "copies": copies, **counts}
     path = storage.write_json(storage.windows_report(campaign.id, run_key),

@@ -29,6 +29,7 @@ from campaign_media.account.check import for_campaigns
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.batches import MarketBatch, MarketResult, MasterState, batch_label, chunks
 from campaign_media.domain.embedded import embedded
+from campaign_media.domain.events import path_of
 from campaign_media.domain.governance import read_back
 from campaign_media.domain.masters import (
     MASTER_DELIVERY,
@@ -275,9 +276,16 @@ def copy_description(cld: CloudinaryHook, campaign: Campaign, market: Market, it
 
 def notifying(cld: CloudinaryHook) -> bool:
     """Whether transcodes are announced to the receiver: the connection has a notification_base_url
-    and the receiver accepts its notifications (else the video step polls)."""
+    and the receiver accepts its notifications."""
     return bool(cld.account.notification_base_url) and received(
         cld.account.conn_id, str(settings.get("notification_connections")))
+
+
+def event_path(cld: CloudinaryHook) -> str:
+    """How the video wait learns a transcode is done: ``webhook`` (the receiver, see
+    :func:`notifying`), ``pull`` (the triggerer pulls the deployment's poll channel:
+    ``[campaign_media] cloudinary_events``, for the connection it pulls), or ``admin`` (polling)."""
+    return path_of(cld.account.conn_id, notifying(cld), str(settings.get("cloudinary_events")))[0]
 
 
 def video_copy(cld: CloudinaryHook, campaign: Campaign, market: Market, item: dict[str, Any],
