@@ -16,6 +16,9 @@ Scenarios (each a fresh world per repeat; medians over repeats):
 * ``live`` — approval to live on ``airflow standalone`` (``bench/live.py``): 20 approvals with
   Cloudinary's notifications, the video part again without; and the cost of a poll of 2,345
   media. Run once (its figures are percentiles over the approvals), not repeated.
+* ``edits`` — hand edits in the Cloudinary console repaired on ``airflow standalone``
+  (``bench/edits.py``): 20 of each kind (5 with ``--quick``), and the event channel's idle cost.
+  Run once.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import include, live, logs
+from bench import edits, include, live, logs
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
@@ -170,7 +173,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repeats per scenario (default 3; quick 1)")
     parser.add_argument("--slots", type=int, default=4, help="market DAGs at once (the photoshelter_api pool)")
     parser.add_argument("--sample", type=int, default=None, help="items the naive baselines time (12; quick 6)")
-    parser.add_argument("--only", default="ingest,variants,windows,parse,live,logs,include")
+    parser.add_argument("--only", default="ingest,variants,windows,parse,live,edits,logs,include")
     parser.add_argument("--keep", action="store_true", help="keep the worlds and runner logs (path printed)")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"), help="'' to write none")
     opts = parser.parse_args()
@@ -204,6 +207,11 @@ def main() -> int:
             results += live.run_all(Path(tmp), latency_ms=opts.latency_ms)
         for row in results[-3:]:
             print(json.dumps(row), flush=True)
+    if "edits" in opts.only:
+        with tempfile.TemporaryDirectory(prefix="campaign-media-edits-") as tmp:
+            results.append(edits.scenario(Path(tmp), per_kind=5 if opts.quick else 20, spread=120 if opts.quick
+                                          else 240, latency_ms=opts.latency_ms, idle_seconds=60 if opts.quick else 180))
+        print(json.dumps(results[-1]), flush=True)
     if "logs" in opts.only:  # printed, not tabled: a throughput of the report's log reader
         with tempfile.TemporaryDirectory(prefix="campaign-media-logs-") as tmp:
             for row in logs.run_all(Path(tmp), lines=100_000 if opts.quick else 500_000, repeats=repeats):

@@ -9,7 +9,8 @@ over ``spread`` seconds (PhotoShelter's control route: what a person's edit does
 storage only (the ingest's result files, the manifests, the write-back records), so the observer
 makes no API call of its own. Video masters among them time *transcode finished* (the Cloudinary
 emulator's log of its eager jobs) → *written back* (the write-back record), with Cloudinary's
-notifications on (the API server's receiver) or off (the trigger's poll).
+webhook notifications (``on``: the API server's receiver) or its events pulled by the triggerer
+(``off``: no public endpoint, the default).
 
     python -m bench.live [--approvals 20] [--videos 2] [--spread 180] [--notifications on|off]
 """
@@ -46,6 +47,7 @@ from scripts.standalone import Standalone
 
 ROOT = Path(__file__).resolve().parent.parent
 INGEST = "campaign_media_ingest"
+HAND_EDITS = "campaign_media_hand_edits"  # its asset watcher pulls Cloudinary's events
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -122,7 +124,8 @@ def scenario(base: Path, *, approvals: int, videos: int, spread: float, latency_
         markets = sorted(load_markets().items)
         dag_ids = [INGEST, *(f"campaign_media_market_{m}" for m in markets)]
         wait_for_dags(af, set(dag_ids))
-        for dag_id in dag_ids:
+        # Without the webhook, events are pulled: Airflow runs the watcher only for an unpaused DAG.
+        for dag_id in dag_ids + ([] if notifications else [HAND_EDITS]):
             af.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
         af.trigger(INGEST, {})  # the first ingest (what a backfill or the daily run did before)
         wait_until_quiet(af, dag_ids, settle=10, timeout=900)
@@ -178,7 +181,8 @@ def scenario(base: Path, *, approvals: int, videos: int, spread: float, latency_
                     video_waits.append(record.stat().st_mtime - job["queued_at"])
         polls = json.loads(watch_files()[0].read_text()).get("polls", [])
         return {
-            "scenario": "approval_to_live", "n_masters": 0, "notifications": notifications, "latency_ms": latency_ms,
+            "scenario": "approval_to_live", "n_masters": 0, "notifications": notifications,
+            "events": "webhook" if notifications else "pull", "latency_ms": latency_ms,
             "approvals": len(chosen), "images": len(images), "videos": len(pending_videos), "spread_s": spread,
             "markets": markets, "watch_interval_s": interval, "finished": len(done),
             "to_master": summary([seen[m]["master"] for m in chosen if "master" in seen[m]]),

@@ -12,8 +12,9 @@ from typing import Any
 from emulators.runner import EmulatorProcess
 
 # Cloudinary's Admin API (hourly-limited) answers under /resources, /usage, /ping and
-# /metadata_fields; the Upload API under /<resource type>/<action>; anything else is delivery (CDN).
-ADMIN_PARTS = ("/resources", "/usage", "/ping", "/metadata_fields")
+# /metadata_fields and /triggers, and (we assume: Cloudinary does not say) the v2 notifications
+# module; the Upload API under /<resource type>/<action>; anything else is delivery (CDN).
+ADMIN_PARTS = ("/resources", "/usage", "/ping", "/metadata_fields", "/triggers")
 
 
 def api_of(emulator: str, route: str) -> str:
@@ -24,6 +25,8 @@ def api_of(emulator: str, route: str) -> str:
     if emulator == "photoshelter":
         return "photoshelter"
     path = route.split(" ", 1)[-1]
+    if path.startswith("/v2/notifications/"):
+        return "cloudinary_admin"
     if not path.startswith("/v1_1/"):
         return "cloudinary_delivery"
     return "cloudinary_admin" if any(part in path for part in ADMIN_PARTS) else "cloudinary_upload"

@@ -108,7 +108,8 @@ def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
     return [Asset(name=f"campaign_media.photoshelter.{key}", uri=asset_uri(key),
                   watchers=[AssetWatcher(name=f"campaign_media_watch_{key}", trigger=PhotoShelterChangeTrigger(
                       source=key, campaigns=entry["campaigns"], interval=entry["interval"],
-                      photoshelter_conn_id=photoshelter_conn_id))])
+                      photoshelter_conn_id=photoshelter_conn_id,
+                      calls_per_hour=float(settings.get("watch_calls_per_hour"))))])
             for key, entry in sorted(sources.items())]
 
 

@@ -49,9 +49,12 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
     Setting("video_fallback_poll_seconds", 300.0, float, "with Cloudinary's notifications on (the connection's "
             "notification_base_url), how often the video trigger asks anyway, in case a notification is lost"),
-    Setting("watch_interval_seconds", 60.0, float, "how often the PhotoShelter watcher lists each watched source "
-            "for approvals and new files (a campaign's source.watch.interval overrides it); 0: no watcher, the "
-            "daily ingest run only"),
+    Setting("watch_interval_seconds", 15.0, float, "the shortest time between two polls of a watched PhotoShelter "
+            "source for approvals and new files (a campaign's source.watch.interval overrides it; the call budget "
+            "below may make it longer); 0: no watcher, the daily ingest run only"),
+    Setting("watch_calls_per_hour", 240, int, "the PhotoShelter calls each watched source's polls may spend an "
+            "hour: a poll costs one listing call per 1,000 media, so a small source polls at the shortest interval "
+            "and a 100,000-media source every 25 minutes; 0: no budget (the shortest interval always)"),
     Setting("access_logs", "", str, "where the access logs of the CDN in front of the delivery host are (a folder "
             "or object-store URL: s3://bucket/cloudfront/, file:///…): the metrics report's per-asset requests and "
             "bytes come from them; empty: from Cloudinary's API (which has none on a real account)"),

@@ -177,3 +177,19 @@ def test_events_waiting_are_read_from_airflow_s_asset_queue(airflow_db, dagbag) 
     waiting = events_waiting(key)
     assert waiting["queued"] == 2 and waiting["runs"] == runs_before + 1
     assert abs((waiting["since"] - (now - timedelta(seconds=50))).total_seconds()) < 1
+
+
+def test_a_source_s_next_poll_waits_as_long_as_its_call_budget_says(world) -> None:
+    trigger = PhotoShelterChangeTrigger(source=world["key"], campaigns=[CAMPAIGN], interval=10, max_polls=1,
+                                        calls_per_hour=60)
+
+    async def one() -> None:
+        async for _ in trigger.run():
+            pass
+
+    asyncio.run(one())
+    last = watched(world)["last_poll"]
+    calls = last["calls"]
+    assert calls >= 2  # two galleries of a named collection: their listings and the walk
+    assert trigger.pause(0) == last["interval"] == 3600 * calls / 60  # 60 calls an hour: a minute per call
+    assert trigger.pause(1) == min(900.0, 2 * 3600 * calls / 60)  # a failure doubles what the budget allows

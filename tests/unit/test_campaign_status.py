@@ -151,6 +151,9 @@ def test_long_lists_are_cut_on_the_page_and_licence_marks_grouped_by_day() -> No
     ({"source": "ps.galleries-G1.image", "interval": 30.0, "last_poll": {
         "at": "2026-12-03T10:02:00Z", "result": "ok", "seen": 2345, "changed": 3, "calls": 3,
         "named": {"spring-launch-2026": 2}}}, "2345 media seen, 3 changed, 2 sent to ingest, 3 PhotoShelter calls"),
+    ({"source": "ps.galleries-G1.image", "interval": 15.0, "last_poll": {
+        "at": "2026-12-03T10:02:00Z", "result": "ok", "seen": 2345, "changed": 0, "calls": 3, "interval": 45.0}},
+     "every 45 s (240 PhotoShelter calls an hour)"),  # the call budget's pace, and its cost
     ({"source": "ps.galleries-G1.image", "interval": 60.0, "last_poll": {
         "at": "2026-12-03T10:02:00Z", "result": "failed", "error": "PhotoShelter <list> failed: 503"}},
      "PhotoShelter &lt;list&gt; failed: 503 — no event was fired"),
@@ -198,6 +201,7 @@ def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatc
         (include / "campaigns" / f"{name}.yaml").write_text(yaml.safe_dump(other, allow_unicode=True))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / "storage").as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS", "60")
     campaigns = current_config()[1]
     shown = watcher(campaigns["spring-launch-2026"], campaigns.values())
     assert shown is not None and shown["interval"] == 20.0  # summer's 20 s, not its own 60 s nor the ended 10 s

@@ -73,7 +73,7 @@ def test_campaigns_reading_the_same_galleries_share_one_watcher_at_the_shortest_
     other, off = campaign("c", gallery_ids=["G2"]), campaign("d", watch="off")
     sources = watched_sources([b, a, other, off], "photoshelter_default", 60)
     assert sources == {source_key("photoshelter_default", a.source): {"campaigns": ["a", "b"], "interval": 30.0},
-                       source_key("photoshelter_default", other.source): {"campaigns": ["c"], "interval": 60.0}}
+                       source_key("photoshelter_default", other.source): {"campaigns": ["c"], "interval": 60}}
     assert watched_sources([a, b], "photoshelter_default", 0) == {}  # the deployment turned it off
     assert source_key("ps", Source(gallery_ids=["G2", "G1"])) == source_key("ps", Source(gallery_ids=["G1", "G2"]))
 
@@ -89,3 +89,12 @@ def test_events_merged_into_one_run_name_the_union_and_other_runs_name_none() ->
               {"from_trigger": True, "payload": {"campaigns": {"spring": ["I0000b"], "autumn": ["I0000c"]}}}]
     assert named_media(extras) == {"spring": {"I0000a", "I0000b"}, "autumn": {"I0000c"}}
     assert named_media([{}, {"from_rest_api": True}]) is None
+
+
+def test_a_source_polls_as_often_as_its_call_budget_allows() -> None:
+    from campaign_media.domain.watch import budgeted_interval
+
+    assert budgeted_interval(1, 240, 15.0) == 15.0  # a small source: the shortest interval
+    assert budgeted_interval(3, 240, 15.0) == 45.0  # 2,345 media in one gallery
+    assert budgeted_interval(100, 240, 15.0) == 1500.0  # 100,000 media: every 25 minutes
+    assert budgeted_interval(100, 0, 15.0) == 15.0  # no budget

@@ -18,8 +18,9 @@ DOC_MD = """
 ### Campaign media — ingest approved masters
 
 **When:** within a poll interval of an approval or a new file in PhotoShelter (the watcher on the
-triggerer, `[campaign_media] watch_interval_seconds`, default 60 s; such a run ingests exactly the
-media its events name), and daily at 00:00 UTC as the net for anything an event missed.
+triggerer: every `[campaign_media] watch_interval_seconds`, 15 s, or longer as the source's call
+budget `watch_calls_per_hour`, 240, allows; such a run ingests exactly the media its events
+name), and daily at 00:00 UTC as the net for anything an event missed.
 
 For every campaign in `include/campaigns/` whose window overlaps the run's data interval, lists
 the masters in its PhotoShelter source, keeps those **approved** by the campaign's approval rule

@@ -92,6 +92,12 @@ def source_key(conn_id: str, source: Source) -> str:
     return raw if len(raw) <= 120 else f"{conn_id}.{hashlib.sha1(raw.encode()).hexdigest()[:16]}"
 
 
+def budgeted_interval(calls: int, per_hour: float, shortest: float) -> float:
+    """Seconds until a source's next poll: its shortest interval, or longer when its last poll's
+    ``calls`` at that pace would spend more than ``per_hour`` (0: no budget)."""
+    return max(shortest, 3600.0 * calls / per_hour) if per_hour > 0 else shortest
+
+
 def watched_sources(campaigns: list[Campaign], conn_id: str, default_interval: float) -> dict[str, dict[str, Any]]:
     """``source key -> {"campaigns": [...], "interval": seconds}`` for every watched source: the
     shortest interval its campaigns ask for; a campaign with ``watch: off`` is left out; a

@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from campaign_media.domain.watch import budgeted_interval
 from campaign_media.exceptions import CampaignMediaError
 from campaign_media.hooks.photoshelter import PhotoShelterHook
 from campaign_media.steps import watch
@@ -35,18 +36,24 @@ class PhotoShelterChangeTrigger(BaseEventTrigger):
     :param interval: seconds between polls
     :param photoshelter_conn_id: the PhotoShelter connection
     :param max_polls: stop after this many polls (tests; None: forever, as the triggerer expects)
+    :param calls_per_hour: the source's call budget: after a poll of ``c`` calls the next waits at
+        least ``3600 c / calls_per_hour`` seconds (0: the interval always)
     """
 
-    def __init__(self, *, source: str, campaigns: list[str], interval: float = 60.0,
-                 photoshelter_conn_id: str = "photoshelter_default", max_polls: int | None = None) -> None:
+    def __init__(self, *, source: str, campaigns: list[str], interval: float = 15.0,
+                 photoshelter_conn_id: str = "photoshelter_default", max_polls: int | None = None,
+                 calls_per_hour: float = 0.0) -> None:
         super().__init__()
         self.source, self.campaigns, self.interval = source, list(campaigns), float(interval)
         self.photoshelter_conn_id, self.max_polls = photoshelter_conn_id, max_polls
+        self.calls_per_hour = float(calls_per_hour)
+        self.wait = self.interval  # the interval the last poll's cost allows
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("campaign_media.triggers.photoshelter.PhotoShelterChangeTrigger",
                 {"source": self.source, "campaigns": self.campaigns, "interval": self.interval,
-                 "photoshelter_conn_id": self.photoshelter_conn_id, "max_polls": self.max_polls})
+                 "photoshelter_conn_id": self.photoshelter_conn_id, "max_polls": self.max_polls,
+                 "calls_per_hour": self.calls_per_hour})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = PhotoShelterHook(self.photoshelter_conn_id)
@@ -67,6 +74,8 @@ class PhotoShelterChangeTrigger(BaseEventTrigger):
                                      exc, self.pause(failures), exc_info=not isinstance(exc, CampaignMediaError))
                 else:
                     failures = 0
+                    self.wait = budgeted_interval(record["calls"], self.calls_per_hour, self.interval)
+                    record["interval"] = round(self.wait, 1)
                     payload = result.event()
                     self.log.info("source %s: %d media, %d changed, %s (%d calls)", self.source, result.seen,
                                   result.changed, "baseline" if result.baseline else
@@ -78,5 +87,5 @@ class PhotoShelterChangeTrigger(BaseEventTrigger):
                 await asyncio.sleep(self.pause(failures))
 
     def pause(self, failures: int) -> float:
-        """Seconds until the next poll: the interval, doubled per failed poll in a row."""
-        return min(MAX_BACKOFF, self.interval * 2 ** failures) if failures else self.interval
+        """Seconds until the next poll: what the budget allows, doubled per failed poll in a row."""
+        return min(MAX_BACKOFF, self.wait * 2 ** failures) if failures else self.wait

@@ -244,7 +244,9 @@ def watch_section(status: CampaignStatus) -> str:
         return ("<p class='muted' id='watch'>Not watched (or not yours to see): the daily ingest run picks up "
                 "approvals.</p>")
     poll = watch.get("last_poll")
-    head = f"every {watch['interval']:.0f} s, source <code>{escape(watch['source'])}</code>"
+    pace = (poll or {}).get("interval") or watch["interval"]
+    cost = f" ({poll['calls'] * 3600 / pace:.0f} PhotoShelter calls an hour)" if poll and poll.get("calls") else ""
+    head = f"every {pace:.0f} s{cost}, source <code>{escape(watch['source'])}</code>"
     if not poll:
         return f"<p id='watch'>{head}: no poll yet (the ingest DAG must be unpaused and a triggerer running).</p>"
     if poll.get("result") == "failed":
