@@ -14,7 +14,7 @@ from emulators.runner import EmulatorProcess
 # Cloudinary's Admin API (hourly-limited) answers under /resources, /usage, /ping and
 # /metadata_fields and /triggers, and (we assume: Cloudinary does not say) the v2 notifications
 # module; the Upload API under /<resource type>/<action>; anything else is delivery (CDN).
-ADMIN_PARTS = ("/resources", "/usage", "/ping", "/metadata_fields", "/triggers")
+ADMIN_PARTS = ("/resources", "/usage", "/ping", "/metadata_fields", "/triggers", "/folders")
 
 
 def api_of(emulator: str, route: str) -> str:

@@ -32,15 +32,19 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 from emulators.runner import CLD_CREDENTIALS, free_port, start_cloudinary  # noqa: E402
 
 # The modules whose tests call the API (the others test URL building and helpers offline).
-MODULES = ["test_uploader", "test_api", "test_metadata", "test_request_id", "test_archive", "test_api_authorization"]
+MODULES = ["test_uploader", "test_api", "test_metadata", "test_request_id", "test_archive", "test_api_authorization",
+           "test_triggers", "test_notifications"]
 # Tests of features the project uses: upload (also chunked), explicit, eager, destroy, rename,
-# resources, tags, context, usage, structured metadata, response headers. They must pass.
+# resources, tags, context, usage, structured metadata, response headers, triggers and poll
+# notifications (Cloudinary's events, pulled). They must pass.
 USED = re.compile(
     r"test_upload($|_(async|large|data_uri|file_io|url|unicode|image|preset_.*|with_.*|custom_filename|"
     r"file_with_.*))|test_explicit|test_eager|test_destroy|test_rename|test_resource(s|_by|$)|test_tag|"
     r"test_context|test_usage|test_metadata|test_update_metadata|test_add_metadata_field|test_request_id|"
     r"test_list_metadata|test_delete_resources|test_access_control|test_ping|test_use_filename|"
     r"test_unique_filename|test_structured_metadata|test_.*headers|"
+    r"test\d+_(list_triggers|create_.*trigger|update_trigger|delete_trigger|test_trigger|trigger_lifecycle|"
+    r"notifications_.*|ack_notifications.*|verify_.*|poll_notification_end_to_end|base64url_.*)|"
     # structured governance: fields by ID, date and set fields, datasource additions
     r"test\d+_(get_metadata_field|create_(date|set)_metadata_field|update_metadata_field_datasource)$")
 # ... except where the test is about a feature the project does not use inside those calls.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import secrets
@@ -41,6 +42,31 @@ ASSET_ID = re.compile(r"[0-9a-f]{32}")
 async def ping(cloud: str, request: Request) -> JSONResponse:
     emu = emulator(request)
     return admin_json(emu, {"status": "ok"}, admin_auth(emu, request, cloud))
+
+
+@router.get("/v1_1/{cloud}/folders")
+@router.get("/v1_1/{cloud}/folders/{path:path}")
+async def folders(cloud: str, request: Request, path: str = "") -> JSONResponse:
+    """The folders (asset folders are public-ID prefixes here: fixed folder mode) at the root or
+    below ``path``."""
+    emu = emulator(request)
+    headers = admin_auth(emu, request, cloud)
+    prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+    names = sorted({r["public_id"][len(prefix):].split("/", 1)[0] for rt in RESOURCE_TYPES
+                    for r in emu.account.iter(rt) if r["public_id"].startswith(prefix)
+                    and "/" in r["public_id"][len(prefix):]})
+    if prefix and not names and not any(r["public_id"].startswith(prefix) for rt in RESOURCE_TYPES
+                                        for r in emu.account.iter(rt)):
+        raise CloudinaryError(404, f"Can't find folder with path {path}")
+    found = [{"name": n, "path": f"{prefix}{n}", "external_id": hashlib.sha1(f"{prefix}{n}".encode()).hexdigest()}
+             for n in names]
+    return admin_json(emu, {"folders": found, "next_cursor": None, "total_count": len(found)}, headers)
+
+
+@router.get("/v1_1/{cloud}/resources")
+async def resource_types(cloud: str, request: Request) -> JSONResponse:
+    emu = emulator(request)
+    return admin_json(emu, {"resource_types": list(RESOURCE_TYPES)}, admin_auth(emu, request, cloud))
 
 
 @router.get("/v1_1/{cloud}/usage")

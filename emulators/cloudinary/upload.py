@@ -245,10 +245,19 @@ async def generate_archive(cloud: str, rt: str, request: Request) -> Response:
     if not wanted:
         raise CloudinaryError(400, "No resources found for the archive")
     tmp = new_tmp(emu, ".zip")
+    # With transformations, each asset (but raw files) is in the archive once per transformation
+    # (each a derived file, named <public id>_<transformation>) instead of as its original.
+    chains = [c for c in str(params.get("transformations") or "").split("|") if c]
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for res in wanted:
             ext = f".{res['format']}" if res.get("format") and res["resource_type"] != "raw" else ""
-            zf.write(emu.account.original_path(res), res["public_id"] + ext)
+            if not chains or res["resource_type"] == "raw":
+                zf.write(emu.account.original_path(res), res["public_id"] + ext)
+                continue
+            for chain in chains:
+                components, fmt = transform.parse_chain(chain)
+                made, _, _ = emu.account.derive(res, "/".join(c.text for c in components), fmt or res["format"])
+                zf.write(made, f"{res['public_id']}_{chain.replace('/', '_')}.{fmt or res['format']}")
     mode = params.get("mode") or "create"
     if mode == "download":
         emu.account.bump(bandwidth=tmp.stat().st_size, requests=1)
@@ -263,7 +272,8 @@ async def generate_archive(cloud: str, rt: str, request: Request) -> Response:
            "context": {}, "metadata": {}, "derived": [], "access_mode": "public", "placeholder": False}
     shutil.move(str(tmp), emu.account.original_path(res))
     emu.account.save(res)
-    return JSONResponse(emu.result(request, res, resource_count=len(wanted), file_count=len(wanted)))
+    files = len(wanted) * max(1, len(chains))
+    return JSONResponse(emu.result(request, res, resource_count=len(wanted), file_count=files))
 
 
 async def signed_params(emu: CloudinaryEmulator, request: Request, cloud: str, *,

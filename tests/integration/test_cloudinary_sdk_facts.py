@@ -9,6 +9,7 @@ import io
 import uuid
 
 import cloudinary.exceptions
+import cloudinary.utils
 import httpx
 import pytest
 from PIL import Image
@@ -163,3 +164,31 @@ def test_a_field_always_answers_its_default_and_validation_and_entries_get_ids(s
     entries = made["datasource"]["values"]
     assert [e["value"] for e in entries] == ["red", "blue"] and all(e["external_id"] for e in entries)
     assert len({e["external_id"] for e in entries}) == 2
+
+
+def test_admin_answers_say_the_rate_limit_on_folders_and_resource_types_too(sdk) -> None:
+    pid = uid()
+    sdk.upload.upload(png(), public_id=pid)
+    for answer in (sdk.admin.ping(), sdk.admin.root_folders(), sdk.admin.resource_types()):
+        assert answer.rate_limit_allowed > 0 and answer.rate_limit_remaining > 0 and answer.rate_limit_reset_at
+        assert answer.request_id and "request_id" not in answer
+    assert "facts" in [f["name"] for f in sdk.admin.root_folders()["folders"]]
+    assert "image" in sdk.admin.resource_types()["resource_types"]
+    with pytest.raises(cloudinary.exceptions.NotFound):
+        sdk.admin.subfolders("no-such-folder")
+
+
+def test_an_archive_with_two_transformations_holds_each_asset_twice(sdk, connections) -> None:
+    import zipfile
+
+    from campaign_media.hooks import CloudinaryHook
+
+    tag = f"zip_{uuid.uuid4().hex[:6]}"
+    for _ in range(2):
+        sdk.upload.upload(png(), public_id=uid(), tags=[tag])
+    account = {k: v for k, v in CloudinaryHook().account.api.items() if k != "timeout"}
+    url = cloudinary.utils.download_zip_url(tags=[tag], transformations=[{"width": 32}, {"width": 16, "crop": "scale"}],
+                                            **account)
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(url, timeout=30).content))
+    sizes = sorted(Image.open(archive.open(name)).size for name in archive.namelist())
+    assert sizes == [(16, 12), (16, 12), (32, 24), (32, 24)]  # one derived file per asset and transformation
