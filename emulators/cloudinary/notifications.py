@@ -72,13 +72,15 @@ class Notifier:
                 self.log.append({"url": None, "public_id": res["public_id"], "queued_at": time.time(),
                                  "dropped": False, "duplicate": False, "answers": []})
             return
-        payload = {
-            "notification_type": "eager", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "request_id": secrets.token_hex(16), **eager_payload(res, batch_id, made), "signature_key": self.api_key,
-            "notification_context": {"triggered_at": datetime.now(UTC).isoformat(),
-                                     "triggered_by": {"source": "api", "id": self.api_key}},
-        }
-        self.send(url, payload)
+        self.send(url, self.eager_notification(res, batch_id, made))
+
+    def eager_notification(self, res: dict[str, Any], batch_id: str, made: list[dict[str, Any]]) -> dict[str, Any]:
+        """The body of an eager job's notification, with the fields a real one was recorded with."""
+        return {"notification_type": "eager", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+                "request_id": secrets.token_hex(16), **eager_payload(res, batch_id, made), "api_key": self.api_key,
+                "signature_key": self.api_key,
+                "notification_context": {"triggered_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                                         "triggered_by": {"source": "api", "id": self.api_key}}}
 
     def send(self, url: str, payload: dict[str, Any]) -> None:
         with self._lock:
@@ -109,8 +111,7 @@ class Notifier:
 
 def eager_payload(res: dict[str, Any], batch_id: str, made: list[dict[str, Any]]) -> dict[str, Any]:
     """What an eager notification says of its job: the asset, the batch and what was made."""
-    return {"asset_id": res.get("asset_id"), "public_id": res["public_id"], "resource_type": res["resource_type"],
-            "type": res.get("type", "upload"), "batch_id": batch_id,
+    return {"asset_id": res.get("asset_id"), "public_id": res["public_id"], "batch_id": batch_id,
             "eager": [{k: d[k] for k in ("transformation", "width", "height", "bytes", "format", "url", "secure_url")
                        if k in d} for d in made]}
 

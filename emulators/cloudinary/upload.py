@@ -28,7 +28,6 @@ from PIL import Image
 from starlette.responses import FileResponse, Response
 
 from emulators.cloudinary import events, transform
-from emulators.cloudinary.notifications import eager_payload
 from emulators.cloudinary.params import (
     InvalidParameter,
     check_add_ons,
@@ -326,7 +325,9 @@ def announce(emu: CloudinaryEmulator, request: Request, res: dict[str, Any], job
              "secure_url": emu.delivery_url(request, res, d["transformation"], d["format"])}
             for d in job["done"] if "id" in d]
     emu.notifier.eager_done(url, res, job_id, made)
-    emu.events.emit("eager", eager_payload(res, job_id, made))
+    body = emu.notifier.eager_notification(res, job_id, made)
+    emu.events.emit("eager", {k: v for k, v in body.items() if k not in ("notification_type", "timestamp",
+                                                                        "request_id", "notification_context")})
 
 
 def eager_results(emu: CloudinaryEmulator, request: Request, res: dict[str, Any],
