@@ -22,11 +22,11 @@ class HandEditsOperator(CampaignMediaOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from campaign_media import notifiers
-        from campaign_media.domain.events import HandEdit
+        from campaign_media.domain.events import edits_of
         from campaign_media.steps import hand_edits
 
-        edits = [HandEdit.from_dict(e) for events in (context.get("triggering_asset_events") or {}).values()
-                 for event in events for e in (event.extra or {}).get("edits", [])]
+        edits = edits_of([event.extra for events in (context.get("triggering_asset_events") or {}).values()
+                          for event in events])
         result = hand_edits.handle(self.cloudinary_hook, self.config()[1], edits)
         if result["alerted"]:
             notifiers.send(hand_edits.alert(result["alerted"]))
