@@ -25,8 +25,8 @@ from tests.conftest import ROOT, cld_connection, ps_connection
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 EXPECTED_DAGS = {"campaign_media_ingest", "campaign_media_usage_windows", "campaign_media_signoff",
                  "campaign_media_deadlines", "campaign_media_archive", "campaign_media_metrics",
-                 "campaign_media_api_health", "campaign_media_market_fr", "campaign_media_market_jp",
-                 "campaign_media_market_sa"}
+                 "campaign_media_api_health", "campaign_media_hand_edits", "campaign_media_market_fr",
+                 "campaign_media_market_jp", "campaign_media_market_sa"}
 
 
 def docs_dag_file() -> str:
