@@ -140,9 +140,10 @@ def signed_urls(cld: CloudinaryHook, campaign: Campaign, specs: dict[str, dict[s
 
 def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, rights: dict[str, Rights],
                      now: datetime, report: dict[str, list[dict[str, Any]]], tokens: bool,
-                     held: dict[str, dict[str, str]]) -> int:
+                     governance_now: dict[str, dict[str, str]]) -> int:
     """Bring every market copy's rules to what its rights and windows say (and the description of
-    copies changed by hand to what PhotoShelter's governance ``held`` says); returns how many."""
+    copies changed by hand to what PhotoShelter's governance says now, ``governance_now``);
+    returns how many."""
     previous = storage.read_json(storage.market_access(campaign.id, market.code), {})
     state = storage.read_json(storage.market_state(campaign.id, market.code), {})
     decisions: dict[str, Any] = {}
@@ -155,8 +156,8 @@ def reconcile_market(cld: CloudinaryHook, campaign: Campaign, market: Market, ri
         rt = res.get("resource_type") or "image"
         if res["public_id"] in suspects:  # changed by hand: its own rules and description, not the listing's
             res = {**res, **(cld.resource(res["public_id"], "upload", rt) or {})}
-            if image_id in held:
-                restore_description(cld, campaign, market, res, image_id, held[image_id],
+            if image_id in governance_now:
+                restore_description(cld, campaign, market, res, image_id, governance_now[image_id],
                                     (state.get(image_id) or {}).get("version", ""), report)
         access = decide(campaign, market, rights.get(image_id), now,
                         signed(image_id, shown_in(state.get(image_id) or {})))
