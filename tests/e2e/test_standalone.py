@@ -198,9 +198,11 @@ REPAIRING = ("campaign_media_hand_edits", "campaign_media_market_fr", "campaign_
 
 def test_a_person_s_edits_in_cloudinary_are_repaired_on_their_events(stack, monkeypatch) -> None:
     """Cloudinary's events pulled by the triggerer (no public endpoint; the watcher made the
-    channel's triggers itself): a market copy deleted and another opened beyond its rights in the
-    console start the hand-edits DAG on their event, which starts the market's and the
-    usage-window runs; the copy is made again and the rule put back, with no schedule tick."""
+    channel's triggers itself): four market copies changed in the console — deleted, opened beyond
+    its rights, renamed, re-described — start the hand-edits DAG on their events, which renames
+    the renamed one back and starts the market's and the usage-window runs; everything is as the
+    rights say again with no schedule tick, and the repairs (the pipeline's own changes) start no
+    run of their own."""
     from tests.conftest import cld_connection
 
     af, emu, storage = stack["af"], stack["cld"], stack["storage"]
@@ -215,23 +217,36 @@ def test_a_person_s_edits_in_cloudinary_are_repaired_on_their_events(stack, monk
     assert wait_for(lambda: len([t for t in cld.triggers() if t["uri"].startswith("poll://")]) >= 6, 180), \
         "the events watcher made its channel's triggers"
     state = json.loads((storage / CAMPAIGN / "markets" / "fr" / "state.json").read_text())
-    deleted, opened = (entry["public_id"] for entry in list(state.values())[:2])
-    rule = cld.resource(opened)["access_control"]
+    deleted, opened, renamed, described = (entry["public_id"] for entry in list(state.values())[:4])
+    looks = {pid: (r["access_control"], r.get("context")) for pid in (opened, described) if (r := cld.resource(pid))}
     before = {dag_id: {r["dag_run_id"] for r in runs(af, dag_id)} for dag_id in REPAIRING}
     started = time.monotonic()
-    emu.control("POST", "console", {"action": "delete", "public_id": deleted})
-    emu.control("POST", "console", {"action": "access_control", "public_id": opened,
-                                    "access_control": json.dumps(OPENED)})
-    assert wait_for(lambda: cld.resource(deleted) is not None and cld.resource(opened)["access_control"] == rule,
-                    420, every=2), "repaired"
+    for body in ({"action": "delete", "public_id": deleted},
+                 {"action": "access_control", "public_id": opened, "access_control": json.dumps(OPENED)},
+                 {"action": "rename", "public_id": renamed, "to_public_id": f"{renamed}-mine"},
+                 {"action": "context", "public_id": described, "context": "usage_rights=everything|owner=me"}):
+        emu.control("POST", "console", body)
+
+    def repaired() -> bool:
+        now = {pid: (r["access_control"], r.get("context")) for pid in (opened, described) if (r := cld.resource(pid))}
+        return (now == looks and cld.resource(deleted) is not None and cld.resource(renamed) is not None
+                and cld.resource(f"{renamed}-mine") is None)
+
+    assert wait_for(repaired, 420, every=2), "repaired"
     print(f"\nhand edits repaired {time.monotonic() - started:.0f} s after they were made")
-    quiet(af, list(REPAIRING))
+    quiet(af, list(REPAIRING), settle=20)
     for dag_id in REPAIRING:
         new = [r for r in runs(af, dag_id) if r["dag_run_id"] not in before[dag_id]]
         assert new and all(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in new), (dag_id, new)
+    # Every hand-edits run was started by a person's edit: none by the repairs' own events.
+    for run in (r for r in runs(af, REPAIRING[0]) if r["dag_run_id"] not in before[REPAIRING[0]]):
+        path = f"dags/{REPAIRING[0]}/dagRuns/{run['dag_run_id']}/taskInstances/sort_edits/xcomEntries/return_value"
+        sorted_out = af.api("GET", path, params={"deserialize": True, "stringify": False})["value"]
+        assert sorted_out["repaired"] > 0, sorted_out
     found = [json.loads(line) for path in (storage / CAMPAIGN / "audit").rglob("*.jsonl")
              for line in path.read_text().splitlines() if '"hand_edit_found"' in line]
-    assert sorted(r["reason"] for r in found) == ["access_control_changed", "delete"]
+    assert sorted(r["reason"] for r in found) == ["access_control_changed", "delete", "rename",
+                                                  "resource_context_changed"]
     emu.control("POST", "admin-limit", {"limit": 500})
 
 

@@ -315,3 +315,25 @@ def test_the_events_command_compares_makes_and_removes_the_channel_s_triggers(wo
         assert ours(CloudinaryHook(), "campaign-media-cli") == []
     finally:
         world["mp"].delenv("AIRFLOW__CAMPAIGN_MEDIA__EVENTS_CHANNEL")
+
+
+def test_a_duplicated_or_lost_message_is_recorded_once_and_comes_back(world, channel) -> None:
+    cld, emu = CloudinaryHook(), world["cld"]
+    events.ensure_triggers(cld, channel)
+    copy = image_copy(world)
+    try:
+        emu.control("POST", "notifications", {"p_duplicate": 1.0, "seed": 1})  # every event buffered twice
+        emu.control("POST", "console", {"action": "context", "public_id": copy, "context": "note=twice"})
+        twice = pulled(cld, channel)
+        assert (twice.messages, twice.new, len(twice.edits)) == (2, 1, 2)  # kept once; acting twice is harmless
+        assert set(cld.ack_notifications(twice.handles).values()) == {"acked"}
+        emu.control("POST", "notifications", {"p_duplicate": 0.0, "p_drop": 1.0})  # the answer carrying it is lost
+        emu.control("POST", "console", {"action": "context", "public_id": copy, "context": "note=lost"})
+        time.sleep(1)
+        assert events.pull(cld, channel, wait_seconds=1, visibility_timeout=2).messages == 0
+    finally:
+        emu.control("POST", "notifications", {"p_duplicate": 0.0, "p_drop": 0.0})
+    time.sleep(2.5)  # its visibility timeout: delivered again
+    back = pulled(cld, channel)
+    assert (back.messages, back.new, [e.public_id for e in back.edits]) == (1, 1, [copy])
+    cld.ack_notifications(back.handles)
