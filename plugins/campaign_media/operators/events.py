@@ -22,12 +22,19 @@ class HandEditsOperator(CampaignMediaOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from campaign_media import notifiers
-        from campaign_media.domain.events import edits_of
+        from campaign_media.domain.events import HandEdit, edits_of
+        from campaign_media.runtime import notices
         from campaign_media.steps import hand_edits
 
-        edits = edits_of([event.extra for events in (context.get("triggering_asset_events") or {}).values()
+        # The queue in storage is the record (Airflow may fold a burst of asset events into one run
+        # whose triggering events list only the first); the events' payloads are read too.
+        queued = notices.queued_edits(self.cloudinary_conn_id)
+        named = edits_of([event.extra for events in (context.get("triggering_asset_events") or {}).values()
                           for event in events])
+        edits = list(dict.fromkeys([*(HandEdit.from_dict(e) for _, doc in queued for e in doc), *named]))
         result = hand_edits.handle(self.cloudinary_hook, self.config()[1], edits)
+        for entry, _ in queued:  # handled: a later event queues anew
+            entry.unlink(missing_ok=True)
         if result["alerted"]:
             notifiers.send(hand_edits.alert(result["alerted"]))
         self.log.info("hand edits: %d found, %d repaired, %d alerted, %d outside the campaigns; markets to make "

@@ -46,6 +46,23 @@ def record_event(conn_id: str, signature: str, event: dict[str, Any], *, timesta
                      sweep=signature.endswith("0"))
 
 
+def edits_folder(conn_id: str) -> ObjectStoragePath:
+    return storage.path("_notifications", "cloudinary", conn_id, "_edits")
+
+
+def queue_edits(conn_id: str, signature: str, edits: list[dict[str, Any]]) -> None:
+    """Keep the hand edits a verified event names until a hand-edits run has handled them
+    (create-only: a redelivered event queues nothing twice while its first copy waits)."""
+    storage.create_json(edits_folder(conn_id) / f"{signature}.json", {"received_at": time.time(), "edits": edits})
+
+
+def queued_edits(conn_id: str) -> list[tuple[ObjectStoragePath, list[dict[str, Any]]]]:
+    """The queued hand edits, oldest first, each with its document (to remove once handled)."""
+    found = [(entry, kept) for entry, kept in documents(edits_folder(conn_id))]
+    found.sort(key=lambda pair: float(pair[1].get("received_at", 0)))
+    return [(entry, list(kept.get("edits") or [])) for entry, kept in found]
+
+
 def kept_once(target: ObjectStoragePath, signature: str, document: dict[str, Any], *, sweep: bool = True) -> bool:
     """Write ``document`` as ``<signature>.json`` under ``target`` unless it is there (create-only),
     and (``sweep``) delete the folder's records older than two replay windows."""

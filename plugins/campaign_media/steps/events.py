@@ -6,7 +6,9 @@ one listing call, a creation per missing event type, a deletion per stale one; r
 changes nothing. ``pull`` long-polls the channel once and, for each message, checks the signature
 on the bytes Cloudinary signed, records the event durably (create-only, named by its signature:
 a redelivery finds it kept) and, for an ``eager`` event, the notice the video wait reads
-(``runtime.notices``). Only what was recorded is acknowledged, after the caller has acted on it:
+(``runtime.notices``); the hand edits it names are queued in storage for the hand-edits run, which
+reads them there (Airflow may fold a burst of asset events into one run that lists only the
+first). Only what was recorded is acknowledged, after the caller has acted on it:
 a crash in between makes Cloudinary deliver it again after the visibility timeout, and a second
 delivery is harmless. A message whose signature does not check is neither acted on nor
 acknowledged (it comes back, and a fixed secret then reads it); it is logged with its reason.
@@ -91,7 +93,10 @@ def pull(cld: CloudinaryHook, channel: str, *, wait_seconds: int = 60, visibilit
         if copy:
             notices.record(conn_id, copy, digest, event, timestamp=int(stamp))
             out.transcoded.append(copy)
-        out.edits.extend(hand_edits(event, api_key))
+        found = hand_edits(event, api_key)
+        if found:  # queued in storage: the run reads them there, whatever Airflow's asset events carry
+            notices.queue_edits(conn_id, digest, [e.as_dict() for e in found])
+        out.edits.extend(found)
         if message.get("receipt_handle"):
             out.handles.append(str(message["receipt_handle"]))
     return out
