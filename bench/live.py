@@ -136,11 +136,14 @@ def scenario(base: Path, *, approvals: int, videos: int, spread: float, latency_
                 raise RuntimeError("the watcher made no poll within 5 minutes (is the triggerer running?)")
             time.sleep(2)
 
-        # Idle polls: the watcher alone, two intervals; Cloudinary must see nothing.
+        # Idle polls: the watcher alone, two intervals at the pace its call budget allows;
+        # Cloudinary must see nothing.
         interval = settings.get("watch_interval_seconds")  # the default: the bench sets none
+        last = json.loads(watch_files()[0].read_text()).get("last_poll") or {}
+        pace = float(last.get("interval") or interval)
         before = sum(cld.calls().values())
         polls_before = len(json.loads(watch_files()[0].read_text()).get("polls", []))
-        time.sleep(2 * float(interval) + 5)
+        time.sleep(2 * pace + 5)
         idle = json.loads(watch_files()[0].read_text())
         idle_polls = idle.get("polls", [])[:max(0, len(idle.get("polls", [])) - polls_before)]
         idle_cloudinary = sum(cld.calls().values()) - before
@@ -184,7 +187,7 @@ def scenario(base: Path, *, approvals: int, videos: int, spread: float, latency_
             "scenario": "approval_to_live", "n_masters": 0, "notifications": notifications,
             "events": "webhook" if notifications else "pull", "latency_ms": latency_ms,
             "approvals": len(chosen), "images": len(images), "videos": len(pending_videos), "spread_s": spread,
-            "markets": markets, "watch_interval_s": interval, "finished": len(done),
+            "markets": markets, "watch_interval_s": interval, "watch_pace_s": pace, "finished": len(done),
             "to_master": summary([seen[m]["master"] for m in chosen if "master" in seen[m]]),
             "to_every_market": summary([max(v.values()) for v in done.values()]),
             "video_transcoded_to_written_back": summary(video_waits),
