@@ -73,12 +73,17 @@ class TriggerPlan:
         return f"{len(self.create)} to create, {len(self.keep)} in place, {len(self.delete)} to delete"
 
 
+def channel_triggers(existing: list[dict[str, Any]], channel: str) -> list[dict[str, Any]]:
+    """The triggers of ``existing`` (the account's listing) that deliver to the channel."""
+    return [t for t in existing if t.get("uri") == POLL + channel]
+
+
 def trigger_plan(existing: list[dict[str, Any]], channel: str) -> TriggerPlan:
     """The deployment's triggers (one poll trigger per :data:`EVENT_TYPES` to its channel) against
     ``existing`` (the account's listing): triggers to other destinations are never touched; ours
     for an event type no longer needed, or doubled, are deleted."""
     uri = POLL + channel
-    ours = [t for t in existing if t.get("uri") == uri]
+    ours = channel_triggers(existing, channel)
     keep: dict[str, dict[str, Any]] = {}
     delete = []
     for trigger in sorted(ours, key=lambda t: str(t.get("created_at", ""))):

@@ -23,6 +23,7 @@ from campaign_media.domain.events import (
     HandEdit,
     MessageRefused,
     TriggerPlan,
+    channel_triggers,
     eager_copy,
     hand_edits,
     signed_bytes,
@@ -50,7 +51,7 @@ def ensure_triggers(cld: CloudinaryHook, channel: str, *, apply: bool = True) ->
 
 def remove_triggers(cld: CloudinaryHook, channel: str) -> int:
     """Delete every trigger to the channel (the deployment leaves); how many were deleted."""
-    ours = [t for t in cld.triggers() if t.get("uri") == f"poll://{channel}"]
+    ours = channel_triggers(cld.triggers(), channel)
     for trigger in ours:
         cld.delete_trigger(trigger["id"])
     return len(ours)
