@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,6 +72,40 @@ def image_updated(stack, image_id: str) -> str:
         "updated_at"]
 
 
+def unsuccessful(af: Standalone, dag_ids: list[str], lines: int = 15) -> list[str]:
+    """Each run of these DAGs that did not succeed: its state, its tasks that did not, and the end
+    of their last attempt's log (what an assertion names when a run failed on a loaded machine)."""
+    out = []
+    for dag_id in dag_ids:
+        for run in runs(af, dag_id):
+            if run["state"] == "success":
+                continue
+            out.append(f"{dag_id} {run['dag_run_id']} ({run['run_type']}): {run['state']}")
+            tis = af.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+            for ti in tis:
+                if ti["state"] in ("success", "skipped"):
+                    continue
+                out.append(f"  {ti['task_id']}: {ti['state']} after try {ti['try_number']}")
+                logs = sorted(af.home.glob(f"logs/dag_id={dag_id}/run_id={run['dag_run_id']}/task_id={ti['task_id']}/"
+                                           "**/attempt=*.log"))
+                if logs:
+                    out += ["    " + line for line in log_errors(logs[-1])[-lines:]]
+    return out
+
+
+def log_errors(path: Path) -> list[str]:
+    """A task log's warnings and errors, with the exceptions they carry (the log is JSON lines)."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            out.append(line[:300])
+            continue
+        if entry.get("level") in ("warning", "error", "critical"):
+            out.append(f"{entry['level']}: {str(entry.get('event'))[:300]}")
+            out += [f"  {e.get('exc_type')}: {str(e.get('exc_value'))[:400]}" for e in entry.get("error_detail") or []]
+    return out
 
 
 def run_once(af: Standalone, dag_id: str, conf: dict | None = None, timeout: float = 300) -> str:

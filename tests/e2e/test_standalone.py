@@ -23,6 +23,7 @@ from tests.e2e.support import (
     quiet,
     run_once,
     runs,
+    unsuccessful,
     wait_for,
 )
 
@@ -83,7 +84,7 @@ def test_an_overlapping_backfill_changes_nothing(stack) -> None:
     quiet(af, [INGEST, *MARKETS])
     # Complete before the next test backfills ingest again (Airflow refuses a second one meanwhile).
     assert wait_for(lambda: af.api("GET", f"backfills/{backfill['id']}")["completed_at"], timeout=120)
-    assert all(r["state"] == "success" for r in runs(af, INGEST))
+    assert not (failed := unsuccessful(af, [INGEST])), "\n".join(failed)
     assert published_masters(stack) == stack["versions"]  # same assets, same versions
 
 
@@ -128,7 +129,7 @@ def test_overlapping_backfills_and_runs_at_once_duplicate_nothing(stack, monkeyp
     assert second_backfill_refusal(af, {"dag_id": MARKETS[1], **days, "dag_run_conf": {}}).startswith(
         "POST /api/v2/backfills -> 409")
     quiet(af, [INGEST, *MARKETS], timeout=600)
-    assert all(r["state"] == "success" for d in (INGEST, *MARKETS) for r in runs(af, d))
+    assert not (failed := unsuccessful(af, [INGEST, *MARKETS])), "\n".join(failed)
     assert len([r for r in runs(af, MARKETS[1]) if r["run_type"] == "backfill"]) >= 3
     # They really were at once: runs of the same DAG whose start-to-end spans overlap (the claim
     # then made all but one wait deferred), for the market and for ingest.

@@ -212,10 +212,16 @@ def test_under_fab_only_the_approver_the_campaign_file_names_can_sign_off(fab, m
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(fab["include"]))
     campaign, _ = current_campaign(CAMPAIGN)
 
-    def recorded() -> dict | None:
-        return next((r for r in signoffs.requests(campaign, "fr") if r["state"] == "approved"), None)
+    seen: list = []
 
-    approved = wait_for(recorded, timeout=180)
+    def recorded() -> dict | None:
+        seen[:] = [signoffs.read(campaign, "fr")]
+        return next((r for r in seen[0].requests if r["state"] == "approved"), None)
+
+    try:
+        approved = wait_for(recorded, timeout=300)
+    except AssertionError as exc:  # what the record held, and why each entry was not believed
+        raise AssertionError(f"{exc}: {seen[0] if seen else 'never read'}") from None
     assert approved["by"] == "dave" and approved["by_id"] not in ("dave", None)  # FAB's numeric ID, kept
     refused = [r for r in audit.read(CAMPAIGN) if r["action"] == "signoff_answer_refused"]
     assert [r["after"]["by"] for r in refused] == ["erin"]

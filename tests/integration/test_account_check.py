@@ -147,3 +147,27 @@ def test_the_market_dag_picks_its_path_from_the_report(account, capsys, tmp_path
             campaign = campaign.model_copy(update={"signed_urls": None})
         batches = variants.plan(ps, CloudinaryHook(), [campaign], markets["fr"], "run-2")
     assert sum(b["count"] for b in batches) == 1  # the one master
+
+
+def test_a_market_run_judges_token_access_on_the_master_it_plans(account) -> None:
+    """With no report yet, a market run asking for signed_urls has the check try the master it is
+    about to use: a listing that does not show that master yet (an ingest running beside it)
+    leaves token access unjudged, which is retried rather than refused for good."""
+    from campaign_media.account import check as account_check
+    from campaign_media.account.capabilities import Capabilities, TokenAccessUnknown, require_token_access
+    from campaign_media.config.loader import load_campaigns, load_markets
+
+    mode, _ = account
+    campaign = load_campaigns(markets=load_markets()).items[CAMPAIGN]
+    cld = CloudinaryHook()
+    unseen = account_check.run(None, cld, [])["cloudinary"]  # what a listing too early finds: no master to try
+    assert unseen["token_access"] is None and "no authenticated master yet" in unseen["notes"][0]
+    with pytest.raises(TokenAccessUnknown, match="no authenticated master yet") as caught:
+        require_token_access(campaign, Capabilities.load(), True)
+    assert caught.value.retryable
+    master = {"public_id": master_public_id(CAMPAIGN, "I0000probe00001"), "format": "png"}
+    # the same listing, but the master named: judged on it
+    assert account_check.run(None, cld, [], master=master)["cloudinary"]["token_access"] is (mode != "strict")
+    account_check.run(None, cld, [])
+    account_check.for_campaigns(cld, [campaign], master)  # the report is unjudged again: the check runs
+    assert Capabilities.load().token_access is (mode != "strict")

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_media.account.capabilities import Capabilities, TokenAccessMissing, require_token_access
+from campaign_media.account.capabilities import (
+    Capabilities,
+    TokenAccessMissing,
+    TokenAccessUnknown,
+    require_token_access,
+)
 from campaign_media.config.loader import load_campaigns, load_markets
 
 CAMPAIGN = load_campaigns(markets=load_markets()).items["spring-launch-2026"]
 
 
-@pytest.mark.parametrize(("caps", "key", "found"), [
-    (Capabilities(token_access=False, checked_at="2026-11-28T10:00:00Z"), True, "found token URLs refused"),
-    (Capabilities(), True, "no account check has confirmed token access yet"),
-    (Capabilities(token_access=True), False, "has no auth_token_key"),
+@pytest.mark.parametrize(("caps", "key", "found", "retried"), [
+    (Capabilities(token_access=False, checked_at="2026-11-28T10:00:00Z"), True, "found token URLs refused", False),
+    (Capabilities(why="no authenticated master yet"), True,
+     "no account check has confirmed token access yet (no authenticated master yet)", True),
+    (Capabilities(token_access=True), False, "has no auth_token_key", False),
 ])
-def test_signed_urls_need_confirmed_token_access(caps, key, found) -> None:
+def test_signed_urls_need_confirmed_token_access(caps, key, found, retried) -> None:
+    """Refused for good where the check said no or the key is missing; where no check could judge
+    yet (a master uploaded seconds ago, a failed check) the task is retried instead."""
     with pytest.raises(TokenAccessMissing) as caught:
         require_token_access(CAMPAIGN, caps, key)
     message = str(caught.value)
+    assert isinstance(caught.value, TokenAccessUnknown) is retried and caught.value.retryable is retried
     assert found in message and "include/campaigns/spring-launch-2026.yaml" in message
     assert "token-based access" in message and "private_cdn" in message and "auth_token_key" in message
 

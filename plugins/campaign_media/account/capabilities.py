@@ -31,12 +31,14 @@ class Capabilities:
     token_access: bool | None = None  # None: not checked
     listing_access_control: bool | None = None
     checked_at: str | None = None
+    why: str | None = None  # why the last check left token access unjudged
 
     @classmethod
     def load(cls) -> Capabilities:
         report = storage.read_json(report_path(), {}) or {}
         cld = report.get("cloudinary", {})
-        return cls(cld.get("token_access"), cld.get("listing_access_control"), report.get("checked_at"))
+        why = cld.get("error") or "; ".join(cld.get("notes") or []) or None
+        return cls(cld.get("token_access"), cld.get("listing_access_control"), report.get("checked_at"), why)
 
 
 class TokenAccessMissing(CampaignMediaError, RuntimeError):
@@ -45,18 +47,26 @@ class TokenAccessMissing(CampaignMediaError, RuntimeError):
     retryable = False
 
 
+class TokenAccessUnknown(TokenAccessMissing):
+    """No check could judge token access yet (no master to try it on, or the check failed): the
+    task is retried, since the next try may judge it; meanwhile nothing signed-only opens."""
+
+    retryable = True
+
+
 def require_token_access(campaign: Campaign, caps: Capabilities, token_key: bool) -> None:
     """Refuse a campaign with ``signed_urls`` unless the connection has a token key and the
     account check confirmed token URLs work; the message names the feature and the setting."""
     if campaign.signed_urls is None or (token_key and caps.token_access):
         return
+    unknown = token_key and caps.token_access is None
     if not token_key:
         found = "the cloudinary connection has no auth_token_key in its extras"
-    elif caps.token_access is None:
-        found = "no account check has confirmed token access yet"
+    elif unknown:
+        found = "no account check has confirmed token access yet" + (f" ({caps.why})" if caps.why else "")
     else:
         found = f"the account check of {caps.checked_at} found token URLs refused"
-    raise TokenAccessMissing(
+    raise (TokenAccessUnknown if unknown else TokenAccessMissing)(
         f"campaign {campaign.id} asks for signed_urls (expiring Cloudinary token URLs) in "
         f"include/campaigns/{campaign.id}.yaml, but {found}. Token URLs need Cloudinary's token-based access, a "
         "premium feature served from a private CDN distribution, plus the account's token key (Console → "

@@ -163,12 +163,16 @@ def compare_download(ps: PhotoShelterHook, master: Any) -> dict[str, Any]:
             "matches": served == listing or (not master.file_size and size == (master.width, master.height))}
 
 
-def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_billable: bool = False) -> dict[str, Any]:
+def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_billable: bool = False,
+                     master: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Cloudinary part of the check. The signed and token reads try ``master`` (an image
+    master the caller knows is there: ``public_id``, ``format``), else the first one listed; a
+    listing may not show a master uploaded seconds ago yet."""
     out: dict[str, Any] = {"ping": cld.ping(), "token_key_configured": bool(cld.auth_token_key),
                            "signed_delivery": None, "token_access": None if cld.auth_token_key else False,
                            "listing_access_control": None}
     out.update(cld.account_status())
-    master = next((res for c in campaigns for res in cld.iter_resources(
+    master = master or next((res for c in campaigns for res in cld.iter_resources(
         prefix=master_public_id(c.id, ""), delivery_type=MASTER_DELIVERY, page_size=1)), None)
     if master is None:
         out["notes"] = ["no authenticated master yet: signed and token reads not tried (run it after an ingest)"]
@@ -268,9 +272,10 @@ def _signature(url: str) -> str:
 
 def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list[Campaign], *,
         allow_billable: bool = False, create_metadata_fields: bool = False,
-        markets: dict[str, Market] | None = None) -> dict[str, Any]:
+        markets: dict[str, Market] | None = None, master: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check what is given, write the capability report, return it. Nothing changes either
-    account except, with ``create_metadata_fields``, the structured governance fields added."""
+    account except, with ``create_metadata_fields``, the structured governance fields added.
+    ``master``: an image master to try signed and token reads on (see :func:`check_cloudinary`)."""
     report: dict[str, Any] = {"checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "allow_billable": allow_billable}
     if ps is not None:
@@ -281,7 +286,7 @@ def run(ps: PhotoShelterHook | None, cld: CloudinaryHook | None, campaigns: list
         report["photoshelter"]["api_versions"] = check_api_versions(ps)
     if cld is not None:
         try:
-            report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable)
+            report["cloudinary"] = check_cloudinary(cld, campaigns, allow_billable=allow_billable, master=master)
             fields = check_structured_fields(cld, campaigns, markets or {}, create=create_metadata_fields)
             if fields is not None:
                 report["cloudinary"]["structured_governance"] = fields
@@ -363,11 +368,12 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + f"\nreport: {report.get('path')}"
 
 
-def for_campaigns(cld: CloudinaryHook, campaigns: list[Campaign]) -> Capabilities:
+def for_campaigns(cld: CloudinaryHook, campaigns: list[Campaign], master: dict[str, Any] | None = None) -> Capabilities:
     """The stored capabilities; where a campaign needs token access that no check has judged
-    yet, the Cloudinary part of this (read-only) check runs first and is stored."""
+    yet, the Cloudinary part of this (read-only) check runs first, on ``master`` when the caller
+    knows one, and is stored."""
     caps = Capabilities.load()
     if caps.token_access is None and cld.auth_token_key and any(c.signed_urls for c in campaigns):
-        run(None, cld, campaigns)
+        run(None, cld, campaigns, master=master)
         caps = Capabilities.load()
     return caps

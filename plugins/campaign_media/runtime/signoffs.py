@@ -10,6 +10,7 @@ check out are left out (:func:`campaign_media.domain.signoff.trusted`) and named
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from campaign_media import settings
@@ -25,6 +26,9 @@ class SigningKeyMissing(CampaignMediaError):
     retryable = False
 
 
+log = logging.getLogger(__name__)
+
+
 def record_path(campaign: Campaign, market: str) -> Any:
     assert campaign.signoff is not None
     return storage.signoff_record(campaign.id, market if campaign.signoff.per_market else None)
@@ -37,12 +41,20 @@ def scope(campaign: Campaign, market: str) -> str | None:
 
 
 def signing_key() -> bytes | None:
-    """The sealing key (the connection's password), ``None`` when there is none."""
+    """The sealing key (the connection's password), ``None`` when there is none or it cannot be
+    read now. Without a key no record is trusted, so every copy that needs a yes stays closed; a
+    lookup that failed for another reason than "not defined" is logged with its cause."""
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
+    conn_id = settings.get("signoff_key_conn_id")
     try:
-        password = BaseHook.get_connection(settings.get("signoff_key_conn_id")).password
-    except Exception:  # noqa: BLE001 - not defined (Airflow raises its own not-found error): no key
+        password = BaseHook.get_connection(conn_id).password
+    except AirflowNotFoundException:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a secrets backend or API server that failed: fail closed, say so
+        log.warning("could not read the sign-off key connection %r (%s: %s): sign-off records are not trusted "
+                    "until it can be read", conn_id, type(exc).__name__, exc)
         return None
     return password.encode() if password else None
 

@@ -75,7 +75,6 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
     """Write batch manifests of the masters whose market copy is missing or stale; return their
     descriptors. Makes the write-back gallery (once) when there is work."""
     batches: list[MarketBatch] = []
-    caps = for_campaigns(cld, campaigns)
     for campaign in campaigns:
         specs = {"image": market_specs(campaign, market)[1], "video": market_video_specs(campaign, market)[1]}
         state = storage.read_json(storage.market_state(campaign.id, market.code), {})
@@ -116,7 +115,9 @@ def plan(ps: PhotoShelterHook, cld: CloudinaryHook, campaigns: list[Campaign], m
                                                                                    copy_id, copies)
                                     else {})})
         if todo:  # before any work, with the fix; a run with nothing to make (no master yet) is not refused
-            require_token_access(campaign, caps, bool(cld.auth_token_key))
+            image = next((t for t in todo if t["media_type"] == "image"), None)  # the check tries it, not a listing
+            require_token_access(campaign, for_campaigns(cld, [campaign], image and {
+                "public_id": image["public_id"], "format": image["format"]}), bool(cld.auth_token_key))
         if todo and structured and not dry_run:  # the copies' list values exist before any upload
             governance.prepare(cld, campaign, [market.code], todo, defined)
         gallery_id = ""
