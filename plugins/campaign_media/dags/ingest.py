@@ -56,7 +56,7 @@ def build(config: Config) -> DAG:
         schedule=AssetOrTimeSchedule(timetable=DAILY, assets=AssetAny(*approvals)) if approvals else DAILY,
         start_date=START,
         catchup=False,
-        max_active_runs=1,  # ingest runs never race each other for the same masters
+        max_active_runs=1,  # scheduled runs one at a time; backfill runs are kept apart by the claim (runtime.claims)
         default_args=default_args(120, exponential=True),
         tags=["campaign-media", "ingest"],
         doc_md=DOC_MD,
