@@ -1,6 +1,7 @@
 """``campaign-media`` (or ``python -m campaign_media.cli``) — the project's command line; ``--version``.
 
 * ``lint [include/]``: check campaign and market files before a PR (what Airflow will say).
+* ``init <folder>``: a starter include folder (template, one market, a campaign for a standard account).
 * ``schema [--write include/schema]``: the JSON Schemas of market and campaign files, which the
   template references so editors validate while typing.
 * ``check-account [--campaign ID] [--allow-billable] [--create-metadata-fields]``: the read-only
@@ -37,8 +38,8 @@ SCHEMAS = {"market": Market, "campaign": Campaign}
 def schema(kind: str) -> str:
     """The JSON Schema of one kind of file, as committed under ``include/schema/``."""
     body = SCHEMAS[kind].model_json_schema(by_alias=True, mode="validation")
-    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": f"campaign-media {kind} file (include/{kind}s/*.yaml)", **body}
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema", **body,
+            "title": f"campaign-media {kind} file (include/{kind}s/*.yaml)"}  # not the model's own "Campaign"
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -138,6 +139,21 @@ def _schema(kind: str | None, write: Path | None) -> int:
     return 0
 
 
+def _init(folder: Path) -> int:
+    from datetime import UTC, datetime
+
+    from campaign_media.config import starter
+
+    try:
+        starter.write(folder, starter.files(datetime.now(UTC).date(), {k: schema(k) for k in SCHEMAS}), print)
+    except FileExistsError as exc:
+        print(f"campaign-media init: {exc}", file=sys.stderr)
+        return 1
+    print(f"next: point [campaign_media] include at {folder.resolve()} (AIRFLOW__CAMPAIGN_MEDIA__INCLUDE), edit the "
+          f"campaign's collection_name to your PhotoShelter collection, then run campaign-media lint {folder}")
+    return _lint(folder)
+
+
 def _check_account(chosen: str, allow_billable: bool, as_json: bool, create_fields: bool = False) -> int:
     from campaign_media.account.check import run, table
     from campaign_media.config.loader import current_config
@@ -235,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     trig.add_argument("--remove", action="store_true", help="delete every trigger to the channel (the deployment "
                                                           "goes away)")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
+    init = sub.add_parser("init", help="write a starter include folder (the market template, a market, a campaign "
+                                       "for a standard Cloudinary account, the schemas); overwrites nothing")
+    init.add_argument("folder", type=Path)
     signoff = sub.add_parser("signoff", help="launch sign-off: the requests waiting for an answer")
     signoff.add_argument("what", choices=["pending"])
     signoff.add_argument("--campaign", default="all", help="one campaign id, or all")
@@ -300,6 +319,8 @@ def run_command(args: argparse.Namespace) -> int:
         return _check_account(args.campaign, args.allow_billable, args.json, args.create_metadata_fields)
     if args.command == "schema":
         return _schema(args.kind, args.write)
+    if args.command == "init":
+        return _init(args.folder)
     return _lint(Path(args.include) if args.include else include_dir())
 
 

@@ -93,6 +93,15 @@ def test_the_wheel_holds_the_package_only(installed) -> None:
     assert not listed & {"pytest", "moto", "respx", "playwright"}  # nothing of the tests came along
 
 
+def test_init_writes_a_starter_include_folder_that_lints(installed) -> None:
+    """The wheel carries the market template: ``campaign-media init`` works outside the repository."""
+    out = sh(installed["venv"] / "bin" / "campaign-media", "init", installed["base"] / "starter",
+             env=installed["env"], cwd=installed["base"])
+    assert "ok: 1 market(s) (gb), 1 campaign(s) (example-campaign)" in out
+    assert (installed["base"] / "starter" / "markets" / "_template.yaml").read_text() == \
+        (ROOT / "include" / "markets" / "_template.yaml").read_text()
+
+
 def test_airflow_lists_the_provider_and_its_connection_types(installed) -> None:
     providers = json.loads(sh("airflow", "providers", "list", "-o", "json", env=installed["env"],
                               cwd=installed["base"]))
