@@ -40,3 +40,15 @@ def test_the_connections_come_from_secrets_and_none_is_written_in_the_values() -
         assert f"AIRFLOW_CONN_{hook.default_conn_name.upper()}" in names
     text = (ROOT / "deploy" / "helm" / "values.yaml").read_text()
     assert "AIRFLOW_CONN_" not in str(VALUES["env"]) and "password" not in text.lower()
+
+
+def test_the_migration_job_makes_the_pools_the_dags_run_in() -> None:
+    """Without the pools every task waits in the queue: the chart's migration job makes them after
+    migrating (the chart runs its ``args`` as the job's command)."""
+    from campaign_media.pools import POOLS
+
+    command = VALUES["migrateDatabaseJob"]["args"]
+    assert command[:2] == ["bash", "-c"]
+    migrate, pools = command[2].split(" && ")
+    assert migrate == "airflow db migrate" and pools == "exec campaign-media pools --create"
+    assert {"photoshelter_api", "cloudinary_api"} <= set(POOLS)
