@@ -52,3 +52,52 @@ def test_operators_and_hooks_modules_import(manager) -> None:
     [plugin] = info["plugins"]
     module, _, name = plugin["plugin-class"].rpartition(".")
     assert getattr(importlib.import_module(module), name).name == plugin["name"]
+
+
+def extras_read(*modules: str) -> set[str]:
+    """The connection extras these hook modules read (``extras.get("x")`` / ``extras["x"]``)."""
+    import importlib
+    import inspect
+    import re
+
+    source = "".join(inspect.getsource(importlib.import_module(m)) for m in modules)
+    return set(re.findall(r"""extras(?:\.get\(|\[)["'](\w+)["']""", source))
+
+
+@pytest.mark.parametrize(("connection", "modules"), [
+    ("CLOUDINARY", ("campaign_media.hooks.cloudinary", "campaign_media.hooks.retry")),
+    ("PHOTOSHELTER", ("campaign_media.hooks.photoshelter", "campaign_media.hooks.retry")),
+])
+def test_every_extra_a_hook_reads_is_on_the_form_or_documented_as_json(connection, modules) -> None:
+    from campaign_media import provider
+
+    declared = provider.__dict__[connection]
+    documented = set(declared["conn-fields"]) | set(provider.JSON_ONLY.get(declared["connection-type"], {}))
+    read = extras_read(*modules)
+    assert read and read == documented, {"read, not documented": read - documented,
+                                         "documented, never read": documented - read}
+
+
+def test_the_forms_defaults_are_the_hooks_own() -> None:
+    from campaign_media.hooks import photoshelter
+    from campaign_media.hooks.retry import RetryPolicy
+    from campaign_media.provider import PHOTOSHELTER, RETRY_FIELDS
+
+    policy = RetryPolicy()
+    assert [RETRY_FIELDS[k]["schema"]["default"] for k in ("retry_base_delay", "retry_max_delay",
+                                                           "retry_budget_seconds")] == \
+        [policy.base_delay, policy.max_delay, policy.budget_seconds]
+    assert RETRY_FIELDS["max_retries"]["schema"]["default"] + 1 == policy.max_attempts
+    fields = PHOTOSHELTER["conn-fields"]
+    assert fields["api_path"]["schema"]["default"] == photoshelter.API_PATH
+    assert fields["video_download_path"]["schema"]["default"] == photoshelter.VIDEO_DOWNLOAD_PATH
+
+
+def test_the_operators_page_lists_every_extra_as_the_provider_declares_it() -> None:
+    from campaign_media.provider import CLOUDINARY, PHOTOSHELTER, extras_table
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "operators.md").read_text(encoding="utf-8")
+    for connection in (CLOUDINARY, PHOTOSHELTER):
+        assert extras_table(connection) in page, "docs/operators.md: paste python -c 'from campaign_media.provider " \
+            "import *; print(extras_table(CLOUDINARY)); print(extras_table(PHOTOSHELTER))'"
