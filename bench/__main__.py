@@ -41,7 +41,7 @@ from bench import edits, include, live, logs
 from bench.measure import Meter, Traffic, limit_seconds, median_row
 from bench.report import print_table, targets, write_results
 from bench.world import ROOT, World, airflow_env, airflow_template, build, slot_home, write_config
-from campaign_media.runtime.parallel import render_threads, task_threads
+from campaign_media.runtime.parallel import ingest_threads, render_threads
 
 PARSE_MARKETS = 50
 
@@ -128,7 +128,7 @@ def world_scenarios(base: Path, n: int, m: int, opts: argparse.Namespace, varian
         wall, traffic, lines = measured(world, meter, ["campaign_media_ingest"], 1, {"force": True})
         naive = baseline(world, "ingest", opts.sample, n) if "ingest" in opts.only else None
         if "ingest" in opts.only:
-            rows.append(figures("ingest", world, n, 1, opts.latency_ms, task_threads(), wall, traffic, lines,
+            rows.append(figures("ingest", world, n, 1, opts.latency_ms, ingest_threads(), wall, traffic, lines,
                                 naive, opts.sample, n))
         if not variants:
             return rows
@@ -226,7 +226,7 @@ def main() -> int:
         write_results(Path(opts.results), results, checks, {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": f"{platform.machine()}, "
             f"{os.cpu_count()} cores, Python {platform.python_version()}", "quick": opts.quick,
-            "repeats": repeats, "latency_ms": opts.latency_ms, "task_threads": task_threads(),
+            "repeats": repeats, "latency_ms": opts.latency_ms, "task_threads": ingest_threads(),
             "render_threads": render_threads(), "slots": opts.slots, "took_s": round(time.perf_counter() - started)})
     return 0
 

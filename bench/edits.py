@@ -91,7 +91,7 @@ def scenario(base: Path, *, per_kind: int, spread: float, latency_ms: float, idl
         "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": runner.photoshelter_connection(ps),
         "AIRFLOW_CONN_CLOUDINARY_DEFAULT": connection,
         "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(), "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
-        "AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": "0"})
+        "AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS": "0"})
     os.environ.update(AIRFLOW_CONN_CLOUDINARY_DEFAULT=connection, AIRFLOW__CAMPAIGN_MEDIA__INCLUDE=str(include),
                       AIRFLOW__CAMPAIGN_MEDIA__STORAGE=storage_dir.as_uri())
     try:

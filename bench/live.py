@@ -138,7 +138,7 @@ def scenario(base: Path, *, approvals: int, videos: int, spread: float, latency_
 
         # Idle polls: the watcher alone, two intervals at the pace its call budget allows;
         # Cloudinary must see nothing.
-        interval = settings.get("watch_interval_seconds")  # the default: the bench sets none
+        interval = settings.get("watch_poll_seconds")  # the default: the bench sets none
         last = json.loads(watch_files()[0].read_text()).get("last_poll") or {}
         pace = float(last.get("interval") or interval)
         before = sum(cld.calls().values())

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "AIRFLOW__CAMPAIGN_MEDIA__STORAGE": storage_dir.as_uri(),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__INCLUDE": str(include),
                                                      "AIRFLOW__CAMPAIGN_MEDIA__ACCESS_LOGS": cdn_logs.as_uri(),
-                                                     "AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS":
+                                                     "AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS":
                                                          str(WATCH_SECONDS)})
     try:
         say("Starting airflow standalone (SQLite, LocalExecutor)")

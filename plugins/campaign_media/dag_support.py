@@ -95,7 +95,7 @@ def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
                     photoshelter_conn_id: str | None = None) -> list[Any]:
     """One asset per watched PhotoShelter source of the campaigns not over yet, each with an
     ``AssetWatcher`` running :class:`~campaign_media.triggers.PhotoShelterChangeTrigger`
-    (``[campaign_media] watch_interval_seconds``, a campaign's ``source.watch``). None when the
+    (``[campaign_media] watch_poll_seconds``, a campaign's ``source.watch``). None when the
     deployment watches nothing: the ingest DAG then runs on its timetable only."""
     from airflow.sdk import Asset, AssetWatcher
 
@@ -104,7 +104,7 @@ def approval_assets(campaigns: dict[str, Campaign], now: datetime | None = None,
 
     photoshelter_conn_id = photoshelter_conn_id or CONNECTION
     active = [c for c in campaigns.values() if not c.ended(now or datetime.now(UTC))]
-    sources = watched_sources(active, photoshelter_conn_id, settings.get("watch_interval_seconds"))
+    sources = watched_sources(active, photoshelter_conn_id, settings.get("watch_poll_seconds"))
     return [Asset(name=f"campaign_media.photoshelter.{key}", uri=asset_uri(key),
                   watchers=[AssetWatcher(name=f"campaign_media_watch_{key}", trigger=PhotoShelterChangeTrigger(
                       source=key, campaigns=entry["campaigns"], interval=entry["interval"],

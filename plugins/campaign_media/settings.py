@@ -41,17 +41,21 @@ class SettingError(CampaignMediaError, ValueError):
 
 def get(key: str) -> Any:
     """The value of ``[campaign_media] key`` now (config file or ``AIRFLOW__CAMPAIGN_MEDIA__KEY``),
-    else its 0.8 environment variable (with a deprecation warning), else its default."""
+    else its key before a rename, else its 0.8 environment variable (both with a deprecation
+    warning), else its default."""
     setting = SETTINGS[key]
     raw = conf.get(SECTION, key, fallback=None)
     # Where Airflow loaded the provider's section, an unset key reads as its declared default.
     unset = raw in (None, "") or (setting.default is not None and raw == str(setting.default))
+    if unset and setting.old_key and conf.get(SECTION, setting.old_key, fallback=None) not in (None, ""):
+        raw, unset = conf.get(SECTION, setting.old_key), False
+        _deprecated(setting.old_key, f"[{SECTION}] {setting.old_key} is now [{SECTION}] {key}: rename it in "
+                    f"airflow.cfg (or AIRFLOW__{SECTION.upper()}__{setting.old_key.upper()} to "
+                    f"AIRFLOW__{SECTION.upper()}__{key.upper()})")
     if unset and setting.old_env and os.environ.get(setting.old_env):
         raw = os.environ[setting.old_env]
-        if setting.old_env not in _warned:
-            _warned.add(setting.old_env)
-            warnings.warn(f"{setting.old_env} is deprecated: set [{SECTION}] {key} in airflow.cfg or "
-                          f"AIRFLOW__{SECTION.upper()}__{key.upper()} instead", DeprecationWarning, stacklevel=2)
+        _deprecated(setting.old_env, f"{setting.old_env} is deprecated: set [{SECTION}] {key} in airflow.cfg or "
+                    f"AIRFLOW__{SECTION.upper()}__{key.upper()} instead")
     if raw in (None, ""):
         return setting.default
     try:
@@ -59,6 +63,13 @@ def get(key: str) -> Any:
     except ValueError:
         raise SettingError(f"[{SECTION}] {key} = {raw!r} is not a valid {setting.cast.__name__}: "
                          f"{setting.doc}") from None
+
+
+def _deprecated(name: str, message: str) -> None:
+    """Warn once per process that an old name was read."""
+    if name not in _warned:
+        _warned.add(name)
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def include_location() -> str:

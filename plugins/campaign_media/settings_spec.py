@@ -14,13 +14,15 @@ SECTION = "campaign_media"
 
 @dataclass(frozen=True)
 class Setting:
-    """One key of ``[campaign_media]``: its default, how to read it, the 0.8 variable it replaces."""
+    """One key of ``[campaign_media]``: its default, how to read it, the 0.8 variable it replaces,
+    and the key it was called before a rename (both still read, with a deprecation warning)."""
 
     key: str
     default: Any
     cast: Callable[[str], Any]
     doc: str
     old_env: str | None = None
+    old_key: str | None = None
 
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in [
@@ -35,23 +37,24 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             "import error naming the URL)"),
     Setting("ingest_batch_size", 100, int, "masters per mapped ingest task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
     Setting("render_batch_size", 50, int, "masters per mapped market render task", "CAMPAIGN_MEDIA_BATCH_SIZE"),
-    Setting("task_threads", 4, int, "masters in flight per ingest task", "CAMPAIGN_MEDIA_TASK_THREADS"),
+    Setting("ingest_threads", 4, int, "masters in flight per ingest task (and per archive task)",
+            "CAMPAIGN_MEDIA_TASK_THREADS", old_key="task_threads"),
     Setting("render_threads", 8, int, "masters in flight per market render task", "CAMPAIGN_MEDIA_RENDER_THREADS"),
     Setting("claim_poll_seconds", 30.0, float, "how often a run waiting for another run's claim looks again",
             "CAMPAIGN_MEDIA_CLAIM_POLL_SECONDS"),
     Setting("retry_delay_seconds", None, int, "every lifecycle task's retry delay; empty: each DAG's own "
             "(60 s to 300 s)", "CAMPAIGN_MEDIA_RETRY_DELAY_SECONDS"),
-    Setting("max_wait_hours", 6.0, float, "the longest a task waits deferred for a rate limit's named reset; "
-            "a service asking for longer fails the task, naming the figure"),
+    Setting("max_rate_limit_wait_hours", 6.0, float, "the longest a task waits deferred for a rate limit's named "
+            "reset; a service asking for longer fails the task, naming the figure", old_key="max_wait_hours"),
     Setting("max_download_mb", 20480, int, "the most a download of unknown size may bring (MB); a download of "
             "known size may bring that size plus 10 %"),
     Setting("video_poll_seconds", 30.0, float, "how often the video trigger asks Cloudinary for derivatives",
             "CAMPAIGN_MEDIA_VIDEO_POLL_SECONDS"),
     Setting("video_fallback_poll_seconds", 300.0, float, "with Cloudinary's notifications on (the connection's "
             "notification_base_url), how often the video trigger asks anyway, in case a notification is lost"),
-    Setting("watch_interval_seconds", 15.0, float, "the shortest time between two polls of a watched PhotoShelter "
+    Setting("watch_poll_seconds", 15.0, float, "the shortest time between two polls of a watched PhotoShelter "
             "source for approvals and new files (a campaign's source.watch.interval overrides it; the call budget "
-            "below may make it longer); 0: no watcher, the daily ingest run only"),
+            "below may make it longer); 0: no watcher, the daily ingest run only", old_key="watch_interval_seconds"),
     Setting("watch_calls_per_hour", 240, int, "the PhotoShelter calls each watched source's polls may spend an "
             "hour: a poll costs one listing call per 1,000 media, so a small source polls at the shortest interval "
             "and a 100,000-media source every 25 minutes; 0: no budget (the shortest interval always)"),
@@ -107,6 +110,6 @@ def table() -> str:
     rows = ["| key | default | what | replaces |", "| --- | --- | --- | --- |"]
     for s in SETTINGS.values():
         default = "" if s.default in (None, "") else s.default
-        replaces = f"`{s.old_env}`" if s.old_env else "(new)"
+        replaces = ", ".join(f"`{old}`" for old in (s.old_key, s.old_env) if old) or "(new)"
         rows.append(f"| `{s.key}` | {default} | {s.doc} | {replaces} |")
     return "\n".join(rows)

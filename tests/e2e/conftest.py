@@ -57,7 +57,7 @@ def stack(tmp_path_factory):
     # No PhotoShelter watcher here: these modules count runs and change PhotoShelter on purpose;
     # event-driven ingest has its own stack (test_event_driven_ingest.py).
     with running_stack(tmp_path_factory.mktemp("e2e"),
-                       env={"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": "0"}) as started:
+                       env={"AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS": "0"}) as started:
         yield started
 
 

@@ -32,7 +32,7 @@ UPLOAD = "POST /v1_1/{cloud}/{rt}/upload"
 def events(tmp_path_factory):
     require_system_packages()
     # No call budget: every poll INTERVAL apart (the budget's pacing is tests/integration/test_watcher.py's).
-    env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": str(INTERVAL),
+    env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS": str(INTERVAL),
            "AIRFLOW__CAMPAIGN_MEDIA__WATCH_CALLS_PER_HOUR": "0"}
     with running_stack(tmp_path_factory.mktemp("events"), images=12, waiting=OVERLAP + BURST, env=env) as stack, \
             pytest.MonkeyPatch.context() as mp:

@@ -52,7 +52,7 @@ def signed(tmp_path_factory):
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS": "0", "AIRFLOW__CAMPAIGN_MEDIA__ALERTS": "smtp",
+    env = {"AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS": "0", "AIRFLOW__CAMPAIGN_MEDIA__ALERTS": "smtp",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,mallory:op",
            "AIRFLOW__CAMPAIGN_MEDIA__ALERT_TO": "brand-ops@example.com",
            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps({

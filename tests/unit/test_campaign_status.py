@@ -201,7 +201,7 @@ def test_the_watcher_shown_is_the_shared_poll_of_the_source(tmp_path, monkeypatc
         (include / "campaigns" / f"{name}.yaml").write_text(yaml.safe_dump(other, allow_unicode=True))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(include))
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", (tmp_path / "storage").as_uri())
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__WATCH_INTERVAL_SECONDS", "60")
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__WATCH_POLL_SECONDS", "60")
     campaigns = current_config()[1]
     shown = watcher(campaigns["spring-launch-2026"], campaigns.values())
     assert shown is not None and shown["interval"] == 20.0  # summer's 20 s, not its own 60 s nor the ended 10 s

@@ -248,9 +248,9 @@ def test_a_reset_beyond_the_longest_wait_fails_the_task_with_the_figure(hooks, m
     quota.rate_limited, quota.retry_at = True, datetime.now(UTC) + timedelta(hours=30)
     monkeypatch.setattr("campaign_media.steps.variants.plan", lambda *a, **k: (_ for _ in ()).throw(quota))
     with pytest.raises(AirflowFailException, match=r"30\.0 h from now, beyond the 6 h this deployment waits "
-                                                   r"\(\[campaign_media\] max_wait_hours\)"):
+                                                   r"\(\[campaign_media\] max_rate_limit_wait_hours\)"):
         PlanRenditionsOperator(task_id="plan", market="fr").execute(context())
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__MAX_WAIT_HOURS", "48")  # a deployment that waits longer
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__MAX_RATE_LIMIT_WAIT_HOURS", "48")  # a deployment that waits longer
     from airflow.sdk.exceptions import TaskDeferred
 
     with pytest.raises(TaskDeferred):

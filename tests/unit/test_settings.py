@@ -16,8 +16,10 @@ OLD = ["CAMPAIGN_MEDIA_STORAGE", "CAMPAIGN_MEDIA_INCLUDE", "CAMPAIGN_MEDIA_BATCH
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch):
-    for key in settings.SETTINGS:
-        monkeypatch.delenv(f"AIRFLOW__CAMPAIGN_MEDIA__{key.upper()}", raising=False)
+    for s in settings.SETTINGS.values():
+        for key in (s.key, s.old_key):
+            if key:
+                monkeypatch.delenv(f"AIRFLOW__CAMPAIGN_MEDIA__{key.upper()}", raising=False)
     for name in OLD:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(settings, "_warned", set())
@@ -25,7 +27,7 @@ def clean(monkeypatch):
 
 def test_defaults_and_one_key_per_tunable() -> None:
     assert settings.get("ingest_batch_size") == 100 and settings.get("render_batch_size") == 50
-    assert (settings.get("task_threads"), settings.get("render_threads")) == (4, 8)
+    assert (settings.get("ingest_threads"), settings.get("render_threads")) == (4, 8)
     assert settings.get("retry_delay_seconds") is None and settings.get("video_poll_seconds") == 30.0
     assert settings.include_location() == str(ROOT / "include")
     # the 0.8 variables all have their key (BATCH_SIZE two: ingest and render apart; CLAIM_SETTLE_SECONDS
@@ -48,6 +50,18 @@ def test_the_old_variables_still_work_with_a_deprecation_warning(monkeypatch) ->
     assert settings.get("render_batch_size") == 3  # the old variable meant both
     monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__RENDER_BATCH_SIZE", "9")  # the new key wins
     assert settings.get("render_batch_size") == 9
+
+
+@pytest.mark.parametrize(("old", "new", "value"), [("task_threads", "ingest_threads", 2),
+                                                ("max_wait_hours", "max_rate_limit_wait_hours", 12.0),
+                                                ("watch_interval_seconds", "watch_poll_seconds", 45.0)])
+def test_a_renamed_key_is_still_read_under_its_old_name_with_a_warning(monkeypatch, old, new, value) -> None:
+    monkeypatch.setenv(f"AIRFLOW__CAMPAIGN_MEDIA__{old.upper()}", str(value))
+    with pytest.warns(DeprecationWarning, match=rf"\[campaign_media\] {old} is now \[campaign_media\] {new}: "
+                                                rf"rename it .*AIRFLOW__CAMPAIGN_MEDIA__{new.upper()}"):
+        assert settings.get(new) == value
+    monkeypatch.setenv(f"AIRFLOW__CAMPAIGN_MEDIA__{new.upper()}", str(value + 1))  # the new name wins
+    assert settings.get(new) == value + 1
 
 
 def test_a_bad_value_names_the_key_and_what_it_means(monkeypatch) -> None:

@@ -18,7 +18,7 @@ DOC_MD = """
 ### Campaign media — ingest approved masters
 
 **When:** within a poll interval of an approval or a new file in PhotoShelter (the watcher on the
-triggerer: every `[campaign_media] watch_interval_seconds`, 15 s, or longer as the source's call
+triggerer: every `[campaign_media] watch_poll_seconds`, 15 s, or longer as the source's call
 budget `watch_calls_per_hour`, 240, allows; such a run ingests exactly the media its events
 name), and daily at 00:00 UTC as the net for anything an event missed.
 

@@ -35,7 +35,7 @@ AFTER_RESET = timedelta(seconds=5)  # clocks differ: resume a little after the s
 
 
 class WaitTooLong(CampaignMediaError):
-    """A service named a moment to come back beyond ``[campaign_media] max_wait_hours``."""
+    """A service named a moment to come back beyond ``[campaign_media] max_rate_limit_wait_hours``."""
 
     retryable = False  # Airflow's retries, minutes apart, would meet the same limit
 
@@ -66,13 +66,14 @@ class WaitingOperator(BaseOperator):
                 raise
             assert exc.retry_at is not None
             moment = exc.retry_at + AFTER_RESET
-            longest = timedelta(hours=settings.get("max_wait_hours"))
+            longest = timedelta(hours=settings.get("max_rate_limit_wait_hours"))
             if moment - datetime.now(UTC) > longest:
                 raise not_retried(WaitTooLong(
                     f"{exc} — the service asks to wait until {moment.isoformat(timespec='seconds')}, "
                     f"{(moment - datetime.now(UTC)).total_seconds() / 3600:.1f} h from now, beyond the "
-                    f"{longest.total_seconds() / 3600:g} h this deployment waits ([campaign_media] max_wait_hours): "
-                    "failed instead; run it again after that moment")) from exc
+                    f"{longest.total_seconds() / 3600:g} h this deployment waits "
+                    "([campaign_media] max_rate_limit_wait_hours): failed instead; run it again after that moment")
+                ) from exc
             self.log.warning("%s — waiting until %s (deferred: no retry is spent, the worker and pool slot "
                              "are free meanwhile); the task then runs again and carries on where it stopped", exc,
                              moment.isoformat(timespec="seconds"))

@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 # threads of a task share one PhotoShelter session, so neither touches its per-user session cap.
 
 
-def task_threads() -> int:
-    """Masters in flight per ingest or archive task (``[campaign_media] task_threads``)."""
-    return max(1, settings.get("task_threads"))
+def ingest_threads() -> int:
+    """Masters in flight per ingest or archive task (``[campaign_media] ingest_threads``)."""
+    return max(1, settings.get("ingest_threads"))
 
 
 def render_threads() -> int:
@@ -109,7 +109,7 @@ def work_through(items: Iterable[tuple[str, T]], work: Callable[[T], R], progres
             save(progress)
 
     todo = [(key, item) for key, item in items if key not in progress.done]
-    threads = threads or task_threads()
+    threads = threads or ingest_threads()
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo) or 1)),
                             thread_name_prefix="master") as pool:
         for future in [pool.submit(one, key, item) for key, item in todo]:

@@ -134,7 +134,7 @@ def watcher(campaign: Campaign, campaigns: Iterable[Campaign] = ()) -> dict[str,
 
     now = datetime.now(UTC)
     others = [c for c in campaigns if c.id != campaign.id and not c.ended(now)]
-    sources = watched_sources([campaign, *others], CONNECTION, settings.get("watch_interval_seconds"))
+    sources = watched_sources([campaign, *others], CONNECTION, settings.get("watch_poll_seconds"))
     found = next(((key, entry) for key, entry in sources.items() if campaign.id in entry["campaigns"]), None)
     if found is None:
         return None
