@@ -73,6 +73,16 @@ def create_app(data_dir: str, *, api_key: str = DEFAULT_API_KEY, email: str = DE
         emu.sessions.clear()
         return {"expired": n}
 
+    @app.post("/_emulator/v4-order")
+    def v4_order(body: dict[str, str]) -> dict[str, str]:
+        """The order v4 lists a gallery's children in: ``"id"`` (another order than v3 lists its
+        media; strict's default) or ``"seq"`` (v3's, permissive's default). Neither API documents
+        its order, so a page of one need not hold the media of the same page of the other."""
+        if body.get("order") not in ("seq", "id"):
+            return JSONResponse({"error": "order: seq or id"}, status_code=400)
+        was, emu.v4_order = emu.v4_order, body["order"]
+        return {"order": emu.v4_order, "was": was}
+
     @app.post("/_emulator/images/{image_id}/license")
     def set_license(image_id: str, values: dict[str, str]) -> dict[str, Any]:
         """A rights manager edits a licence in PhotoShelter's UI (no public write API exists)."""

@@ -86,6 +86,8 @@ class PhotoShelterEmulator:
                  control: Control | None = None) -> None:
         self.api_key, self.email, self.password = api_key, email, password
         self.session_ttl, self.strict = session_ttl, strict
+        # The order v4 lists a gallery's children in (/_emulator/v4-order); strict: not v3's
+        self.v4_order = "id" if strict else "seq"
         self.store = DocStore(data_dir)
         self.account_tz = ZoneInfo(STRICT_TIMEZONE) if strict else UTC
         self.account = ensure_account(self.store)

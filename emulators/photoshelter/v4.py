@@ -8,6 +8,8 @@ resource ``{"id", "type", "attributes"}``; errors ``{"errors": [{"id": "<Name>Ex
 (docs/emulators.md marks each **[STRICT]**):
 
 - a v4 session token is not a v3 one, nor the other way round;
+- a gallery's children come in another order than v3's listing of the gallery (by ID), so page
+  *n* of one need not hold the media of page *n* of the other;
 - a gallery's children carry no custom metadata (``/media/{id}/custom-metadata`` answers it, one
   call per medium), and their ``meta`` says no total and no next page (a page shorter than
   ``per_page`` is the last);
@@ -171,8 +173,8 @@ async def gallery_children(gallery_id: str, request: Request) -> JSONResponse:
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise V4Error(400, "InvalidParameter", f"page must be >= 1 and per_page 1..{MAX_PER_PAGE}")
     members = f"{gallery_id}/"
-    ids = [doc_id.split("/", 1)[1] for doc_id, _ in emu.store.page("gallery_image", members,
-                                                                    (page - 1) * per_page, per_page)]
+    ids = [doc_id.split("/", 1)[1] for doc_id, _ in emu.store.page("gallery_image", members, (page - 1) * per_page,
+                                                                    per_page, by_id=emu.v4_order == "id")]
     records = [r for r in (emu.store.get("image", i) for i in ids) if r is not None]
     meta: dict[str, Any] = {"page": page, "per_page": per_page}
     if not emu.strict:

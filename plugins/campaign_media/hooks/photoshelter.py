@@ -607,10 +607,12 @@ class PhotoShelterHook(BaseHook):
 
         The media (images and videos alike) come from v4. Licences, where asked, come from v3's
         listing of the same page: v4 documents none. Custom metadata, where asked, comes with the
-        children where v4 puts it there; otherwise from that same v3 page. Only a medium the v3 page
-        does not name costs a call of its own (``media/{id}/custom-metadata``); without it, its
-        licence reads as unreadable and fails closed. A poll of a thousand media is therefore two
-        calls per page, not a thousand. IPTC is not read: nothing downstream uses it.
+        children where v4 puts it there; otherwise from that same v3 page. Neither API documents
+        its order, so the v3 page may not name every medium of the v4 page: each one it does not
+        name costs a call of its own (``media/{id}/custom-metadata``; an image's licence from v3's
+        ``mem/image/{id}``). A video's licence has no such route: it reads as unreadable and fails
+        closed. A poll of a thousand media whose pages agree is therefore two calls per page, not a
+        thousand. IPTC is not read: nothing downstream uses it.
         """
         per_page = min(per_page, LARGEST_PAGE)
         body = self._call4("GET", f"galleries/{gallery_id}/children", params={"page": page, "per_page": per_page})
@@ -638,7 +640,13 @@ class PhotoShelterHook(BaseHook):
                     custom = known.get("CustomMetadata")
                 if custom is None:
                     custom = photoshelter_v4.custom_metadata(self._call4("GET", f"media/{item['id']}/custom-metadata"))
-            licence = known.get("License", photoshelter_v4.UNREAD_LICENCE) if want_licence else None
+            licence = None
+            if want_licence:
+                licence = known.get("License")
+                if licence is None and item["id"] not in from_v3 and not photoshelter_v4.is_video(item):
+                    licence = self.image_licence(item["id"], extend["License"])
+                if licence is None:
+                    licence = photoshelter_v4.UNREAD_LICENCE
             records.append(photoshelter_v4.listing_record(item, custom=custom, licence=licence))
         full = len(photoshelter_v4.resources(body)) >= per_page
         return photoshelter_v4.v3_page(records, media=media, next_page=page + 1 if full else None)
@@ -654,6 +662,13 @@ class PhotoShelterHook(BaseHook):
                     for r in self.iter_gallery_media(gallery_id, extend=extend)}
         extend = {"Image": {"fields": "image_id,file_name", "params": {}}}
         return {r["Image"]["file_name"]: r["image_id"] for r in self.iter_gallery_images(gallery_id, extend=extend)}
+
+    def image_licence(self, image_id: str, extend: Any = None) -> dict[str, Any] | None:
+        """An image's licence record from v3 (``mem/image/{id}`` with ``extend`` License), wherever
+        the answer puts it; ``None`` when it holds none."""
+        data = self._call("GET", f"mem/image/{image_id}", params={"extend": json.dumps({"License": extend or {}})})
+        found = data.get("License")
+        return found if found is not None else (data.get("Image") or {}).get("License")
 
     def get_image(self, image_id: str, extend: dict[str, Any] | None = None) -> dict[str, Any]:
         """An image's record (``Image``); with ``extend``, its related records too (through v3 on a v4
