@@ -35,3 +35,14 @@ def test_signed_urls_need_confirmed_token_access(caps, key, found, retried) -> N
 def test_confirmed_or_not_asked_passes() -> None:
     require_token_access(CAMPAIGN, Capabilities(token_access=True), True)
     require_token_access(CAMPAIGN.model_copy(update={"signed_urls": None}), Capabilities(token_access=False), False)
+
+
+@pytest.mark.parametrize(("verdict", "statuses", "expected"), [
+    (True, (200,), True), (False, (401,), False), (False, (200, 403), False),
+    (False, (404,), None), (False, (200, 502), None)])
+def test_a_probe_that_answered_neither_yes_nor_no_judges_nothing(verdict, statuses, expected) -> None:
+    """A token URL answering 404 (a master listed a moment ago) or a 5xx after the retries says
+    nothing of access: not judged, so the next check tries again and the run is retried."""
+    from campaign_media.account.check import judged
+
+    assert judged(verdict, *statuses) is expected

@@ -180,11 +180,14 @@ def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_bi
         pid, fmt = master["public_id"], master.get("format") or "jpg"
         url = cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format=fmt)
         signed, unsigned = cld.probe(url), cld.probe(url.replace(_signature(url), ""))
-        out["signed_delivery"] = signed == 200 and unsigned in (401, 403)
+        out["signed_delivery"] = judged(signed == 200 and unsigned in (401, 403), signed, unsigned)
         out["signed_probe"] = {"signed": signed, "unsigned": unsigned}
         if cld.auth_token_key:
             status = cld.probe(cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format=fmt, token_ttl=300))
-            out["token_access"], out["token_probe"] = status == 200, status
+            out["token_access"], out["token_probe"] = judged(status == 200, status), status
+            if out["token_access"] is None:
+                out.setdefault("notes", []).append(f"the token URL answered {status}: token access not judged "
+                                                   "(the next check tries again)")
         if allow_billable:
             out["billable"] = {
                 "on_the_fly": cld.probe(cld.delivery_url(pid, delivery_type=MASTER_DELIVERY, format="jpg",
@@ -198,6 +201,12 @@ def check_cloudinary(cld: CloudinaryHook, campaigns: list[Campaign], *, allow_bi
         out["listing_access_control"] = "access_control" in copy
     out["notifications"] = check_notifications(cld)
     return out
+
+
+def judged(verdict: bool, *statuses: int) -> bool | None:
+    """``verdict`` when every probe answered yes or no (200, 401, 403); ``None`` (not judged) when
+    one answered anything else, a 404 of a master listed a moment ago say."""
+    return verdict if all(s in (200, 401, 403) for s in statuses) else None
 
 
 def check_notifications(cld: CloudinaryHook) -> dict[str, Any]:

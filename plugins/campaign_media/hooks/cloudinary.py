@@ -685,15 +685,19 @@ class CloudinaryHook(BaseHook):
         return self.download(self.archive_url(**selection), dest).size
 
     def probe(self, url: str) -> int:
-        """The HTTP status a delivery URL answers (a GET, body discarded): for the account check."""
+        """The HTTP status a delivery URL answers (a GET, body discarded): for the account check.
+        A 5xx or 429 says nothing of access: it is retried like any call, within the budget."""
         def fetch() -> int:
             try:
                 with self._http.stream("GET", url) as response:
                     for _ in response.iter_bytes(64 * 1024):
                         pass
-                    return response.status_code
             except httpx.TransportError as exc:
                 raise TransientError(f"connection problem ({exc})") from exc
+            if response.status_code >= 500 or response.status_code == 429:
+                raise TransientError(f"the delivery host answered {response.status_code}",
+                                     retry_hint(dict(response.headers)), rate_limited=response.status_code == 429)
+            return response.status_code
 
         return self.retry.call("Cloudinary probe", fetch)
 
