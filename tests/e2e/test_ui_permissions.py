@@ -201,27 +201,44 @@ def test_under_fab_only_the_approver_the_campaign_file_names_can_sign_off(fab, m
     from campaign_media.runtime import signoffs
 
     admin = fab["admin"]
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", fab["storage"].as_uri())
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(fab["include"]))
+    campaign, _ = current_campaign(CAMPAIGN)
     assert admin.patch(f"/api/v2/dags/{SIGNOFF}", json={"is_paused": False}).status_code == 200
     assert admin.post(f"/api/v2/dags/{SIGNOFF}/dagRuns", json={"logical_date": None}).status_code == 200
     asked = wait_for(lambda: waiting_request(fab), timeout=300)
     assert asked["assigned_users"] == []  # FAB's user IDs are numbers: the task checks names instead
     assert answer(fab, "erin", asked) == 200  # Airflow lets her: her role may answer this DAG's actions
-    again = wait_for(lambda: waiting_request(fab), timeout=180)  # refused by the task, and asked again
-    assert answer(fab, "dave", again) == 200
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__STORAGE", fab["storage"].as_uri())
-    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__INCLUDE", str(fab["include"]))
-    campaign, _ = current_campaign(CAMPAIGN)
+
+    def refused() -> list[str]:
+        return [r["after"]["by"] for r in audit.read(CAMPAIGN) if r["action"] == "signoff_answer_refused"]
 
     seen: list = []
 
-    def recorded() -> dict | None:
+    def approved() -> dict | None:
         seen[:] = [signoffs.read(campaign, "fr")]
         return next((r for r in seen[0].requests if r["state"] == "approved"), None)
 
+    answering_until(fab, "erin", refused)  # refused by the task, audited, and asked again
     try:
-        approved = wait_for(recorded, timeout=300)
+        found = answering_until(fab, "dave", approved)
     except AssertionError as exc:  # what the record held, and why each entry was not believed
         raise AssertionError(f"{exc}: {seen[0] if seen else 'never read'}") from None
-    assert approved["by"] == "dave" and approved["by_id"] not in ("dave", None)  # FAB's numeric ID, kept
-    refused = [r for r in audit.read(CAMPAIGN) if r["action"] == "signoff_answer_refused"]
-    assert [r["after"]["by"] for r in refused] == ["erin"]
+    assert found["by"] == "dave" and found["by_id"] not in ("dave", None)  # FAB's numeric ID, kept
+    assert set(refused()) == {"erin"}
+
+
+def answering_until(fab, user: str, done, timeout: float = 300):
+    """``done()``'s value once it has one, answering each waiting request as ``user`` meanwhile.
+    An answer can be lost on a loaded machine: when it arrives while the task's first process is
+    still ending, Airflow 3.3 records that end as a change made elsewhere, retries the task, and the
+    retry asks again (seen in CI). A person then answers again; so does this."""
+    def step():
+        if value := done():
+            return value
+        pending = waiting_request(fab)
+        if pending and not done():
+            answer(fab, user, pending)  # a 409 (answered meanwhile) is fine: the loop looks again
+        return None
+
+    return wait_for(step, timeout, every=3)
