@@ -46,11 +46,11 @@ SHARED_STACK = ("tests/e2e/test_standalone.py", "tests/e2e/test_ui.py", "tests/e
                 "tests/e2e/test_connections_ui.py", "tests/e2e/test_campaign_page.py")
 
 STACKS = ("tests/e2e/",)  # modules that run a whole Airflow deployment (see plan())
-# Deployment modules to run last in another slot, once that slot's own work is done: the Celery
-# deployment (~230 s), which otherwise kept the first slot going ~460 s after the others had ended.
-# (Tried earlier with the sign-off module while the re-runs still ran beside it: the overlapping-
-# backfills test then took 111 s, 243 s, and once timed out.)
-TAIL: tuple[str, ...] = ("tests/e2e/test_celery.py",)
+# Deployment modules to run last in the other slots, once their own work is done: the Celery
+# deployment (~200 s) and the sign-off stack (~130 s), which otherwise kept the first slot going
+# ~460 s after the others had ended. (Tried earlier with the sign-off module while the re-runs still
+# ran beside it: the overlapping-backfills test then took 111 s, 243 s, and once timed out.)
+TAIL: tuple[str, ...] = ("tests/e2e/test_celery.py", "tests/e2e/test_signoff.py")
 
 # The re-runs: (name, environment, modules). What each proves that the main run does not:
 RERUNS = (
@@ -140,11 +140,12 @@ def plan(slots: int, only: list[str] | None = None) -> list[list[Job]]:
             # Given so that, reversed, a deployment's modules (the longest) start first and the rest fill in.
             given = sorted(shard, key=lambda m: (m.startswith(STACKS), m))
             placed[n].insert(0, Job(f"main-{n + 1}", given, order="reverse", estimate=cost(shard)))
-    if tail:  # last in the slot that frees first, but never the deployments' slot while it has work
+    # Each last in the slot that frees first, but never the deployments' slot while it has work.
+    for k, module in enumerate(sorted(tail, key=lambda m: (-cost([m]), m)), 1):
         others = [n for n in range(slots) if n > 0 or not shards[0]] or [0]
-        n = min(others, key=lambda k: loads[k])
-        placed[n].append(Job("tail", tail, order="reverse", estimate=cost(tail)))
-        loads[n] += cost(tail)
+        n = min(others, key=lambda i: loads[i])
+        placed[n].append(Job(f"tail-{k}", [module], order="reverse", estimate=cost([module])))
+        loads[n] += cost([module])
     return [slot for slot in placed if slot]
 
 
