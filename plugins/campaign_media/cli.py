@@ -43,6 +43,13 @@ def schema(kind: str) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
+def reference_page(kind: str) -> str:
+    """The Markdown reference of one kind of file, from its JSON Schema."""
+    from campaign_media.config.reference import reference
+
+    return reference(json.loads(schema(kind)), f"{kind}s/<{'id' if kind == 'campaign' else 'code'}>.yaml")
+
+
 def _lint(include: Path) -> int:
     problems = lint(include) + capability_problems(include)
     for problem in problems:
@@ -233,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     export = sub.add_parser("schema", help="print a file kind's JSON Schema, or --write both into a folder")
     export.add_argument("kind", nargs="?", choices=sorted(SCHEMAS))
     export.add_argument("--write", type=Path, metavar="DIR", help="e.g. include/schema")
+    export.add_argument("--reference", action="store_true",
+                        help="print the file kind's reference in Markdown (docs/<kind>-file.md holds it)")
     account = sub.add_parser("check-account", help="check the PhotoShelter and Cloudinary accounts (reads them; writes "
                                                    "the capability report the DAGs read to storage)")
     account.add_argument("--campaign", default="all", help="one campaign id, or all")
@@ -318,6 +327,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "check-account":
         return _check_account(args.campaign, args.allow_billable, args.json, args.create_metadata_fields)
     if args.command == "schema":
+        if args.reference:
+            print(reference_page(args.kind or "campaign"), end="")
+            return 0
         return _schema(args.kind, args.write)
     if args.command == "init":
         return _init(args.folder)

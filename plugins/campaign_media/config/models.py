@@ -157,10 +157,14 @@ class Window(_Strict):
     after the campaign starts, ``end_offset_days`` before it ends (negative: after).
     """
 
-    start: date | datetime | None = None
-    end: date | datetime | None = None
-    start_offset_days: int | None = None
-    end_offset_days: int | None = None
+    start: date | datetime | None = Field(default=None, description="first day (inclusive; a bare date is "
+                                          "midnight in the owner's zone) or a full ISO time with its zone")
+    end: date | datetime | None = Field(default=None, description="last day (inclusive: delivery ends at the next "
+                                        "midnight) or a full ISO time with its zone")
+    start_offset_days: int | None = Field(default=None, description="a market only: opens this many days after the "
+                                          "campaign starts (instead of start)")
+    end_offset_days: int | None = Field(default=None, description="a market only: closes this many days before the "
+                                        "campaign ends (negative: after; instead of end)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Window:
@@ -180,16 +184,19 @@ class Window(_Strict):
 class Rendition(_Strict):
     """One stored rendition a market publishes (Cloudinary eager transformation)."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
-    width: Annotated[int, Field(gt=0, le=8000)] | None = None
-    height: Annotated[int, Field(gt=0, le=8000)] | None = None
-    aspect_ratio: AspectRatio | None = None
-    crop: Crop = "fill"
-    gravity: Gravity = "auto"
-    format: Format = "jpg"
-    quality: Quality = "auto"
-    dpr: Annotated[float, Field(gt=0, le=4)] = 1.0
-    effect: Literal["background_removal"] | None = None
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = Field(
+        description="unique in the market; part of the copy's file names and write-backs")
+    width: Annotated[int, Field(gt=0, le=8000)] | None = Field(default=None, description="pixels (width and/or height)")
+    height: Annotated[int, Field(gt=0, le=8000)] | None = Field(default=None, description="pixels")
+    aspect_ratio: AspectRatio | None = Field(default=None, description='e.g. "16:9", always in quotes (YAML reads '
+                                             "16:9 unquoted as a number)")
+    crop: Crop = Field(default="fill", description="Cloudinary's crop mode")
+    gravity: Gravity = Field(default="auto", description="where a crop keeps the picture")
+    format: Format = Field(default="jpg", description="the file format (auto: the browser's best)")
+    quality: Quality = Field(default="auto", description="auto (auto:best|good|eco|low) or 1..100")
+    dpr: Annotated[float, Field(gt=0, le=4)] = Field(default=1.0, description="device pixel ratio")
+    effect: Literal["background_removal"] | None = Field(default=None, description="product shots (a Cloudinary "
+                                                        "add-on)")
     overlay: bool = Field(default=True, description="draw the localized headline on it")
 
     @model_validator(mode="after")
@@ -202,16 +209,16 @@ class Rendition(_Strict):
 class Poster(_Strict):
     """A video rendition's poster frame: the frame at ``offset`` seconds, as an image."""
 
-    offset: Annotated[float, Field(ge=0)] = 1.0
-    format: Literal["jpg", "png", "webp"] = "jpg"
+    offset: Annotated[float, Field(ge=0)] = Field(default=1.0, description="seconds into the video")
+    format: Literal["jpg", "png", "webp"] = Field(default="jpg", description="the poster's image format")
 
 
 class TimedHeadline(_Strict):
     """When the localized headline shows on a video: from ``start`` to ``end`` seconds (to the end
     when ``end`` is not given)."""
 
-    start: Annotated[float, Field(ge=0)] = 0.0
-    end: Annotated[float, Field(gt=0)] | None = None
+    start: Annotated[float, Field(ge=0)] = Field(default=0.0, description="seconds")
+    end: Annotated[float, Field(gt=0)] | None = Field(default=None, description="seconds; empty: to the end")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimedHeadline:
@@ -225,15 +232,16 @@ class VideoRendition(_Strict):
     """One video rendition a market publishes: size and aspect, container, quality, a poster frame,
     optionally an adaptive stream (HLS), and the headline shown over a time span."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")]
-    width: Annotated[int, Field(gt=0, le=4096)] | None = None
-    height: Annotated[int, Field(gt=0, le=4096)] | None = None
-    aspect_ratio: AspectRatio | None = None
-    crop: Literal["fill", "fit", "limit", "scale", "pad"] = "fill"
-    gravity: Gravity = "auto"
-    format: Literal["mp4", "webm", "auto"] = "mp4"
-    quality: Quality = "auto"
-    poster: Poster | None = Poster()
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]+$")] = Field(description="unique in the market")
+    width: Annotated[int, Field(gt=0, le=4096)] | None = Field(default=None, description="pixels (rounded down to "
+                                                               "even numbers)")
+    height: Annotated[int, Field(gt=0, le=4096)] | None = Field(default=None, description="pixels")
+    aspect_ratio: AspectRatio | None = Field(default=None, description='e.g. "16:9", in quotes')
+    crop: Literal["fill", "fit", "limit", "scale", "pad"] = Field(default="fill", description="Cloudinary's crop mode")
+    gravity: Gravity = Field(default="auto", description="where a crop keeps the picture")
+    format: Literal["mp4", "webm", "auto"] = Field(default="mp4", description="mp4 (H.264), webm (VP9) or auto")
+    quality: Quality = Field(default="auto", description="auto or 1..100")
+    poster: Poster | None = Field(default=Poster(), description="a frame as an image; null: none")
     streaming: Literal["hls"] | None = Field(default=None, description="also an adaptive stream (sp_auto, .m3u8)")
     headline: TimedHeadline | None = Field(default=TimedHeadline(), description="when the headline shows, or null")
 
@@ -245,12 +253,14 @@ class VideoRendition(_Strict):
 
 
 class OverlayStyle(_Strict):
-    font_family: FontFamily = "Arial"
-    font_size: Annotated[int, Field(gt=4, le=400)] = 48
-    font_weight: Literal["normal", "bold"] = "bold"
-    color: Colour = "white"
-    gravity: TextGravity = "south"
-    y: int = 40
+    """How the localized headline is drawn on a market's renditions."""
+
+    font_family: FontFamily = Field(default="Arial", description="letters, digits, spaces, hyphens")
+    font_size: Annotated[int, Field(gt=4, le=400)] = Field(default=48, description="points")
+    font_weight: Literal["normal", "bold"] = Field(default="bold", description="normal or bold")
+    color: Colour = Field(default="white", description='a colour name or "#RRGGBB"')
+    gravity: TextGravity = Field(default="south", description="where the text sits")
+    y: int = Field(default=40, description="pixels from that edge")
 
 
 DEFAULT_RENDITIONS = (
@@ -269,20 +279,27 @@ DEFAULT_VIDEO_RENDITIONS = (
 class Market(_Strict):
     """A region the campaign launches in. Only ``code``, ``locales`` and ``timezone`` are required."""
 
-    code: Annotated[str, Field(pattern=SLUG)]
-    name: str = ""
-    locales: Annotated[list[Annotated[str, Field(pattern=LOCALE)]], Field(min_length=1)]
-    timezone: str
-    window: Window = Window()
-    renditions: Annotated[list[Rendition], Field(min_length=1)] = list(DEFAULT_RENDITIONS)
+    code: Annotated[str, Field(pattern=SLUG)] = Field(description="lower-case slug = the file name; the DAG is "
+                                                      "campaign_media_market_<code>")
+    name: str = Field(default="", description="shown in the Airflow UI")
+    locales: Annotated[list[Annotated[str, Field(pattern=LOCALE)]], Field(min_length=1)] = Field(
+        description="e.g. [fr-FR]; the first is the locale whose headline is drawn on renditions")
+    timezone: str = Field(description="an IANA name (Europe/Paris): a bare date in a window is midnight here")
+    window: Window = Field(default=Window(), description="the market's own launch window, intersected with the "
+                           "campaign's; empty: the campaign's")
+    renditions: Annotated[list[Rendition], Field(min_length=1)] = Field(
+        default=list(DEFAULT_RENDITIONS), description="the stored renditions (default: hero 1600 16:9, square 1080 "
+                                                      "1:1, story 1080 9:16)")
     video_renditions: list[VideoRendition] = Field(
         default=list(DEFAULT_VIDEO_RENDITIONS),
         description="what video masters (campaigns whose source.media names video) become here")
-    breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = [320, 640, 1024, 1600]
+    breakpoints: list[Annotated[int, Field(gt=0, le=8000)]] = Field(
+        default=[320, 640, 1024, 1600], description="responsive widths in the delivery manifest")
     overlay: Annotated[Annotated[OverlayStyle, Tag("style")] | Annotated[Literal["none"], Tag("none")],
                        Discriminator(lambda v: "none" if isinstance(v, str) else "style")] = Field(
         default=OverlayStyle(), description="headline style, or none: renditions carry no text")
-    channels: list[Literal["web", "mobile", "ecommerce", "social"]] = ["web", "mobile", "ecommerce", "social"]
+    channels: list[Literal["web", "mobile", "ecommerce", "social"]] = Field(
+        default=["web", "mobile", "ecommerce", "social"], description="where the manifest says the copies go")
     usage_rights: Annotated[list[str] | Literal["any"], BeforeValidator(_usage_rights)] = Field(
         description="PhotoShelter usage-rights values cleared for this market, or any (said explicitly: "
                     "a market that names none fails closed)")
@@ -328,7 +345,9 @@ class Watch(_Strict):
     """How often the PhotoShelter watcher lists this campaign's source for approvals and new
     files (``source.watch: {interval: 30s}``; ``source.watch: off`` turns it off for the campaign)."""
 
-    interval: Annotated[float, Field(ge=10, le=3600)] | None = None  # seconds; None: the deployment's
+    interval: Annotated[float, Field(ge=10, le=3600)] | None = Field(
+        default=None, description="seconds between polls (10-3600; 30s, 2m); empty: the deployment's "
+                                  "watch_poll_seconds, within its call budget")
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -340,14 +359,16 @@ class Source(_Strict):
     """Where the campaign's masters live in PhotoShelter: gallery IDs, a collection ID or a
     collection name (every gallery below it)."""
 
-    gallery_ids: list[str] = []
-    collection_id: str | None = None
-    collection_name: str | None = None
-    # Which media become masters. ``video`` reads the galleries' media listing (images and videos
-    # in one call per page) instead of the image listing.
-    media: Annotated[list[Literal["image", "video"]], Field(min_length=1)] = ["image"]
-    # Event-driven ingest: watched at the deployment's interval unless this says otherwise.
-    watch: Watch | Literal[False] = Watch()
+    gallery_ids: list[str] = Field(default=[], description="PhotoShelter gallery IDs (G0000…); exactly one of "
+                                   "gallery_ids, collection_id, collection_name")
+    collection_id: str | None = Field(default=None, description="a collection ID (C0000…): every gallery below it")
+    collection_name: str | None = Field(default=None, description="a collection's name: every gallery below it")
+    # ``video`` reads the galleries' media listing (images and videos in one call per page)
+    # instead of the image listing.
+    media: Annotated[list[Literal["image", "video"]], Field(min_length=1)] = Field(
+        default=["image"], description="which media become masters: image, video (hero videos) or both")
+    watch: Watch | Literal[False] = Field(default=Watch(), description="event-driven ingest: the watcher's "
+                                          "interval ({interval: 30s}), or off (the daily run only)")
 
     @field_validator("watch", mode="before")
     @classmethod
@@ -364,12 +385,15 @@ class Source(_Strict):
 class Approval(_Strict):
     """Which custom-metadata field and value mean "approved" (the same rule for every submitter)."""
 
-    field: str = "Approval Status"
-    value: str = "Approved"
+    field: str = Field(default="Approval Status", description="the PhotoShelter custom-metadata field")
+    value: str = Field(default="Approved", description="the value that means approved")
 
 
 class Copy(_Strict):
-    headline: str
+    """One locale's text for the campaign."""
+
+    headline: str = Field(description="drawn on renditions whose market has an overlay, and on videos while "
+                                      "their headline shows")
 
 
 # The earliest and the latest local midnights on Earth: a campaign whose bare dates mean each
@@ -382,7 +406,8 @@ class CampaignWindow(Window):
     25th" and mean it locally); a ``timezone`` makes them one instant everywhere (a simultaneous
     global launch at that zone's midnight)."""
 
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, description="an IANA zone: bare dates are its midnights, one "
+                                 "instant everywhere; empty: each market's own midnight")
 
     @model_validator(mode="after")
     def _absolute(self) -> CampaignWindow:
@@ -398,8 +423,11 @@ class SignedUrls(_Strict):
     """Masters whose usage rights are listed here are delivered only through expiring token
     URLs (recorded in the delivery manifest), never by a public URL."""
 
-    usage_rights: Annotated[list[str], Field(min_length=1)]
-    ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 4  # short: a usage-window run re-issues every 15 min
+    usage_rights: Annotated[list[str], Field(min_length=1)] = Field(
+        description="PhotoShelter usage-rights values whose masters are delivered by token URLs only")
+    # short: a usage-window run re-issues every 15 min
+    ttl_hours: Annotated[int, Field(gt=0, le=24 * 30)] = Field(
+        default=4, description="how long an issued token URL works (never past the window's end; at most 30 days)")
 
 
 class Signoff(_Strict):
@@ -444,22 +472,32 @@ class ArchivePolicy(_Strict):
     PhotoShelter ``gallery`` (default "<campaign name> — archive"), verified; then Cloudinary is
     cleaned up: market copies deleted, masters kept restricted or deleted."""
 
-    gallery: str | None = None
-    grace_days: Annotated[int, Field(ge=0, le=365)] = 7
-    masters: Literal["restrict", "delete"] = "restrict"
+    gallery: str | None = Field(default=None, description="the PhotoShelter gallery the final renditions go to; "
+                                "empty: \"<campaign name> — archive\"")
+    grace_days: Annotated[int, Field(ge=0, le=365)] = Field(default=7, description="days after the campaign's end "
+                                                            "before the archive runs")
+    masters: Literal["restrict", "delete"] = Field(default="restrict", description="what becomes of the masters in "
+                                                   "Cloudinary afterwards (market copies are always deleted)")
 
 
 class Campaign(_Strict):
-    id: Annotated[str, Field(pattern=SLUG)]
-    name: str
-    source: Source
-    window: CampaignWindow
-    markets: Annotated[list[Annotated[str, Field(pattern=SLUG)]], Field(min_length=1)]
-    copy_: dict[str, Copy] = Field(default_factory=dict, alias="copy")
-    approval: Approval = Approval()
-    signed_urls: SignedUrls | None = None
-    archive: ArchivePolicy = ArchivePolicy()
-    signoff: Signoff | None = None
+    """A campaign: where its media are in PhotoShelter, its markets and window, its localized
+    copy, and what happens after it ends. The file name is the ``id``."""
+
+    id: Annotated[str, Field(pattern=SLUG)] = Field(description="lower-case slug; the file is campaigns/<id>.yaml")
+    name: str = Field(description="shown in the UI; names the PhotoShelter galleries the pipeline makes")
+    source: Source = Field(description="where the masters are in PhotoShelter")
+    window: CampaignWindow = Field(description="when the campaign's copies may be served")
+    markets: Annotated[list[Annotated[str, Field(pattern=SLUG)]], Field(min_length=1)] = Field(
+        description="market codes (include/markets/<code>.yaml)")
+    copy_: dict[str, Copy] = Field(default_factory=dict, alias="copy", description="locale -> its text, for every "
+                                   "locale of a market with an overlay")
+    approval: Approval = Field(default=Approval(), description="which custom field and value mean approved")
+    signed_urls: SignedUrls | None = Field(default=None, description="premium (token-based access, private CDN): "
+                                           "masters with these rights are delivered by expiring token URLs only")
+    archive: ArchivePolicy = Field(default=ArchivePolicy(), description="what happens after the campaign ends")
+    signoff: Signoff | None = Field(default=None, description="launch sign-off: copies stay closed until a named "
+                                    "person says yes (docs/signoff.md)")
     on_hand_edit: Literal["repair", "alert"] = Field(
         default="repair", description="when a person changes a market copy in Cloudinary (deletes, renames, opens "
                                       "its access, edits its governance fields): repair it from the rights, or only "
