@@ -260,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     trig.add_argument("--remove", action="store_true", help="delete every trigger to the channel (the deployment "
                                                           "goes away)")
     sub.add_parser("check-deployment", help="refuse real credentials aimed at emulator endpoints (compose's init)")
+    doctor = sub.add_parser("doctor", help="check this deployment as it runs: connections, pools, a triggerer, "
+                                           "shared storage, include, approvers, the events path (exit 1 on a problem)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     init = sub.add_parser("init", help="write a starter include folder (the market template, a market, a campaign "
                                        "for a standard Cloudinary account, the schemas); overwrites nothing")
     init.add_argument("folder", type=Path)
@@ -275,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     trail.add_argument("--until", metavar="YYYY-MM-DD", help="last run day (inclusive)")
     trail.add_argument("--format", choices=["table", "csv", "json", "counts"], default="table")
     args = parser.parse_args(argv)
+    from campaign_media.account.doctor import plain_error
+
     try:
         return run_command(args)
     except Exception as exc:  # noqa: BLE001 - said in one line, with what to do; the traceback is for bugs
@@ -283,24 +288,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"campaign-media {args.command}: {said}", file=sys.stderr)
         return 2
-
-
-def plain_error(exc: Exception) -> str | None:
-    """A missing connection or an unreachable service, said with what to do (None: a bug)."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from campaign_media.exceptions import CampaignMediaError
-    from campaign_media.hooks.retry import RetryBudgetExceeded
-
-    if isinstance(exc, AirflowNotFoundException):
-        return (f"{exc}. Define it where this command runs: an AIRFLOW_CONN_<ID> variable, airflow connections add, "
-                "or your secrets backend (docs/real-accounts.md says which fields each service needs)")
-    if isinstance(exc, RetryBudgetExceeded):
-        what = str(exc).split(". The service kept answering", 1)[0]
-        return f"{what}. Check the connection's host and this machine's network, then run the command again"
-    if isinstance(exc, CampaignMediaError):
-        return str(exc)
-    return None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -333,6 +320,14 @@ def run_command(args: argparse.Namespace) -> int:
         return _schema(args.kind, args.write)
     if args.command == "init":
         return _init(args.folder)
+    if args.command == "doctor":
+        from dataclasses import asdict
+
+        from campaign_media.account import doctor
+
+        findings = doctor.run()
+        print(json.dumps([asdict(f) for f in findings], indent=1) if args.json else doctor.report(findings))
+        return 1 if any(not f.ok for f in findings) else 0
     return _lint(Path(args.include) if args.include else include_dir())
 
 

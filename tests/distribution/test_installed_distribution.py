@@ -159,3 +159,45 @@ def test_the_docs_dag_folder_runs_ingest_and_a_market_against_the_emulators(inst
 def version_of(installed: dict) -> str:
     """The version in the wheel's name (``campaign_media_pipelines-0.9.0-py3-none-any.whl``)."""
     return installed["wheel"].name.split("-")[1]
+
+
+def test_doctor_passes_with_a_triggerer_the_pools_and_one_api_health_run(installed, tmp_path) -> None:
+    """The install section's last step: with the pools made, a triggerer running and one
+    API-health run done, ``campaign-media doctor`` finds nothing to fix (and before the pools, it
+    names them)."""
+    import time
+
+    base, bin_ = installed["base"], installed["venv"] / "bin"
+    seed(tmp_path / "ps", images=3, galleries=1)
+    ps, cld = start_photoshelter(tmp_path / "ps"), start_cloudinary(tmp_path / "cld")
+    env = {**installed["env"], "AIRFLOW_CONN_PHOTOSHELTER_DEFAULT": ps_connection(ps),
+           "AIRFLOW_CONN_CLOUDINARY_DEFAULT": cld_connection(cld)}
+    triggerer = subprocess.Popen([bin_ / "airflow", "triggerer"], env=env, cwd=base, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        if "cloudinary_api" in sh(bin_ / "airflow", "pools", "list", env=env, cwd=base):
+            sh(bin_ / "airflow", "pools", "delete", "cloudinary_api", env=env, cwd=base)
+        missing = subprocess.run([bin_ / "campaign-media", "doctor"], env=env, cwd=base, capture_output=True,
+                                 text=True, timeout=300)
+        assert missing.returncode == 1 and "fix: campaign-media pools --create" in missing.stdout, missing.stdout
+        sh(bin_ / "campaign-media", "pools", "--create", env=env, cwd=base)
+        states = inside(installed, "run", "campaign_media_api_health",
+                        AIRFLOW_CONN_PHOTOSHELTER_DEFAULT=ps_connection(ps),
+                        AIRFLOW_CONN_CLOUDINARY_DEFAULT=cld_connection(cld))
+        assert states["campaign_media_api_health"]["state"] == "success", states
+        deadline = time.monotonic() + 120
+        while True:
+            done = subprocess.run([bin_ / "campaign-media", "doctor"], env=env, cwd=base, capture_output=True,
+                                  text=True, timeout=300)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(3)  # the triggerer's first heartbeat
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "ok    triggerer: alive" in done.stdout and "ok    storage shared: campaign_media_api_health run" \
+            in done.stdout
+        assert "Traceback" not in done.stdout + done.stderr
+    finally:
+        triggerer.terminate()
+        triggerer.wait(30)
+        ps.stop()
+        cld.stop()

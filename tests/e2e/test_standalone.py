@@ -239,15 +239,22 @@ def test_a_person_s_edits_in_cloudinary_are_repaired_on_their_events(stack, monk
     for dag_id in REPAIRING:
         new = [r for r in runs(af, dag_id) if r["dag_run_id"] not in before[dag_id]]
         assert new and all(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in new), (dag_id, new)
-    # Every hand-edits run was started by a person's edit: none by the repairs' own events.
+    # Every hand-edits run was started by a person's edits (none by the repairs' own events), and
+    # each edit was handled once: a run started by events an earlier run had already taken from the
+    # queue repairs nothing.
+    repaired = 0
     for run in (r for r in runs(af, REPAIRING[0]) if r["dag_run_id"] not in before[REPAIRING[0]]):
+        events = af.api("GET", f"dags/{REPAIRING[0]}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+        edits = [e for event in events["asset_events"] for e in ((event.get("extra") or {}).get("payload") or {}).get(
+            "edits", [])]
+        assert edits and all(e["by"].startswith("ui") for e in edits), (run["dag_run_id"], edits)
         path = f"dags/{REPAIRING[0]}/dagRuns/{run['dag_run_id']}/taskInstances/sort_edits/xcomEntries/return_value"
-        sorted_out = af.api("GET", path, params={"deserialize": True, "stringify": False})["value"]
-        assert sorted_out["repaired"] > 0, sorted_out
+        repaired += af.api("GET", path, params={"deserialize": True, "stringify": False})["value"]["repaired"]
     found = [json.loads(line) for path in (storage / CAMPAIGN / "audit").rglob("*.jsonl")
              for line in path.read_text().splitlines() if '"hand_edit_found"' in line]
     assert sorted(r["reason"] for r in found) == ["access_control_changed", "delete", "rename",
                                                   "resource_context_changed"]
+    assert repaired == 4
     emu.control("POST", "admin-limit", {"limit": 500})
 
 

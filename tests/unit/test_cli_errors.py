@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_media.cli import main, plain_error
+from campaign_media.account.doctor import plain_error
+from campaign_media.cli import main
 from campaign_media.hooks.retry import RetryBudgetExceeded
 
 
@@ -23,3 +24,13 @@ def test_an_unreachable_service_is_not_told_to_retry_a_task() -> None:
     assert plain_error(ZeroDivisionError()) is None  # a bug keeps its traceback
     with pytest.raises(SystemExit):
         main(["--version"])
+
+
+def test_a_database_that_cannot_be_read_is_one_line_saying_where_to_run() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    said = plain_error(OperationalError("SELECT 1 FROM job", {}, sqlite3.OperationalError("no such table: job")))
+    assert said == ("Airflow's metadata database could not be read (no such table: job). Run this where airflow "
+                    "commands work, after airflow db migrate")

@@ -14,7 +14,6 @@ from campaign_media.domain.events import (
     MessageRefused,
     channel_name,
     eager_copy,
-    edits_of,
     hand_edits,
     path_of,
     repairs,
@@ -111,10 +110,3 @@ def test_the_event_path_and_why() -> None:
     assert path_of("cloudinary_other", False, "pull")[0] == "admin"
     assert path_of("cloudinary_default", False, "admin") == (
         "admin", "[campaign_media] cloudinary_events = admin: transcodes are polled through the Admin API")
-
-
-def test_the_edits_are_read_from_the_asset_events_payload() -> None:
-    edit = HandEdit("delete", COPY, "spring", "fr", "I0000abc", "ui: p")
-    extras = [{"from_trigger": True, "payload": {"channel": "c", "edits": [edit.as_dict()]}}, None, {},
-              {"payload": "not a dict"}, {"edits": [edit.as_dict()]}]  # only the trigger's payload counts
-    assert edits_of(extras) == [edit]

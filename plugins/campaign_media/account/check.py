@@ -79,6 +79,10 @@ def check_photoshelter(ps: PhotoShelterHook, campaigns: list[Campaign]) -> dict[
     return out
 
 
+SIZES = {"Image": {"fields": "image_id,file_size", "params": {}},
+         "Video": {"fields": "video_id,file_size", "params": {}}}
+
+
 def check_api_versions(ps: PhotoShelterHook) -> dict[str, Any]:
     """Which of PhotoShelter's API versions the account answers: each version's login and the read
     routes the pipeline uses on it (on one gallery and one of its media), read only. The
@@ -97,19 +101,34 @@ def check_api_versions(ps: PhotoShelterHook) -> dict[str, Any]:
                 if not gallery:
                     continue
                 page = probe(routes, "a gallery's media", lambda h=hook, g=gallery: h.gallery_page(
-                    g, per_page=1, media=True, extend={"CustomMetadata": {}}))
-                items = (page or {}).get("GalleryMedia") or []
-                record = (items[0].get("GalleryVideo") or items[0].get("GalleryImage")) if items else None
-                if record:
-                    kind = "video" if "video_id" in record else "image"
-                    probe(routes, f"the original ({kind})", lambda h=hook, r=record, k=kind: h.download_original(
-                        r.get("video_id") or r["image_id"], Path(tmp) / "original", media_type=k))
+                    g, per_page=10, media=True, extend={"CustomMetadata": {}, **SIZES}))
+                items = [i.get("GalleryVideo") or i.get("GalleryImage") or {} for i in (page or {}).get(
+                    "GalleryMedia") or []]
+                # The route is tried on up to five media with bytes: one medium's missing or empty
+                # original says nothing of the route; five in a row failing does.
+                tried = [r for r in items if int((r.get("Video") or r.get("Image") or {}).get("file_size") or 0)][:5]
+                if tried:
+                    kinds = {"video" if "video_id" in r else "image" for r in tried}
+                    probe(routes, f"the original ({', '.join(sorted(kinds))})",
+                          lambda h=hook, rs=tried: first_download(h, rs, Path(tmp) / "original"))
         except (PhotoShelterError, RetryBudgetExceeded) as exc:
             routes.setdefault("error", str(exc))
         out[f"v{version}"]["works"] = bool(routes) and all(v == "yes" for v in routes.values())
     out["answers"] = [v for v in (3, 4) if out[f"v{v}"]["works"]]
     out["should_name"] = 4 if out["v4"]["works"] and out["v3"]["works"] else (out["answers"] or [3])[0]
     return out
+
+
+def first_download(hook: PhotoShelterHook, records: list[dict[str, Any]], dest: Path) -> Any:
+    """Download the first of ``records`` whose original comes; raise the last failure if none does."""
+    for n, record in enumerate(records, 1):
+        kind = "video" if "video_id" in record else "image"
+        try:
+            return hook.download_original(record.get("video_id") or record["image_id"], dest, media_type=kind)
+        except (PhotoShelterError, RetryBudgetExceeded):
+            if n == len(records):
+                raise
+    return None
 
 
 def probe(routes: dict[str, str], name: str, call: Any) -> Any:

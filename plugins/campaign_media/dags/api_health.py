@@ -22,8 +22,10 @@ whether Admin listings carry `access_control`. Its capability report is what the
 usage-window DAGs read to choose their path (signed URLs only where token access works).
 
 * **Reads:** connections `photoshelter_default` and `cloudinary_default`.
-* **Writes:** `<storage>/_account/capabilities.json`; each task returns a small summary (no
-  secrets) as its XCom. Nothing in either account changes.
+* **Writes:** `<storage>/_account/capabilities.json`, and `<storage>/_deployment/worker.json`
+  (which run wrote, from which host: `campaign-media doctor` reads it to tell whether storage is
+  shared); each task returns a small summary (no secrets) as its XCom. Nothing in either account
+  changes.
 * **When it fails:** the task log names the call and the reason (bad key, unknown organisation,
   quota spent until a given time). Fix the connection, then clear the failed task.
 * **Backfill:** not meaningful — it checks the APIs as they are now.
@@ -66,8 +68,11 @@ def campaign_media_api_health() -> None:
 
     @task(pool=PHOTOSHELTER)
     def account_check() -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+
         from campaign_media.account.capabilities import summary
         from campaign_media.account.check import run, table
+        from campaign_media.account.doctor import note_worker
         from campaign_media.config.loader import current_config
         from campaign_media.hooks import CloudinaryHook, PhotoShelterHook
         from campaign_media.operators.waiting import failing_fast
@@ -75,6 +80,8 @@ def campaign_media_api_health() -> None:
         with failing_fast(), PhotoShelterHook() as ps:
             report = run(ps, CloudinaryHook(), list(current_config()[1].values()))
         print(table(report))
+        context = get_current_context()
+        note_worker(context["dag"].dag_id, context["run_id"])  # campaign-media doctor: storage is shared
         return summary(report)
 
     [photoshelter(), cloudinary()] >> account_check()

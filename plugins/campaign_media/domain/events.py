@@ -184,18 +184,6 @@ def hand_edits(event: dict[str, Any], api_key: str) -> list[HandEdit]:
     return out
 
 
-def edits_of(extras: list[dict[str, Any] | None]) -> list[HandEdit]:
-    """The hand edits named by asset events' ``extra`` (Airflow keeps an event trigger's payload
-    under ``payload``); other events (a manual run's) name none."""
-    out = []
-    for extra in extras:
-        payload = (extra or {}).get("payload") or {}
-        for edit in payload.get("edits", []) if isinstance(payload, dict) else []:
-            if isinstance(edit, dict):
-                out.append(HandEdit.from_dict(edit))
-    return out
-
-
 def eager_copy(event: dict[str, Any]) -> str | None:
     """The copy an ``eager`` event says is transcoded (the video wait's wake-up), or None."""
     public_id = event.get("public_id")

@@ -14,7 +14,7 @@ SORT_TASK = "sort_edits"
 
 
 class HandEditsOperator(CampaignMediaOperator):
-    """The edits of the run's triggering events (``CloudinaryEventsTrigger``): renames undone,
+    """The hand edits queued by ``CloudinaryEventsTrigger`` and not handled yet: renames undone,
     each edit in its campaign's audit trail, alerts sent for ``on_hand_edit: alert`` campaigns.
     Returns ``{"markets": [...], "windows": bool, ...}`` for the repair tasks."""
 
@@ -22,16 +22,15 @@ class HandEditsOperator(CampaignMediaOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from campaign_media import notifiers
-        from campaign_media.domain.events import HandEdit, edits_of
+        from campaign_media.domain.events import HandEdit
         from campaign_media.runtime import notices
         from campaign_media.steps import hand_edits
 
-        # The queue in storage is the record (Airflow may fold a burst of asset events into one run
-        # whose triggering events list only the first); the events' payloads are read too.
+        # The queue in storage is the record, not the run's triggering events: Airflow may fold a
+        # burst of events into one run, and a run started by events an earlier run already handled
+        # (they were queued before it read the queue) must not handle them twice.
         queued = notices.queued_edits(self.cloudinary_conn_id)
-        named = edits_of([event.extra for events in (context.get("triggering_asset_events") or {}).values()
-                          for event in events])
-        edits = list(dict.fromkeys([*(HandEdit.from_dict(e) for _, doc in queued for e in doc), *named]))
+        edits = list(dict.fromkeys(HandEdit.from_dict(e) for _, doc in queued for e in doc))
         result = hand_edits.handle(self.cloudinary_hook, self.config()[1], edits)
         for entry, _ in queued:  # handled: a later event queues anew
             entry.unlink(missing_ok=True)
