@@ -212,6 +212,41 @@ def _events(apply: bool, remove: bool) -> int:
     return 0
 
 
+def _setup(create_fields: bool) -> int:
+    """What a deployment needs made once, each step said before it is done: the pools, the
+    Cloudinary event channel's triggers (when events are pulled), then the account check that
+    writes the capability report (with ``create_fields``, the structured governance fields too).
+    A step that fails is said and the others still run; the exit code is 1 if any failed."""
+    from campaign_media import settings
+    from campaign_media.account.doctor import plain_error
+    from campaign_media.pools import POOLS, create
+
+    pull = settings.get("cloudinary_events") == "pull"
+    steps = [(f"creating or updating the pools {', '.join(f'{n} ({p.slots})' for n, p in POOLS.items())} in this "
+              "Airflow's metadata database", lambda: print("\n".join(f"  {line}" for line in create())) or 0),
+             *([("making the Cloudinary event channel's triggers (Admin API calls)",
+                 lambda: _events(apply=True, remove=False))] if pull else []),
+             ("checking both accounts (reads them; writes the capability report the DAGs read"
+              + ("; creates the structured governance fields" if create_fields else "") + ")",
+              lambda: _check_account("all", False, False, create_fields))]
+    failed = []
+    for n, (what, step) in enumerate(steps, 1):
+        print(f"[{n}/{len(steps)}] {what}", flush=True)
+        try:
+            code = step()
+        except Exception as exc:  # noqa: BLE001 - said in one line; the next steps still run
+            said = plain_error(exc)
+            if said is None:
+                raise
+            print(f"  failed: {said}")
+            code = 1
+        if code:
+            failed.append(n)
+    print(f"set-up incomplete: step(s) {', '.join(map(str, failed))} failed (above)" if failed else
+          "set up; campaign-media doctor checks the rest (a triggerer running, shared storage)")
+    return 1 if failed else 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from campaign_media.runtime import audit
 
@@ -263,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     doctor = sub.add_parser("doctor", help="check this deployment as it runs: connections, pools, a triggerer, "
                                            "shared storage, include, approvers, the events path (exit 1 on a problem)")
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    setup = sub.add_parser("setup", help="make what the deployment needs once, saying each step first: the pools, "
+                                         "the Cloudinary event channel's triggers, the capability report")
+    setup.add_argument("--create-metadata-fields", action="store_true",
+                       help="also add the structured governance fields (changes the Cloudinary account)")
     init = sub.add_parser("init", help="write a starter include folder (the market template, a market, a campaign "
                                        "for a standard Cloudinary account, the schemas); overwrites nothing")
     init.add_argument("folder", type=Path)
@@ -320,6 +359,8 @@ def run_command(args: argparse.Namespace) -> int:
         return _schema(args.kind, args.write)
     if args.command == "init":
         return _init(args.folder)
+    if args.command == "setup":
+        return _setup(args.create_metadata_fields)
     if args.command == "doctor":
         from dataclasses import asdict
 

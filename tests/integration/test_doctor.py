@@ -165,3 +165,28 @@ def test_no_triggerer_is_named_with_how_to_run_one(deployment, capsys) -> None:
     found = wait_for_triggerer(capsys, alive=False)
     [problem] = failed(found)["triggerer"]
     assert problem["found"].startswith("none alive") and problem["fix"].startswith("run one: airflow triggerer")
+
+
+def test_setup_says_each_step_before_doing_it_and_makes_what_doctor_checks(deployment, capsys, monkeypatch) -> None:
+    from airflow.models.pool import Pool
+
+    from campaign_media.account.capabilities import report_path
+    from campaign_media.runtime import storage
+
+    monkeypatch.setenv("AIRFLOW__CAMPAIGN_MEDIA__CLOUDINARY_EVENTS", "pull")
+    Pool.delete_pool("photoshelter_api")
+    report_path().unlink(missing_ok=True)
+    assert cli(["setup"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("[1/3] creating or updating the pools") < out.index("photoshelter_api: 4 slots")
+    assert out.index("[2/3] making the Cloudinary event channel's triggers") < out.index("created")
+    assert "[3/3] checking both accounts" in out and out.rstrip().endswith("checks the rest (a triggerer running, "
+                                                                           "shared storage)")
+    assert Pool.get_pool("photoshelter_api").slots == 4 and storage.read_json(report_path())["cloudinary"]["ping"]
+    # a step that fails is said in one line, and the others still run
+    monkeypatch.delenv("AIRFLOW_CONN_CLOUDINARY_DEFAULT")
+    Pool.delete_pool("photoshelter_api")
+    assert cli(["setup"]) == 1
+    out = capsys.readouterr().out
+    assert "  failed: The conn_id `cloudinary_default` isn't defined" in out and "Traceback" not in out
+    assert Pool.get_pool("photoshelter_api") is not None and "set-up incomplete: step(s) 2, 3 failed" in out
