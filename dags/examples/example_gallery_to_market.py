@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from campaign_media.dag_support import START, default_args
+from campaign_media.dags.support import START, default_args
 from campaign_media.operators import (
     IngestMastersOperator,
     MakeRenditionsOperator,

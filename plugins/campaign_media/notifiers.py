@@ -1,7 +1,7 @@
 """Alerts that reach people, through Airflow's notifier interface (``BaseNotifier``).
 
 Every lifecycle task fails with :class:`FailureNotifier` as its ``on_failure_callback``
-(``dag_support.default_args``). Where a message goes is the deployment's choice
+(``dags.support.default_args``). Where a message goes is the deployment's choice
 (``[campaign_media] alerts``): ``smtp`` sends e-mail through the SMTP provider Airflow installs
 (the ``alert_smtp_conn_id`` connection, to ``alert_to``), ``slack`` posts through the Slack
 provider's webhook hook where that provider is installed, ``none`` (the default) only logs.

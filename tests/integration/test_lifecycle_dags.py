@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from campaign_media.dag_support import START
+from campaign_media.dags.support import START
 from campaign_media.domain.embedded import read
 from campaign_media.domain.masters import MASTER_DELIVERY
 from campaign_media.hooks import CloudinaryHook, PhotoShelterHook

@@ -284,7 +284,7 @@ def test_each_kind_of_hand_edit_is_found_and_repaired_and_the_pipeline_s_own_are
 
 def test_a_campaign_that_asks_for_alerts_gets_one_and_nothing_is_repaired(world) -> None:
     from campaign_media.config.models import Campaign
-    from campaign_media.dag_support import load_config
+    from campaign_media.dags.support import load_config
 
     campaign = load_config()[1].items[CAMPAIGN]
     alerting = {CAMPAIGN: Campaign.model_validate({**campaign.model_dump(by_alias=True), "on_hand_edit": "alert"})}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from campaign_media.config.errors import ConfigError
-from campaign_media.dag_support import load_config
+from campaign_media.dags.support import load_config
 from tests.conftest import ROOT
 from tests.s3 import BUCKET, S3Server, shared
 

@@ -35,7 +35,7 @@ def lifecycle_dags(*sets: str) -> dict[str, DAG]:
     :param sets: any of :data:`SETS`
     :raises ConfigError: an unknown set, or an include location that cannot be read
     """
-    from campaign_media.dag_support import load_config
+    from campaign_media.dags.support import load_config
 
     unknown = [s for s in sets if s not in SETS]
     if unknown:

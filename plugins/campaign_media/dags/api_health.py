@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import DAG, dag, task
 
-from campaign_media.dag_support import START, Config, default_args
+from campaign_media.dags.support import START, Config, default_args
 from campaign_media.pools import CLOUDINARY, PHOTOSHELTER
 
 DOC_MD = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from campaign_media.dag_support import Config, per_campaign_dag
+from campaign_media.dags.support import Config, per_campaign_dag
 from campaign_media.domain.windows import AS_OF_PATTERN
 from campaign_media.operators import DeadlinesOperator
 

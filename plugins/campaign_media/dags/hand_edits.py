@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from campaign_media.dag_support import START, Config, default_args, hand_edits_asset, repair_asset
+from campaign_media.dags.support import START, Config, default_args, hand_edits_asset, repair_asset
 from campaign_media.operators.events import SORT_TASK, HandEditsOperator, RequestRepairOperator
 from campaign_media.pools import CLOUDINARY
 

@@ -7,7 +7,7 @@ from typing import Any
 from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from campaign_media.dag_support import START, Config, approval_assets, campaign_param, default_args, masters_asset
+from campaign_media.dags.support import START, Config, approval_assets, campaign_param, default_args, masters_asset
 from campaign_media.operators import IngestMastersOperator, IngestReportOperator, PlanIngestOperator
 from campaign_media.operators.base import BATCH_LABEL
 from campaign_media.pools import PHOTOSHELTER

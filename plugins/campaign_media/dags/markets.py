@@ -11,7 +11,7 @@ from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable
 
 from campaign_media.config.loader import ConfigError
 from campaign_media.config.models import Market
-from campaign_media.dag_support import (
+from campaign_media.dags.support import (
     START,
     Config,
     campaign_param,

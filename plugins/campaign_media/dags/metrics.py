@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import DAG
 
 # Built by per_campaign_dag (the governance DAGs' one shape).
-from campaign_media.dag_support import Config, per_campaign_dag
+from campaign_media.dags.support import Config, per_campaign_dag
 from campaign_media.operators import DeliveryReportOperator
 
 DOC_MD = """

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
 
-from campaign_media.dag_support import START, Config, default_args, delivery_asset
+from campaign_media.dags.support import START, Config, default_args, delivery_asset
 from campaign_media.operators import ApplyUsageWindowsOperator
 from campaign_media.operators.signoff import PlanSignoffsOperator, SignoffOperator
 from campaign_media.pools import PHOTOSHELTER

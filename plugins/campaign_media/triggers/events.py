@@ -1,7 +1,7 @@
 """Cloudinary's events on the triggerer: the deployment's poll channel, long-polled.
 
 :class:`CloudinaryEventsTrigger` is an event trigger behind an ``AssetWatcher`` (the hand-edits
-asset, ``dag_support.hand_edits_asset``). It runs in the triggerer: no public endpoint, no worker
+asset, ``dags.support.hand_edits_asset``). It runs in the triggerer: no public endpoint, no worker
 slot. On start it puts the channel's triggers in place (one listing call; a creation per missing
 one). Then, for ever: one long poll (``steps.events.pull``: verified, recorded), one event fired
 when people changed market copies by hand, then the acknowledgement — so a triggerer killed
