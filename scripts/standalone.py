@@ -191,9 +191,15 @@ class Standalone:
     def api(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
         """One REST call; retried while SQLite is busy (503 "Database is locked"), as on the
         embedded default the scheduler holds the database lock for short moments; an idempotent
-        call is also retried on the 500 "Database error" a lock wait that timed out gives."""
-        response = httpx.request(method, f"{self.url}/api/v2/{path}", timeout=30,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        call is also retried on the 500 "Database error" a lock wait that timed out gives, and when
+        the API server did not answer within 30 s (seen in CI on a loaded machine)."""
+        try:
+            response = httpx.request(method, f"{self.url}/api/v2/{path}", timeout=30,
+                                     headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        except httpx.TimeoutException:
+            if method not in IDEMPOTENT or attempts <= 1:
+                raise
+            return self.api(method, path, attempts=attempts - 1, **kwargs)
         if response.status_code == 401 and self.login():
             return self.api(method, path, attempts=attempts, **kwargs)
         busy = (response.status_code == 503 and "locked" in response.text) or (
