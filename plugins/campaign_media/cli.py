@@ -263,7 +263,8 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and flag (the docs-drift test reads them from here)."""
     from campaign_media import __version__
 
     parser = argparse.ArgumentParser(prog="campaign-media", description="Campaign media pipelines' command line "
@@ -316,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     trail.add_argument("--since", metavar="YYYY-MM-DD", help="first run day (inclusive)")
     trail.add_argument("--until", metavar="YYYY-MM-DD", help="last run day (inclusive)")
     trail.add_argument("--format", choices=["table", "csv", "json", "counts"], default="table")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from campaign_media.account.doctor import plain_error
 
     try:

@@ -9,8 +9,6 @@ import argparse
 import inspect
 import re
 
-import pytest
-
 from campaign_media import settings
 from tests.conftest import ROOT
 
@@ -28,21 +26,9 @@ def named(pattern: str) -> set[str]:
 
 def commands() -> dict[str, set[str]]:
     """The CLI's subcommands and each one's flags, from its parser."""
-    from campaign_media import cli
+    from campaign_media.cli import build_parser
 
-    parser: argparse.ArgumentParser | None = None
-
-    def capture(self, *args, **kwargs):  # the parser main() builds, without running a command
-        nonlocal parser
-        parser = self
-        raise SystemExit(0)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(argparse.ArgumentParser, "parse_args", capture)
-        with pytest.raises(SystemExit):
-            cli.main([])
-    assert parser is not None
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return {name: {o for a in p._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
             for name, p in sub.choices.items()}
 

@@ -25,7 +25,14 @@ from campaign_media.account.capabilities import Capabilities, report_path
 from campaign_media.config.models import Campaign, Market
 from campaign_media.domain.events import channel_name, path_of, trigger_plan
 from campaign_media.domain.governance import FIELDS, field_problems, is_structured
-from campaign_media.domain.masters import LICENCE_UNREADABLE, MASTER_DELIVERY, classify, master_public_id
+from campaign_media.domain.masters import (
+    LICENCE_UNREADABLE,
+    MASTER_DELIVERY,
+    classify,
+    master_public_id,
+    media_id,
+    medium_of,
+)
 from campaign_media.domain.notifications import received, receiver_url
 from campaign_media.hooks.cloudinary import CloudinaryError, CloudinaryHook
 from campaign_media.hooks.photoshelter import PhotoShelterError, PhotoShelterHook
@@ -106,9 +113,9 @@ def check_api_versions(ps: PhotoShelterHook) -> dict[str, Any]:
                     "GalleryMedia") or []]
                 # The route is tried on up to five media with bytes: one medium's missing or empty
                 # original says nothing of the route; five in a row failing does.
-                tried = [r for r in items if int((r.get("Video") or r.get("Image") or {}).get("file_size") or 0)][:5]
+                tried = [r for r in items if int(medium_of(r).get("file_size") or 0)][:5]
                 if tried:
-                    kinds = {"video" if "video_id" in r else "image" for r in tried}
+                    kinds = {kind_of(r) for r in tried}
                     probe(routes, f"the original ({', '.join(sorted(kinds))})",
                           lambda h=hook, rs=tried: first_download(h, rs, Path(tmp) / "original"))
         except (PhotoShelterError, RetryBudgetExceeded) as exc:
@@ -122,13 +129,17 @@ def check_api_versions(ps: PhotoShelterHook) -> dict[str, Any]:
 def first_download(hook: PhotoShelterHook, records: list[dict[str, Any]], dest: Path) -> Any:
     """Download the first of ``records`` whose original comes; raise the last failure if none does."""
     for n, record in enumerate(records, 1):
-        kind = "video" if "video_id" in record else "image"
         try:
-            return hook.download_original(record.get("video_id") or record["image_id"], dest, media_type=kind)
+            return hook.download_original(media_id(record), dest, media_type=kind_of(record))
         except (PhotoShelterError, RetryBudgetExceeded):
             if n == len(records):
                 raise
     return None
+
+
+def kind_of(record: dict[str, Any]) -> str:
+    """``video`` or ``image``: what a listing record is (``medium_of`` reads its sub-record by it)."""
+    return "video" if record.get("media_type") == "video" or "video_id" in record else "image"
 
 
 def probe(routes: dict[str, str], name: str, call: Any) -> Any:
