@@ -186,8 +186,12 @@ def test_a_burst_of_200_approvals_within_a_minute_makes_a_few_runs_not_200(event
     new = [r for r in runs(af, INGEST) if r["dag_run_id"] not in before]
     print(f"{BURST} approvals in {time.monotonic() - started:.0f} s of which the approving took "
           f"{len(burst)} calls: {len(new)} ingest runs ({[r['run_type'] for r in new]})")
-    assert 1 <= len(new) <= polls_within(took) and {r["run_type"] for r in new} == {"asset_triggered"}, (new, took)
-    named = sorted(m for r in new for m in storage.read_json(
+    # The approvals start asset-triggered runs only; the daily run is the clock's (a test crossing
+    # midnight UTC meets it: seen in CI), and whatever it ships still counts once below.
+    by_events = [r for r in new if r["run_type"] == "asset_triggered"]
+    assert {r["run_type"] for r in new} <= {"asset_triggered", "scheduled"}, new
+    assert 1 <= len(by_events) <= polls_within(took), (by_events, took)
+    named = sorted(m for r in by_events for m in storage.read_json(
         storage.ingest_run(CAMPAIGN, r["dag_run_id"]) / "plan.json")["named"])
     assert named == sorted(burst)
     assert sorted(uploaded_by(new)) == sorted(burst) and cld.calls().get(UPLOAD, 0) - uploads == BURST
